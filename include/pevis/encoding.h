@@ -1,0 +1,54 @@
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pevis/matrix.h"
+
+namespace pevis {
+
+/// Parameters of the sinusoidal positional encoding of "Attention Is All You
+/// Need", as the PyTorch word-language-model example computes it.
+struct SinusoidalSpec {
+  std::int64_t d_model = 512;   ///< embedding width; must be even and positive
+  std::int64_t max_len = 5000;  ///< number of positions
+  double base = 10000.0;        ///< the wavelength base; must be finite and > 1
+};
+
+/// Checks a spec before anything is allocated: `d_model` even and positive,
+/// `max_len` positive, `base` finite and above 1, and `extra_bytes` plus the
+/// table's own cost within `memory_limit_bytes`. Throws `pevis::Error`
+/// (exit 3) naming the value and the size it would need.
+void check_sinusoidal_spec(const SinusoidalSpec& spec, std::uint64_t memory_limit_bytes,
+                           std::uint64_t extra_bytes = 0);
+
+/// The table `pe` of shape [max_len, d_model], float32, computed with the same
+/// operations as PyTorch's example: `div = exp(arange(0, D, 2) * -ln(base)/D)`,
+/// `pe[:, 0::2] = sin(pos * div)`, `pe[:, 1::2] = cos(pos * div)`.
+/// Call `check_sinusoidal_spec` first; this one only asserts.
+at::Tensor sinusoidal_table(const SinusoidalSpec& spec);
+
+/// How position similarity is measured.
+enum class Similarity { kDot, kCosine };
+
+/// The [n, n] matrix of similarities between the rows of `table` ([n, d]):
+/// dot products, or cosines (rows scaled to unit length; a zero row gives 0).
+at::Tensor position_similarity(const at::Tensor& table, Similarity kind);
+
+/// Dimensions worth drawing as lines for a width `d_model`: a fast pair
+/// (0, 1), then even dimensions at 1/8, 1/4 and 1/2 of the width and the
+/// last even one, so that waves from fast to slow show.
+std::vector<std::int64_t> default_dims(std::int64_t d_model);
+
+/// Copies a 2-D tensor into a labelled matrix (converted to float32).
+LabeledMatrix to_matrix(const at::Tensor& values, std::string name, std::string row_title,
+                        std::vector<std::string> row_labels, std::vector<std::string> col_labels);
+
+/// Memory this process may use: the system's available memory (MemAvailable),
+/// or a conservative guess when that cannot be read.
+std::uint64_t available_memory_bytes();
+
+}  // namespace pevis

@@ -1,0 +1,41 @@
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace pevis {
+
+/// The documented process exit codes. Their numbers are part of the interface
+/// (README, "Exit codes") and never change.
+enum class ExitCode : int {
+  kSuccess = 0,
+  kInternal = 1,     ///< a bug in pevis: please report it
+  kUsage = 2,        ///< the command line cannot be understood
+  kBadInput = 3,     ///< a file or value pevis cannot use
+  kOutput = 4,       ///< cannot write output, or gnuplot is missing or failed
+  kCheckFailed = 5,  ///< a check the user asked for did not pass
+};
+
+/// The one error type pevis throws. It renders as a single line:
+/// `<what> : <why> (<what to do>)`; `main` prefixes `pevis: `.
+class Error : public std::runtime_error {
+ public:
+  /// `what` names the thing (a file, an option), `why` says what is wrong and
+  /// `todo` what the user can do; `todo` may be empty.
+  Error(ExitCode code, std::string what, std::string why, std::string todo = {});
+
+  ExitCode code() const noexcept { return code_; }
+
+ private:
+  ExitCode code_;
+};
+
+/// Shorthands for the common kinds.
+Error bad_input(std::string what, std::string why, std::string todo = {});
+Error output_error(std::string what, std::string why, std::string todo = {});
+
+/// Replaces newlines and other control characters by spaces, so a message
+/// built from file contents or user text stays one line.
+std::string one_line(const std::string& text);
+
+}  // namespace pevis

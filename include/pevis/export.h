@@ -1,0 +1,34 @@
+#pragma once
+
+#include <functional>
+#include <iosfwd>
+#include <string>
+
+#include "pevis/matrix.h"
+
+namespace pevis {
+
+/// Shortest decimal text that reads back as the same float; non-finite values
+/// are spelled `nan`, `inf` and `-inf`.
+std::string format_float(float value);
+
+/// One CSV field, quoted as RFC 4180 asks when it holds a comma, a double
+/// quote, a CR or LF, or leading/trailing spaces.
+std::string csv_field(const std::string& text);
+
+/// Writes `m` as CSV: a header row (`row_title`, then the column labels), then
+/// one line per row starting with its label. Lines end in CRLF as RFC 4180 says.
+void write_csv(std::ostream& out, const LabeledMatrix& m);
+
+/// Writes `m` as one JSON object `{"name", "row_title", "row_labels",
+/// "col_labels", "values"}`, values as an array of rows; non-finite values are
+/// the strings "nan", "inf", "-inf" (JSON has no numbers for them).
+void write_json(std::ostream& out, const LabeledMatrix& m);
+
+/// Writes a file so that `path` holds either its old content or the complete
+/// new one, never a part: `fill` writes to a temporary file in the same folder,
+/// which is renamed over `path` once it is complete. Throws `pevis::Error`
+/// (exit 4) when the file cannot be written; the temporary file is removed.
+void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& fill);
+
+}  // namespace pevis

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pevis/matrix.h"
+#include "pevis/plot/figure.h"
+
+namespace pevis {
+
+/// Formats of the numbers written beside every figure.
+enum class DataFormat { kCsv, kJson, kNone };
+
+/// What a run writes and where: the shared output options of every subcommand.
+struct OutputSpec {
+  std::string dir = "pevis-out";
+  std::optional<plot::Format> figures = plot::Format::kPng;  ///< nothing: no figures
+  DataFormat data = DataFormat::kCsv;
+  bool scripts = false;          ///< keep `<name>.gp` beside each figure
+  plot::Size size;
+  plot::Palette palette = plot::Palette::kViridis;
+  int text_fd = 1;               ///< where text figures (--format txt) are drawn
+};
+
+/// A figure and the matrices behind it, each written as `<name>.<csv|json>`.
+struct Product {
+  plot::Figure figure;
+  std::vector<LabeledMatrix> data;
+};
+
+/// One file that was written.
+struct WrittenFile {
+  std::string path;
+  std::string kind;    ///< "figure", "data" or "script"
+  std::string format;  ///< "png", "csv", "gp", ...
+};
+
+/// Writes the data files, the scripts (when asked) and then every figure of
+/// the run through one gnuplot process. Every file appears complete or not at
+/// all. `on_written` is told of each file as it lands, so that what was
+/// written is known even when drawing fails afterwards. Figures take the
+/// spec's size and palette. Throws `pevis::Error` (exit 4) when a file cannot
+/// be written or gnuplot is missing or fails.
+void write_products(std::vector<Product> products, const OutputSpec& spec,
+                    const std::function<void(const WrittenFile&)>& on_written);
+
+}  // namespace pevis

@@ -1,0 +1,88 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "pevis/matrix.h"
+
+namespace pevis::plot {
+
+/// Colour maps. Viridis, magma and gray are sequential; diverging (blue, white,
+/// red) is for signed data and is centred on zero.
+enum class Palette { kViridis, kMagma, kGray, kDiverging };
+
+/// The figure file formats; kText draws with gnuplot's dumb terminal.
+enum class Format { kPng, kSvg, kPdf, kText };
+
+/// Figure size in pixels (for PDF, at 72 pixels per inch; for text, one
+/// character cell is 10 x 20 pixels).
+struct Size {
+  int width = 1200;
+  int height = 800;
+};
+
+/// A matrix drawn as coloured cells, row 0 at the top, with a colour bar.
+/// When it has more rows or columns than its panel has pixels it is
+/// box-averaged to the pixel grid before drawing, and the figure says so.
+struct Heatmap {
+  LabeledMatrix matrix;
+  bool label_rows = false;  ///< tics from row labels (else numeric, from row_first)
+  bool label_cols = false;  ///< tics from column labels (else numeric, from col_first)
+  double row_first = 0;     ///< axis value of row 0 on a numeric axis
+  double col_first = 0;     ///< axis value of column 0 on a numeric axis
+  std::optional<double> z_min;  ///< colour range; from the data when unset
+  std::optional<double> z_max;
+  std::string value_title;  ///< colour bar title
+};
+
+/// One named sequence of points.
+struct Series {
+  std::string title;
+  std::vector<double> x;
+  std::vector<double> y;
+};
+
+/// Series drawn as lines (a line plot) or as dots (a scatter plot).
+struct XYPlot {
+  enum class Style { kLines, kPoints };
+  Style style = Style::kLines;
+  std::vector<Series> series;
+  std::optional<double> y_min;  ///< vertical range; from the data when unset
+  std::optional<double> y_max;
+};
+
+/// One plot area of a figure.
+struct Panel {
+  std::string title;
+  std::string x_title;
+  std::string y_title;
+  std::variant<Heatmap, XYPlot> content;
+};
+
+/// A figure: a grid of panels, filled row by row, under one title. Plain data:
+/// `render_script` turns it into gnuplot text.
+struct Figure {
+  std::string name;  ///< base file name, e.g. "encoding"
+  std::string title;
+  Size size;
+  Palette palette = Palette::kViridis;
+  int columns = 1;   ///< panels per grid row
+  std::vector<Panel> panels;
+};
+
+/// Parses a palette or format name as given on the command line; returns
+/// nothing for an unknown name.
+std::optional<Palette> parse_palette(const std::string& name);
+std::optional<Format> parse_format(const std::string& name);
+/// The file extension of a format ("png", "svg", "pdf", "txt").
+std::string extension(Format format);
+
+/// Box-averages `m` to at most `max_rows` x `max_cols`: each output cell is
+/// the mean of the block of input cells it covers (blocks differ in size by at
+/// most one when the sizes do not divide). Labels are those of each block's
+/// first row/column. Returns `m` unchanged when it already fits.
+LabeledMatrix box_average(const LabeledMatrix& m, std::size_t max_rows, std::size_t max_cols);
+
+}  // namespace pevis::plot

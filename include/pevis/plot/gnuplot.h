@@ -1,0 +1,37 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "pevis/plot/figure.h"
+
+namespace pevis::plot {
+
+/// Quotes any text for a gnuplot script: the only way user or model text
+/// reaches gnuplot. Single quotes (no backquote or escape processing inside),
+/// `'` doubled, control characters (newline, CR, tab, ...) replaced by a space
+/// and invalid UTF-8 by U+FFFD. The result is one gnuplot string literal.
+std::string quote(const std::string& text);
+
+/// Where and how a rendered figure is drawn.
+struct Target {
+  Format format = Format::kPng;
+  std::string output;  ///< file name relative to gnuplot's working folder; empty = stdout
+};
+
+/// Renders `figure` as a complete gnuplot script that draws it to `target`.
+/// Pure: the same figure gives the same text. The data drawn is inlined as
+/// datablocks (box-averaged where the figure says so).
+std::string render_script(const Figure& figure, const Target& target);
+
+/// The path of the gnuplot executable found on PATH, or "" when there is none.
+std::string find_gnuplot();
+
+/// Runs one gnuplot process with working folder `work_dir`, feeds it `script`
+/// on standard input (no shell is involved) and waits. gnuplot's standard
+/// output goes to file descriptor `stdout_fd`. Throws `pevis::Error` (exit 4)
+/// when gnuplot is missing, cannot be started, or reports an error; the
+/// message carries gnuplot's first error line.
+void run_gnuplot(const std::string& script, const std::string& work_dir, int stdout_fd);
+
+}  // namespace pevis::plot

@@ -1,0 +1,10 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace pevis::cli {
+
+/// Each adds one subcommand, with its options and the callback that runs it.
+void setup_encoding(CLI::App& app);
+
+}  // namespace pevis::cli

@@ -1,0 +1,73 @@
+#include "output_options.h"
+
+#include <unistd.h>
+
+#include <iostream>
+
+#include "pevis/error.h"
+
+namespace pevis::cli {
+
+void add_output_options(CLI::App& command, OutputOptions& options) {
+  const std::string group = "Output";
+  command.add_option("-o,--out", options.out_dir, "folder for figures and data (created if missing)")
+      ->capture_default_str()
+      ->group(group);
+  command.add_option("--format", options.format, "figure format; txt draws on the terminal, none draws nothing")
+      ->check(CLI::IsMember({"png", "svg", "pdf", "txt", "none"}))
+      ->capture_default_str()
+      ->group(group);
+  command.add_option("--data", options.data, "format of the numbers written beside every figure")
+      ->check(CLI::IsMember({"csv", "json", "none"}))
+      ->capture_default_str()
+      ->group(group);
+  command.add_flag("--script", options.script, "also keep NAME.gp, the gnuplot script of each figure")->group(group);
+  command.add_option("--size", options.size, "figure size in pixels, WIDTHxHEIGHT")->capture_default_str()->group(group);
+  command.add_option("--palette", options.palette, "colour map: viridis, magma, gray, or diverging (signed data)")
+      ->check(CLI::IsMember({"viridis", "magma", "gray", "diverging"}))
+      ->capture_default_str()
+      ->group(group);
+  command.add_flag("--json", options.json, "print one JSON object describing the run on stdout")->group(group);
+}
+
+OutputSpec to_spec(const OutputOptions& options) {
+  OutputSpec spec;
+  spec.dir = options.out_dir;
+  spec.figures = options.format == "none" ? std::nullopt : plot::parse_format(options.format);
+  spec.data = options.data == "json" ? DataFormat::kJson : options.data == "none" ? DataFormat::kNone : DataFormat::kCsv;
+  spec.scripts = options.script;
+  spec.palette = plot::parse_palette(options.palette).value_or(plot::Palette::kViridis);
+  spec.text_fd = options.json ? STDERR_FILENO : STDOUT_FILENO;
+
+  int width = 0, height = 0;
+  char x = 0, rest = 0;
+  constexpr int kMin = 64, kMax = 8192;
+  if (std::sscanf(options.size.c_str(), "%d%c%d%c", &width, &x, &height, &rest) != 3 || (x != 'x' && x != 'X') ||
+      width < kMin || height < kMin || width > kMax || height > kMax) {
+    throw Error(ExitCode::kUsage, "--size " + options.size,
+                "expected WIDTHxHEIGHT in pixels, each from " + std::to_string(kMin) + " to " + std::to_string(kMax),
+                "for example --size 1200x800");
+  }
+  spec.size = {width, height};
+  return spec;
+}
+
+std::ostream& human(const OutputOptions& options) { return options.json ? std::cerr : std::cout; }
+
+void publish(std::vector<Product> products, const OutputOptions& options, nlohmann::json summary) {
+  const OutputSpec spec = to_spec(options);
+  nlohmann::json files = nlohmann::json::array();
+  std::ostream& messages = human(options);
+  const auto on_written = [&](const WrittenFile& file) {
+    messages << "wrote " << file.path << std::endl;
+    files.push_back({{"path", file.path}, {"kind", file.kind}, {"format", file.format}});
+  };
+  std::cout.flush();
+  write_products(std::move(products), spec, on_written);
+  if (options.json) {
+    summary["files"] = files;
+    std::cout << summary.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  }
+}
+
+}  // namespace pevis::cli

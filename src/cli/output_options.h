@@ -1,0 +1,39 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "pevis/output.h"
+
+namespace pevis::cli {
+
+/// The output options every subcommand shares, as given on the command line.
+struct OutputOptions {
+  std::string out_dir = "pevis-out";
+  std::string format = "png";
+  std::string data = "csv";
+  bool script = false;
+  std::string size = "1200x800";
+  std::string palette = "viridis";
+  bool json = false;
+};
+
+/// Adds -o/--out, --format, --data, --script, --size, --palette and --json to
+/// a subcommand, in one option group.
+void add_output_options(CLI::App& command, OutputOptions& options);
+
+/// Turns the options into a spec; throws `pevis::Error` (exit 2) for a
+/// malformed `--size`.
+OutputSpec to_spec(const OutputOptions& options);
+
+/// Writes the products, prints each path written (on stdout, or on stderr
+/// with --json) and, with --json, prints `summary` with a "files" list added
+/// as one JSON object on stdout.
+void publish(std::vector<Product> products, const OutputOptions& options, nlohmann::json summary);
+
+/// Where human messages go: stdout, or stderr when --json keeps stdout for JSON.
+std::ostream& human(const OutputOptions& options);
+
+}  // namespace pevis::cli

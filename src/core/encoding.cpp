@@ -1,0 +1,123 @@
+#include "pevis/encoding.h"
+
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/arange.h>
+#include <ATen/ops/cos.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/exp.h>
+#include <ATen/ops/matmul.h>
+#include <ATen/ops/sin.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "pevis/error.h"
+
+namespace pevis {
+namespace {
+
+std::string human_bytes(long double bytes) {
+  const char* units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
+  int unit = 0;
+  while (bytes >= 1000 && unit < 6) bytes /= 1000, ++unit;
+  std::ostringstream text;
+  text.precision(bytes < 10 ? 2 : 3);
+  text << bytes << ' ' << units[unit];
+  return text.str();
+}
+
+}  // namespace
+
+void check_sinusoidal_spec(const SinusoidalSpec& spec, std::uint64_t memory_limit_bytes, std::uint64_t extra_bytes) {
+  if (spec.d_model <= 0 || spec.d_model % 2 != 0) {
+    throw bad_input("--d-model " + std::to_string(spec.d_model),
+                    "the width must be a positive even number (sin and cos fill alternate dimensions)",
+                    "use for example --d-model 512");
+  }
+  if (spec.max_len <= 0) {
+    throw bad_input("--max-len " + std::to_string(spec.max_len), "the number of positions must be positive",
+                    "use for example --max-len 5000");
+  }
+  if (!std::isfinite(spec.base) || spec.base <= 1.0) {
+    std::ostringstream value;
+    value << spec.base;
+    throw bad_input("--base " + value.str(), "the base must be a finite number above 1",
+                    "the usual base is 10000");
+  }
+  // The table, its float copy for export and the position/angle temporaries.
+  const long double needed =
+      4.0L * static_cast<long double>(spec.max_len) * static_cast<long double>(spec.d_model) * 3.0L + extra_bytes;
+  if (needed > static_cast<long double>(memory_limit_bytes)) {
+    throw bad_input("--max-len " + std::to_string(spec.max_len) + " --d-model " + std::to_string(spec.d_model),
+                    "the table would need about " + human_bytes(needed) + " of memory, and " +
+                        human_bytes(memory_limit_bytes) + " is available",
+                    "choose a smaller size");
+  }
+}
+
+at::Tensor sinusoidal_table(const SinusoidalSpec& spec) {
+  assert(spec.d_model > 0 && spec.d_model % 2 == 0 && spec.max_len > 0);
+  const auto options = at::TensorOptions().dtype(at::kFloat);
+  at::Tensor pe = at::empty({spec.max_len, spec.d_model}, options);
+  at::Tensor position = at::arange(0, spec.max_len, options).unsqueeze(1);
+  // Same order of operations as the example: float32 arange times a double
+  // scalar, exponentiated in float32.
+  at::Tensor div_term =
+      at::exp(at::arange(0, spec.d_model, 2).to(at::kFloat) * (-std::log(spec.base) / static_cast<double>(spec.d_model)));
+  at::Tensor angle = position * div_term;
+  pe.slice(/*dim=*/1, /*start=*/0, /*end=*/spec.d_model, /*step=*/2).copy_(at::sin(angle));
+  pe.slice(/*dim=*/1, /*start=*/1, /*end=*/spec.d_model, /*step=*/2).copy_(at::cos(angle));
+  return pe;
+}
+
+at::Tensor position_similarity(const at::Tensor& table, Similarity kind) {
+  at::Tensor rows = table.to(at::kFloat);
+  if (kind == Similarity::kCosine) {
+    at::Tensor norms = rows.norm(2, /*dim=*/{1}, /*keepdim=*/true).clamp_min(1e-12);
+    rows = rows / norms;
+  }
+  return at::matmul(rows, rows.t());
+}
+
+std::vector<std::int64_t> default_dims(std::int64_t d_model) {
+  const auto even = [](std::int64_t v) { return v - v % 2; };
+  std::vector<std::int64_t> dims = {0, 1, even(d_model / 8), even(d_model / 4), even(d_model / 2), d_model - 2};
+  std::vector<std::int64_t> unique;
+  for (auto d : dims) {
+    if (d >= 0 && d < d_model && std::find(unique.begin(), unique.end(), d) == unique.end()) unique.push_back(d);
+  }
+  return unique;
+}
+
+LabeledMatrix to_matrix(const at::Tensor& values, std::string name, std::string row_title,
+                        std::vector<std::string> row_labels, std::vector<std::string> col_labels) {
+  assert(values.dim() == 2);
+  at::Tensor dense = values.to(at::kFloat).contiguous();
+  LabeledMatrix m;
+  m.name = std::move(name);
+  m.row_title = std::move(row_title);
+  m.rows = static_cast<std::size_t>(dense.size(0));
+  m.cols = static_cast<std::size_t>(dense.size(1));
+  m.row_labels = std::move(row_labels);
+  m.col_labels = std::move(col_labels);
+  assert(m.row_labels.size() == m.rows && m.col_labels.size() == m.cols);
+  const float* data = dense.data_ptr<float>();
+  m.values.assign(data, data + m.rows * m.cols);
+  return m;
+}
+
+std::uint64_t available_memory_bytes() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  std::uint64_t kib = 0;
+  std::string unit;
+  while (meminfo >> key >> kib >> unit) {
+    if (key == "MemAvailable:") return kib * 1024;
+  }
+  return 4ull << 30;
+}
+
+}  // namespace pevis

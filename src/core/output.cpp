@@ -1,0 +1,104 @@
+#include "pevis/output.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <system_error>
+
+#include "pevis/error.h"
+#include "pevis/export.h"
+#include "pevis/plot/gnuplot.h"
+
+namespace pevis {
+namespace fs = std::filesystem;
+namespace {
+
+void make_folder(const fs::path& folder) {
+  std::error_code error;
+  fs::create_directories(folder, error);
+  if (error || !fs::is_directory(folder)) {
+    throw output_error(folder.string(), "cannot create the output folder" + (error ? ": " + error.message() : ""),
+                       "choose another folder with -o");
+  }
+}
+
+}  // namespace
+
+void write_products(std::vector<Product> products, const OutputSpec& spec,
+                    const std::function<void(const WrittenFile&)>& on_written) {
+  const fs::path dir(spec.dir);
+  make_folder(dir);
+  for (auto& product : products) {
+    product.figure.size = spec.size;
+    product.figure.palette = spec.palette;
+  }
+
+  if (spec.data != DataFormat::kNone) {
+    const bool csv = spec.data == DataFormat::kCsv;
+    for (const auto& product : products) {
+      for (const auto& matrix : product.data) {
+        const fs::path path = dir / (matrix.name + (csv ? ".csv" : ".json"));
+        make_folder(path.parent_path());
+        write_file_atomic(path.string(), [&](std::ostream& out) { csv ? write_csv(out, matrix) : write_json(out, matrix); });
+        on_written({path.string(), "data", csv ? "csv" : "json"});
+      }
+    }
+  }
+
+  if (!spec.figures && !spec.scripts) return;
+  const plot::Format format = spec.figures.value_or(plot::Format::kPng);
+  const bool to_files = format != plot::Format::kText;
+  const std::string ext = plot::extension(format);
+
+  if (spec.scripts) {
+    for (const auto& product : products) {
+      const std::string name = product.figure.name;
+      const fs::path path = dir / (name + ".gp");
+      make_folder(path.parent_path());
+      const std::string script = plot::render_script(product.figure, {format, to_files ? name + "." + ext : ""});
+      write_file_atomic(path.string(), [&](std::ostream& out) { out << script; });
+      on_written({path.string(), "script", "gp"});
+    }
+  }
+  if (!spec.figures || products.empty()) return;
+
+  // gnuplot draws every figure to a temporary name in one run; each is
+  // renamed once gnuplot has finished without error.
+  const std::string suffix = ".part-" + std::to_string(::getpid());
+  std::string script;
+  for (const auto& product : products) {
+    const std::string name = product.figure.name;
+    if (to_files) make_folder((dir / name).parent_path());
+    script += plot::render_script(product.figure, {format, to_files ? name + "." + ext + suffix : ""});
+  }
+  const auto remove_parts = [&] {
+    for (const auto& product : products) std::remove((dir / (product.figure.name + "." + ext + suffix)).c_str());
+  };
+  try {
+    plot::run_gnuplot(script, dir.string(), spec.text_fd);
+  } catch (...) {
+    if (to_files) remove_parts();
+    throw;
+  }
+  if (!to_files) return;
+  for (const auto& product : products) {
+    const fs::path final_path = dir / (product.figure.name + "." + ext);
+    const fs::path part = dir / (product.figure.name + "." + ext + suffix);
+    std::error_code error;
+    if (fs::file_size(part, error) == 0 || error) {
+      remove_parts();
+      throw output_error(final_path.string(), "gnuplot wrote no figure", "keep the script with --script to see why");
+    }
+    fs::rename(part, final_path, error);
+    if (error) {
+      remove_parts();
+      throw output_error(final_path.string(), "cannot replace the figure: " + error.message(),
+                         "check that the output folder is writable");
+    }
+    on_written({final_path.string(), "figure", ext});
+  }
+}
+
+}  // namespace pevis

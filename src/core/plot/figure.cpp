@@ -1,0 +1,80 @@
+#include "pevis/plot/figure.h"
+
+#include <algorithm>
+
+namespace pevis::plot {
+
+std::optional<Palette> parse_palette(const std::string& name) {
+  if (name == "viridis") return Palette::kViridis;
+  if (name == "magma") return Palette::kMagma;
+  if (name == "gray" || name == "grey") return Palette::kGray;
+  if (name == "diverging") return Palette::kDiverging;
+  return std::nullopt;
+}
+
+std::optional<Format> parse_format(const std::string& name) {
+  if (name == "png") return Format::kPng;
+  if (name == "svg") return Format::kSvg;
+  if (name == "pdf") return Format::kPdf;
+  if (name == "txt") return Format::kText;
+  return std::nullopt;
+}
+
+std::string extension(Format format) {
+  switch (format) {
+    case Format::kPng: return "png";
+    case Format::kSvg: return "svg";
+    case Format::kPdf: return "pdf";
+    case Format::kText: return "txt";
+  }
+  return "png";
+}
+
+namespace {
+
+// Start index of block `i` when `n` items are cut into `blocks` nearly equal blocks.
+std::size_t block_start(std::size_t i, std::size_t n, std::size_t blocks) {
+  return static_cast<std::size_t>((static_cast<unsigned long long>(i) * n) / blocks);
+}
+
+}  // namespace
+
+LabeledMatrix box_average(const LabeledMatrix& m, std::size_t max_rows, std::size_t max_cols) {
+  max_rows = std::max<std::size_t>(max_rows, 1);
+  max_cols = std::max<std::size_t>(max_cols, 1);
+  if (m.rows <= max_rows && m.cols <= max_cols) return m;
+  const std::size_t out_rows = std::min(m.rows, max_rows);
+  const std::size_t out_cols = std::min(m.cols, max_cols);
+
+  LabeledMatrix out;
+  out.name = m.name;
+  out.row_title = m.row_title;
+  out.rows = out_rows;
+  out.cols = out_cols;
+  out.values.assign(out_rows * out_cols, 0.0f);
+  for (std::size_t r = 0; r < out_rows; ++r) out.row_labels.push_back(m.row_labels[block_start(r, m.rows, out_rows)]);
+  for (std::size_t c = 0; c < out_cols; ++c) out.col_labels.push_back(m.col_labels[block_start(c, m.cols, out_cols)]);
+
+  // Sum each input row into its column blocks, then the rows into row blocks:
+  // one pass over the input, in double so long blocks keep their precision.
+  std::vector<double> row_sums(out_cols);
+  std::vector<std::size_t> col_block(m.cols);
+  for (std::size_t c = 0; c < out_cols; ++c) {
+    for (std::size_t k = block_start(c, m.cols, out_cols); k < block_start(c + 1, m.cols, out_cols); ++k) col_block[k] = c;
+  }
+  for (std::size_t r = 0; r < out_rows; ++r) {
+    const std::size_t r0 = block_start(r, m.rows, out_rows), r1 = block_start(r + 1, m.rows, out_rows);
+    std::fill(row_sums.begin(), row_sums.end(), 0.0);
+    for (std::size_t i = r0; i < r1; ++i) {
+      const float* row = &m.values[i * m.cols];
+      for (std::size_t k = 0; k < m.cols; ++k) row_sums[col_block[k]] += row[k];
+    }
+    for (std::size_t c = 0; c < out_cols; ++c) {
+      const std::size_t width = block_start(c + 1, m.cols, out_cols) - block_start(c, m.cols, out_cols);
+      out.values[r * out_cols + c] = static_cast<float>(row_sums[c] / static_cast<double>(width * (r1 - r0)));
+    }
+  }
+  return out;
+}
+
+}  // namespace pevis::plot

@@ -1,0 +1,499 @@
+#include "pevis/plot/gnuplot.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <gnuplot-iostream.h>
+#include <limits>
+#include <memory>
+#include <sstream>
+
+#include "pevis/error.h"
+
+extern char** environ;
+
+namespace pevis::plot {
+
+// ---------------------------------------------------------------- quoting
+
+namespace {
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 when it is invalid.
+std::size_t utf8_sequence_length(const std::string& s, std::size_t i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = byte(i);
+  std::size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+  if (length == 0 || i + length > s.size()) return 0;
+  for (std::size_t k = 1; k < length; ++k) {
+    if ((byte(i + k) & 0xc0) != 0x80) return 0;
+  }
+  // Overlong forms, surrogates and code points past U+10FFFF are invalid too.
+  if (length == 2 && c < 0xc2) return 0;
+  if (length == 3 && c == 0xe0 && byte(i + 1) < 0xa0) return 0;
+  if (length == 3 && c == 0xed && byte(i + 1) >= 0xa0) return 0;
+  if (length == 4 && (c > 0xf4 || (c == 0xf0 && byte(i + 1) < 0x90) || (c == 0xf4 && byte(i + 1) >= 0x90))) return 0;
+  return length;
+}
+
+}  // namespace
+
+std::string quote(const std::string& text) {
+  std::string out = "'";
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t length = utf8_sequence_length(text, i);
+    if (length == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD
+      ++i;
+      continue;
+    }
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (length == 1 && (c < 0x20 || c == 0x7f)) {
+      out += ' ';
+    } else if (c == '\'') {
+      out += "''";
+    } else {
+      out.append(text, i, length);
+    }
+    i += length;
+  }
+  out += "'";
+  return out;
+}
+
+// ---------------------------------------------------------------- rendering
+
+namespace {
+
+// The characters of a text-terminal heatmap, from the lowest value to the highest.
+constexpr const char* kShadeRamp = " .:-=+*#%@";
+
+std::string num(double value) {
+  char buffer[40];
+  std::snprintf(buffer, sizeof buffer, "%.9g", value);
+  return buffer;
+}
+
+std::string palette_commands(Palette palette) {
+  const auto defined = [](std::initializer_list<const char*> colours) {
+    std::string text = "set palette defined (";
+    int i = 0;
+    for (const char* colour : colours) {
+      text += (i ? ", " : "") + std::to_string(i) + " '" + colour + "'";
+      ++i;
+    }
+    return text + ")\n";
+  };
+  switch (palette) {
+    case Palette::kViridis:
+      return defined({"#440154", "#472c7a", "#3b518b", "#2c718e", "#21908d", "#27ad81", "#5cc863", "#aadc32", "#fde725"});
+    case Palette::kMagma:
+      return defined({"#000004", "#1c1044", "#4f127b", "#812581", "#b5367a", "#e55064", "#fb8761", "#fec287", "#fcfdbf"});
+    case Palette::kGray:
+      return "set palette gray\n";
+    case Palette::kDiverging:
+      return defined({"#2166ac", "#67a9cf", "#d1e5f0", "#f7f7f7", "#fddbc7", "#ef8a62", "#b2182b"});
+  }
+  return {};
+}
+
+std::string terminal_commands(const Figure& figure, const Target& target) {
+  const int w = std::max(figure.size.width, 1), h = std::max(figure.size.height, 1);
+  std::string text;
+  switch (target.format) {
+    case Format::kPng:
+      text = "set terminal pngcairo noenhanced size " + std::to_string(w) + "," + std::to_string(h) + " font 'Sans,11'\n";
+      break;
+    case Format::kSvg:
+      text = "set terminal svg noenhanced size " + std::to_string(w) + "," + std::to_string(h) +
+             " font 'Sans,11' background '#ffffff'\n";
+      break;
+    case Format::kPdf:
+      text = "set terminal pdfcairo noenhanced size " + num(w / 72.0) + "in," + num(h / 72.0) + "in font 'Sans,11'\n";
+      break;
+    case Format::kText:
+      text = "set terminal dumb noenhanced size " + std::to_string(std::max(w / 10, 40)) + "," +
+             std::to_string(std::max(h / 20, 12)) + "\n";
+      break;
+  }
+  text += target.output.empty() ? "set output\n" : "set output " + quote(target.output) + "\n";
+  return text;
+}
+
+// Longest label, in characters drawn (UTF-8 continuation bytes do not count).
+std::size_t longest_label(const std::vector<std::string>& labels) {
+  std::size_t longest = 0;
+  for (const auto& label : labels) {
+    std::size_t n = 0;
+    for (unsigned char c : label) n += (c & 0xc0) != 0x80;
+    longest = std::max(longest, n);
+  }
+  return std::min<std::size_t>(longest, 24);
+}
+
+// Where a panel is drawn: its plot area in screen fractions and in pixels (or
+// character cells on the text terminal).
+struct Layout {
+  double left, right, bottom, top;
+  double plot_w, plot_h;
+};
+
+bool has_key(const Panel& panel) {
+  const auto* xy = std::get_if<XYPlot>(&panel.content);
+  return xy && (xy->series.size() > 1 || (!xy->series.empty() && !xy->series[0].title.empty()));
+}
+
+Layout layout_panel(const Figure& figure, std::size_t index, bool text, int note_lines) {
+  const double w = std::max(figure.size.width, 1), h = std::max(figure.size.height, 1);
+  const int columns = std::max(1, std::min<int>(figure.columns, static_cast<int>(figure.panels.size())));
+  const int rows = static_cast<int>((figure.panels.size() + columns - 1) / columns);
+  const double title_band = figure.title.empty() ? 10 : (text ? 30 : 44);
+  const double note_band = note_lines * (text ? 20 : 18) + (note_lines ? 8 : 0);
+  const double cell_w = w / columns, cell_h = (h - title_band - note_band) / rows;
+  const double x0 = (index % columns) * cell_w, y0 = title_band + (index / columns) * cell_h;
+
+  const Panel& panel = figure.panels[index];
+  const auto* heat = std::get_if<Heatmap>(&panel.content);
+  const double char_w = text ? 10 : 7.5;
+  double left = text ? 80 : (panel.y_title.empty() ? 60 : 95), right = 20, top = panel.title.empty() ? 12 : 30,
+         bottom = text ? 60 : (panel.x_title.empty() ? 40 : 64);
+  if (heat) {
+    right = text ? 20 : 140;
+    if (heat->label_rows) left = std::max(left, 30 + char_w * longest_label(heat->matrix.row_labels));
+    if (heat->label_cols) bottom = std::max(bottom, 40 + char_w * longest_label(heat->matrix.col_labels));
+  }
+  if (has_key(panel)) right = text ? 120 : 150;
+  if (text) top += 10;
+
+  Layout layout;
+  layout.left = (x0 + left) / w;
+  layout.right = (x0 + cell_w - right) / w;
+  layout.top = 1 - (y0 + top) / h;
+  layout.bottom = 1 - (y0 + cell_h - bottom) / h;
+  if (layout.right <= layout.left) layout.right = std::min(1.0, layout.left + 0.01);
+  if (layout.top <= layout.bottom) layout.top = std::min(1.0, layout.bottom + 0.01);
+  layout.plot_w = std::max(1.0, (layout.right - layout.left) * w / (text ? 10 : 1));
+  layout.plot_h = std::max(1.0, (layout.top - layout.bottom) * h / (text ? 20 : 1));
+  return layout;
+}
+
+// The matrix a heatmap panel draws: box-averaged to the plot area's pixels.
+LabeledMatrix drawn_matrix(const Heatmap& heat, const Layout& layout) {
+  return box_average(heat.matrix, static_cast<std::size_t>(layout.plot_h), static_cast<std::size_t>(layout.plot_w));
+}
+
+std::pair<double, double> value_range(const Heatmap& heat, Palette palette) {
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (float v : heat.matrix.values) {
+    if (std::isfinite(v)) {
+      lo = std::min(lo, static_cast<double>(v));
+      hi = std::max(hi, static_cast<double>(v));
+    }
+  }
+  if (!(lo <= hi)) lo = 0, hi = 1;
+  if (palette == Palette::kDiverging) {
+    const double m = std::max(std::fabs(lo), std::fabs(hi));
+    lo = -m, hi = m;
+  }
+  if (heat.z_min) lo = *heat.z_min;
+  if (heat.z_max) hi = *heat.z_max;
+  if (hi <= lo) hi = lo + 1;
+  return {lo, hi};
+}
+
+std::string tic_list(const std::vector<std::string>& labels, double first, double budget_px, double spacing_px) {
+  const std::size_t max_tics = std::max<std::size_t>(1, static_cast<std::size_t>(budget_px / spacing_px));
+  const std::size_t step = std::max<std::size_t>(1, (labels.size() + max_tics - 1) / max_tics);
+  std::string text = "(";
+  for (std::size_t i = 0; i < labels.size(); i += step) {
+    text += (i ? ", " : "") + quote(labels[i]) + " " + num(first + static_cast<double>(i));
+  }
+  return text + ")";
+}
+
+std::string datablock_name(std::size_t panel, std::size_t series) {
+  return "$pevis_" + std::to_string(panel) + "_" + std::to_string(series);
+}
+
+void write_matrix_block(std::ostringstream& out, const std::string& name, const LabeledMatrix& m) {
+  out << name << " << EOD\n";
+  for (std::size_t r = 0; r < m.rows; ++r) {
+    for (std::size_t c = 0; c < m.cols; ++c) {
+      const float v = m.at(r, c);
+      if (c) out << ' ';
+      if (std::isfinite(v)) {
+        char buffer[32];
+        std::snprintf(buffer, sizeof buffer, "%.6g", static_cast<double>(v));
+        out << buffer;
+      } else {
+        out << "NaN";
+      }
+    }
+    out << '\n';
+  }
+  out << "EOD\n";
+}
+
+void write_heatmap_panel(std::ostringstream& out, const Figure& figure, std::size_t index, const Heatmap& heat,
+                         const LabeledMatrix& drawn, const Layout& layout, bool text) {
+  const auto [lo, hi] = value_range(heat, figure.palette);
+  const double rows = static_cast<double>(heat.matrix.rows), cols = static_cast<double>(heat.matrix.cols);
+  const double sy = rows / drawn.rows, sx = cols / drawn.cols;
+  const double row0 = heat.label_rows ? 0 : heat.row_first, col0 = heat.label_cols ? 0 : heat.col_first;
+
+  out << "set xrange [" << num(col0 - 0.5) << ":" << num(col0 + cols - 0.5) << "]\n";
+  out << "set yrange [" << num(row0 + rows - 0.5) << ":" << num(row0 - 0.5) << "]\n";
+  out << "set cbrange [" << num(lo) << ":" << num(hi) << "]\n";
+  out << "set tics out nomirror\n";
+  if (heat.label_cols) {
+    out << "set xtics rotate by 90 right " << tic_list(heat.matrix.col_labels, 0, layout.plot_w, text ? 2 : 14) << "\n";
+  }
+  if (heat.label_rows) out << "set ytics " << tic_list(heat.matrix.row_labels, 0, layout.plot_h, text ? 1 : 14) << "\n";
+  // Each drawn cell sits at the centre of the block of data cells it averages.
+  const std::string x = "(" + num(col0 - 0.5) + " + ($1 + 0.5) * " + num(sx) + ")";
+  const std::string y = "(" + num(row0 - 0.5) + " + ($2 + 0.5) * " + num(sy) + ")";
+  if (text) {
+    out << "pevis_ramp = " << quote(kShadeRamp) << "\n";
+    out << "pevis_shade(v) = (v != v) ? ' ' : substr(pevis_ramp, pevis_k(v), pevis_k(v))\n";
+    out << "pevis_k(v) = 1 + int(9.999 * ((v < " << num(lo) << ") ? 0 : (v > " << num(hi) << ") ? 1 : (v - " << num(lo)
+        << ") / " << num(hi - lo) << "))\n";
+    out << "plot " << datablock_name(index, 0) << " matrix using " << x << ":" << y
+        << ":(pevis_shade($3)) with labels notitle\n";
+  } else {
+    const double w = std::max(figure.size.width, 1);
+    out << "set colorbox user origin screen " << num(layout.right + 14 / w) << ", screen " << num(layout.bottom)
+        << " size screen " << num(18 / w) << ", screen " << num(layout.top - layout.bottom) << "\n";
+    if (!heat.value_title.empty()) out << "set cblabel " << quote(heat.value_title) << " offset 1,0\n";
+    out << "plot " << datablock_name(index, 0) << " matrix using " << x << ":" << y << ":3 with image notitle\n";
+  }
+}
+
+void write_xy_panel(std::ostringstream& out, std::size_t index, const XYPlot& xy) {
+  out << "set grid lc rgb '#dddddd'\nset autoscale xfix\n";
+  if (xy.y_min && xy.y_max) out << "set yrange [" << num(*xy.y_min) << ":" << num(*xy.y_max) << "]\n";
+  out << "set key outside right top vertical Left reverse noautotitle\n";
+  out << "plot ";
+  for (std::size_t s = 0; s < xy.series.size(); ++s) {
+    out << (s ? ", \\\n     " : "") << datablock_name(index, s) << " using 1:2 "
+        << (xy.style == XYPlot::Style::kLines ? "with lines lw 2" : "with points pt 7 ps 0.6") << " title "
+        << quote(xy.series[s].title);
+  }
+  if (xy.series.empty()) out << "NaN notitle";
+  out << "\n";
+}
+
+}  // namespace
+
+std::string render_script(const Figure& figure, const Target& target) {
+  const bool text = target.format == Format::kText;
+  const std::size_t n = figure.panels.size();
+
+  // Notes at the bottom say when heatmaps were reduced and, on the text
+  // terminal, what the shades mean. Their band shrinks the plot areas, so the
+  // layout is made once without it, to learn whether reduction is needed.
+  std::size_t heatmaps = 0;
+  bool any_reduced = false;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (const auto* heat = std::get_if<Heatmap>(&figure.panels[i].content)) {
+      const Layout layout = layout_panel(figure, i, text, 0);
+      ++heatmaps;
+      any_reduced = any_reduced || heat->matrix.rows > static_cast<std::size_t>(layout.plot_h) ||
+                    heat->matrix.cols > static_cast<std::size_t>(layout.plot_w);
+    }
+  }
+  const int note_lines = (any_reduced ? 1 : 0) + (text && heatmaps > 0 ? 1 : 0);
+  std::vector<Layout> layouts;
+  std::vector<LabeledMatrix> drawn(n);
+  std::vector<std::string> reduced;
+  std::pair<double, double> shade_range{0, 1};
+  for (std::size_t i = 0; i < n; ++i) {
+    layouts.push_back(layout_panel(figure, i, text, note_lines));
+    if (const auto* heat = std::get_if<Heatmap>(&figure.panels[i].content)) {
+      drawn[i] = drawn_matrix(*heat, layouts[i]);
+      if (drawn[i].rows != heat->matrix.rows || drawn[i].cols != heat->matrix.cols) {
+        reduced.push_back(std::to_string(heat->matrix.rows) + "x" + std::to_string(heat->matrix.cols) + " to " +
+                          std::to_string(drawn[i].rows) + "x" + std::to_string(drawn[i].cols));
+      }
+      shade_range = value_range(*heat, figure.palette);
+    }
+  }
+  std::vector<std::string> notes;
+  if (reduced.size() == 1) {
+    notes.push_back("drawn box-averaged from " + reduced[0] + " cells to fit; the data file has every value");
+  } else if (!reduced.empty()) {
+    notes.push_back("heatmaps drawn box-averaged to fit; the data files have every value");
+  }
+  if (text && heatmaps > 0) {
+    notes.push_back("shades '" + std::string(kShadeRamp) + "' run from " +
+                    (heatmaps > 1 ? "low to high in each panel"
+                                  : num(shade_range.first) + " to " + num(shade_range.second)));
+  }
+
+  std::ostringstream out;
+  out << "# A pevis figure: run it with gnuplot in the folder that holds it.\n";
+  out << "reset session\nset encoding utf8\n";
+  out << terminal_commands(figure, target);
+  for (std::size_t i = 0; i < n; ++i) {
+    const Panel& panel = figure.panels[i];
+    if (std::holds_alternative<Heatmap>(panel.content)) {
+      write_matrix_block(out, datablock_name(i, 0), drawn[i]);
+    } else {
+      const auto& xy = std::get<XYPlot>(panel.content);
+      for (std::size_t s = 0; s < xy.series.size(); ++s) {
+        const Series& series = xy.series[s];
+        out << datablock_name(i, s) << " << EOD\n";
+        for (std::size_t k = 0; k < std::min(series.x.size(), series.y.size()); ++k) {
+          out << (std::isfinite(series.x[k]) ? num(series.x[k]) : "NaN") << ' '
+              << (std::isfinite(series.y[k]) ? num(series.y[k]) : "NaN") << '\n';
+        }
+        out << "EOD\n";
+      }
+    }
+  }
+
+  out << "set multiplot";
+  if (!figure.title.empty()) out << " title " << quote(figure.title) << (text ? "" : " font ',15'");
+  out << "\n";
+  for (std::size_t i = 0; i < n; ++i) {
+    const Panel& panel = figure.panels[i];
+    const Layout& layout = layouts[i];
+    out << "# panel " << i << "\nreset\n";
+    out << palette_commands(figure.palette);
+    out << "set lmargin at screen " << num(layout.left) << "\nset rmargin at screen " << num(layout.right)
+        << "\nset tmargin at screen " << num(layout.top) << "\nset bmargin at screen " << num(layout.bottom) << "\n";
+    if (!panel.title.empty()) out << "set title " << quote(panel.title) << "\n";
+    if (!panel.x_title.empty()) out << "set xlabel " << quote(panel.x_title) << "\n";
+    if (!panel.y_title.empty()) out << "set ylabel " << quote(panel.y_title) << "\n";
+    if (i == 0) {
+      const double h = std::max(figure.size.height, 1), line = text ? 20 : 18;
+      for (std::size_t k = 0; k < notes.size(); ++k) {
+        out << "set label " << 1000 + k << " " << quote(notes[k]) << " at screen 0.01, screen "
+            << num((8 + line * (notes.size() - k - 0.5)) / h) << " left\n";
+      }
+    }
+    if (const auto* heat = std::get_if<Heatmap>(&panel.content)) {
+      write_heatmap_panel(out, figure, i, *heat, drawn[i], layout, text);
+    } else {
+      write_xy_panel(out, i, std::get<XYPlot>(panel.content));
+    }
+  }
+  out << "unset multiplot\nunset output\n";
+  return out.str();
+}
+
+// ---------------------------------------------------------------- running
+
+std::string find_gnuplot() {
+  const char* path = std::getenv("PATH");
+  if (!path) return {};
+  std::stringstream dirs(path);
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    if (dir.empty()) continue;
+    const std::string candidate = dir + "/gnuplot";
+    struct stat info {};
+    if (::stat(candidate.c_str(), &info) == 0 && S_ISREG(info.st_mode) && ::access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+  }
+  return {};
+}
+
+namespace {
+
+// The first line of gnuplot's complaints that says what went wrong (it echoes
+// the command and a caret line first, and may warn before it fails).
+std::string first_error_line(const std::string& messages) {
+  std::stringstream lines(messages);
+  std::string line, fallback;
+  while (std::getline(lines, line)) {
+    const auto begin = line.find_first_not_of(" \t\r^");
+    if (begin == std::string::npos) continue;
+    line = line.substr(begin);
+    if (line.rfind("gnuplot>", 0) == 0) continue;
+    if (line.find("warning:") != std::string::npos) {
+      if (fallback.empty()) fallback = line;
+      continue;
+    }
+    return line.substr(0, 200);
+  }
+  return fallback.empty() ? "gnuplot exited with an error" : fallback.substr(0, 200);
+}
+
+std::string read_all(std::FILE* file) {
+  std::string text;
+  std::rewind(file);
+  char buffer[4096];
+  std::size_t got;
+  while ((got = std::fread(buffer, 1, sizeof buffer, file)) > 0 && text.size() < (1 << 20)) text.append(buffer, got);
+  return text;
+}
+
+}  // namespace
+
+void run_gnuplot(const std::string& script, const std::string& work_dir, int stdout_fd) {
+  const std::string executable = find_gnuplot();
+  if (executable.empty()) {
+    throw output_error("gnuplot", "not found on PATH, so no figure was drawn",
+                       "install it with 'apt-get install gnuplot-nox', or pass --format none");
+  }
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> messages(std::tmpfile(), &std::fclose);
+  int pipe_fds[2];
+  if (!messages || ::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    throw output_error("gnuplot", std::string("cannot start it: ") + std::strerror(errno));
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[0], 0);
+  posix_spawn_file_actions_adddup2(&actions, stdout_fd, 1);
+  posix_spawn_file_actions_adddup2(&actions, fileno(messages.get()), 2);
+  posix_spawn_file_actions_addchdir_np(&actions, work_dir.c_str());
+  char name[] = "gnuplot";
+  char* argv[] = {name, nullptr};
+  pid_t pid = 0;
+  const int spawned = ::posix_spawn(&pid, executable.c_str(), &actions, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(pipe_fds[0]);
+  if (spawned != 0) {
+    ::close(pipe_fds[1]);
+    throw output_error("gnuplot", std::string("cannot start ") + executable + ": " + std::strerror(spawned));
+  }
+
+  // A gnuplot that dies early must give an error, not kill pevis with SIGPIPE.
+  struct sigaction ignore {}, previous {};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ignore, &previous);
+  bool write_failed = false;
+  if (std::FILE* stream = ::fdopen(pipe_fds[1], "w")) {
+    try {
+      Gnuplot gp(stream);  // closes the stream when it goes
+      gp << script << "\nexit\n";
+      gp.flush();
+      write_failed = !gp;
+    } catch (const std::exception&) {
+      write_failed = true;
+    }
+  } else {
+    ::close(pipe_fds[1]);
+    write_failed = true;
+  }
+  ::sigaction(SIGPIPE, &previous, nullptr);
+
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || write_failed) {
+    throw output_error("gnuplot", "drawing failed: " + one_line(first_error_line(read_all(messages.get()))),
+                       "keep the script with --script and run it with gnuplot to see more");
+  }
+}
+
+}  // namespace pevis::plot

@@ -1,0 +1,39 @@
+// pevis: build the command line, run it, and map every failure to one line
+// on stderr and a documented exit code.
+#include <iostream>
+#include <new>
+
+#include "app.h"
+#include "pevis/error.h"
+
+namespace {
+
+std::string first_line(const std::string& text) { return pevis::one_line(text.substr(0, text.find('\n'))); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using pevis::ExitCode;
+  try {
+    auto app = pevis::cli::make_app();
+    try {
+      app->parse(argc, argv);
+    } catch (const CLI::Success& done) {
+      return app->exit(done);  // --help, --version
+    } catch (const CLI::ParseError& error) {
+      std::cerr << "pevis: " << first_line(pevis::cli::usage_message(*app, error, argc, argv))
+                << " (see 'pevis --help')\n";
+      return static_cast<int>(ExitCode::kUsage);
+    }
+    return static_cast<int>(ExitCode::kSuccess);
+  } catch (const pevis::Error& error) {
+    std::cerr << "pevis: " << error.what() << "\n";
+    return static_cast<int>(error.code());
+  } catch (const std::bad_alloc&) {
+    std::cerr << "pevis: memory : the job needed more memory than there is (try a smaller size)\n";
+    return static_cast<int>(ExitCode::kBadInput);
+  } catch (const std::exception& error) {
+    std::cerr << "pevis: internal error : " << first_line(error.what()) << " (please report this)\n";
+    return static_cast<int>(ExitCode::kInternal);
+  }
+}

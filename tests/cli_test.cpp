@@ -1,0 +1,179 @@
+// Tests of the real pevis binary: exit codes, messages and files.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "pevis/encoding.h"
+#include "test_util.h"
+
+namespace pevis {
+namespace {
+
+using test::RunResult;
+
+RunResult pevis(const std::vector<std::string>& args, const test::TempDir& dir,
+                const std::map<std::string, std::string>& env = {}) {
+  return test::run(PEVIS_BINARY, args, dir.path(), env);
+}
+
+// An error is one line on stderr, "pevis: ...", and no LibTorch or C++ runtime noise.
+void expect_one_line_error(const RunResult& r, int code, const std::string& fragment) {
+  EXPECT_EQ(r.exit_code, code) << r.err;
+  EXPECT_EQ(test::count_lines(r.err), 1) << r.err;
+  EXPECT_EQ(r.err.rfind("pevis: ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find(fragment), std::string::npos) << "expected '" << fragment << "' in: " << r.err;
+  for (const char* noise : {"terminate called", "Exception raised from", "c10::", "what():"}) {
+    EXPECT_EQ(r.err.find(noise), std::string::npos) << r.err;
+  }
+}
+
+TEST(Cli, VersionAndHelp) {
+  test::TempDir dir;
+  auto r = pevis({"--version"}, dir);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out.rfind("pevis ", 0), 0u) << r.out;
+  r = pevis({"--help"}, dir);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("encoding"), std::string::npos);
+  EXPECT_NE(r.out.find("Exit codes"), std::string::npos);
+  r = pevis({"encoding", "--help"}, dir);
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* text : {"Examples:", "--d-model", "--format", "--data", "--script", "--size", "--palette", "--json"}) {
+    EXPECT_NE(r.out.find(text), std::string::npos) << text;
+  }
+}
+
+TEST(Cli, UsageErrorsExit2) {
+  test::TempDir dir;
+  expect_one_line_error(pevis({}, dir), 2, "subcommand");
+  expect_one_line_error(pevis({"frobnicate"}, dir), 2, "frobnicate");
+  expect_one_line_error(pevis({"encoding"}, dir), 2, "--d-model");
+  expect_one_line_error(pevis({"encoding", "--d-model", "abc"}, dir), 2, "abc");
+  expect_one_line_error(pevis({"encoding", "--d-model", "8", "--format", "gif"}, dir), 2, "gif");
+  expect_one_line_error(pevis({"encoding", "--d-model", "8", "--size", "10x10"}, dir), 2, "--size");
+  expect_one_line_error(pevis({"encoding", "--d-model", "8", "--positions", "abc"}, dir), 2, "--positions");
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path())) << "a failed run wrote files";
+}
+
+TEST(Cli, BadValuesExit3BeforeAnyWork) {
+  test::TempDir dir;
+  expect_one_line_error(pevis({"encoding", "--d-model", "7"}, dir), 3, "--d-model 7");
+  expect_one_line_error(pevis({"encoding", "--d-model", "0"}, dir), 3, "--d-model 0");
+  expect_one_line_error(pevis({"encoding", "--d-model", "-4"}, dir), 3, "--d-model -4");
+  expect_one_line_error(pevis({"encoding", "--d-model", "8", "--max-len", "0"}, dir), 3, "--max-len 0");
+  expect_one_line_error(pevis({"encoding", "--d-model", "8", "--base", "1"}, dir), 3, "--base 1");
+  expect_one_line_error(pevis({"encoding", "--d-model", "8", "--dims", "0,8"}, dir), 3, "--dims 8");
+  expect_one_line_error(pevis({"encoding", "--d-model", "8", "--max-len", "10", "--positions", "5:50"}, dir), 3,
+                        "--positions 5:50");
+  const auto start = std::chrono::steady_clock::now();
+  expect_one_line_error(pevis({"encoding", "--max-len", "10000000", "--d-model", "100000"}, dir), 3, "TB");
+  expect_one_line_error(pevis({"encoding", "--max-len", "9223372036854775807", "--d-model", "9223372036854775806"}, dir),
+                        3, "memory");
+  // Refused up front, not after trying to allocate terabytes.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path())) << "a refused run wrote files";
+}
+
+TEST(Cli, EncodingWritesFiguresAndTheExactNumbers) {
+  test::TempDir dir;
+  const auto r = pevis({"encoding", "--d-model", "16", "--max-len", "40", "--dims", "0,1,8"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* name : {"encoding", "encoding-dims", "encoding-similarity"}) {
+    EXPECT_TRUE(test::looks_like(dir / ("pevis-out/" + std::string(name) + ".png"), "png")) << name;
+    EXPECT_TRUE(std::filesystem::exists(dir / ("pevis-out/" + std::string(name) + ".csv"))) << name;
+    EXPECT_NE(r.out.find("pevis-out/" + std::string(name) + ".png"), std::string::npos) << "path not printed";
+  }
+  // encoding.csv: header position,0..15, then each row equal to the table.
+  std::istringstream csv(test::read_file(dir / "pevis-out/encoding.csv"));
+  std::string line;
+  std::getline(csv, line);
+  EXPECT_EQ(line, "position,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15\r");
+  const at::Tensor pe = sinusoidal_table({16, 40, 10000.0});
+  int rows = 0;
+  while (std::getline(csv, line)) {
+    std::istringstream cells(line);
+    std::string cell;
+    std::getline(cells, cell, ',');
+    ASSERT_EQ(cell, std::to_string(rows));
+    for (int d = 0; d < 16; ++d) {
+      std::getline(cells, cell, ',');
+      EXPECT_EQ(std::stof(cell), pe[rows][d].item<float>()) << "position " << rows << " dim " << d;
+    }
+    ++rows;
+  }
+  EXPECT_EQ(rows, 40);
+  std::getline(std::istringstream(test::read_file(dir / "pevis-out/encoding-dims.csv")), line);
+  EXPECT_EQ(line, "position,0,1,8\r");
+}
+
+TEST(Cli, JsonSummaryOnStdoutAndMessagesOnStderr) {
+  test::TempDir dir;
+  const auto r = pevis({"encoding", "--d-model", "8", "--max-len", "20", "--json", "--data", "json", "--format", "svg",
+                        "--script", "-o", "o"},
+                       dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["command"], "encoding");
+  EXPECT_EQ(j["d_model"], 8);
+  std::map<std::string, int> kinds;
+  for (const auto& file : j["files"]) {
+    kinds[file["kind"]]++;
+    EXPECT_TRUE(std::filesystem::exists(dir / file["path"].get<std::string>())) << file;
+  }
+  EXPECT_EQ(kinds["figure"], 3);
+  EXPECT_EQ(kinds["data"], 3);
+  EXPECT_EQ(kinds["script"], 3);
+  EXPECT_NE(r.err.find("wrote o/encoding.svg"), std::string::npos);
+  EXPECT_TRUE(test::looks_like(dir / "o/encoding.svg", "svg"));
+  const auto data = nlohmann::json::parse(test::read_file(dir / "o/encoding.json"));
+  EXPECT_EQ(data["row_labels"].size(), 20u);
+  EXPECT_EQ(data["values"][0][1], 1);  // cos(0)
+}
+
+TEST(Cli, TextFiguresGoToTheTerminal) {
+  test::TempDir dir;
+  const auto r = pevis({"encoding", "--d-model", "16", "--max-len", "50", "--format", "txt", "--data", "none"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Sinusoidal positional encoding"), std::string::npos);
+  EXPECT_NE(r.out.find("shades"), std::string::npos);
+  EXPECT_GT(test::count_lines(r.out), 60);
+  EXPECT_FALSE(std::filesystem::exists(dir / "pevis-out/encoding.txt"));
+}
+
+TEST(Cli, PdfAndPalettes) {
+  test::TempDir dir;
+  for (const char* palette : {"viridis", "magma", "gray", "diverging"}) {
+    const auto r = pevis({"encoding", "--d-model", "8", "--max-len", "16", "--format", "pdf", "--palette", palette,
+                          "--size", "640x480", "-o", palette},
+                         dir);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(test::looks_like(dir / (std::string(palette) + "/encoding.pdf"), "pdf")) << palette;
+  }
+}
+
+TEST(Cli, OutputProblemsExit4) {
+  test::TempDir dir, empty;
+  test::write_file(dir / "file", "x");
+  expect_one_line_error(pevis({"encoding", "--d-model", "8", "-o", "file"}, dir), 4, "file");
+  // Without gnuplot the numbers are still written, and the error says how to get it.
+  const auto r = pevis({"encoding", "--d-model", "8", "--max-len", "10", "-o", "nognuplot"}, dir,
+                       {{"PATH", empty.path().string()}});
+  expect_one_line_error(r, 4, "gnuplot-nox");
+  EXPECT_TRUE(std::filesystem::exists(dir / "nognuplot/encoding.csv"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "nognuplot/encoding.png"));
+}
+
+TEST(Cli, HostileOutputFolderRunsNoCommand) {
+  test::TempDir dir;
+  const std::string folder = "it's \"`touch SENTINEL`\" $(touch SENTINEL) @x";
+  const auto r = pevis({"encoding", "--d-model", "8", "--max-len", "10", "--script", "-o", folder}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(test::looks_like(dir / folder / "encoding.png", "png"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "SENTINEL"));
+  EXPECT_FALSE(std::filesystem::exists(dir / folder / "SENTINEL"));
+}
+
+}  // namespace
+}  // namespace pevis

@@ -1,0 +1,79 @@
+#include "pevis/plot/figure.h"
+
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+namespace pevis::plot {
+namespace {
+
+LabeledMatrix counting(std::size_t rows, std::size_t cols) {
+  LabeledMatrix m;
+  m.name = "m";
+  m.rows = rows;
+  m.cols = cols;
+  m.row_labels = index_labels(rows);
+  m.col_labels = index_labels(cols);
+  m.values.resize(rows * cols);
+  std::iota(m.values.begin(), m.values.end(), 0.0f);
+  return m;
+}
+
+TEST(BoxAverage, LeavesAFittingMatrixAlone) {
+  const LabeledMatrix m = counting(3, 4);
+  const LabeledMatrix out = box_average(m, 3, 4);
+  EXPECT_EQ(out.rows, 3u);
+  EXPECT_EQ(out.cols, 4u);
+  EXPECT_EQ(out.values, m.values);
+}
+
+TEST(BoxAverage, AveragesEvenBlocks) {
+  // 4x6 counting matrix (value = 6r + c) into 2x3: each 2x2 block's mean.
+  const LabeledMatrix out = box_average(counting(4, 6), 2, 3);
+  ASSERT_EQ(out.rows, 2u);
+  ASSERT_EQ(out.cols, 3u);
+  const std::vector<float> expected = {3.5f, 5.5f, 7.5f, 15.5f, 17.5f, 19.5f};
+  EXPECT_EQ(out.values, expected);
+  EXPECT_EQ(out.row_labels, (std::vector<std::string>{"0", "2"}));
+  EXPECT_EQ(out.col_labels, (std::vector<std::string>{"0", "2", "4"}));
+}
+
+TEST(BoxAverage, UnevenBlocksDifferByOne) {
+  // 5 rows into 2: blocks [0,2) and [2,5). One column: values 0..4.
+  const LabeledMatrix out = box_average(counting(5, 1), 2, 1);
+  ASSERT_EQ(out.rows, 2u);
+  EXPECT_FLOAT_EQ(out.values[0], 0.5f);
+  EXPECT_FLOAT_EQ(out.values[1], 3.0f);
+}
+
+TEST(BoxAverage, ReducesOnlyTheAxisThatIsTooLong) {
+  const LabeledMatrix out = box_average(counting(1000, 3), 10, 100);
+  EXPECT_EQ(out.rows, 10u);
+  EXPECT_EQ(out.cols, 3u);
+  // Row block 0 holds rows 0..99 of column 0: mean of 3r for r < 100.
+  EXPECT_FLOAT_EQ(out.values[0], 3.0f * 49.5f);
+}
+
+TEST(BoxAverage, RemovesStripesThatWouldAlias) {
+  // Alternating +1/-1 columns, far more than the pixels: the honest picture
+  // is 0, where picking every k-th column would show a false stripe pattern.
+  LabeledMatrix m = counting(2, 1000);
+  for (std::size_t c = 0; c < 1000; ++c) m.values[c] = m.values[1000 + c] = (c % 2 ? -1.0f : 1.0f);
+  const LabeledMatrix out = box_average(m, 2, 250);
+  for (float v : out.values) EXPECT_FLOAT_EQ(v, 0.0f);
+}
+
+TEST(Figure, ParsesNames) {
+  EXPECT_EQ(parse_palette("viridis"), Palette::kViridis);
+  EXPECT_EQ(parse_palette("magma"), Palette::kMagma);
+  EXPECT_EQ(parse_palette("gray"), Palette::kGray);
+  EXPECT_EQ(parse_palette("diverging"), Palette::kDiverging);
+  EXPECT_FALSE(parse_palette("jet"));
+  EXPECT_EQ(parse_format("svg"), Format::kSvg);
+  EXPECT_EQ(parse_format("txt"), Format::kText);
+  EXPECT_FALSE(parse_format("gif"));
+  EXPECT_EQ(extension(Format::kPdf), "pdf");
+}
+
+}  // namespace
+}  // namespace pevis::plot

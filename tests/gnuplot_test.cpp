@@ -1,0 +1,237 @@
+#include "pevis/plot/gnuplot.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+
+#include "pevis/error.h"
+#include "test_util.h"
+
+namespace pevis::plot {
+namespace {
+
+// Strings that try to break out of a gnuplot string or run a command.
+const std::vector<std::string> kHostile = {
+    "it's",
+    "`touch SENTINEL`",
+    "x\"`touch SENTINEL`\"y",
+    "$(touch SENTINEL)",
+    "'; system('touch SENTINEL'); '",
+    "back\\slash\\n",
+    "new\nline",
+    "cr\rtab\t",
+    "@macro",
+    "naïve 注意 ✓",
+    "bad \xff\xfe utf8",
+    "''",
+};
+
+// Reads a single-quoted gnuplot literal back (the way gnuplot does): returns
+// false when it is not exactly one literal.
+bool parse_single_quoted(const std::string& literal, std::string& text) {
+  if (literal.size() < 2 || literal.front() != '\'' || literal.back() != '\'') return false;
+  text.clear();
+  for (std::size_t i = 1; i + 1 < literal.size(); ++i) {
+    if (literal[i] == '\'') {
+      if (i + 2 >= literal.size() || literal[i + 1] != '\'') return false;  // the literal would end here
+      ++i;
+    }
+    text += literal[i];
+  }
+  return true;
+}
+
+TEST(Quote, EveryStringStaysOneLiteral) {
+  for (const auto& input : kHostile) {
+    const std::string quoted = quote(input);
+    std::string back;
+    ASSERT_TRUE(parse_single_quoted(quoted, back)) << quoted;
+    EXPECT_EQ(quoted.find('\n'), std::string::npos);
+    EXPECT_EQ(quoted.find('\r'), std::string::npos);
+    for (unsigned char c : back) EXPECT_FALSE(c < 0x20 || c == 0x7f) << "control character survived in " << quoted;
+  }
+}
+
+TEST(Quote, KeepsTextAndDoublesQuotes) {
+  EXPECT_EQ(quote("it's"), "'it''s'");
+  EXPECT_EQ(quote("''"), "''''''");
+  EXPECT_EQ(quote("`touch x`"), "'`touch x`'");
+  EXPECT_EQ(quote("$(rm -rf /)"), "'$(rm -rf /)'");
+  EXPECT_EQ(quote("a\\b"), "'a\\b'");
+  EXPECT_EQ(quote("new\nline"), "'new line'");
+  EXPECT_EQ(quote("naïve 注意"), "'naïve 注意'");
+  EXPECT_EQ(quote("bad \xff"), "'bad \xEF\xBF\xBD'");
+  EXPECT_EQ(quote(""), "''");
+}
+
+LabeledMatrix labelled(std::size_t rows, std::size_t cols, const std::vector<std::string>& labels) {
+  LabeledMatrix m;
+  m.name = "m";
+  m.row_title = "token";
+  m.rows = rows;
+  m.cols = cols;
+  for (std::size_t i = 0; i < rows; ++i) m.row_labels.push_back(labels[i % labels.size()]);
+  for (std::size_t i = 0; i < cols; ++i) m.col_labels.push_back(labels[(i + 3) % labels.size()]);
+  for (std::size_t i = 0; i < rows * cols; ++i) m.values.push_back(static_cast<float>(i % 7) / 7.0f - 0.4f);
+  return m;
+}
+
+Figure hostile_heatmap() {
+  Heatmap heat;
+  heat.matrix = labelled(6, 5, kHostile);
+  heat.label_rows = heat.label_cols = true;
+  heat.value_title = "weight `touch SENTINEL`";
+  Figure figure;
+  figure.name = "hostile";
+  figure.title = "title with it's and `touch SENTINEL` and\nnewline";
+  figure.size = {600, 400};
+  figure.panels.push_back({"panel $(touch SENTINEL)", "key 'x'", "query \"y\"", heat});
+  return figure;
+}
+
+Figure two_series() {
+  XYPlot xy;
+  xy.series.push_back({"dim 0", {0, 1, 2, 3}, {0, 0.5, 1, 0.5}});
+  xy.series.push_back({"it's `dim 1`", {0, 1, 2, 3}, {1, 0.5, 0, std::nan("")}});
+  XYPlot dots;
+  dots.style = XYPlot::Style::kPoints;
+  dots.series.push_back({"", {0, 1}, {2, 3}});
+  Figure figure;
+  figure.name = "lines";
+  figure.title = "two panels";
+  figure.size = {800, 300};
+  figure.columns = 2;
+  figure.panels.push_back({"lines", "position", "value", xy});
+  figure.panels.push_back({"dots", "", "", dots});
+  return figure;
+}
+
+void check_golden(const std::string& name, const std::string& text) {
+  const std::string path = std::string(PEVIS_GOLDEN_DIR) + "/" + name;
+  if (const char* update = std::getenv("PEVIS_UPDATE_GOLDEN"); update && std::string(update) == "1") {
+    test::write_file(path, text);
+  }
+  const std::string golden = test::read_file(path);
+  ASSERT_FALSE(golden.empty()) << "missing golden file " << path << " (make it with PEVIS_UPDATE_GOLDEN=1)";
+  EXPECT_EQ(text, golden) << "rendered script differs from " << path
+                          << "; if the change is intended, rerun with PEVIS_UPDATE_GOLDEN=1";
+}
+
+TEST(Render, HostileHeatmapMatchesGolden) {
+  check_golden("hostile_heatmap.gp", render_script(hostile_heatmap(), {Format::kPng, "hostile.png"}));
+}
+
+TEST(Render, LinePanelsMatchGolden) {
+  check_golden("two_series.gp", render_script(two_series(), {Format::kSvg, "lines.svg"}));
+}
+
+TEST(Render, TextHeatmapMatchesGolden) {
+  check_golden("text_heatmap.gp", render_script(hostile_heatmap(), {Format::kText, ""}));
+}
+
+// The script with every single-quoted literal cut out: what gnuplot parses as
+// commands. No double quote or backquote may be left there.
+std::string outside_literals(const std::string& script) {
+  std::string rest;
+  bool inside = false;
+  for (std::size_t i = 0; i < script.size(); ++i) {
+    if (script[i] == '\'') {
+      if (inside && i + 1 < script.size() && script[i + 1] == '\'') {
+        ++i;
+        continue;
+      }
+      inside = !inside;
+      continue;
+    }
+    if (!inside) rest += script[i];
+    else if (script[i] == '\n') ADD_FAILURE() << "newline inside a string literal";
+  }
+  EXPECT_FALSE(inside) << "unterminated string literal";
+  return rest;
+}
+
+TEST(Render, UserTextStaysInsideSingleQuotes) {
+  for (const auto& script : {render_script(hostile_heatmap(), {Format::kPng, "a.png"}),
+                             render_script(two_series(), {Format::kPdf, "b.pdf"}),
+                             render_script(hostile_heatmap(), {Format::kText, ""})}) {
+    const std::string commands = outside_literals(script);
+    EXPECT_EQ(commands.find('"'), std::string::npos) << commands;
+    EXPECT_EQ(commands.find('`'), std::string::npos) << commands;
+    EXPECT_EQ(commands.find("SENTINEL"), std::string::npos) << commands;
+    EXPECT_NE(script.find("noenhanced"), std::string::npos);
+  }
+}
+
+TEST(Render, ReducesLargeMatricesAndSaysSo) {
+  Heatmap heat;
+  heat.matrix = labelled(5000, 64, {"p"});
+  Figure figure;
+  figure.name = "big";
+  figure.size = {600, 400};
+  figure.panels.push_back({"", "dimension", "position", heat});
+  const std::string script = render_script(figure, {Format::kPng, "big.png"});
+  EXPECT_NE(script.find("box-averaged from 5000x64"), std::string::npos);
+  const auto begin = script.find("<< EOD\n"), end = script.find("\nEOD\n");
+  ASSERT_NE(begin, std::string::npos);
+  const std::string block = script.substr(begin + 7, end - begin - 7);
+  const int rows = test::count_lines(block);
+  EXPECT_LT(rows, 400);  // no more rows than the figure has pixels
+  EXPECT_GT(rows, 200);
+
+  heat.matrix = labelled(50, 64, {"p"});
+  figure.panels[0].content = heat;
+  EXPECT_EQ(render_script(figure, {Format::kPng, "small.png"}).find("box-averaged"), std::string::npos);
+}
+
+TEST(RunGnuplot, DrawsAndRunsNoCommandFromText) {
+  ASSERT_FALSE(find_gnuplot().empty()) << "gnuplot is needed (scripts/bootstrap installs gnuplot-nox)";
+  test::TempDir dir;
+  const int devnull = ::open("/dev/null", O_WRONLY);
+  for (const auto format : {Format::kPng, Format::kSvg, Format::kPdf}) {
+    const std::string name = "hostile." + extension(format);
+    run_gnuplot(render_script(hostile_heatmap(), {format, name}) + render_script(two_series(), {format, "lines." + extension(format)}),
+                dir.path().string(), devnull);
+    EXPECT_TRUE(test::looks_like(dir / name, extension(format))) << name;
+    EXPECT_TRUE(test::looks_like(dir / ("lines." + extension(format)), extension(format)));
+  }
+  run_gnuplot(render_script(hostile_heatmap(), {Format::kText, ""}), dir.path().string(), devnull);
+  ::close(devnull);
+  EXPECT_FALSE(std::filesystem::exists(dir / "SENTINEL")) << "a command in a label was executed";
+  // The labels are drawn, not dropped: they are in the SVG's text.
+  const std::string svg = test::read_file(dir / "hostile.svg");
+  EXPECT_NE(svg.find("`touch SENTINEL`"), std::string::npos);
+  EXPECT_NE(svg.find("<text>it's</text>"), std::string::npos);
+}
+
+TEST(RunGnuplot, ReportsGnuplotErrors) {
+  ASSERT_FALSE(find_gnuplot().empty());
+  test::TempDir dir;
+  try {
+    run_gnuplot("set terminal pngcairo\nplot no_such_function(x)\n", dir.path().string(), 2);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::kOutput);
+    EXPECT_NE(std::string(e.what()).find("no_such_function"), std::string::npos) << e.what();
+  }
+}
+
+TEST(RunGnuplot, MissingGnuplotSaysHowToInstall) {
+  const std::string saved = std::getenv("PATH") ? std::getenv("PATH") : "";
+  test::TempDir empty;
+  ::setenv("PATH", empty.path().c_str(), 1);
+  EXPECT_EQ(find_gnuplot(), "");
+  try {
+    run_gnuplot("plot x\n", empty.path().string(), 2);
+    ::setenv("PATH", saved.c_str(), 1);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    ::setenv("PATH", saved.c_str(), 1);
+    EXPECT_EQ(e.code(), ExitCode::kOutput);
+    EXPECT_NE(std::string(e.what()).find("apt-get install gnuplot-nox"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace pevis::plot
