@@ -22,6 +22,9 @@ struct OutputSpec {
   plot::Size size;
   plot::Palette palette = plot::Palette::kViridis;
   int text_fd = 1;               ///< where text figures (--format txt) are drawn
+  /// Told before long steps (a data file of tens of MB, drawing), so that a
+  /// caller can show progress; may be empty.
+  std::function<void(const std::string&)> on_progress;
 };
 
 /// A figure and the matrices behind it, each written as `<name>.<csv|json>`.

@@ -55,7 +55,9 @@ OutputSpec to_spec(const OutputOptions& options) {
 std::ostream& human(const OutputOptions& options) { return options.json ? std::cerr : std::cout; }
 
 void publish(std::vector<Product> products, const OutputOptions& options, nlohmann::json summary) {
-  const OutputSpec spec = to_spec(options);
+  OutputSpec spec = to_spec(options);
+  // Progress is for people watching a terminal, on stderr, never mixed with data.
+  if (::isatty(STDERR_FILENO)) spec.on_progress = [](const std::string& step) { std::cerr << "pevis: " << step << "..." << std::endl; };
   nlohmann::json files = nlohmann::json::array();
   std::ostream& messages = human(options);
   const auto on_written = [&](const WrittenFile& file) {

@@ -41,6 +41,11 @@ void write_products(std::vector<Product> products, const OutputSpec& spec,
       for (const auto& matrix : product.data) {
         const fs::path path = dir / (matrix.name + (csv ? ".csv" : ".json"));
         make_folder(path.parent_path());
+        // About 11 bytes a value in either format.
+        const double megabytes = 11.0 * static_cast<double>(matrix.values.size()) / 1e6;
+        if (spec.on_progress && megabytes >= 50) {
+          spec.on_progress("writing " + path.string() + " (about " + std::to_string(static_cast<long>(megabytes)) + " MB)");
+        }
         write_file_atomic(path.string(), [&](std::ostream& out) { csv ? write_csv(out, matrix) : write_json(out, matrix); });
         on_written({path.string(), "data", csv ? "csv" : "json"});
       }
@@ -76,6 +81,9 @@ void write_products(std::vector<Product> products, const OutputSpec& spec,
   const auto remove_parts = [&] {
     for (const auto& product : products) std::remove((dir / (product.figure.name + "." + ext + suffix)).c_str());
   };
+  if (spec.on_progress && products.size() > 1) {
+    spec.on_progress("drawing " + std::to_string(products.size()) + " figures with gnuplot");
+  }
   try {
     plot::run_gnuplot(script, dir.string(), spec.text_fd);
   } catch (...) {

@@ -167,7 +167,14 @@ Layout layout_panel(const Figure& figure, std::size_t index, bool text, int note
          bottom = text ? 60 : (panel.x_title.empty() ? 40 : 64);
   if (heat) {
     right = text ? 20 : 140;
-    if (heat->label_rows) left = std::max(left, 30 + char_w * longest_label(heat->matrix.row_labels));
+    if (heat->label_rows) {
+      left = std::max(left, 30 + char_w * longest_label(heat->matrix.row_labels));
+    } else if (!text) {
+      // Numeric tics: room for the widest number, then the axis title.
+      const double widest = std::max(std::fabs(heat->row_first), std::fabs(heat->row_first + heat->matrix.rows));
+      const double digits = widest < 10 ? 1 : std::floor(std::log10(widest)) + 1;
+      left = std::max(left, (panel.y_title.empty() ? 30 : 55) + char_w * (digits + 1));
+    }
     if (heat->label_cols) bottom = std::max(bottom, 40 + char_w * longest_label(heat->matrix.col_labels));
   }
   if (has_key(panel)) right = text ? 120 : 150;
