@@ -25,6 +25,17 @@ void write_csv(std::ostream& out, const LabeledMatrix& m);
 /// the strings "nan", "inf", "-inf" (JSON has no numbers for them).
 void write_json(std::ostream& out, const LabeledMatrix& m);
 
+/// Shortest decimal text that reads back as the same double; non-finite
+/// values as in `format_float`.
+std::string format_double(double value);
+
+/// Writes a table as CSV: the header row, then one line per row.
+void write_csv(std::ostream& out, const Table& table);
+
+/// Writes a table as JSON: `{"name", "columns", "rows"}`, each row an object
+/// from column name to value (non-finite numbers as strings, as for matrices).
+void write_json(std::ostream& out, const Table& table);
+
 /// Writes a file so that `path` holds either its old content or the complete
 /// new one, never a part: `fill` writes to a temporary file in the same folder,
 /// which is renamed over `path` once it is complete. Throws `pevis::Error`

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace pevis {
@@ -19,6 +21,18 @@ struct LabeledMatrix {
   std::vector<float> values;            ///< row-major, rows * cols
 
   float at(std::size_t r, std::size_t c) const { return values[r * cols + c]; }
+};
+
+/// One cell of a table: text, a float32 value (written at float precision),
+/// a double, or a whole number.
+using Cell = std::variant<std::string, float, double, std::int64_t>;
+
+/// Rows under named columns: the data behind figures that are not one
+/// matrix (long formats such as `layer,index,value`, statistics).
+struct Table {
+  std::string name;  ///< base name of its files
+  std::vector<std::string> columns;
+  std::vector<std::vector<Cell>> rows;
 };
 
 /// Labels "first", "first+1", ... as strings: the usual labels of an index axis.

@@ -27,10 +27,12 @@ struct OutputSpec {
   std::function<void(const std::string&)> on_progress;
 };
 
-/// A figure and the matrices behind it, each written as `<name>.<csv|json>`.
+/// A figure and the numbers behind it, each matrix and table written as
+/// `<name>.<csv|json>`. A product whose figure has no panels writes data only.
 struct Product {
   plot::Figure figure;
   std::vector<LabeledMatrix> data;
+  std::vector<Table> tables;
 };
 
 /// One file that was written.

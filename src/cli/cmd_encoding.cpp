@@ -98,7 +98,7 @@ void run_encoding(const EncodingOptions& options) {
     LabeledMatrix m = to_matrix(table, "encoding", "position", positions, index_labels(spec.d_model));
     Product product{heatmap_figure(m, "Sinusoidal positional encoding (" + about + ")", "dimension", "position",
                                    static_cast<double>(first), "value"),
-                    {}};
+                    {}, {}};
     auto& heat = std::get<plot::Heatmap>(product.figure.panels[0].content);
     heat.z_min = -1;  // sin and cos: the full range, whatever part is shown
     heat.z_max = 1;
@@ -136,7 +136,7 @@ void run_encoding(const EncodingOptions& options) {
             << " positions";
       figure.panels.push_back({title.str(), "position", "value", std::move(line)});
     }
-    products.push_back({std::move(figure), {to_matrix(selected, "encoding-dims", "position", window_positions, dim_labels)}});
+    products.push_back({std::move(figure), {to_matrix(selected, "encoding-dims", "position", window_positions, dim_labels)}, {}});
   }
   {
     const at::Tensor sim = position_similarity(table.slice(/*dim=*/0, 0, window), similarity);
@@ -146,7 +146,7 @@ void run_encoding(const EncodingOptions& options) {
                                          "position", "position", static_cast<double>(first), kind);
     auto& heat = std::get<plot::Heatmap>(figure.panels[0].content);
     heat.col_first = static_cast<double>(first);
-    products.push_back({std::move(figure), {std::move(m)}});
+    products.push_back({std::move(figure), {std::move(m)}, {}});
   }
 
   nlohmann::json summary = {{"command", "encoding"},

@@ -31,6 +31,14 @@ std::string format_float(float value) {
   return std::string(buffer, result.ptr);
 }
 
+std::string format_double(double value) {
+  if (std::isnan(value)) return "nan";
+  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+  char buffer[40];
+  auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return std::string(buffer, result.ptr);
+}
+
 std::string csv_field(const std::string& text) {
   bool needs_quotes = text.find_first_of(",\"\r\n") != std::string::npos ||
                       (!text.empty() && (text.front() == ' ' || text.back() == ' '));
@@ -86,6 +94,47 @@ void write_json(std::ostream& out, const LabeledMatrix& m) {
       else out << '"' << format_float(v) << '"';
     }
     out << ']';
+  }
+  out << "]}\n";
+}
+
+namespace {
+
+std::string cell_text(const Cell& cell) {
+  if (const auto* text = std::get_if<std::string>(&cell)) return *text;
+  if (const auto* f = std::get_if<float>(&cell)) return format_float(*f);
+  if (const auto* d = std::get_if<double>(&cell)) return format_double(*d);
+  return std::to_string(std::get<std::int64_t>(cell));
+}
+
+std::string cell_json(const Cell& cell) {
+  if (const auto* text = std::get_if<std::string>(&cell)) return json_string(*text);
+  const std::string number = cell_text(cell);
+  const bool finite = !(number == "nan" || number == "inf" || number == "-inf");
+  return finite ? number : "\"" + number + "\"";
+}
+
+}  // namespace
+
+void write_csv(std::ostream& out, const Table& table) {
+  for (std::size_t c = 0; c < table.columns.size(); ++c) out << (c ? "," : "") << csv_field(table.columns[c]);
+  out << "\r\n";
+  for (const auto& row : table.rows) {
+    for (std::size_t c = 0; c < row.size(); ++c) out << (c ? "," : "") << csv_field(cell_text(row[c]));
+    out << "\r\n";
+  }
+}
+
+void write_json(std::ostream& out, const Table& table) {
+  out << "{\"name\":" << json_string(table.name) << ",\"columns\":";
+  write_json_labels(out, table.columns);
+  out << ",\"rows\":[";
+  for (std::size_t r = 0; r < table.rows.size(); ++r) {
+    out << (r ? ",{" : "{");
+    for (std::size_t c = 0; c < table.rows[r].size() && c < table.columns.size(); ++c) {
+      out << (c ? "," : "") << json_string(table.columns[c]) << ':' << cell_json(table.rows[r][c]);
+    }
+    out << '}';
   }
   out << "]}\n";
 }

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <system_error>
@@ -38,6 +39,12 @@ void write_products(std::vector<Product> products, const OutputSpec& spec,
   if (spec.data != DataFormat::kNone) {
     const bool csv = spec.data == DataFormat::kCsv;
     for (const auto& product : products) {
+      for (const auto& table : product.tables) {
+        const fs::path path = dir / (table.name + (csv ? ".csv" : ".json"));
+        make_folder(path.parent_path());
+        write_file_atomic(path.string(), [&](std::ostream& out) { csv ? write_csv(out, table) : write_json(out, table); });
+        on_written({path.string(), "data", csv ? "csv" : "json"});
+      }
       for (const auto& matrix : product.data) {
         const fs::path path = dir / (matrix.name + (csv ? ".csv" : ".json"));
         make_folder(path.parent_path());
@@ -52,6 +59,8 @@ void write_products(std::vector<Product> products, const OutputSpec& spec,
     }
   }
 
+  products.erase(std::remove_if(products.begin(), products.end(), [](const Product& p) { return p.figure.panels.empty(); }),
+                 products.end());
   if (!spec.figures && !spec.scripts) return;
   const plot::Format format = spec.figures.value_or(plot::Format::kPng);
   const bool to_files = format != plot::Format::kText;

@@ -11,9 +11,12 @@ similarity matrices:
     table D L B NROWS            followed by NROWS lines: position v0 ... v(D-1)
     similarity D L B N KIND      followed by N lines of N values (first N positions)
 """
+import json
 import math
 import os
+import struct
 import sys
+import zipfile
 
 import torch
 
@@ -33,8 +36,106 @@ def fmt(value):
     return repr(float(value))
 
 
+class SimpleNet(torch.nn.Module):
+    """The network of the classic bias tutorial."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = torch.nn.Linear(10, 20)
+        self.fc2 = torch.nn.Linear(20, 10)
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+def write_safetensors(path, tensors, metadata=None):
+    """A small writer following the safetensors format: 8-byte little-endian
+    header length, a JSON header, then the raw little-endian data."""
+    names = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.float64: "F64",
+             torch.int64: "I64", torch.int32: "I32", torch.int8: "I8", torch.uint8: "U8", torch.bool: "BOOL"}
+    header, blobs, offset = {}, [], 0
+    if metadata:
+        header["__metadata__"] = metadata
+    for name, t in tensors.items():
+        t = t.detach().contiguous()
+        raw = t.view(torch.uint8).numpy().tobytes() if t.dtype == torch.bfloat16 else t.numpy().tobytes()
+        header[name] = {"dtype": names[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    text = json.dumps(header).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
+class RunsCommand:
+    """Pickles as a call to a function a state_dict never needs."""
+
+    def __init__(self, function):
+        self.function = function
+
+    def __reduce__(self):
+        return (self.function, ("touch SENTINEL",))
+
+
+def make_models(out_dir):
+    """SimpleNet in every format pevis reads, the values PyTorch reports, and
+    files pevis must refuse. Returns the expected values."""
+    torch.manual_seed(0)
+    net = SimpleNet()
+    # A copy: state_dict() shares storage with the parameters that training changes.
+    sd = {k: v.clone() for k, v in net.state_dict().items()}
+    path = lambda name: os.path.join(out_dir, name)
+    torch.jit.script(net).save(path("simple_net.script.pt"))
+    torch.save(sd, path("simple_net.state.pt"))
+    write_safetensors(path("simple_net.safetensors"), sd, {"format": "pt"})
+    torch.save(sd, path("simple_net.legacy.pt"), _use_new_zipfile_serialization=False)
+    torch.save(net, path("simple_net.model.pt"))
+
+    # A few SGD steps on fixed data: how training moves the biases.
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    x, y = torch.randn(32, 10), torch.randn(32, 10)
+    for _ in range(5):
+        optimizer.zero_grad()
+        torch.nn.functional.mse_loss(net(x), y).backward()
+        optimizer.step()
+    after = {k: v.clone() for k, v in net.state_dict().items()}
+    torch.save({"model": after, "epoch": 5, "lr": 0.1, "optimizer": optimizer.state_dict()},
+               path("simple_net.after.ckpt.pt"))
+    torch.save([{"state_dict": after}, "note"], path("simple_net.after.list.pt"))
+
+    half = {"fc1.bias": sd["fc1.bias"].half(), "fc2.bias": sd["fc2.bias"].bfloat16(),
+            "fc1.weight": sd["fc1.weight"].half()}
+    torch.save(half, path("simple_net.half.pt"))
+    write_safetensors(path("simple_net.half.safetensors"), half)
+
+    # A bias with a NaN and an Inf, for --fail-on-nonfinite.
+    broken = {k: v.clone() for k, v in sd.items()}
+    broken["fc2.bias"][3] = float("nan")
+    broken["fc2.bias"][4] = float("inf")
+    torch.save(broken, path("simple_net.nonfinite.pt"))
+
+    # Files that must be refused without running anything.
+    torch.save({"x": RunsCommand(os.system)}, path("bad_os_system.pt"))
+    torch.save({"x": RunsCommand(eval)}, path("bad_eval.pt"))
+    data = open(path("simple_net.state.pt"), "rb").read()
+    open(path("bad_truncated.pt"), "wb").write(data[: len(data) // 2])
+    header = json.dumps({"fc1.bias": {"dtype": "F32", "shape": [1000], "data_offsets": [0, 4000]}}).encode()
+    open(path("bad_short.safetensors"), "wb").write(struct.pack("<Q", len(header)) + header + b"\0" * 16)
+    open(path("bad_header_length.safetensors"), "wb").write(struct.pack("<Q", 1 << 62) + b"{}")
+
+    return {
+        "before": {k: v.tolist() for k, v in sd.items() if k.endswith("bias")},
+        "after": {k: v.tolist() for k, v in after.items() if k.endswith("bias")},
+        "half": {k: v.float().tolist() for k, v in half.items() if k.endswith("bias")},
+    }
+
+
 def main():
     out_dir = os.path.dirname(os.path.abspath(__file__))
+    expected = make_models(out_dir)
+    with open(os.path.join(out_dir, "simple_net.expected.json"), "w") as f:
+        json.dump(expected, f, indent=1)
     lines = [f"# made by make_fixtures.py with torch {torch.__version__}"]
     cases = [
         (16, 50, 10000.0, list(range(50))),

@@ -32,7 +32,8 @@ set xlabel 'position'
 set ylabel 'value'
 set grid lc rgb '#dddddd'
 set autoscale xfix
-set key outside right top vertical Left reverse noautotitle
+set xzeroaxis lt -1 lc rgb '#999999'
+set key at screen 0.325, screen 0.753333333 left top vertical Left reverse noautotitle
 plot $pevis_0_0 using 1:2 with lines lw 2 title 'dim 0', \
      $pevis_0_1 using 1:2 with lines lw 2 title 'it''s `dim 1`'
 # panel 1
@@ -45,7 +46,9 @@ set bmargin at screen 0.133333333
 set title 'dots'
 set grid lc rgb '#dddddd'
 set autoscale xfix
-set key outside right top vertical Left reverse noautotitle
-plot $pevis_1_0 using 1:2 with points pt 7 ps 0.6 title ''
+set xzeroaxis lt -1 lc rgb '#999999'
+set offsets graph 0.02, graph 0.02, graph 0.04, graph 0.04
+set key at screen 0.9875, screen 0.753333333 left top vertical Left reverse noautotitle
+plot $pevis_1_0 using 1:2 with points pt 7 ps 0.8 title ''
 unset multiplot
 unset output

@@ -51,6 +51,17 @@ struct XYPlot {
   std::vector<Series> series;
   std::optional<double> y_min;  ///< vertical range; from the data when unset
   std::optional<double> y_max;
+  std::vector<std::string> x_labels;  ///< when given, tics at x = 0, 1, ... with these labels
+};
+
+/// Distributions side by side: for each label a box from the first to the
+/// third quartile with a line at the median, and whiskers to the extremes.
+struct BoxPlot {
+  struct Box {
+    double min, q1, median, q3, max;
+  };
+  std::vector<std::string> labels;
+  std::vector<Box> boxes;
 };
 
 /// One plot area of a figure.
@@ -58,7 +69,7 @@ struct Panel {
   std::string title;
   std::string x_title;
   std::string y_title;
-  std::variant<Heatmap, XYPlot> content;
+  std::variant<Heatmap, XYPlot, BoxPlot> content;
 };
 
 /// A figure: a grid of panels, filled row by row, under one title. Plain data:

@@ -178,6 +178,10 @@ Layout layout_panel(const Figure& figure, std::size_t index, bool text, int note
     if (heat->label_cols) bottom = std::max(bottom, 40 + char_w * longest_label(heat->matrix.col_labels));
   }
   if (has_key(panel)) right = text ? 120 : 150;
+  const auto* box = std::get_if<BoxPlot>(&panel.content);
+  const auto* xy = std::get_if<XYPlot>(&panel.content);
+  const std::vector<std::string>* x_labels = box ? &box->labels : xy && !xy->x_labels.empty() ? &xy->x_labels : nullptr;
+  if (x_labels) bottom = std::max(bottom, (panel.x_title.empty() ? 30 : 50) + 0.75 * char_w * longest_label(*x_labels));
   if (text) top += 10;
 
   Layout layout;
@@ -283,18 +287,38 @@ void write_heatmap_panel(std::ostringstream& out, const Figure& figure, std::siz
   }
 }
 
-void write_xy_panel(std::ostringstream& out, std::size_t index, const XYPlot& xy) {
-  out << "set grid lc rgb '#dddddd'\nset autoscale xfix\n";
+void write_xy_panel(std::ostringstream& out, const Figure& figure, std::size_t index, const XYPlot& xy,
+                    const Layout& layout, bool text) {
+  out << "set grid lc rgb '#dddddd'\nset autoscale xfix\nset xzeroaxis lt -1 lc rgb '#999999'\n";
+  if (xy.style == XYPlot::Style::kPoints) out << "set offsets graph 0.02, graph 0.02, graph 0.04, graph 0.04\n";
+  if (!xy.x_labels.empty()) {
+    out << "set xrange [-0.5:" << num(static_cast<double>(xy.x_labels.size()) - 0.5) << "]\n";
+    out << "set xtics rotate by 45 right " << tic_list(xy.x_labels, 0, layout.plot_w, text ? 2 : 14) << "\n";
+  }
   if (xy.y_min && xy.y_max) out << "set yrange [" << num(*xy.y_min) << ":" << num(*xy.y_max) << "]\n";
-  out << "set key outside right top vertical Left reverse noautotitle\n";
+  // The key sits in the panel's own right margin (an "outside" key would go
+  // to the edge of the whole figure).
+  const double w = std::max(figure.size.width, 1);
+  out << "set key at screen " << num(layout.right + (text ? 20 : 10) / w) << ", screen " << num(layout.top)
+      << " left top vertical Left reverse noautotitle\n";
   out << "plot ";
   for (std::size_t s = 0; s < xy.series.size(); ++s) {
     out << (s ? ", \\\n     " : "") << datablock_name(index, s) << " using 1:2 "
-        << (xy.style == XYPlot::Style::kLines ? "with lines lw 2" : "with points pt 7 ps 0.6") << " title "
+        << (xy.style == XYPlot::Style::kLines ? "with lines lw 2" : "with points pt 7 ps 0.8") << " title "
         << quote(xy.series[s].title);
   }
   if (xy.series.empty()) out << "NaN notitle";
   out << "\n";
+}
+
+void write_box_panel(std::ostringstream& out, std::size_t index, const BoxPlot& box, const Layout& layout, bool text) {
+  out << "set grid ytics lc rgb '#dddddd'\n";
+  out << "set xrange [-0.5:" << num(static_cast<double>(box.boxes.size()) - 0.5) << "]\n";
+  out << "set xtics rotate by 45 right " << tic_list(box.labels, 0, layout.plot_w, text ? 2 : 14) << "\n";
+  out << "set boxwidth 0.6\nset style fill solid 0.35 border\n";
+  // candlesticks: x, box bottom, whisker bottom, whisker top, box top.
+  out << "plot " << datablock_name(index, 0) << " using 1:3:2:6:5 with candlesticks whiskerbars lc rgb '#2c718e' notitle, \\\n"
+      << "     " << datablock_name(index, 0) << " using 1:4:4:4:4 with candlesticks lc rgb '#000000' lw 2 notitle\n";
 }
 
 }  // namespace
@@ -352,6 +376,15 @@ std::string render_script(const Figure& figure, const Target& target) {
     const Panel& panel = figure.panels[i];
     if (std::holds_alternative<Heatmap>(panel.content)) {
       write_matrix_block(out, datablock_name(i, 0), drawn[i]);
+    } else if (const auto* box = std::get_if<BoxPlot>(&panel.content)) {
+      out << datablock_name(i, 0) << " << EOD\n";
+      const auto value = [](double v) { return std::isfinite(v) ? num(v) : std::string("NaN"); };
+      for (std::size_t k = 0; k < box->boxes.size(); ++k) {
+        const auto& b = box->boxes[k];
+        out << k << ' ' << value(b.min) << ' ' << value(b.q1) << ' ' << value(b.median) << ' ' << value(b.q3) << ' '
+            << value(b.max) << '\n';
+      }
+      out << "EOD\n";
     } else {
       const auto& xy = std::get<XYPlot>(panel.content);
       for (std::size_t s = 0; s < xy.series.size(); ++s) {
@@ -388,8 +421,10 @@ std::string render_script(const Figure& figure, const Target& target) {
     }
     if (const auto* heat = std::get_if<Heatmap>(&panel.content)) {
       write_heatmap_panel(out, figure, i, *heat, drawn[i], layout, text);
+    } else if (const auto* box = std::get_if<BoxPlot>(&panel.content)) {
+      write_box_panel(out, i, *box, layout, text);
     } else {
-      write_xy_panel(out, i, std::get<XYPlot>(panel.content));
+      write_xy_panel(out, figure, i, std::get<XYPlot>(panel.content), layout, text);
     }
   }
   out << "unset multiplot\nunset output\n";

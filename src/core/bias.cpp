@@ -1,0 +1,105 @@
+#include "pevis/bias.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+namespace pevis {
+
+std::vector<BiasVector> find_biases(const Model& model, const BiasSelection& selection) {
+  static const std::regex kBias("bias$");
+  std::vector<BiasVector> out;
+  for (const auto& t : model.tensors) {
+    if (t.tensor.dim() != 1) continue;
+    const bool chosen = selection.match ? std::regex_search(t.name, *selection.match) : std::regex_search(t.name, kBias);
+    if (!chosen || (selection.layer && !std::regex_search(t.name, *selection.layer))) continue;
+    const at::Tensor values = as_float(t.tensor).contiguous();
+    const float* data = values.data_ptr<float>();
+    out.push_back({t.name, std::vector<float>(data, data + values.numel())});
+  }
+  return out;
+}
+
+namespace {
+
+double quantile(const std::vector<double>& sorted, double q) {
+  if (sorted.empty()) return std::nan("");
+  const double position = q * static_cast<double>(sorted.size() - 1);
+  const auto below = static_cast<std::size_t>(std::floor(position));
+  const std::size_t above = std::min(below + 1, sorted.size() - 1);
+  return sorted[below] + (sorted[above] - sorted[below]) * (position - static_cast<double>(below));
+}
+
+}  // namespace
+
+BiasStats bias_stats(const std::vector<float>& values) {
+  BiasStats s;
+  s.size = values.size();
+  std::vector<double> finite;
+  finite.reserve(values.size());
+  for (float v : values) {
+    if (std::isfinite(v)) finite.push_back(v);
+    else ++s.nonfinite;
+  }
+  if (finite.empty()) {
+    s.mean = s.std = s.min = s.max = s.l2 = s.p5 = s.p25 = s.p50 = s.p75 = s.p95 = std::nan("");
+    return s;
+  }
+  double sum = 0, squares = 0;
+  for (double v : finite) sum += v, squares += v * v;
+  s.mean = sum / static_cast<double>(finite.size());
+  double deviations = 0;
+  for (double v : finite) deviations += (v - s.mean) * (v - s.mean);
+  s.std = finite.size() > 1 ? std::sqrt(deviations / static_cast<double>(finite.size() - 1)) : 0.0;
+  s.l2 = std::sqrt(squares);
+  std::sort(finite.begin(), finite.end());
+  s.min = finite.front();
+  s.max = finite.back();
+  s.p5 = quantile(finite, 0.05);
+  s.p25 = quantile(finite, 0.25);
+  s.p50 = quantile(finite, 0.5);
+  s.p75 = quantile(finite, 0.75);
+  s.p95 = quantile(finite, 0.95);
+  return s;
+}
+
+std::string canonical_name(const std::string& name) {
+  static const char* wrappers[] = {"model", "state_dict", "model_state_dict", "module", "net", "network", "ema"};
+  std::string rest = name;
+  while (true) {
+    const auto dot = rest.find('.');
+    if (dot == std::string::npos || rest.find('.', dot + 1) == std::string::npos) return rest;  // keep "layer.bias"
+    const std::string head = rest.substr(0, dot);
+    const bool index = !head.empty() && std::all_of(head.begin(), head.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!index && std::none_of(std::begin(wrappers), std::end(wrappers), [&](const char* w) { return head == w; })) return rest;
+    rest = rest.substr(dot + 1);
+  }
+}
+
+BiasComparison compare_biases(const std::vector<BiasVector>& before, const std::vector<BiasVector>& after) {
+  BiasComparison out;
+  std::map<std::string, const BiasVector*> later;
+  for (const auto& b : after) later.emplace(canonical_name(b.name), &b);
+  std::map<std::string, bool> seen;
+  for (const auto& a : before) {
+    const std::string key = canonical_name(a.name);
+    const auto found = later.find(key);
+    if (found == later.end()) {
+      out.only_before.push_back(a.name);
+      continue;
+    }
+    seen[key] = true;
+    if (found->second->values.size() != a.values.size()) {
+      out.resized.push_back(a.name + ": " + std::to_string(a.values.size()) + " -> " +
+                            std::to_string(found->second->values.size()));
+      continue;
+    }
+    out.common.push_back({a.name, a.values, found->second->values});
+  }
+  for (const auto& b : after) {
+    if (!seen.count(canonical_name(b.name))) out.only_after.push_back(b.name);
+  }
+  return out;
+}
+
+}  // namespace pevis

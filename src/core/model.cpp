@@ -1,0 +1,147 @@
+#include "pevis/model.h"
+
+#include <caffe2/serialize/inline_container.h>
+#include <torch/script.h>
+
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sys/stat.h>
+
+#include "pevis/error.h"
+#include "pevis/pickle.h"
+
+namespace pevis {
+namespace {
+
+std::string first_line(const std::string& text) { return one_line(text.substr(0, text.find('\n'))); }
+
+std::uint64_t file_size_of(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) {
+    throw bad_input(path, std::string("cannot open the file: ") + std::strerror(errno), "check the path");
+  }
+  if (S_ISDIR(info.st_mode)) throw bad_input(path, "this is a folder, not a model file", "give the path of a model file");
+  if (!S_ISREG(info.st_mode)) throw bad_input(path, "this is not a regular file", "give the path of a model file");
+  return static_cast<std::uint64_t>(info.st_size);
+}
+
+std::string read_head(const std::string& path, std::size_t n) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw bad_input(path, std::string("cannot read the file: ") + std::strerror(errno), "check its permissions");
+  std::string head(n, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(n));
+  head.resize(static_cast<std::size_t>(in.gcount()));
+  return head;
+}
+
+std::unique_ptr<caffe2::serialize::PyTorchStreamReader> open_zip(const std::string& path) {
+  try {
+    return std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
+  } catch (const c10::Error& e) {
+    throw bad_input(path, "not a readable PyTorch zip archive (" + first_line(e.what_without_backtrace()) + ")",
+                    "the file may be truncated or damaged: save it again");
+  }
+}
+
+Model read_torchscript(const std::string& path) {
+  Model model;
+  model.path = path;
+  model.format = "TorchScript";
+  try {
+    auto module = std::make_shared<torch::jit::Module>(torch::jit::load(path, at::kCPU));
+    for (const auto& p : module->named_parameters(/*recurse=*/true)) model.tensors.push_back({p.name, p.value, "parameter"});
+    for (const auto& b : module->named_buffers(/*recurse=*/true)) model.tensors.push_back({b.name, b.value, "buffer"});
+    model.module = std::move(module);
+  } catch (const c10::Error& e) {
+    throw bad_input(path, "the TorchScript archive cannot be loaded (" + first_line(e.what_without_backtrace()) + ")",
+                    "the file may be damaged, or made by a newer PyTorch than 1.13");
+  } catch (const std::exception& e) {
+    throw bad_input(path, "the TorchScript archive cannot be loaded (" + first_line(e.what()) + ")",
+                    "the file may be damaged");
+  }
+  return model;
+}
+
+}  // namespace
+
+at::Tensor as_float(const at::Tensor& tensor) { return tensor.to(at::kFloat); }
+
+Model read_checkpoint(const std::string& path) {
+  const std::uint64_t file_size = file_size_of(path);
+  auto zip = open_zip(path);
+  Model model;
+  model.path = path;
+  model.format = "PyTorch checkpoint";
+  try {
+    if (zip->hasRecord("byteorder")) {
+      const auto [data, size] = zip->getRecord("byteorder");
+      if (std::string(static_cast<const char*>(data.get()), size) != "little") {
+        throw bad_input(path, "the checkpoint was saved on a big-endian machine", "save it again on a little-endian one");
+      }
+    }
+    const auto [pickle_data, pickle_size] = zip->getRecord("data.pkl");
+    const std::string_view bytes(static_cast<const char*>(pickle_data.get()), pickle_size);
+    const pickle::StorageLoader load = [&](const pickle::StorageRef& ref) {
+      const std::size_t element = c10::elementSize(ref.dtype);
+      // Stored zip entries are never larger than the file: a declared size
+      // beyond it is refused before anything is read or allocated.
+      std::uint64_t bytes = 0;
+      if (__builtin_mul_overflow(static_cast<std::uint64_t>(ref.numel), element, &bytes) || bytes > file_size) {
+        throw bad_input(path, "a tensor declares " + std::to_string(ref.numel) + " elements, more than the " +
+                                  std::to_string(file_size) + "-byte file can hold",
+                        "the file is damaged or hostile");
+      }
+      const std::string record = "data/" + ref.key;
+      if (!zip->hasRecord(record)) throw bad_input(path, "the archive lacks the tensor data " + record, "the file is damaged");
+      const auto [data, size] = zip->getRecord(record);
+      if (size < ref.numel * element) {
+        throw bad_input(path, "the tensor data " + record + " is shorter than its tensor", "the file is damaged");
+      }
+      at::Tensor storage = at::empty({ref.numel}, at::TensorOptions().dtype(ref.dtype));
+      if (ref.numel) std::memcpy(storage.data_ptr(), data.get(), ref.numel * element);
+      return storage;
+    };
+    auto contents = pickle::read_pickle(bytes, load, path);
+    model.tensors = std::move(contents.tensors);
+    model.metadata = std::move(contents.metadata);
+  } catch (const c10::Error& e) {
+    throw bad_input(path, "the archive cannot be read (" + first_line(e.what_without_backtrace()) + ")",
+                    "the file may be truncated or damaged");
+  }
+  return model;
+}
+
+Model load_model(const std::string& path) {
+  const std::uint64_t size = file_size_of(path);
+  if (size == 0) throw bad_input(path, "the file is empty", "give a model file");
+  const std::string head = read_head(path, 16);
+  if (head.rfind("PK\x03\x04", 0) == 0) {
+    auto zip = open_zip(path);
+    if (zip->hasRecord("constants.pkl") || zip->hasRecord("code/")) {
+      zip.reset();
+      return read_torchscript(path);
+    }
+    if (zip->hasRecord("data.pkl")) {
+      zip.reset();
+      return read_checkpoint(path);
+    }
+    throw bad_input(path, "a zip archive, but not one PyTorch writes (it has no data.pkl)",
+                    "give a file written by torch.save or torch.jit.save");
+  }
+  // Python's pickle protocol 2 header followed by torch's magic number: the
+  // format torch.save wrote before PyTorch 1.6.
+  if (head.rfind("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19", 0) == 0) {
+    throw bad_input(path, "a checkpoint in the legacy format of PyTorch before 1.6, which pevis does not read",
+                    "load it in Python and save it again with torch.save(obj, path)");
+  }
+  if (head.size() >= 9 && head[8] == '{') return read_safetensors(path);
+  if (!head.empty() && static_cast<unsigned char>(head[0]) == 0x80) {
+    throw bad_input(path, "a bare Python pickle, not a PyTorch model file",
+                    "save the model with torch.save(model.state_dict(), path) or torch.jit.save");
+  }
+  throw bad_input(path, "not a model file pevis knows (TorchScript, torch.save checkpoint, or safetensors)",
+                  "check the path; pevis tells formats by their content, not their name");
+}
+
+}  // namespace pevis
