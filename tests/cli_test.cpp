@@ -175,5 +175,101 @@ TEST(Cli, HostileOutputFolderRunsNoCommand) {
   EXPECT_FALSE(std::filesystem::exists(dir / folder / "SENTINEL"));
 }
 
+
+// ---- pevis bias
+
+const std::string kData = PEVIS_TEST_DATA;
+
+std::vector<std::vector<std::string>> read_csv_rows(const std::filesystem::path& path) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream in(test::read_file(path));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    std::vector<std::string> cells;
+    std::istringstream fields(line);
+    std::string cell;
+    while (std::getline(fields, cell, ',')) cells.push_back(cell);
+    rows.push_back(cells);
+  }
+  return rows;
+}
+
+TEST(CliBias, OneFileGivesScatterDistributionAndExactNumbers) {
+  test::TempDir dir;
+  const auto r = pevis({"bias", kData + "/simple_net.safetensors"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* f : {"bias.png", "bias-hist.png"}) EXPECT_TRUE(test::looks_like(dir / "pevis-out" / f, "png")) << f;
+  EXPECT_NE(r.out.find("fc1.bias"), std::string::npos);
+  EXPECT_NE(r.out.find("nonfinite"), std::string::npos);
+  const auto expected = nlohmann::json::parse(test::read_file(kData + "/simple_net.expected.json"))["before"];
+  const auto rows = read_csv_rows(dir / "pevis-out/bias.csv");
+  ASSERT_EQ(rows.size(), 31u);
+  EXPECT_EQ(rows[0], (std::vector<std::string>{"layer", "index", "value"}));
+  for (std::size_t i = 1; i < rows.size(); ++i) {
+    EXPECT_EQ(std::stof(rows[i][2]), expected[rows[i][0]][std::stoi(rows[i][1])].get<float>()) << rows[i][0];
+  }
+  const auto stats = read_csv_rows(dir / "pevis-out/bias-stats.csv");
+  EXPECT_EQ(stats[0], (std::vector<std::string>{"layer", "size", "mean", "std", "min", "max", "l2", "nonfinite"}));
+  EXPECT_EQ(stats[1][0], "fc1.bias");
+  EXPECT_EQ(stats[1][1], "20");
+}
+
+TEST(CliBias, TwoFilesShowWhatTrainingChanged) {
+  test::TempDir dir;
+  const auto r = pevis({"bias", kData + "/simple_net.state.pt", kData + "/simple_net.after.ckpt.pt", "--json"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(test::looks_like(dir / "pevis-out/bias-compare.png", "png"));
+  EXPECT_NE(r.err.find("l2_change"), std::string::npos);
+  const auto e = nlohmann::json::parse(test::read_file(kData + "/simple_net.expected.json"));
+  const auto rows = read_csv_rows(dir / "pevis-out/bias-delta.csv");
+  EXPECT_EQ(rows[0], (std::vector<std::string>{"layer", "index", "before", "after", "delta"}));
+  ASSERT_EQ(rows.size(), 31u);
+  for (std::size_t i = 1; i < rows.size(); ++i) {
+    const float before = e["before"][rows[i][0]][std::stoi(rows[i][1])].get<float>();
+    const float after = e["after"][rows[i][0]][std::stoi(rows[i][1])].get<float>();
+    EXPECT_EQ(std::stof(rows[i][2]), before);
+    EXPECT_EQ(std::stof(rows[i][3]), after);
+    EXPECT_EQ(std::stof(rows[i][4]), after - before);
+  }
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["command"], "bias");
+  EXPECT_TRUE(j["only_before"].empty());
+}
+
+TEST(CliBias, CheckpointsOverTimeDrift) {
+  test::TempDir dir;
+  const auto r = pevis({"bias", kData + "/simple_net.state.pt", kData + "/simple_net.after.list.pt",
+                        kData + "/simple_net.after.ckpt.pt", "--format", "svg"},
+                       dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(test::looks_like(dir / "pevis-out/bias-drift.svg", "svg"));
+  const auto rows = read_csv_rows(dir / "pevis-out/bias-drift.csv");
+  ASSERT_EQ(rows.size(), 7u);  // 2 layers x 3 checkpoints
+  EXPECT_EQ(rows[0][0], "layer");
+}
+
+TEST(CliBias, NonFiniteValuesFailTheCheckOnlyWhenAsked) {
+  test::TempDir dir;
+  auto r = pevis({"bias", kData + "/simple_net.nonfinite.pt", "--format", "none"}, dir);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = pevis({"bias", kData + "/simple_net.nonfinite.pt", "--format", "none", "--fail-on-nonfinite", "-o", "gate"}, dir);
+  expect_one_line_error(r, 5, "2 NaN or Inf values in fc2.bias");
+  EXPECT_TRUE(std::filesystem::exists(dir / "gate/bias-stats.csv")) << "the numbers are written before the check fails";
+}
+
+TEST(CliBias, BadFilesExit3AndRunNothing) {
+  test::TempDir dir;
+  expect_one_line_error(pevis({"bias", kData + "/bad_os_system.pt"}, dir), 3, "posix.system");
+  expect_one_line_error(pevis({"bias", kData + "/simple_net.model.pt"}, dir), 3, "state_dict()");
+  expect_one_line_error(pevis({"bias", kData + "/bad_truncated.pt"}, dir), 3, "truncated");
+  expect_one_line_error(pevis({"bias", "no-such-file.pt"}, dir), 3, "no-such-file.pt");
+  expect_one_line_error(pevis({"bias", kData}, dir), 3, "folder");
+  expect_one_line_error(pevis({"bias", kData + "/simple_net.state.pt", "--match", "("}, dir), 2, "--match");
+  expect_one_line_error(pevis({"bias", kData + "/simple_net.state.pt", "--layer", "nothing"}, dir), 3, "--match");
+  EXPECT_FALSE(std::filesystem::exists(dir / "SENTINEL"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "pevis-out")) << "a refused run wrote files";
+}
+
 }  // namespace
 }  // namespace pevis

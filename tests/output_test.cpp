@@ -27,7 +27,7 @@ Product heatmap_product(const std::string& name) {
   figure.name = name;
   figure.title = name;
   figure.panels.push_back({"", "column", "row", heat});
-  return {figure, {m}};
+  return {figure, {m}, {}};
 }
 
 std::vector<WrittenFile> write_all(std::vector<Product> products, const OutputSpec& spec) {
