@@ -95,10 +95,12 @@ def make_models(out_dir):
     # A few SGD steps on fixed data: how training moves the biases.
     optimizer = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
     x, y = torch.randn(32, 10), torch.randn(32, 10)
-    for _ in range(5):
+    for step in range(1, 6):
         optimizer.zero_grad()
         torch.nn.functional.mse_loss(net(x), y).backward()
         optimizer.step()
+        if step < 5:
+            torch.save(net.state_dict(), path(f"simple_net.step{step}.pt"))
     after = {k: v.clone() for k, v in net.state_dict().items()}
     torch.save({"model": after, "epoch": 5, "lr": 0.1, "optimizer": optimizer.state_dict()},
                path("simple_net.after.ckpt.pt"))
