@@ -19,7 +19,7 @@ struct OutputSpec {
   std::optional<plot::Format> figures = plot::Format::kPng;  ///< nothing: no figures
   DataFormat data = DataFormat::kCsv;
   bool scripts = false;          ///< keep `<name>.gp` beside each figure
-  plot::Size size;
+  std::optional<plot::Size> size;  ///< every figure's size; unset: each figure's own
   plot::Palette palette = plot::Palette::kViridis;
   int text_fd = 1;               ///< where text figures (--format txt) are drawn
   /// Told before long steps (a data file of tens of MB, drawing), so that a
@@ -46,7 +46,7 @@ struct WrittenFile {
 /// the run through one gnuplot process. Every file appears complete or not at
 /// all. `on_written` is told of each file as it lands, so that what was
 /// written is known even when drawing fails afterwards. Figures take the
-/// spec's size and palette. Throws `pevis::Error` (exit 4) when a file cannot
+/// spec's palette, and its size when it has one. Throws `pevis::Error` (exit 4) when a file cannot
 /// be written or gnuplot is missing or fails.
 void write_products(std::vector<Product> products, const OutputSpec& spec,
                     const std::function<void(const WrittenFile&)>& on_written);

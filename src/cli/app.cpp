@@ -21,11 +21,13 @@ std::unique_ptr<CLI::App> make_app() {
       "  pevis encoding --d-model 64 --format txt     # draw on the terminal\n"
       "  pevis bias model.pt                          # every bias vector of a model\n"
       "  pevis bias before.pt after.pt                # what training changed\n"
+      "  pevis attention model.pt --input seq.txt --vocab vocab.txt\n"
       "  pevis SUBCOMMAND --help                      # options of one subcommand\n\n"
       "Exit codes: 0 success, 1 internal error, 2 usage error, 3 bad input,\n"
       "4 output error (cannot write, gnuplot missing or failed), 5 a requested check failed.");
   setup_encoding(*app);
   setup_bias(*app);
+  setup_attention(*app);
   return app;
 }
 

@@ -22,7 +22,8 @@ void add_output_options(CLI::App& command, OutputOptions& options) {
       ->capture_default_str()
       ->group(group);
   command.add_flag("--script", options.script, "also keep NAME.gp, the gnuplot script of each figure")->group(group);
-  command.add_option("--size", options.size, "figure size in pixels, WIDTHxHEIGHT")->capture_default_str()->group(group);
+  command.add_option("--size", options.size, "figure size in pixels, WIDTHxHEIGHT (default 1200x800; grids of panels grow)")
+      ->group(group);
   command.add_option("--palette", options.palette, "colour map: viridis, magma, gray, or diverging (signed data)")
       ->check(CLI::IsMember({"viridis", "magma", "gray", "diverging"}))
       ->capture_default_str()
@@ -39,6 +40,7 @@ OutputSpec to_spec(const OutputOptions& options) {
   spec.palette = plot::parse_palette(options.palette).value_or(plot::Palette::kViridis);
   spec.text_fd = options.json ? STDERR_FILENO : STDOUT_FILENO;
 
+  if (options.size.empty()) return spec;
   int width = 0, height = 0;
   char x = 0, rest = 0;
   constexpr int kMin = 64, kMax = 8192;

@@ -15,7 +15,7 @@ struct OutputOptions {
   std::string format = "png";
   std::string data = "csv";
   bool script = false;
-  std::string size = "1200x800";
+  std::string size;  ///< empty: each figure's own size (1200x800 for most)
   std::string palette = "viridis";
   bool json = false;
 };

@@ -32,7 +32,7 @@ void write_products(std::vector<Product> products, const OutputSpec& spec,
   const fs::path dir(spec.dir);
   make_folder(dir);
   for (auto& product : products) {
-    product.figure.size = spec.size;
+    if (spec.size) product.figure.size = *spec.size;
     product.figure.palette = spec.palette;
   }
 

@@ -133,8 +133,120 @@ def make_models(out_dir):
     }
 
 
+class MhaModel(torch.nn.Module):
+    """Embedding and one nn.MultiheadAttention, called as TransformerEncoderLayer
+    calls it: need_weights=False. Input: token ids [S, 1] (seq-first)."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = torch.nn.Embedding(20, 16)
+        self.attn = torch.nn.MultiheadAttention(16, 4)
+
+    def forward(self, tokens):
+        x = self.embed(tokens)
+        out, _ = self.attn(x, x, x, need_weights=False)
+        return out
+
+
+class EncoderModel(torch.nn.Module):
+    """Embedding and a stock 2-layer nn.TransformerEncoder, with or without a
+    causal mask. Input: token ids [S, 1] (seq-first)."""
+
+    def __init__(self, causal: bool):
+        super().__init__()
+        self.causal = causal
+        self.embed = torch.nn.Embedding(20, 16)
+        layer = torch.nn.TransformerEncoderLayer(16, 4, dim_feedforward=32, dropout=0.1)
+        self.encoder = torch.nn.TransformerEncoder(layer, 2)
+
+    def mask(self, size: int):
+        return torch.triu(torch.full((size, size), float("-inf")), diagonal=1)
+
+    def forward(self, tokens):
+        x = self.embed(tokens)
+        if self.causal:
+            return self.encoder(x, self.mask(x.size(0)))
+        return self.encoder(x)
+
+
+class SelfAttention(torch.nn.Module):
+    """The classic single self-attention block, written correctly: Q, K, V
+    and output projections, heads split from the embedding, a 4-D softmax
+    over the keys. Input: token ids [1, S] (batch-first)."""
+
+    def __init__(self, embed_size: int = 16, heads: int = 4):
+        super().__init__()
+        self.embed = torch.nn.Embedding(20, embed_size)
+        self.heads = heads
+        self.head_dim = embed_size // heads
+        self.queries = torch.nn.Linear(embed_size, embed_size)
+        self.keys = torch.nn.Linear(embed_size, embed_size)
+        self.values = torch.nn.Linear(embed_size, embed_size)
+        self.fc_out = torch.nn.Linear(embed_size, embed_size)
+
+    def weights(self, x):
+        n, length, _ = x.shape
+        q = self.queries(x).reshape(n, length, self.heads, self.head_dim)
+        k = self.keys(x).reshape(n, length, self.heads, self.head_dim)
+        energy = torch.einsum("nqhd,nkhd->nhqk", q, k) / math.sqrt(self.head_dim)
+        return torch.softmax(energy, dim=3)
+
+    def forward(self, tokens):
+        x = self.embed(tokens)
+        n, length, _ = x.shape
+        attention = self.weights(x)
+        v = self.values(x).reshape(n, length, self.heads, self.head_dim)
+        out = torch.einsum("nhqk,nkhd->nqhd", attention, v).reshape(n, length, self.heads * self.head_dim)
+        return self.fc_out(out)
+
+
+def make_attention(out_dir):
+    """Scripted attention models and the weights PyTorch gives for one input:
+    need_weights=True, average_attn_weights=False, per layer, [batch, heads,
+    target, source]."""
+    torch.manual_seed(1)
+    tokens = [3, 1, 4, 1, 5, 9, 2, 6]
+    seq_first = torch.tensor(tokens).unsqueeze(1)
+    expected = {"tokens": tokens}
+
+    def save(model, name, example, sites):
+        model.eval()
+        with torch.no_grad():
+            output = model(example)
+        torch.jit.script(model).save(os.path.join(out_dir, name))
+        expected[name] = {"sites": {k: v.tolist() for k, v in sites.items()}, "output": output.flatten().tolist(),
+                          "output_shape": list(output.shape)}
+
+    mha = MhaModel().eval()
+    with torch.no_grad():
+        x = mha.embed(seq_first)
+        _, w = mha.attn(x, x, x, need_weights=True, average_attn_weights=False)
+    save(mha, "attn_mha.pt", seq_first, {"attn": w})
+
+    for causal in (False, True):
+        enc = EncoderModel(causal).eval()
+        sites = {}
+        with torch.no_grad():
+            x = enc.embed(seq_first)
+            mask = enc.mask(len(tokens)) if causal else None
+            for i, layer in enumerate(enc.encoder.layers):
+                _, w = layer.self_attn(x, x, x, attn_mask=mask, need_weights=True, average_attn_weights=False)
+                sites[f"encoder.layers.{i}.self_attn"] = w
+                x = layer(x, src_mask=mask)
+        save(enc, "attn_encoder_causal.pt" if causal else "attn_encoder.pt", seq_first, sites)
+
+    sa = SelfAttention().eval()
+    batch_first = torch.tensor(tokens).unsqueeze(0)
+    with torch.no_grad():
+        w = sa.weights(sa.embed(batch_first))
+    save(sa, "attn_selfattention.pt", batch_first, {"": w})
+    return expected
+
+
 def main():
     out_dir = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(out_dir, "attention.expected.json"), "w") as f:
+        json.dump(make_attention(out_dir), f)
     expected = make_models(out_dir)
     with open(os.path.join(out_dir, "simple_net.expected.json"), "w") as f:
         json.dump(expected, f, indent=1)

@@ -35,6 +35,7 @@ struct Heatmap {
   std::optional<double> z_min;  ///< colour range; from the data when unset
   std::optional<double> z_max;
   std::string value_title;  ///< colour bar title
+  bool compact = false;     ///< a thumbnail: no tics, axis titles or colour bar (for overviews)
 };
 
 /// One named sequence of points.

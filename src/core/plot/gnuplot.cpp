@@ -182,6 +182,10 @@ Layout layout_panel(const Figure& figure, std::size_t index, bool text, int note
   const auto* xy = std::get_if<XYPlot>(&panel.content);
   const std::vector<std::string>* x_labels = box ? &box->labels : xy && !xy->x_labels.empty() ? &xy->x_labels : nullptr;
   if (x_labels) bottom = std::max(bottom, (panel.x_title.empty() ? 30 : 50) + 0.75 * char_w * longest_label(*x_labels));
+  if (heat && heat->compact) {
+    left = right = bottom = text ? 1 : 3;
+    top = panel.title.empty() ? 3 : (text ? 20 : 18);
+  }
   if (text) top += 10;
 
   Layout layout;
@@ -264,10 +268,14 @@ void write_heatmap_panel(std::ostringstream& out, const Figure& figure, std::siz
   out << "set yrange [" << num(row0 + rows - 0.5) << ":" << num(row0 - 0.5) << "]\n";
   out << "set cbrange [" << num(lo) << ":" << num(hi) << "]\n";
   out << "set tics out nomirror\n";
-  if (heat.label_cols) {
+  if (heat.compact) {
+    out << "unset xtics\nunset ytics\nunset colorbox\nunset xlabel\nunset ylabel\n";
+  } else if (heat.label_cols) {
     out << "set xtics rotate by 90 right " << tic_list(heat.matrix.col_labels, 0, layout.plot_w, text ? 2 : 14) << "\n";
   }
-  if (heat.label_rows) out << "set ytics " << tic_list(heat.matrix.row_labels, 0, layout.plot_h, text ? 1 : 14) << "\n";
+  if (heat.label_rows && !heat.compact) {
+    out << "set ytics " << tic_list(heat.matrix.row_labels, 0, layout.plot_h, text ? 1 : 14) << "\n";
+  }
   // Each drawn cell sits at the centre of the block of data cells it averages.
   const std::string x = "(" + num(col0 - 0.5) + " + ($1 + 0.5) * " + num(sx) + ")";
   const std::string y = "(" + num(row0 - 0.5) + " + ($2 + 0.5) * " + num(sy) + ")";
@@ -278,6 +286,8 @@ void write_heatmap_panel(std::ostringstream& out, const Figure& figure, std::siz
         << ") / " << num(hi - lo) << "))\n";
     out << "plot " << datablock_name(index, 0) << " matrix using " << x << ":" << y
         << ":(pevis_shade($3)) with labels notitle\n";
+  } else if (heat.compact) {
+    out << "plot " << datablock_name(index, 0) << " matrix using " << x << ":" << y << ":3 with image notitle\n";
   } else {
     const double w = std::max(figure.size.width, 1);
     out << "set colorbox user origin screen " << num(layout.right + 14 / w) << ", screen " << num(layout.bottom)
@@ -409,7 +419,10 @@ std::string render_script(const Figure& figure, const Target& target) {
     out << palette_commands(figure.palette);
     out << "set lmargin at screen " << num(layout.left) << "\nset rmargin at screen " << num(layout.right)
         << "\nset tmargin at screen " << num(layout.top) << "\nset bmargin at screen " << num(layout.bottom) << "\n";
-    if (!panel.title.empty()) out << "set title " << quote(panel.title) << "\n";
+    if (!panel.title.empty()) {
+      const auto* heat = std::get_if<Heatmap>(&panel.content);
+      out << "set title " << quote(panel.title) << (heat && heat->compact && !text ? " font ',9' offset 0,-0.6" : "") << "\n";
+    }
     if (!panel.x_title.empty()) out << "set xlabel " << quote(panel.x_title) << "\n";
     if (!panel.y_title.empty()) out << "set ylabel " << quote(panel.y_title) << "\n";
     if (i == 0) {

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <ATen/core/ivalue.h>
+
+#include <string>
+#include <vector>
+
+#include "pevis/model.h"
+
+namespace pevis {
+
+/// The attention probabilities one softmax produced, as [batch, heads, target, source].
+struct AttentionSite {
+  std::string path;     ///< module path, "" for the root module
+  std::string name;     ///< unique display and file name: the path, "model" for the root, "#2" for a second softmax
+  std::int64_t heads = 1;
+  at::Tensor weights;   ///< float32 [batch, heads, target, source]
+};
+
+/// Runs the model once (see `capture_forward`) and returns its attention
+/// sites in order of execution: softmax outputs with at least three
+/// dimensions whose last dimension sums to one. A 3-D `[batch*heads, T, S]`
+/// output (nn.MultiheadAttention's) is split using the `num_heads` attribute
+/// of its module, or of the nearest ancestor that has one; without one, it is
+/// taken as one sequence of `N` heads. `output`, when given, receives the
+/// model's output. Throws `pevis::Error` (exit 3) as `capture_forward` does.
+std::vector<AttentionSite> capture_attention(const Model& model, const std::vector<c10::IValue>& inputs,
+                                             c10::IValue* output = nullptr);
+
+/// How heads are fused for rollout.
+enum class Fusion { kMean, kMax, kMin };
+
+/// Attention rollout (Abnar and Zuidema, 2020) over `layers`, each a fused
+/// [T, T] map of one layer in order: A + I with rows renormalised, multiplied
+/// from the first layer up. Returns [T, T]. Throws `pevis::Error` (exit 3)
+/// when the maps are not square and of one size.
+at::Tensor attention_rollout(const std::vector<at::Tensor>& layers);
+
+/// Fuses the heads of a [heads, T, S] map.
+at::Tensor fuse_heads(const at::Tensor& heads, Fusion fusion);
+
+}  // namespace pevis

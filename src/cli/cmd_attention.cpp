@@ -1,0 +1,314 @@
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/full.h>
+#include <ATen/ops/randn.h>
+#include <ATen/ops/tensor.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <memory>
+#include <regex>
+#include <unistd.h>
+
+#include "commands.h"
+#include "output_options.h"
+#include "pevis/attention.h"
+#include "pevis/encoding.h"
+#include "pevis/error.h"
+#include "pevis/model.h"
+#include "pevis/tokens.h"
+
+namespace pevis::cli {
+namespace {
+
+struct AttentionOptions {
+  std::string model;
+  std::string input;
+  std::string vocab;
+  std::string unk;
+  std::string layout = "seq-first";
+  std::string input_shape;
+  std::uint64_t seed = 0;
+  bool list = false;
+  std::string head;
+  std::string layer;
+  bool rollout = false;
+  std::string fusion = "mean";
+  OutputOptions output;
+};
+
+constexpr std::size_t kMaxTextBytes = 64u << 20;
+
+// File names keep only characters every shell and file system take.
+std::string file_name(const std::string& site) {
+  std::string out;
+  for (char c : site) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-') ? c : '-';
+  return out;
+}
+
+std::vector<std::int64_t> parse_shape(const std::string& text) {
+  std::vector<std::int64_t> shape;
+  std::size_t start = 0;
+  std::uint64_t total = 1;
+  while (start <= text.size()) {
+    const std::size_t end = std::min(text.find(',', start), text.size());
+    const std::string part = text.substr(start, end - start);
+    std::size_t used = 0;
+    long long value = 0;
+    try {
+      value = std::stoll(part, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != part.size()) {
+      throw Error(ExitCode::kUsage, "--input-shape " + text, "expected whole numbers separated by commas",
+                  "for example --input-shape 1,3,224,224");
+    }
+    if (value < 1 || value > 1000000 || shape.size() == 8) {
+      throw bad_input("--input-shape " + text, "each size must be from 1 to 1000000, with at most 8 of them");
+    }
+    total *= static_cast<std::uint64_t>(value);
+    if (total > 256u << 20) throw bad_input("--input-shape " + text, "the input would have more than 268 million values");
+    shape.push_back(value);
+    start = end + 1;
+  }
+  return shape;
+}
+
+struct Input {
+  std::vector<c10::IValue> values;
+  std::vector<std::string> labels;  // per position, when the input is tokens
+};
+
+Input make_input(const AttentionOptions& options) {
+  Input input;
+  if (!options.input_shape.empty()) {
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(options.seed);
+    input.values.emplace_back(at::randn(parse_shape(options.input_shape), generator));
+    return input;
+  }
+  const auto tokens = split_tokens(read_text_file(options.input, kMaxTextBytes), options.input);
+  std::vector<std::string> vocab;
+  if (!options.vocab.empty()) vocab = parse_vocab(read_text_file(options.vocab, kMaxTextBytes), options.vocab);
+  const TokenSequence seq = map_tokens(tokens, options.vocab.empty() ? nullptr : &vocab,
+                                       options.unk.empty() ? std::nullopt : std::optional<std::string>(options.unk),
+                                       options.input);
+  const auto n = static_cast<std::int64_t>(seq.ids.size());
+  at::Tensor ids = at::tensor(seq.ids, at::TensorOptions().dtype(at::kLong));
+  input.values.emplace_back(options.layout == "batch-first" ? ids.reshape({1, n}) : ids.reshape({n, 1}));
+  input.labels = seq.labels;
+  return input;
+}
+
+std::string shape_text(const at::Tensor& t) {
+  std::string text;
+  for (std::int64_t d = 0; d < t.dim(); ++d) text += (d ? "x" : "") + std::to_string(t.size(d));
+  return text;
+}
+
+// Labels for `count` positions: the tokens when they fit, else indices.
+std::vector<std::string> position_labels(const std::vector<std::string>& tokens, std::int64_t count) {
+  if (static_cast<std::int64_t>(tokens.size()) == count) return tokens;
+  return index_labels(static_cast<std::size_t>(count));
+}
+
+LabeledMatrix attention_matrix(const at::Tensor& map, std::string name, const std::vector<std::string>& tokens) {
+  return to_matrix(map, std::move(name), "query", position_labels(tokens, map.size(0)), position_labels(tokens, map.size(1)));
+}
+
+plot::Heatmap attention_heatmap(LabeledMatrix m, double z_max) {
+  plot::Heatmap heat;
+  heat.matrix = std::move(m);
+  heat.label_rows = heat.label_cols = true;
+  heat.z_min = 0;
+  heat.z_max = z_max;
+  heat.value_title = "weight";
+  return heat;
+}
+
+Product site_product(const AttentionSite& site, const std::vector<std::string>& tokens, const std::string& head) {
+  const at::Tensor heads = site.weights[0];  // the one sequence fed
+  const at::Tensor mean = heads.mean(/*dim=*/0);
+  const std::string base = "attention/" + file_name(site.name);
+  Product product;
+  std::vector<std::int64_t> drawn;
+  if (head.empty()) {
+    for (std::int64_t k = 0; k < site.heads; ++k) drawn.push_back(k);
+  } else if (head != "mean") {
+    drawn.push_back(std::stoll(head));
+  }
+  const bool with_mean = head.empty() || head == "mean";
+  double z_max = with_mean ? mean.max().item<double>() : 0;
+  for (auto k : drawn) z_max = std::max(z_max, heads[k].max().item<double>());
+  if (!(z_max > 0)) z_max = 1;
+
+  plot::Figure& figure = product.figure;
+  figure.name = base;
+  figure.title = "Attention of " + site.name + " (" + std::to_string(site.heads) + " head" + (site.heads == 1 ? "" : "s") +
+                 "): rows are queries, columns keys";
+  const std::size_t panels = drawn.size() + (with_mean ? 1 : 0);
+  figure.columns = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(panels))));
+  const int rows = static_cast<int>((panels + figure.columns - 1) / figure.columns);
+  figure.size = {std::clamp(figure.columns * 460, 700, 4000), std::clamp(rows * 420 + 60, 500, 4000)};
+  for (auto k : drawn) {
+    figure.panels.push_back({"head " + std::to_string(k), "key", "query",
+                             attention_heatmap(attention_matrix(heads[k], base + ".head" + std::to_string(k), tokens), z_max)});
+  }
+  if (with_mean) {
+    figure.panels.push_back({"mean of the heads", "key", "query",
+                             attention_heatmap(attention_matrix(mean, base + ".mean", tokens), z_max)});
+  }
+  for (std::int64_t k = 0; k < site.heads; ++k) {
+    product.data.push_back(attention_matrix(heads[k], base + ".head" + std::to_string(k), tokens));
+  }
+  product.data.push_back(attention_matrix(mean, base + ".mean", tokens));
+  return product;
+}
+
+Product overview_product(const std::vector<AttentionSite>& sites) {
+  std::int64_t max_heads = 1;
+  for (const auto& s : sites) max_heads = std::max(max_heads, s.heads);
+  plot::Figure figure;
+  figure.name = "attention/overview";
+  figure.title = "Attention overview: one row per site, one column per head";
+  figure.columns = static_cast<int>(max_heads);
+  const int cell = std::clamp(static_cast<int>(7800 / std::max<std::size_t>(sites.size(), max_heads)), 60, 140);
+  figure.size = {std::max(600, cell * figure.columns + 20), std::max(300, cell * static_cast<int>(sites.size()) + 60)};
+  for (std::size_t i = 0; i < sites.size(); ++i) {
+    const at::Tensor heads = sites[i].weights[0];
+    for (std::int64_t k = 0; k < max_heads; ++k) {
+      plot::Heatmap heat;
+      heat.compact = true;
+      heat.z_min = 0;
+      if (k < sites[i].heads) {
+        heat.matrix = to_matrix(heads[k], "", "query", index_labels(heads.size(1)), index_labels(heads.size(2)));
+      } else {  // a site with fewer heads: an empty cell
+        heat.matrix = to_matrix(at::full({1, 1}, NAN), "", "query", {"0"}, {"0"});
+      }
+      figure.panels.push_back({"L" + std::to_string(i) + " H" + std::to_string(k), "", "", heat});
+    }
+  }
+  return {std::move(figure), {}, {}};
+}
+
+void print_sites(std::ostream& out, const std::vector<AttentionSite>& sites) {
+  std::size_t width = 4;
+  for (const auto& s : sites) width = std::max(width, s.name.size());
+  out << "site" << std::string(width - 4, ' ') << "  heads  shape (batch x heads x query x key)\n";
+  for (const auto& s : sites) {
+    out << s.name << std::string(width - s.name.size(), ' ') << "  " << std::string(5 - std::min<std::size_t>(5, std::to_string(s.heads).size()), ' ')
+        << s.heads << "  " << shape_text(s.weights) << "\n";
+  }
+}
+
+void run_attention(const AttentionOptions& options) {
+  if (options.input.empty() == options.input_shape.empty()) {
+    throw Error(ExitCode::kUsage, "attention", "give exactly one of --input FILE and --input-shape LIST",
+                "for example --input seq.txt");
+  }
+  std::optional<std::regex> layer;
+  if (!options.layer.empty()) {
+    try {
+      layer = std::regex(options.layer);
+    } catch (const std::regex_error& e) {
+      throw Error(ExitCode::kUsage, "--layer " + options.layer, std::string("not a valid regular expression: ") + e.what());
+    }
+  }
+  if (!options.head.empty() && options.head != "mean" &&
+      (options.head.find_first_not_of("0123456789") != std::string::npos || options.head.size() > 6)) {
+    throw Error(ExitCode::kUsage, "--head " + options.head, "expected a head number or 'mean'");
+  }
+  const Model model = load_model(options.model);
+  const Input input = make_input(options);
+  std::ostream& messages = human(options.output);
+  const bool progress = ::isatty(STDERR_FILENO);
+  if (progress) std::cerr << "pevis: running " << options.model << " and capturing attention..." << std::endl;
+
+  auto sites = capture_attention(model, input.values);
+  if (sites.empty()) {
+    throw bad_input(options.model, "no attention was found: no softmax over the last dimension of a tensor of 3 or more dimensions ran",
+                    "pevis finds attention as the probabilities of a softmax; check the input reaches the attention layers");
+  }
+  if (layer) {
+    sites.erase(std::remove_if(sites.begin(), sites.end(), [&](const AttentionSite& s) { return !std::regex_search(s.name, *layer); }),
+                sites.end());
+    if (sites.empty()) throw bad_input("--layer " + options.layer, "no attention site matches", "see the sites with --list");
+  }
+  nlohmann::json listed = nlohmann::json::array();
+  for (const auto& s : sites) {
+    std::vector<std::int64_t> shape(s.weights.sizes().begin(), s.weights.sizes().end());
+    listed.push_back({{"name", s.name}, {"path", s.path}, {"heads", s.heads}, {"shape", shape}});
+  }
+  nlohmann::json summary = {{"command", "attention"}, {"model", options.model}, {"sites", listed}};
+  if (options.list) {
+    print_sites(messages, sites);
+    if (options.output.json) std::cout << summary.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return;
+  }
+  if (!options.head.empty() && options.head != "mean") {
+    const auto k = std::stoll(options.head);
+    for (const auto& s : sites) {
+      if (k >= s.heads) {
+        throw bad_input("--head " + options.head, "site " + s.name + " has " + std::to_string(s.heads) + " heads",
+                        "heads count from 0");
+      }
+    }
+  }
+
+  std::vector<Product> products;
+  for (const auto& site : sites) products.push_back(site_product(site, input.labels, options.head));
+  if (sites.size() > 1 || sites[0].heads > 1) products.push_back(overview_product(sites));
+  if (options.rollout) {
+    const Fusion fusion = options.fusion == "max" ? Fusion::kMax : options.fusion == "min" ? Fusion::kMin : Fusion::kMean;
+    std::vector<at::Tensor> fused;
+    for (const auto& s : sites) fused.push_back(fuse_heads(s.weights[0], fusion));
+    const at::Tensor rollout = attention_rollout(fused);
+    LabeledMatrix m = attention_matrix(rollout, "attention/rollout", input.labels);
+    plot::Figure figure;
+    figure.name = "attention/rollout";
+    figure.title = "Attention rollout over " + std::to_string(sites.size()) + " layers (heads fused by " + options.fusion + ")";
+    figure.size = {1000, 900};
+    figure.panels.push_back({"", "key", "query", attention_heatmap(m, std::max(1e-6, rollout.max().item<double>()))});
+    products.push_back({std::move(figure), {std::move(m)}, {}});
+  }
+  summary["tokens"] = input.labels.size();
+  publish(std::move(products), options.output, std::move(summary));
+}
+
+}  // namespace
+
+void setup_attention(CLI::App& app) {
+  auto options = std::make_shared<AttentionOptions>();
+  CLI::App* command =
+      app.add_subcommand("attention", "capture the attention weights of a TorchScript model in a forward pass, and draw them");
+  command->add_option("MODEL", options->model, "a TorchScript model (torch.jit.script(model).save(path))")->required();
+  command->add_option("--input", options->input, "token file: whitespace-separated ids, or words with --vocab");
+  command->add_option("--vocab", options->vocab, "vocabulary: one token per line, the line number (from 0) is its id");
+  command->add_option("--unk", options->unk, "vocabulary token to use for words the vocabulary lacks");
+  command->add_option("--layout", options->layout, "shape of the token tensor: seq-first [S, 1] or batch-first [1, S]")
+      ->check(CLI::IsMember({"seq-first", "batch-first"}))
+      ->capture_default_str();
+  command->add_option("--input-shape", options->input_shape, "feed a random float tensor of this shape instead, e.g. 1,3,224,224");
+  command->add_option("--seed", options->seed, "seed of the random input")->capture_default_str();
+  command->add_flag("--list", options->list, "print the attention sites found (path, heads, shape) and draw nothing");
+  command->add_option("--head", options->head, "draw one head (a number from 0) or 'mean' instead of all");
+  command->add_option("--layer", options->layer, "keep the sites whose name matches this regex");
+  command->add_flag("--rollout", options->rollout, "also compute attention rollout through the layers");
+  command->add_option("--fusion", options->fusion, "how rollout fuses heads: mean, max or min")
+      ->check(CLI::IsMember({"mean", "max", "min"}))
+      ->capture_default_str();
+  add_output_options(*command, options->output);
+  command->footer(
+      "Writes, in OUT/attention/: SITE.png (one heatmap per head and their mean; queries down, keys across),\n"
+      "SITE.headK.csv and SITE.mean.csv (the weights), overview.png (every site by every head), and with\n"
+      "--rollout rollout.png and rollout.csv. SITE is the module path, e.g. encoder.layers.0.self_attn.\n\n"
+      "Examples:\n"
+      "  pevis attention model.pt --input seq.txt --vocab vocab.txt\n"
+      "  pevis attention model.pt --input ids.txt --list\n"
+      "  pevis attention model.pt --input seq.txt --vocab vocab.txt --layer 'layers\\.0\\.' --head mean\n"
+      "  pevis attention vit.pt --input-shape 1,3,224,224 --rollout");
+  command->callback([options] { run_attention(*options); });
+}
+
+}  // namespace pevis::cli

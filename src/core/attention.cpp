@@ -1,0 +1,100 @@
+#include "pevis/attention.h"
+
+#include <torch/script.h>
+
+#include <map>
+
+#include "pevis/capture.h"
+#include "pevis/error.h"
+
+namespace pevis {
+namespace {
+
+// num_heads of the module at `path`, or of its nearest ancestor that has it.
+std::int64_t heads_attribute(const torch::jit::Module& root, const std::string& path) {
+  std::map<std::string, torch::jit::Module> by_path;
+  for (const auto& item : root.named_modules()) by_path.emplace(item.name, item.value);
+  std::string p = path;
+  while (true) {
+    const auto found = by_path.find(p);
+    if (found != by_path.end()) {
+      for (const char* name : {"num_heads", "n_heads", "nhead", "heads"}) {
+        if (found->second.hasattr(name)) {
+          const auto value = found->second.attr(name);
+          if (value.isInt() && value.toInt() > 0) return value.toInt();
+        }
+      }
+    }
+    if (p.empty()) return 0;
+    const auto dot = p.rfind('.');
+    p = dot == std::string::npos ? "" : p.substr(0, dot);
+  }
+}
+
+bool rows_sum_to_one(const at::Tensor& w) {
+  const at::Tensor sums = w.sum(/*dim=*/-1);
+  const at::Tensor finite = sums.isfinite();
+  if (!finite.any().item<bool>()) return false;
+  return (sums.masked_select(finite) - 1).abs().max().item<float>() < 1e-3f;
+}
+
+}  // namespace
+
+std::vector<AttentionSite> capture_attention(const Model& model, const std::vector<c10::IValue>& inputs,
+                                             c10::IValue* output) {
+  CaptureResult result = capture_forward(model, inputs, {"aten::softmax", "aten::_softmax"});
+  if (output) *output = result.output;
+  std::vector<AttentionSite> sites;
+  std::map<std::string, int> seen;
+  for (const auto& captured : result.captured) {
+    for (std::size_t call = 0; call < captured.values.size(); ++call) {
+      const at::Tensor& raw = captured.values[call];
+      if (raw.dim() < 3 || !raw.is_floating_point() || !rows_sum_to_one(raw)) continue;
+      AttentionSite site;
+      site.path = captured.path;
+      const std::string base = captured.path.empty() ? "model" : captured.path;
+      const int n = ++seen[base];
+      site.name = n == 1 ? base : base + "#" + std::to_string(n);
+      at::Tensor w = raw.to(at::kFloat);
+      const std::int64_t t = w.size(-2), s = w.size(-1);
+      if (w.dim() == 3) {
+        std::int64_t heads = heads_attribute(*model.module, captured.path);
+        if (heads <= 0 || w.size(0) % heads != 0) heads = w.size(0);
+        w = w.reshape({w.size(0) / heads, heads, t, s});
+      } else if (w.dim() > 4) {
+        w = w.reshape({-1, w.size(-3), t, s});
+      }
+      site.heads = w.size(1);
+      site.weights = w.contiguous();
+      sites.push_back(std::move(site));
+    }
+  }
+  return sites;
+}
+
+at::Tensor fuse_heads(const at::Tensor& heads, Fusion fusion) {
+  switch (fusion) {
+    case Fusion::kMax: return std::get<0>(heads.max(/*dim=*/0));
+    case Fusion::kMin: return std::get<0>(heads.min(/*dim=*/0));
+    case Fusion::kMean: break;
+  }
+  return heads.mean(/*dim=*/0);
+}
+
+at::Tensor attention_rollout(const std::vector<at::Tensor>& layers) {
+  if (layers.empty()) throw bad_input("--rollout", "there is no attention to roll out");
+  const std::int64_t n = layers[0].size(0);
+  at::Tensor rollout;
+  for (const auto& layer : layers) {
+    if (layer.dim() != 2 || layer.size(0) != n || layer.size(1) != n) {
+      throw bad_input("--rollout", "rollout needs self-attention maps of one size in every layer",
+                      "select layers of the same sequence with --layer");
+    }
+    at::Tensor a = layer.to(at::kDouble) + torch::eye(n, at::kDouble);
+    a = a / a.sum(/*dim=*/-1, /*keepdim=*/true);
+    rollout = rollout.defined() ? at::matmul(a, rollout) : a;
+  }
+  return rollout.to(at::kFloat);
+}
+
+}  // namespace pevis
