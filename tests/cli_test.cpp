@@ -271,5 +271,99 @@ TEST(CliBias, BadFilesExit3AndRunNothing) {
   EXPECT_FALSE(std::filesystem::exists(dir / "pevis-out")) << "a refused run wrote files";
 }
 
+
+// ---- pevis attention
+
+TEST(CliAttention, ListsSites) {
+  test::TempDir dir;
+  test::write_file(dir / "ids.txt", "3 1 4 1 5 9 2 6\n");
+  const auto r = pevis({"attention", kData + "/attn_encoder.pt", "--input", "ids.txt", "--list"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("encoder.layers.0.self_attn      4  1x4x8x8"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("encoder.layers.1.self_attn"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir / "pevis-out"));
+}
+
+TEST(CliAttention, WordsWithAVocabularyGivePyTorchsWeights) {
+  test::TempDir dir;
+  // Ids 3 1 4 1 5 9 2 6 spelled as words of a vocabulary, with hostile spellings.
+  std::vector<std::string> vocab;
+  for (int i = 0; i < 20; ++i) vocab.push_back("w" + std::to_string(i));
+  vocab[3] = "it's";
+  vocab[4] = "`id>SENTINEL`";
+  vocab[5] = "$(id>SENTINEL)";
+  vocab[9] = "\"q\"";
+  std::string vocab_text;
+  for (const auto& v : vocab) vocab_text += v + "\n";
+  test::write_file(dir / "vocab.txt", vocab_text);
+  test::write_file(dir / "seq.txt", "it's w1 `id>SENTINEL` w1\n$(id>SENTINEL) \"q\" w2 w6");
+  const auto r = pevis({"attention", kData + "/attn_encoder.pt", "--input", "seq.txt", "--vocab", "vocab.txt",
+                        "--rollout", "--format", "svg"},
+                       dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "SENTINEL"));
+  const auto out = dir / "pevis-out/attention";
+  for (const char* f : {"encoder.layers.0.self_attn.svg", "encoder.layers.1.self_attn.svg", "overview.svg", "rollout.svg"}) {
+    EXPECT_TRUE(test::looks_like(out / f, "svg")) << f;
+  }
+  const std::string svg = test::read_file(out / "encoder.layers.0.self_attn.svg");
+  EXPECT_NE(svg.find("<text>`id>SENTINEL`</text>"), std::string::npos) << "token labels are drawn";
+  const auto e = nlohmann::json::parse(test::read_file(kData + "/attention.expected.json"));
+  for (int layer = 0; layer < 2; ++layer) {
+    const auto& want = e["attn_encoder.pt"]["sites"]["encoder.layers." + std::to_string(layer) + ".self_attn"][0];
+    for (int h = 0; h < 4; ++h) {
+      const auto rows = read_csv_rows(out / ("encoder.layers." + std::to_string(layer) + ".self_attn.head" + std::to_string(h) + ".csv"));
+      ASSERT_EQ(rows.size(), 9u);
+      EXPECT_EQ(rows[1][0], "it's");
+      for (int q = 0; q < 8; ++q)
+        for (int k = 0; k < 8; ++k) EXPECT_NEAR(std::stod(rows[q + 1][k + 1]), want[h][q][k].get<double>(), 1e-5);
+    }
+  }
+  EXPECT_TRUE(std::filesystem::exists(out / "encoder.layers.1.self_attn.mean.csv"));
+  EXPECT_TRUE(std::filesystem::exists(out / "rollout.csv"));
+}
+
+TEST(CliAttention, OneHeadOneLayer) {
+  test::TempDir dir;
+  test::write_file(dir / "ids.txt", "3 1 4 1 5 9 2 6");
+  const auto r = pevis({"attention", kData + "/attn_selfattention.pt", "--input", "ids.txt", "--layout", "batch-first",
+                        "--head", "2", "--json"},
+                       dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["sites"].size(), 1u);
+  EXPECT_EQ(j["sites"][0]["name"], "model");
+  EXPECT_EQ(j["sites"][0]["heads"], 4);
+  EXPECT_TRUE(test::looks_like(dir / "pevis-out/attention/model.png", "png"));
+  const auto encoder = pevis({"attention", kData + "/attn_encoder.pt", "--input", "ids.txt", "--layer", "layers\\.1\\.",
+                              "--head", "mean", "-o", "one"},
+                             dir);
+  ASSERT_EQ(encoder.exit_code, 0) << encoder.err;
+  EXPECT_TRUE(std::filesystem::exists(dir / "one/attention/encoder.layers.1.self_attn.png"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "one/attention/encoder.layers.0.self_attn.png"));
+}
+
+TEST(CliAttention, BadInputsAreClearErrors) {
+  test::TempDir dir;
+  test::write_file(dir / "ids.txt", "3 1 4");
+  test::write_file(dir / "words.txt", "the cat");
+  test::write_file(dir / "empty.txt", " \n");
+  test::write_file(dir / "latin1.txt", "caf\xe9");
+  const std::string model = kData + "/attn_encoder.pt";
+  expect_one_line_error(pevis({"attention", model}, dir), 2, "--input");
+  expect_one_line_error(pevis({"attention", model, "--input", "ids.txt", "--input-shape", "1,2"}, dir), 2, "--input");
+  expect_one_line_error(pevis({"attention", kData + "/simple_net.state.pt", "--input", "ids.txt"}, dir), 3, "TorchScript");
+  expect_one_line_error(pevis({"attention", model, "--input", "missing.txt"}, dir), 3, "missing.txt");
+  expect_one_line_error(pevis({"attention", model, "--input", "words.txt"}, dir), 3, "--vocab");
+  expect_one_line_error(pevis({"attention", model, "--input", "empty.txt"}, dir), 3, "no tokens");
+  expect_one_line_error(pevis({"attention", model, "--input", "latin1.txt"}, dir), 3, "UTF-8");
+  expect_one_line_error(pevis({"attention", model, "--input-shape", "1,3"}, dir), 3, "forward takes (tokens: Tensor)");
+  expect_one_line_error(pevis({"attention", model, "--input", "ids.txt", "--head", "7"}, dir), 3, "4 heads");
+  expect_one_line_error(pevis({"attention", model, "--input", "ids.txt", "--layer", "nothing"}, dir), 3, "--list");
+  test::write_file(dir / "big.txt", "99");
+  expect_one_line_error(pevis({"attention", model, "--input", "big.txt"}, dir), 3, "forward failed");
+  EXPECT_FALSE(std::filesystem::exists(dir / "pevis-out"));
+}
+
 }  // namespace
 }  // namespace pevis

@@ -152,11 +152,11 @@ class EncoderModel(torch.nn.Module):
     """Embedding and a stock 2-layer nn.TransformerEncoder, with or without a
     causal mask. Input: token ids [S, 1] (seq-first)."""
 
-    def __init__(self, causal: bool):
+    def __init__(self, causal: bool, batch_first: bool = False):
         super().__init__()
         self.causal = causal
         self.embed = torch.nn.Embedding(20, 16)
-        layer = torch.nn.TransformerEncoderLayer(16, 4, dim_feedforward=32, dropout=0.1)
+        layer = torch.nn.TransformerEncoderLayer(16, 4, dim_feedforward=32, dropout=0.1, batch_first=batch_first)
         self.encoder = torch.nn.TransformerEncoder(layer, 2)
 
     def mask(self, size: int):
@@ -165,7 +165,7 @@ class EncoderModel(torch.nn.Module):
     def forward(self, tokens):
         x = self.embed(tokens)
         if self.causal:
-            return self.encoder(x, self.mask(x.size(0)))
+            return self.encoder(x, self.mask(tokens.size(0)))
         return self.encoder(x)
 
 
@@ -235,8 +235,20 @@ def make_attention(out_dir):
                 x = layer(x, src_mask=mask)
         save(enc, "attn_encoder_causal.pt" if causal else "attn_encoder.pt", seq_first, sites)
 
-    sa = SelfAttention().eval()
+    # batch_first: in eval mode without autograd, PyTorch runs the fused
+    # kernels (torch._transformer_encoder_layer_fwd) that never form the softmax.
+    enc = EncoderModel(False, batch_first=True).eval()
     batch_first = torch.tensor(tokens).unsqueeze(0)
+    sites = {}
+    with torch.no_grad():
+        x = enc.embed(batch_first)
+        for i, layer in enumerate(enc.encoder.layers):
+            _, w = layer.self_attn(x, x, x, need_weights=True, average_attn_weights=False)
+            sites[f"encoder.layers.{i}.self_attn"] = w
+            x = layer(x)
+    save(enc, "attn_encoder_batch_first.pt", batch_first, sites)
+
+    sa = SelfAttention().eval()
     with torch.no_grad():
         w = sa.weights(sa.embed(batch_first))
     save(sa, "attn_selfattention.pt", batch_first, {"": w})
