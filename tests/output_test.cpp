@@ -62,14 +62,18 @@ TEST(Output, JsonDataAndRunnableScripts) {
   spec.dir = dir.path().string();
   spec.data = DataFormat::kJson;
   spec.scripts = true;
-  write_all({heatmap_product("h")}, spec);
+  write_all({heatmap_product("h"), heatmap_product("sub/h2")}, spec);
   const auto j = nlohmann::json::parse(test::read_file(dir / "h.json"));
   EXPECT_EQ(j["values"][2][3], 11);
-  // The kept script draws the same figure with plain gnuplot.
+  // The kept scripts draw the same figures with plain gnuplot, in their own folders.
   std::filesystem::remove(dir / "h.png");
-  const auto result = test::run(plot::find_gnuplot(), {"h.gp"}, dir.path());
+  std::filesystem::remove(dir / "sub/h2.png");
+  auto result = test::run(plot::find_gnuplot(), {"h.gp"}, dir.path());
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_TRUE(test::looks_like(dir / "h.png", "png"));
+  result = test::run(plot::find_gnuplot(), {"h2.gp"}, dir / "sub");
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(test::looks_like(dir / "sub/h2.png", "png"));
 }
 
 TEST(Output, NoneWritesNothingOfThatKind) {

@@ -117,9 +117,15 @@ LabeledMatrix attention_matrix(const at::Tensor& map, std::string name, const st
   return to_matrix(map, std::move(name), "query", position_labels(tokens, map.size(0)), position_labels(tokens, map.size(1)));
 }
 
+// Figures never need more cells than this per side (the plot layer reduces
+// to pixels anyway); reducing here keeps 2048-token runs small in memory.
+constexpr std::size_t kMaxDrawnCells = 1024;
+
 plot::Heatmap attention_heatmap(LabeledMatrix m, double z_max) {
   plot::Heatmap heat;
-  heat.matrix = std::move(m);
+  heat.full_rows = m.rows;
+  heat.full_cols = m.cols;
+  heat.matrix = plot::box_average(m, kMaxDrawnCells, kMaxDrawnCells);
   heat.label_rows = heat.label_cols = true;
   heat.z_min = 0;
   heat.z_max = z_max;
@@ -127,7 +133,8 @@ plot::Heatmap attention_heatmap(LabeledMatrix m, double z_max) {
   return heat;
 }
 
-Product site_product(const AttentionSite& site, const std::vector<std::string>& tokens, const std::string& head) {
+Product site_product(const AttentionSite& site, const std::vector<std::string>& tokens, const std::string& head,
+                     bool with_data) {
   const at::Tensor heads = site.weights[0];  // the one sequence fed
   const at::Tensor mean = heads.mean(/*dim=*/0);
   const std::string base = "attention/" + file_name(site.name);
@@ -159,10 +166,12 @@ Product site_product(const AttentionSite& site, const std::vector<std::string>& 
     figure.panels.push_back({"mean of the heads", "key", "query",
                              attention_heatmap(attention_matrix(mean, base + ".mean", tokens), z_max)});
   }
-  for (std::int64_t k = 0; k < site.heads; ++k) {
-    product.data.push_back(attention_matrix(heads[k], base + ".head" + std::to_string(k), tokens));
+  if (with_data) {
+    for (std::int64_t k = 0; k < site.heads; ++k) {
+      product.data.push_back(attention_matrix(heads[k], base + ".head" + std::to_string(k), tokens));
+    }
+    product.data.push_back(attention_matrix(mean, base + ".mean", tokens));
   }
-  product.data.push_back(attention_matrix(mean, base + ".mean", tokens));
   return product;
 }
 
@@ -182,7 +191,8 @@ Product overview_product(const std::vector<AttentionSite>& sites) {
       heat.compact = true;
       heat.z_min = 0;
       if (k < sites[i].heads) {
-        heat.matrix = to_matrix(heads[k], "", "query", index_labels(heads.size(1)), index_labels(heads.size(2)));
+        heat.matrix = plot::box_average(
+            to_matrix(heads[k], "", "query", index_labels(heads.size(1)), index_labels(heads.size(2))), 256, 256);
       } else {  // a site with fewer heads: an empty cell
         heat.matrix = to_matrix(at::full({1, 1}, NAN), "", "query", {"0"}, {"0"});
       }
@@ -257,7 +267,8 @@ void run_attention(const AttentionOptions& options) {
   }
 
   std::vector<Product> products;
-  for (const auto& site : sites) products.push_back(site_product(site, input.labels, options.head));
+  const bool with_data = options.output.data != "none";
+  for (const auto& site : sites) products.push_back(site_product(site, input.labels, options.head, with_data));
   if (sites.size() > 1 || sites[0].heads > 1) products.push_back(overview_product(sites));
   if (options.rollout) {
     const Fusion fusion = options.fusion == "max" ? Fusion::kMax : options.fusion == "min" ? Fusion::kMin : Fusion::kMean;

@@ -71,7 +71,9 @@ void write_products(std::vector<Product> products, const OutputSpec& spec,
       const std::string name = product.figure.name;
       const fs::path path = dir / (name + ".gp");
       make_folder(path.parent_path());
-      const std::string script = plot::render_script(product.figure, {format, to_files ? name + "." + ext : ""});
+      // The script draws next to itself: its output name has no folder.
+      const std::string drawn = fs::path(name + "." + ext).filename().string();
+      const std::string script = plot::render_script(product.figure, {format, to_files ? drawn : ""});
       write_file_atomic(path.string(), [&](std::ostream& out) { out << script; });
       on_written({path.string(), "script", "gp"});
     }
@@ -80,16 +82,29 @@ void write_products(std::vector<Product> products, const OutputSpec& spec,
 
   // gnuplot draws every figure to a temporary name in one run; each is
   // renamed once gnuplot has finished without error.
+  // The numbers go to temporary files that the script loads: gnuplot reads
+  // its standard input a byte at a time, and files in blocks.
   const std::string suffix = ".part-" + std::to_string(::getpid());
   std::string script;
-  for (const auto& product : products) {
-    const std::string name = product.figure.name;
+  std::vector<fs::path> data_files;
+  for (std::size_t i = 0; i < products.size(); ++i) {
+    const std::string name = products[i].figure.name;
     if (to_files) make_folder((dir / name).parent_path());
-    script += plot::render_script(product.figure, {format, to_files ? name + "." + ext + suffix : ""});
+    const plot::Script parts = plot::render(products[i].figure, {format, to_files ? name + "." + ext + suffix : ""});
+    const std::string data_name = ".pevis-data-" + std::to_string(::getpid()) + "-" + std::to_string(i) + ".gp";
+    data_files.push_back(dir / data_name);
+    write_file_atomic(data_files.back().string(), [&](std::ostream& out) { out << parts.data; });
+    script += parts.preamble + "load " + plot::quote(data_name) + "\n" + parts.body;
   }
   const auto remove_parts = [&] {
     for (const auto& product : products) std::remove((dir / (product.figure.name + "." + ext + suffix)).c_str());
   };
+  struct Cleanup {
+    const std::vector<fs::path>& files;
+    ~Cleanup() {
+      for (const auto& f : files) std::remove(f.c_str());
+    }
+  } cleanup{data_files};
   if (spec.on_progress && products.size() > 1) {
     spec.on_progress("drawing " + std::to_string(products.size()) + " figures with gnuplot");
   }

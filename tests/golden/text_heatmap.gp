@@ -12,8 +12,8 @@ reset
 set palette defined (0 '#440154', 1 '#472c7a', 2 '#3b518b', 3 '#2c718e', 4 '#21908d', 5 '#27ad81', 6 '#5cc863', 7 '#aadc32', 8 '#fde725')
 set lmargin at screen 0.45
 set rmargin at screen 0.966666667
-set tmargin at screen 0.825
-set bmargin at screen 0.82
+set tmargin at screen 0.88
+set bmargin at screen 0.87
 set title 'panel $(touch SENTINEL)'
 set xlabel 'key ''x'''
 set ylabel 'query "y"'

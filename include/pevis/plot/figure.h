@@ -36,6 +36,10 @@ struct Heatmap {
   std::optional<double> z_max;
   std::string value_title;  ///< colour bar title
   bool compact = false;     ///< a thumbnail: no tics, axis titles or colour bar (for overviews)
+  /// When `matrix` was already box-averaged from a larger one (to save
+  /// memory), that one's size: the figure's note and axes speak of it.
+  std::size_t full_rows = 0;
+  std::size_t full_cols = 0;
 };
 
 /// One named sequence of points.

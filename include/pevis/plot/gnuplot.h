@@ -19,9 +19,23 @@ struct Target {
   std::string output;  ///< file name relative to gnuplot's working folder; empty = stdout
 };
 
-/// Renders `figure` as a complete gnuplot script that draws it to `target`.
-/// Pure: the same figure gives the same text. The data drawn is inlined as
-/// datablocks (box-averaged where the figure says so).
+/// A rendered figure in three parts: settings up to the output file, the
+/// datablocks holding the numbers drawn, and the commands that draw them.
+/// The data can be moved to a file the body `load`s: gnuplot reads files
+/// much faster than a pipe.
+struct Script {
+  std::string preamble;
+  std::string data;
+  std::string body;
+  std::string text() const { return preamble + data + body; }
+};
+
+/// Renders `figure` as gnuplot text that draws it to `target`. Pure: the same
+/// figure gives the same text. The data drawn is box-averaged where the figure
+/// says so.
+Script render(const Figure& figure, const Target& target);
+
+/// The whole script, datablocks inline: runnable on its own.
 std::string render_script(const Figure& figure, const Target& target);
 
 /// The path of the gnuplot executable found on PATH, or "" when there is none.

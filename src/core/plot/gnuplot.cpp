@@ -175,7 +175,9 @@ Layout layout_panel(const Figure& figure, std::size_t index, bool text, int note
       const double digits = widest < 10 ? 1 : std::floor(std::log10(widest)) + 1;
       left = std::max(left, (panel.y_title.empty() ? 30 : 55) + char_w * (digits + 1));
     }
-    if (heat->label_cols) bottom = std::max(bottom, 40 + char_w * longest_label(heat->matrix.col_labels));
+    if (heat->label_cols) {
+      bottom = std::max(bottom, (panel.x_title.empty() ? 30 : 60) + char_w * longest_label(heat->matrix.col_labels));
+    }
   }
   if (has_key(panel)) right = text ? 120 : 150;
   const auto* box = std::get_if<BoxPlot>(&panel.content);
@@ -333,7 +335,7 @@ void write_box_panel(std::ostringstream& out, std::size_t index, const BoxPlot& 
 
 }  // namespace
 
-std::string render_script(const Figure& figure, const Target& target) {
+Script render(const Figure& figure, const Target& target) {
   const bool text = target.format == Format::kText;
   const std::size_t n = figure.panels.size();
 
@@ -346,7 +348,8 @@ std::string render_script(const Figure& figure, const Target& target) {
     if (const auto* heat = std::get_if<Heatmap>(&figure.panels[i].content)) {
       const Layout layout = layout_panel(figure, i, text, 0);
       ++heatmaps;
-      any_reduced = any_reduced || heat->matrix.rows > static_cast<std::size_t>(layout.plot_h) ||
+      any_reduced = any_reduced || heat->full_rows > heat->matrix.rows || heat->full_cols > heat->matrix.cols ||
+                    heat->matrix.rows > static_cast<std::size_t>(layout.plot_h) ||
                     heat->matrix.cols > static_cast<std::size_t>(layout.plot_w);
     }
   }
@@ -359,8 +362,10 @@ std::string render_script(const Figure& figure, const Target& target) {
     layouts.push_back(layout_panel(figure, i, text, note_lines));
     if (const auto* heat = std::get_if<Heatmap>(&figure.panels[i].content)) {
       drawn[i] = drawn_matrix(*heat, layouts[i]);
-      if (drawn[i].rows != heat->matrix.rows || drawn[i].cols != heat->matrix.cols) {
-        reduced.push_back(std::to_string(heat->matrix.rows) + "x" + std::to_string(heat->matrix.cols) + " to " +
+      const std::size_t full_rows = heat->full_rows ? heat->full_rows : heat->matrix.rows;
+      const std::size_t full_cols = heat->full_cols ? heat->full_cols : heat->matrix.cols;
+      if (drawn[i].rows != full_rows || drawn[i].cols != full_cols) {
+        reduced.push_back(std::to_string(full_rows) + "x" + std::to_string(full_cols) + " to " +
                           std::to_string(drawn[i].rows) + "x" + std::to_string(drawn[i].cols));
       }
       shade_range = value_range(*heat, figure.palette);
@@ -378,10 +383,11 @@ std::string render_script(const Figure& figure, const Target& target) {
                                   : num(shade_range.first) + " to " + num(shade_range.second)));
   }
 
+  Script script;
+  script.preamble = "# A pevis figure: run it with gnuplot in the folder that holds it.\n"
+                    "reset session\nset encoding utf8\n" +
+                    terminal_commands(figure, target);
   std::ostringstream out;
-  out << "# A pevis figure: run it with gnuplot in the folder that holds it.\n";
-  out << "reset session\nset encoding utf8\n";
-  out << terminal_commands(figure, target);
   for (std::size_t i = 0; i < n; ++i) {
     const Panel& panel = figure.panels[i];
     if (std::holds_alternative<Heatmap>(panel.content)) {
@@ -409,6 +415,8 @@ std::string render_script(const Figure& figure, const Target& target) {
     }
   }
 
+  script.data = out.str();
+  out.str("");
   out << "set multiplot";
   if (!figure.title.empty()) out << " title " << quote(figure.title) << (text ? "" : " font ',15'");
   out << "\n";
@@ -441,8 +449,11 @@ std::string render_script(const Figure& figure, const Target& target) {
     }
   }
   out << "unset multiplot\nunset output\n";
-  return out.str();
+  script.body = out.str();
+  return script;
 }
+
+std::string render_script(const Figure& figure, const Target& target) { return render(figure, target).text(); }
 
 // ---------------------------------------------------------------- running
 
