@@ -63,6 +63,12 @@ TEST(Attention, StockBatchFirstEncoderThatRunsFusedKernels) {
                          {"encoder.layers.0.self_attn", "encoder.layers.1.self_attn"});
 }
 
+TEST(Attention, StockTransformerWithDecoderAndCrossAttention) {
+  expect_pytorch_weights("attn_transformer.pt", false,
+                         {"transformer.encoder.layers.0.self_attn", "transformer.decoder.layers.0.self_attn",
+                          "transformer.decoder.layers.0.multihead_attn"});
+}
+
 TEST(Attention, StockTransformerEncoderWithCausalMask) {
   expect_pytorch_weights("attn_encoder_causal.pt", false, {"encoder.layers.0.self_attn", "encoder.layers.1.self_attn"});
   // Causal: no query attends to a later key.
@@ -79,7 +85,7 @@ TEST(Attention, HandWrittenFourDimensionalSoftmax) {
 TEST(Attention, CapturingDoesNotChangeTheOutput) {
   const auto e = expected();
   for (const auto& [file, batch_first] : std::vector<std::pair<std::string, bool>>{
-           {"attn_mha.pt", false}, {"attn_encoder.pt", false}, {"attn_encoder_causal.pt", false}, {"attn_encoder_batch_first.pt", true},
+           {"attn_mha.pt", false}, {"attn_encoder.pt", false}, {"attn_encoder_causal.pt", false}, {"attn_encoder_batch_first.pt", true}, {"attn_transformer.pt", false},
            {"attn_selfattention.pt", true}}) {
     const Model model = load_model(kData + "/" + file);
     const auto inputs = token_input(e, batch_first);

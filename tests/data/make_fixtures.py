@@ -200,6 +200,21 @@ class SelfAttention(torch.nn.Module):
         return self.fc_out(out)
 
 
+class TransformerModel(torch.nn.Module):
+    """Embedding and a stock nn.Transformer (one encoder and one decoder
+    layer) fed the same sequence as source and target: self-attention in
+    both, and the decoder's cross-attention. Input: token ids [S, 1]."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = torch.nn.Embedding(20, 16)
+        self.transformer = torch.nn.Transformer(16, 4, num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=32)
+
+    def forward(self, tokens):
+        x = self.embed(tokens)
+        return self.transformer(x, x)
+
+
 def make_attention(out_dir):
     """Scripted attention models and the weights PyTorch gives for one input:
     need_weights=True, average_attn_weights=False, per layer, [batch, heads,
@@ -247,6 +262,26 @@ def make_attention(out_dir):
             sites[f"encoder.layers.{i}.self_attn"] = w
             x = layer(x)
     save(enc, "attn_encoder_batch_first.pt", batch_first, sites)
+
+    tr = TransformerModel().eval()
+    sites = {}
+    with torch.no_grad():
+        src = tr.embed(seq_first)
+        x = src
+        for i, layer in enumerate(tr.transformer.encoder.layers):
+            sites[f"transformer.encoder.layers.{i}.self_attn"] = layer.self_attn(
+                x, x, x, need_weights=True, average_attn_weights=False)[1]
+            x = layer(x)
+        memory = tr.transformer.encoder.norm(x)
+        y = src
+        for i, layer in enumerate(tr.transformer.decoder.layers):
+            sites[f"transformer.decoder.layers.{i}.self_attn"] = layer.self_attn(
+                y, y, y, need_weights=True, average_attn_weights=False)[1]
+            after_self = layer.norm1(y + layer._sa_block(y, None, None))
+            sites[f"transformer.decoder.layers.{i}.multihead_attn"] = layer.multihead_attn(
+                after_self, memory, memory, need_weights=True, average_attn_weights=False)[1]
+            y = layer(y, memory)
+    save(tr, "attn_transformer.pt", seq_first, sites)
 
     sa = SelfAttention().eval()
     with torch.no_grad():
