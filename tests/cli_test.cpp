@@ -343,6 +343,21 @@ TEST(CliAttention, OneHeadOneLayer) {
   EXPECT_FALSE(std::filesystem::exists(dir / "one/attention/encoder.layers.0.self_attn.png"));
 }
 
+TEST(CliAttention, FloatInputOfAGivenShape) {
+  test::TempDir dir;
+  const auto r = pevis({"attention", kData + "/attn_features.pt", "--input-shape", "1,6,16", "--seed", "3", "--list"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("attn      2  1x2x6x6"), std::string::npos) << r.out;
+  const auto drawn = pevis({"attention", kData + "/attn_features.pt", "--input-shape", "1,6,16"}, dir);
+  ASSERT_EQ(drawn.exit_code, 0) << drawn.err;
+  const auto rows = read_csv_rows(dir / "pevis-out/attention/attn.head1.csv");
+  ASSERT_EQ(rows.size(), 7u);
+  EXPECT_EQ(rows[0], (std::vector<std::string>{"query", "0", "1", "2", "3", "4", "5"}));
+  double sum = 0;
+  for (int k = 1; k <= 6; ++k) sum += std::stod(rows[3][k]);
+  EXPECT_NEAR(sum, 1.0, 1e-5);  // each query's weights sum to one
+}
+
 TEST(CliAttention, BadInputsAreClearErrors) {
   test::TempDir dir;
   test::write_file(dir / "ids.txt", "3 1 4");

@@ -97,6 +97,10 @@ c10::IValue run_graph(torch::jit::Module& module, std::shared_ptr<torch::jit::Gr
   std::vector<c10::IValue> stack;
   stack.push_back(module._ivalue());
   stack.insert(stack.end(), inputs.begin(), inputs.end());
+  // The copied graph knows no defaults: the arguments not given take the
+  // forward's own (check_arity made sure there are).
+  const auto& args = module.get_method("forward").function().getSchema().arguments();
+  for (std::size_t i = stack.size(); i < args.size(); ++i) stack.push_back(*args[i].default_value());
   try {
     return function(std::move(stack));
   } catch (const c10::Error& e) {

@@ -215,6 +215,19 @@ class TransformerModel(torch.nn.Module):
         return self.transformer(x, x)
 
 
+class FeatureAttention(torch.nn.Module):
+    """Self-attention over float features [1, L, 16] (batch-first), as a
+    vision transformer sees its patches; forward has an optional argument."""
+
+    def __init__(self):
+        super().__init__()
+        self.attn = torch.nn.MultiheadAttention(16, 2, batch_first=True)
+
+    def forward(self, x, scale: float = 1.0):
+        out, _ = self.attn(x, x, x)
+        return out * scale
+
+
 def make_attention(out_dir):
     """Scripted attention models and the weights PyTorch gives for one input:
     need_weights=True, average_attn_weights=False, per layer, [batch, heads,
@@ -282,6 +295,9 @@ def make_attention(out_dir):
                 after_self, memory, memory, need_weights=True, average_attn_weights=False)[1]
             y = layer(y, memory)
     save(tr, "attn_transformer.pt", seq_first, sites)
+
+    feat = FeatureAttention().eval()
+    torch.jit.script(feat).save(os.path.join(out_dir, "attn_features.pt"))
 
     sa = SelfAttention().eval()
     with torch.no_grad():
