@@ -380,5 +380,34 @@ TEST(CliAttention, BadInputsAreClearErrors) {
   EXPECT_FALSE(std::filesystem::exists(dir / "pevis-out"));
 }
 
+
+// ---- built-ins
+
+TEST(CliBuiltins, ListWriteAndExport) {
+  test::TempDir dir;
+  const std::map<std::string, std::string> cache = {{"XDG_CACHE_HOME", (dir / "cache").string()}};
+  auto r = pevis({"builtins", "--write", "inputs"}, dir, cache);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* name : {"simple-net", "simple-net-trained", "transformer-lm", "self-attention", "reverse"}) {
+    EXPECT_NE(r.out.find(std::string("builtin:") + name + "\n"), std::string::npos) << name;
+  }
+  EXPECT_EQ(test::read_file(dir / "inputs/reverse.txt"), "3 1 4 1 5 9 2 6\n");
+  r = pevis({"attention", "builtin:transformer-lm", "--input", "inputs/seq.txt", "--vocab", "inputs/vocab.txt", "--list"},
+            dir, cache);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("transformer_encoder.layers.1.self_attn"), std::string::npos);
+  r = pevis({"attention", "builtin:reverse", "--input", "inputs/reverse.txt", "--layout", "batch-first"}, dir, cache);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(test::looks_like(dir / "pevis-out/attention/attn.png", "png"));
+  r = pevis({"export", "builtin:simple-net", "net.pt"}, dir, cache);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = pevis({"bias", "net.pt", "builtin:simple-net-trained", "--format", "none"}, dir, cache);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("fc2.bias"), std::string::npos);
+  expect_one_line_error(pevis({"export", "builtin:nothing", "x.pt"}, dir, cache), 3, "the built-ins are");
+  expect_one_line_error(pevis({"export", kData + "/simple_net.state.pt", "x.pt"}, dir, cache), 3, "no module");
+  expect_one_line_error(pevis({"export", "builtin:simple-net", "no/such/folder/x.pt"}, dir, cache), 4, "x.pt");
+}
+
 }  // namespace
 }  // namespace pevis

@@ -18,6 +18,7 @@ std::unique_ptr<CLI::App> make_app() {
   app->footer(
       "Examples:\n"
       "  pevis encoding --d-model 512                 # sinusoidal table, figures in pevis-out/\n"
+      "  pevis builtins                               # models to try: builtin:NAME works as a file\n"
       "  pevis encoding --d-model 64 --format txt     # draw on the terminal\n"
       "  pevis bias model.pt                          # every bias vector of a model\n"
       "  pevis bias before.pt after.pt                # what training changed\n"
@@ -28,6 +29,7 @@ std::unique_ptr<CLI::App> make_app() {
   setup_encoding(*app);
   setup_bias(*app);
   setup_attention(*app);
+  setup_builtins(*app);
   return app;
 }
 

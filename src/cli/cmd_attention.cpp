@@ -145,7 +145,8 @@ Product site_product(const AttentionSite& site, const std::vector<std::string>& 
   } else if (head != "mean") {
     drawn.push_back(std::stoll(head));
   }
-  const bool with_mean = head.empty() || head == "mean";
+  // One head is its own mean: no second panel for it.
+  const bool with_mean = head == "mean" || (head.empty() && site.heads > 1);
   double z_max = with_mean ? mean.max().item<double>() : 0;
   for (auto k : drawn) z_max = std::max(z_max, heads[k].max().item<double>());
   if (!(z_max > 0)) z_max = 1;

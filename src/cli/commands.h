@@ -8,5 +8,6 @@ namespace pevis::cli {
 void setup_encoding(CLI::App& app);
 void setup_bias(CLI::App& app);
 void setup_attention(CLI::App& app);
+void setup_builtins(CLI::App& app);
 
 }  // namespace pevis::cli

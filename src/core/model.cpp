@@ -8,6 +8,7 @@
 #include <map>
 #include <sys/stat.h>
 
+#include "pevis/builtins.h"
 #include "pevis/error.h"
 #include "pevis/pickle.h"
 
@@ -113,6 +114,7 @@ Model read_checkpoint(const std::string& path) {
 }
 
 Model load_model(const std::string& path) {
+  if (path.rfind(kBuiltinPrefix, 0) == 0) return load_builtin(path.substr(std::strlen(kBuiltinPrefix)));
   const std::uint64_t size = file_size_of(path);
   if (size == 0) throw bad_input(path, "the file is empty", "give a model file");
   const std::string head = read_head(path, 16);

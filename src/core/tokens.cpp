@@ -60,7 +60,19 @@ std::string read_text_file(const std::string& path, std::size_t limit) {
   if (::stat(path.c_str(), &info) != 0) {
     throw bad_input(path, std::string("cannot open the file: ") + std::strerror(errno), "check the path");
   }
-  if (!S_ISREG(info.st_mode)) throw bad_input(path, "not a regular file", "give the path of a text file");
+  if (!S_ISREG(info.st_mode) && !S_ISFIFO(info.st_mode)) {
+    throw bad_input(path, "not a regular file", "give the path of a text file");
+  }
+  if (S_ISFIFO(info.st_mode)) {  // a pipe, such as <(echo 1 2 3): read up to the limit
+    std::ifstream in(path, std::ios::binary);
+    std::string text;
+    char buffer[65536];
+    while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+      text.append(buffer, static_cast<std::size_t>(in.gcount()));
+      if (text.size() > limit) throw bad_input(path, "more than " + std::to_string(limit) + " bytes", "give a shorter text");
+    }
+    return text;
+  }
   if (static_cast<std::uint64_t>(info.st_size) > limit) {
     throw bad_input(path, "the file has " + std::to_string(info.st_size) + " bytes, more than the " +
                               std::to_string(limit) + " pevis reads",

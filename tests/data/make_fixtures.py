@@ -306,8 +306,39 @@ def make_attention(out_dir):
     return expected
 
 
+def check_builtins(out_dir, pevis):
+    """Exports every built-in with pevis, loads it with torch.jit.load, and
+    records what Python computes for a fixed input: the C++ tests compare
+    pevis's own outputs with these."""
+    import subprocess
+    import tempfile
+    inputs = {
+        "simple-net": torch.linspace(-1, 1, 30).reshape(3, 10),
+        "simple-net-trained": torch.linspace(-1, 1, 30).reshape(3, 10),
+        "transformer-lm": torch.tensor([[2], [4], [6], [8], [2], [10]]),
+        "self-attention": torch.linspace(-2, 2, 12 * 64).reshape(1, 12, 64),
+        "reverse": torch.tensor([[3, 1, 4, 1, 5, 9, 2, 6]]),
+    }
+    result = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, x in inputs.items():
+            path = os.path.join(tmp, name + ".pt")
+            subprocess.run([pevis, "export", "builtin:" + name, path], check=True, stdout=subprocess.DEVNULL,
+                           env=dict(os.environ, XDG_CACHE_HOME=tmp))
+            module = torch.jit.load(path)
+            with torch.no_grad():
+                y = module(x)
+            result[name] = {"input": x.flatten().tolist(), "input_shape": list(x.shape),
+                            "input_dtype": str(x.dtype), "output": y.flatten().tolist(),
+                            "output_shape": list(y.shape)}
+    with open(os.path.join(out_dir, "builtins.expected.json"), "w") as f:
+        json.dump(result, f)
+
+
 def main():
     out_dir = os.path.dirname(os.path.abspath(__file__))
+    if os.environ.get("PEVIS_BINARY"):
+        check_builtins(out_dir, os.environ["PEVIS_BINARY"])
     with open(os.path.join(out_dir, "attention.expected.json"), "w") as f:
         json.dump(make_attention(out_dir), f)
     expected = make_models(out_dir)

@@ -1,0 +1,110 @@
+#include <torch/script.h>
+
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <unistd.h>
+
+#include "commands.h"
+#include "output_options.h"
+#include "pevis/builtins.h"
+#include "pevis/error.h"
+#include "pevis/export.h"
+#include "pevis/model.h"
+
+namespace pevis::cli {
+namespace {
+
+struct BuiltinsOptions {
+  std::string write_dir;
+  bool verbose = false;
+  bool json = false;
+};
+
+void run_builtins(const BuiltinsOptions& options) {
+  std::ostream& out = options.json ? std::cerr : std::cout;
+  nlohmann::json listed = nlohmann::json::array();
+  for (const auto& b : builtin_list()) {
+    out << "builtin:" << b.name << "\n    " << b.description << "\n    e.g. " << b.example << "\n";
+    listed.push_back({{"name", std::string(kBuiltinPrefix) + b.name}, {"description", b.description}});
+  }
+  nlohmann::json summary = {{"command", "builtins"}, {"builtins", listed}};
+  if (options.verbose) {
+    if (::isatty(STDERR_FILENO)) std::cerr << "pevis: loading builtin:reverse (trained on first use)..." << std::endl;
+    const ReverseReport report = reverse_report();
+    out << "builtin:reverse reverses " << report.sequence_accuracy * 100 << "% of 2000 held-out sequences without error";
+    if (report.cached) out << " (cached in " << report.cache_path << ")";
+    else out << " (trained in " << report.seconds << " s" << (report.cache_path.empty() ? ", not cached" : ", cached in " + report.cache_path) << ")";
+    out << "\n";
+    summary["reverse_accuracy"] = report.sequence_accuracy;
+  }
+  nlohmann::json files = nlohmann::json::array();
+  if (!options.write_dir.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(options.write_dir, error);
+    if (!std::filesystem::is_directory(options.write_dir)) {
+      throw output_error(options.write_dir, "cannot create the folder", "choose another with --write");
+    }
+    const std::pair<const char*, std::string> texts[] = {{"vocab.txt", builtin_lm_vocab()},
+                                                         {"seq.txt", builtin_lm_sequence()},
+                                                         {"reverse.txt", builtin_reverse_sequence()}};
+    for (const auto& [name, text] : texts) {
+      const std::string path = (std::filesystem::path(options.write_dir) / name).string();
+      write_file_atomic(path, [&](std::ostream& file) { file << text; });
+      out << "wrote " << path << "\n";
+      files.push_back({{"path", path}, {"kind", "input"}, {"format", "txt"}});
+    }
+  }
+  summary["files"] = files;
+  if (options.json) std::cout << summary.dump() << "\n";
+}
+
+struct ExportOptions {
+  std::string model;
+  std::string file;
+};
+
+void run_export(const ExportOptions& options) {
+  const Model model = load_model(options.model);
+  if (!model.module) {
+    throw bad_input(options.model, "a " + model.format + " file has no module to export", "export a built-in or a TorchScript model");
+  }
+  const std::string temp = options.file + ".tmp-" + std::to_string(::getpid());
+  try {
+    model.module->save(temp);
+  } catch (const std::exception& e) {
+    std::remove(temp.c_str());
+    throw output_error(options.file, "cannot write the archive", "check that the folder exists and is writable");
+  }
+  if (std::rename(temp.c_str(), options.file.c_str()) != 0) {
+    std::remove(temp.c_str());
+    throw output_error(options.file, "cannot write the archive", "check that the folder exists and is writable");
+  }
+  std::cout << "wrote " << options.file << "\n";
+}
+
+}  // namespace
+
+void setup_builtins(CLI::App& app) {
+  auto options = std::make_shared<BuiltinsOptions>();
+  CLI::App* command = app.add_subcommand("builtins", "list the built-in models, usable as builtin:NAME wherever a model is");
+  command->add_option("--write", options->write_dir, "write sample inputs there: vocab.txt and seq.txt (transformer-lm), reverse.txt");
+  command->add_flag("-v,--verbose", options->verbose, "also train (once, then cached) and measure builtin:reverse");
+  command->add_flag("--json", options->json, "print one JSON object describing the built-ins on stdout");
+  command->footer(
+      "Examples:\n"
+      "  pevis builtins --write inputs\n"
+      "  pevis attention builtin:transformer-lm --input inputs/seq.txt --vocab inputs/vocab.txt\n"
+      "  pevis attention builtin:reverse --input inputs/reverse.txt --layout batch-first\n"
+      "  pevis export builtin:reverse reverse.pt        # a TorchScript archive torch.jit.load reads");
+  command->callback([options] { run_builtins(*options); });
+
+  auto exported = std::make_shared<ExportOptions>();
+  CLI::App* save = app.add_subcommand("export", "save a built-in (or any TorchScript model) as a TorchScript archive");
+  save->add_option("MODEL", exported->model, "builtin:NAME or a TorchScript file")->required();
+  save->add_option("FILE", exported->file, "where to write the archive")->required();
+  save->footer("Example:\n  pevis export builtin:transformer-lm lm.pt");
+  save->callback([exported] { run_export(*exported); });
+}
+
+}  // namespace pevis::cli
