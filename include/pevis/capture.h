@@ -2,6 +2,7 @@
 
 #include <ATen/core/ivalue.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,32 @@ struct CaptureResult {
 /// these inputs (the message names the expected argument types).
 CaptureResult capture_forward(const Model& model, const std::vector<c10::IValue>& inputs,
                               const std::vector<std::string>& kinds, bool explicit_paths = true);
+
+/// One execution of an operation whose cost pevis counts (matrix products,
+/// convolutions): the sizes of its tensor inputs and of its output.
+struct TracedOp {
+  std::string path;  ///< module path of the node
+  std::string op;    ///< e.g. "aten::linear"
+  std::string equation;  ///< aten::einsum only
+  std::vector<std::vector<std::int64_t>> inputs;
+  std::vector<std::int64_t> output;
+};
+
+/// Shapes seen in one forward pass.
+struct ForwardTrace {
+  c10::IValue output;
+  /// Module path -> shapes of the tensors leaving it (its outputs), and of
+  /// those entering it from outside (its inputs), in the first call.
+  std::map<std::string, std::vector<std::vector<std::int64_t>>> module_outputs;
+  std::map<std::string, std::vector<std::vector<std::int64_t>>> module_inputs;
+  std::vector<TracedOp> ops;  ///< every execution of the `op_kinds`, in order
+};
+
+/// Runs the forward pass as `capture_forward` does, recording only shapes:
+/// of every tensor that crosses a module boundary (module paths as there), and
+/// of the inputs and output of every node whose kind is in `op_kinds`.
+ForwardTrace trace_forward(const Model& model, const std::vector<c10::IValue>& inputs,
+                           const std::vector<std::string>& op_kinds);
 
 /// Runs the model's forward as it is, for comparison.
 c10::IValue plain_forward(const Model& model, const std::vector<c10::IValue>& inputs);

@@ -23,12 +23,14 @@ std::unique_ptr<CLI::App> make_app() {
       "  pevis bias model.pt                          # every bias vector of a model\n"
       "  pevis bias before.pt after.pt                # what training changed\n"
       "  pevis attention model.pt --input seq.txt --vocab vocab.txt\n"
+      "  pevis summary model.pt --input-shape 1,3,224,224  # the structure table\n"
       "  pevis SUBCOMMAND --help                      # options of one subcommand\n\n"
       "Exit codes: 0 success, 1 internal error, 2 usage error, 3 bad input,\n"
       "4 output error (cannot write, gnuplot missing or failed), 5 a requested check failed.");
   setup_encoding(*app);
   setup_bias(*app);
   setup_attention(*app);
+  setup_summary(*app);
   setup_builtins(*app);
   return app;
 }

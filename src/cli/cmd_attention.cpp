@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "model_input.h"
 #include "output_options.h"
 #include "pevis/attention.h"
 #include "pevis/encoding.h"
@@ -24,12 +25,7 @@ namespace {
 
 struct AttentionOptions {
   std::string model;
-  std::string input;
-  std::string vocab;
-  std::string unk;
-  std::string layout = "seq-first";
-  std::string input_shape;
-  std::uint64_t seed = 0;
+  InputOptions input;
   bool list = false;
   std::string head;
   std::string layer;
@@ -38,67 +34,11 @@ struct AttentionOptions {
   OutputOptions output;
 };
 
-constexpr std::size_t kMaxTextBytes = 64u << 20;
-
 // File names keep only characters every shell and file system take.
 std::string file_name(const std::string& site) {
   std::string out;
   for (char c : site) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-') ? c : '-';
   return out;
-}
-
-std::vector<std::int64_t> parse_shape(const std::string& text) {
-  std::vector<std::int64_t> shape;
-  std::size_t start = 0;
-  std::uint64_t total = 1;
-  while (start <= text.size()) {
-    const std::size_t end = std::min(text.find(',', start), text.size());
-    const std::string part = text.substr(start, end - start);
-    std::size_t used = 0;
-    long long value = 0;
-    try {
-      value = std::stoll(part, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != part.size()) {
-      throw Error(ExitCode::kUsage, "--input-shape " + text, "expected whole numbers separated by commas",
-                  "for example --input-shape 1,3,224,224");
-    }
-    if (value < 1 || value > 1000000 || shape.size() == 8) {
-      throw bad_input("--input-shape " + text, "each size must be from 1 to 1000000, with at most 8 of them");
-    }
-    total *= static_cast<std::uint64_t>(value);
-    if (total > 256u << 20) throw bad_input("--input-shape " + text, "the input would have more than 268 million values");
-    shape.push_back(value);
-    start = end + 1;
-  }
-  return shape;
-}
-
-struct Input {
-  std::vector<c10::IValue> values;
-  std::vector<std::string> labels;  // per position, when the input is tokens
-};
-
-Input make_input(const AttentionOptions& options) {
-  Input input;
-  if (!options.input_shape.empty()) {
-    auto generator = at::make_generator<at::CPUGeneratorImpl>(options.seed);
-    input.values.emplace_back(at::randn(parse_shape(options.input_shape), generator));
-    return input;
-  }
-  const auto tokens = split_tokens(read_text_file(options.input, kMaxTextBytes), options.input);
-  std::vector<std::string> vocab;
-  if (!options.vocab.empty()) vocab = parse_vocab(read_text_file(options.vocab, kMaxTextBytes), options.vocab);
-  const TokenSequence seq = map_tokens(tokens, options.vocab.empty() ? nullptr : &vocab,
-                                       options.unk.empty() ? std::nullopt : std::optional<std::string>(options.unk),
-                                       options.input);
-  const auto n = static_cast<std::int64_t>(seq.ids.size());
-  at::Tensor ids = at::tensor(seq.ids, at::TensorOptions().dtype(at::kLong));
-  input.values.emplace_back(options.layout == "batch-first" ? ids.reshape({1, n}) : ids.reshape({n, 1}));
-  input.labels = seq.labels;
-  return input;
 }
 
 std::string shape_text(const at::Tensor& t) {
@@ -214,10 +154,6 @@ void print_sites(std::ostream& out, const std::vector<AttentionSite>& sites) {
 }
 
 void run_attention(const AttentionOptions& options) {
-  if (options.input.empty() == options.input_shape.empty()) {
-    throw Error(ExitCode::kUsage, "attention", "give exactly one of --input FILE and --input-shape LIST",
-                "for example --input seq.txt");
-  }
   std::optional<std::regex> layer;
   if (!options.layer.empty()) {
     try {
@@ -231,7 +167,7 @@ void run_attention(const AttentionOptions& options) {
     throw Error(ExitCode::kUsage, "--head " + options.head, "expected a head number or 'mean'");
   }
   const Model model = load_model(options.model);
-  const Input input = make_input(options);
+  const ModelInput input = make_input(options.input);
   std::ostream& messages = human(options.output);
   const bool progress = ::isatty(STDERR_FILENO);
   if (progress) std::cerr << "pevis: running " << options.model << " and capturing attention..." << std::endl;
@@ -295,14 +231,7 @@ void setup_attention(CLI::App& app) {
   CLI::App* command =
       app.add_subcommand("attention", "capture the attention weights of a TorchScript model in a forward pass, and draw them");
   command->add_option("MODEL", options->model, "a TorchScript model (torch.jit.script(model).save(path))")->required();
-  command->add_option("--input", options->input, "token file: whitespace-separated ids, or words with --vocab");
-  command->add_option("--vocab", options->vocab, "vocabulary: one token per line, the line number (from 0) is its id");
-  command->add_option("--unk", options->unk, "vocabulary token to use for words the vocabulary lacks");
-  command->add_option("--layout", options->layout, "shape of the token tensor: seq-first [S, 1] or batch-first [1, S]")
-      ->check(CLI::IsMember({"seq-first", "batch-first"}))
-      ->capture_default_str();
-  command->add_option("--input-shape", options->input_shape, "feed a random float tensor of this shape instead, e.g. 1,3,224,224");
-  command->add_option("--seed", options->seed, "seed of the random input")->capture_default_str();
+  add_input_options(*command, options->input);
   command->add_flag("--list", options->list, "print the attention sites found (path, heads, shape) and draw nothing");
   command->add_option("--head", options->head, "draw one head (a number from 0) or 'mean' instead of all");
   command->add_option("--layer", options->layer, "keep the sites whose name matches this regex");

@@ -9,5 +9,6 @@ void setup_encoding(CLI::App& app);
 void setup_bias(CLI::App& app);
 void setup_attention(CLI::App& app);
 void setup_builtins(CLI::App& app);
+void setup_summary(CLI::App& app);
 
 }  // namespace pevis::cli

@@ -8,6 +8,7 @@
 
 #include <deque>
 #include <map>
+#include <set>
 
 #include "pevis/error.h"
 
@@ -22,9 +23,32 @@ at::Tensor record(const at::Tensor& value, std::int64_t site) {
   return value;
 }
 
+// Shape recorders: (site, sizes of each tensor), for summaries.
+thread_local std::vector<std::pair<std::int64_t, std::vector<std::vector<std::int64_t>>>>* active_shapes = nullptr;
+
+at::Tensor record_shape(const at::Tensor& value, std::int64_t site) {
+  if (active_shapes) active_shapes->push_back({site, {value.sizes().vec()}});
+  return value;
+}
+
+at::Tensor record_op(const std::vector<at::Tensor>& inputs, const at::Tensor& output, std::int64_t site) {
+  if (active_shapes) {
+    std::vector<std::vector<std::int64_t>> shapes;
+    for (const auto& t : inputs) shapes.push_back(t.sizes().vec());
+    shapes.push_back(output.sizes().vec());
+    active_shapes->push_back({site, std::move(shapes)});
+  }
+  return output;
+}
+
 TORCH_LIBRARY(pevis, m) {
   m.def(torch::schema("pevis::record(Tensor value, int site) -> Tensor", c10::AliasAnalysisKind::CONSERVATIVE),
         &record);
+  m.def(torch::schema("pevis::record_shape(Tensor value, int site) -> Tensor", c10::AliasAnalysisKind::CONSERVATIVE),
+        &record_shape);
+  m.def(torch::schema("pevis::record_op(Tensor[] inputs, Tensor output, int site) -> Tensor",
+                      c10::AliasAnalysisKind::CONSERVATIVE),
+        &record_op);
 }
 
 std::string first_line(const std::string& text) { return one_line(text.substr(0, text.find('\n'))); }
@@ -149,28 +173,231 @@ c10::IValue plain_forward(const Model& model, const std::vector<c10::IValue>& in
   }
 }
 
-CaptureResult capture_forward(const Model& model, const std::vector<c10::IValue>& inputs,
-                              const std::vector<std::string>& kinds, bool explicit_paths) {
-  torch::jit::Module& module = module_of(model, "capturing");
-  module.eval();
-  check_arity(model, inputs);
+namespace {
 
-  auto graph = torch::jit::toGraphFunction(module.get_method("forward").function()).graph()->copy();
-  torch::jit::Inline(*graph);
+// The forward graph, copied and inlined, with every node listed.
+struct PreparedGraph {
+  std::shared_ptr<torch::jit::Graph> graph;
   std::vector<torch::jit::Node*> nodes;
-  collect_nodes(graph->block(), nodes);
+};
 
+PreparedGraph prepare(torch::jit::Module& module, bool explicit_paths) {
+  PreparedGraph prepared;
+  prepared.graph = torch::jit::toGraphFunction(module.get_method("forward").function()).graph()->copy();
+  torch::jit::Inline(*prepared.graph);
+  collect_nodes(prepared.graph->block(), prepared.nodes);
   if (explicit_paths) {
-    torch::jit::WithInsertPoint at_start(graph->block()->nodes().front());
-    torch::jit::Value* yes = graph->insertConstant(true);
-    for (auto* node : nodes) {
+    torch::jit::WithInsertPoint at_start(prepared.graph->block()->nodes().front());
+    torch::jit::Value* yes = prepared.graph->insertConstant(true);
+    for (auto* node : prepared.nodes) {
       const std::string kind = node->kind().toQualString();
       if ((kind == "aten::is_grad_enabled" || kind == "prim::requires_grad") && node->outputs().size() == 1) {
         node->output()->replaceAllUsesWith(yes);
       }
     }
   }
+  return prepared;
+}
 
+bool is_tensor(const torch::jit::Value* v) { return v->type()->kind() == c10::TypeKind::TensorType; }
+
+// `path` and everything below it.
+bool within(const std::string& path, const std::string& root) {
+  return root.empty() || path == root || (path.size() > root.size() && path.compare(0, root.size(), root) == 0 && path[root.size()] == '.');
+}
+
+// The modules a value passes through from `from` to `to`: from `from` up to,
+// not including, their nearest common ancestor.
+std::vector<std::string> crossed(std::string from, const std::string& to) {
+  std::vector<std::string> out;
+  while (!within(to, from)) {
+    out.push_back(from);
+    const auto dot = from.rfind('.');
+    from = dot == std::string::npos ? "" : from.substr(0, dot);
+  }
+  return out;
+}
+
+}  // namespace
+
+ForwardTrace trace_forward(const Model& model, const std::vector<c10::IValue>& inputs,
+                           const std::vector<std::string>& op_kinds) {
+  torch::jit::Module& module = module_of(model, "a traced forward pass");
+  module.eval();
+  check_arity(model, inputs);
+  PreparedGraph prepared = prepare(module, /*explicit_paths=*/true);
+  auto& graph = prepared.graph;
+  const ModulePaths paths(module);
+  std::map<const torch::jit::Node*, std::string> node_path;
+  for (auto* node : prepared.nodes) node_path[node] = paths.resolve(node);
+  // Where a use happens: a block's return counts as its owning node; the
+  // graph's return is the root.
+  const auto user_path = [&](const torch::jit::Use& use) -> std::string {
+    const torch::jit::Node* user = use.user;
+    while (user->kind() == c10::prim::Return) {
+      const torch::jit::Node* owner = user->owningBlock()->owningNode();
+      if (!owner) return "";
+      user = owner;
+    }
+    const auto found = node_path.find(user);
+    return found == node_path.end() ? "" : found->second;
+  };
+
+  struct Site {
+    std::vector<std::string> out_paths, in_paths;
+    int op = -1;  // index into op_nodes for op records
+  };
+  std::vector<Site> sites;
+  std::vector<const torch::jit::Node*> op_nodes;
+  const auto shape_symbol = c10::Symbol::fromQualString("pevis::record_shape");
+  const auto op_symbol = c10::Symbol::fromQualString("pevis::record_op");
+
+  // Values crossing module boundaries: defined in one module, used in
+  // another. A tuple or list that crosses (nn.MultiheadAttention returns
+  // (output, weights)) carries its tensors across.
+  std::vector<torch::jit::Value*> values;
+  for (auto* input : graph->inputs()) values.push_back(input);
+  for (auto* node : prepared.nodes)
+    for (auto* output : node->outputs()) values.push_back(output);
+  std::map<torch::jit::Value*, Site> crossing;
+  const auto add = [](std::vector<std::string>& list, const std::string& p) {
+    if (std::find(list.begin(), list.end(), p) == list.end()) list.push_back(p);
+  };
+  for (auto* value : values) {
+    const bool graph_input = value->node()->kind() == c10::prim::Param;
+    const std::string from = graph_input ? "" : node_path[value->node()];
+    const bool packed = value->node()->kind() == c10::prim::TupleConstruct || value->node()->kind() == c10::prim::ListConstruct;
+    if (!is_tensor(value) && !packed) continue;
+    for (const auto& use : value->uses()) {
+      // Reading a tensor's metadata is not data leaving a module (and such
+      // nodes may carry no call stack at all).
+      const std::string user_kind = use.user->kind().toQualString();
+      if (user_kind == "aten::size" || user_kind == "aten::dim" || user_kind == "aten::numel" ||
+          user_kind == "prim::device" || user_kind == "prim::dtype" || user_kind == "prim::is_cuda") {
+        continue;
+      }
+      const std::string to = user_path(use);
+      for (const auto& p : crossed(from, to)) {
+        if (is_tensor(value)) {
+          add(crossing[value].out_paths, p);
+        } else {
+          for (auto* item : value->node()->inputs()) {
+            if (is_tensor(item)) add(crossing[item].out_paths, p);
+          }
+        }
+      }
+      if (is_tensor(value)) {
+        for (const auto& p : crossed(to, from)) add(crossing[value].in_paths, p);
+      }
+    }
+  }
+  // What the forward returns leaves the root module; what it takes enters it.
+  for (auto* value : graph->outputs()) {
+    if (is_tensor(value)) add(crossing[value].out_paths, "");
+    else if (value->node()->kind() == c10::prim::TupleConstruct || value->node()->kind() == c10::prim::ListConstruct) {
+      for (auto* item : value->node()->inputs()) {
+        if (is_tensor(item)) add(crossing[item].out_paths, "");
+      }
+    }
+  }
+  for (auto* value : graph->inputs()) {
+    if (is_tensor(value)) add(crossing[value].in_paths, "");
+  }
+  for (auto* value : values) {
+    auto found = crossing.find(value);
+    if (found == crossing.end() || (found->second.out_paths.empty() && found->second.in_paths.empty())) continue;
+    const auto index = static_cast<std::int64_t>(sites.size());
+    sites.push_back(std::move(found->second));
+    const bool graph_input = value->node()->kind() == c10::prim::Param;
+    torch::jit::Node* anchor = graph_input ? graph->block()->nodes().front() : value->node()->next();
+    torch::jit::WithInsertPoint at(anchor);
+    torch::jit::Value* site_value = graph->insertConstant(index);
+    torch::jit::Node* recorder = graph->create(shape_symbol, {value, site_value});
+    recorder->insertAfter(site_value->node());
+    recorder->output()->setType(value->type());
+    value->replaceAllUsesAfterNodeWith(recorder, recorder->output());
+  }
+
+  // Costly operations: their inputs' and output's sizes after each run.
+  for (auto* node : prepared.nodes) {
+    const std::string kind = node->kind().toQualString();
+    if (std::find(op_kinds.begin(), op_kinds.end(), kind) == op_kinds.end() || node->outputs().size() != 1 ||
+        !is_tensor(node->output())) {
+      continue;
+    }
+    std::vector<torch::jit::Value*> tensors;
+    for (auto* input : node->inputs()) {
+      if (is_tensor(input)) tensors.push_back(input);
+      else if (input->node()->kind() == c10::prim::ListConstruct) {
+        for (auto* item : input->node()->inputs()) {
+          if (is_tensor(item)) tensors.push_back(item);
+        }
+      }
+    }
+    Site site;
+    site.op = static_cast<int>(op_nodes.size());
+    op_nodes.push_back(node);
+    const auto index = static_cast<std::int64_t>(sites.size());
+    sites.push_back(std::move(site));
+    torch::jit::WithInsertPoint at(node->next());
+    torch::jit::Value* list = graph->insertNode(graph->createList(c10::TensorType::get(), tensors))->output();
+    torch::jit::Value* site_value = graph->insertConstant(index);
+    torch::jit::Node* recorder = graph->create(op_symbol, {list, node->output(), site_value});
+    recorder->insertAfter(site_value->node());
+    recorder->output()->setType(node->output()->type());
+    node->output()->replaceAllUsesAfterNodeWith(recorder, recorder->output());
+  }
+
+  std::vector<std::pair<std::int64_t, std::vector<std::vector<std::int64_t>>>> records;
+  ForwardTrace trace;
+  {
+    torch::NoGradGuard no_grad;
+    active_shapes = &records;
+    try {
+      trace.output = run_graph(module, graph, inputs, model);
+    } catch (...) {
+      active_shapes = nullptr;
+      throw;
+    }
+    active_shapes = nullptr;
+  }
+  std::set<std::pair<std::string, std::int64_t>> seen;  // (module, site) already recorded
+  for (auto& [index, shapes] : records) {
+    const Site& site = sites[static_cast<std::size_t>(index)];
+    if (site.op >= 0) {
+      const torch::jit::Node* node = op_nodes[static_cast<std::size_t>(site.op)];
+      TracedOp op;
+      op.path = node_path[node];
+      op.op = node->kind().toQualString();
+      if (op.op == "aten::einsum") {
+        if (auto equation = torch::jit::toIValue(node->input(0)); equation && equation->isString()) {
+          op.equation = equation->toStringRef();
+        }
+      }
+      op.output = shapes.back();
+      shapes.pop_back();
+      op.inputs = std::move(shapes);
+      trace.ops.push_back(std::move(op));
+      continue;
+    }
+    for (const auto& p : site.out_paths) {
+      if (seen.insert({"out:" + p, index}).second && trace.module_outputs[p].size() < 8) trace.module_outputs[p].push_back(shapes[0]);
+    }
+    for (const auto& p : site.in_paths) {
+      if (seen.insert({"in:" + p, index}).second && trace.module_inputs[p].size() < 8) trace.module_inputs[p].push_back(shapes[0]);
+    }
+  }
+  return trace;
+}
+
+CaptureResult capture_forward(const Model& model, const std::vector<c10::IValue>& inputs,
+                              const std::vector<std::string>& kinds, bool explicit_paths) {
+  torch::jit::Module& module = module_of(model, "capturing");
+  module.eval();
+  check_arity(model, inputs);
+  PreparedGraph prepared = prepare(module, explicit_paths);
+  auto& graph = prepared.graph;
+  auto& nodes = prepared.nodes;
   const ModulePaths paths(module);
   std::vector<CapturedValue> sites;
   const auto record_symbol = c10::Symbol::fromQualString("pevis::record");

@@ -306,6 +306,64 @@ def make_attention(out_dir):
     return expected
 
 
+class ConvNet(torch.nn.Module):
+    """A small convolutional network: conv, batch norm (buffers), pooling, linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+            torch.nn.MaxPool2d(2), torch.nn.Conv2d(8, 16, 3, groups=2), torch.nn.ReLU())
+        self.pool = torch.nn.AdaptiveAvgPool2d(1)
+        self.classifier = torch.nn.Linear(16, 10)
+
+    def forward(self, x):
+        return self.classifier(self.pool(self.features(x)).flatten(1))
+
+
+class TiedLM(torch.nn.Module):
+    """An embedding tied to the output layer: one tensor, two modules."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = torch.nn.Embedding(50, 16)
+        self.hidden = torch.nn.Linear(16, 16)
+        self.out = torch.nn.Linear(16, 50)
+        self.out.weight = self.embed.weight
+        self.hidden.bias.requires_grad_(False)
+
+    def forward(self, tokens):
+        return self.out(torch.relu(self.hidden(self.embed(tokens))))
+
+
+def make_summaries(out_dir):
+    """Scripted models with what PyTorch reports: unique parameter counts,
+    trainable counts, and every module's output shape for one input."""
+    torch.manual_seed(2)
+    expected = {}
+    for name, model, example in [("summary_conv.pt", ConvNet().eval(), torch.randn(1, 3, 16, 16)),
+                                 ("summary_tied.pt", TiedLM().eval(), torch.tensor([[1, 2, 3, 4, 5]]))]:
+        shapes = {}
+        hooks = [m.register_forward_hook(lambda m, i, o, n=n: shapes.__setitem__(n, list(o.shape)))
+                 for n, m in model.named_modules() if n]
+        with torch.no_grad():
+            model(example)
+        for h in hooks:
+            h.remove()
+        params = {id(p): p for p in model.parameters()}.values()
+        expected[name] = {
+            "input_shape": list(example.shape),
+            "input_dtype": str(example.dtype),
+            "total_params": sum(p.numel() for p in params),
+            "trainable_params": sum(p.numel() for p in params if p.requires_grad),
+            "buffers": sum(b.numel() for b in model.buffers()),
+            "outputs": shapes,
+        }
+        torch.jit.script(model).save(os.path.join(out_dir, name))
+    with open(os.path.join(out_dir, "summary.expected.json"), "w") as f:
+        json.dump(expected, f, indent=1)
+
+
 def check_builtins(out_dir, pevis):
     """Exports every built-in with pevis, loads it with torch.jit.load, and
     records what Python computes for a fixed input: the C++ tests compare
@@ -339,6 +397,7 @@ def main():
     out_dir = os.path.dirname(os.path.abspath(__file__))
     if os.environ.get("PEVIS_BINARY"):
         check_builtins(out_dir, os.environ["PEVIS_BINARY"])
+    make_summaries(out_dir)
     with open(os.path.join(out_dir, "attention.expected.json"), "w") as f:
         json.dump(make_attention(out_dir), f)
     expected = make_models(out_dir)

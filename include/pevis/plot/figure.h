@@ -49,9 +49,10 @@ struct Series {
   std::vector<double> y;
 };
 
-/// Series drawn as lines (a line plot) or as dots (a scatter plot).
+/// Series drawn as lines (a line plot), as dots (a scatter plot) or as bars
+/// from zero (a bar chart).
 struct XYPlot {
-  enum class Style { kLines, kPoints };
+  enum class Style { kLines, kPoints, kBars };
   Style style = Style::kLines;
   std::vector<Series> series;
   std::optional<double> y_min;  ///< vertical range; from the data when unset

@@ -303,6 +303,7 @@ void write_xy_panel(std::ostringstream& out, const Figure& figure, std::size_t i
                     const Layout& layout, bool text) {
   out << "set grid lc rgb '#dddddd'\nset autoscale xfix\nset xzeroaxis lt -1 lc rgb '#999999'\n";
   if (xy.style == XYPlot::Style::kPoints) out << "set offsets graph 0.02, graph 0.02, graph 0.04, graph 0.04\n";
+  if (xy.style == XYPlot::Style::kBars) out << "set boxwidth 0.7\nset yrange [0:*]\n";
   if (!xy.x_labels.empty()) {
     out << "set xrange [-0.5:" << num(static_cast<double>(xy.x_labels.size()) - 0.5) << "]\n";
     out << "set xtics rotate by 45 right " << tic_list(xy.x_labels, 0, layout.plot_w, text ? 2 : 14) << "\n";
@@ -316,7 +317,10 @@ void write_xy_panel(std::ostringstream& out, const Figure& figure, std::size_t i
   out << "plot ";
   for (std::size_t s = 0; s < xy.series.size(); ++s) {
     out << (s ? ", \\\n     " : "") << datablock_name(index, s) << " using 1:2 "
-        << (xy.style == XYPlot::Style::kLines ? "with lines lw 2" : "with points pt 7 ps 0.8") << " title "
+        << (xy.style == XYPlot::Style::kLines    ? "with lines lw 2"
+            : xy.style == XYPlot::Style::kPoints ? "with points pt 7 ps 0.8"
+                                                 : "with boxes fs solid 0.6 lc rgb '#2c718e'")
+        << " title "
         << quote(xy.series[s].title);
   }
   if (xy.series.empty()) out << "NaN notitle";

@@ -1,0 +1,86 @@
+#include "model_input.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/randn.h>
+#include <ATen/ops/tensor.h>
+
+#include "pevis/error.h"
+#include "pevis/tokens.h"
+
+namespace pevis::cli {
+namespace {
+
+constexpr std::size_t kMaxTextBytes = 64u << 20;
+
+std::vector<std::int64_t> parse_shape(const std::string& text) {
+  std::vector<std::int64_t> shape;
+  std::size_t start = 0;
+  std::uint64_t total = 1;
+  while (start <= text.size()) {
+    const std::size_t end = std::min(text.find(',', start), text.size());
+    const std::string part = text.substr(start, end - start);
+    std::size_t used = 0;
+    long long value = 0;
+    try {
+      value = std::stoll(part, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != part.size()) {
+      throw Error(ExitCode::kUsage, "--input-shape " + text, "expected whole numbers separated by commas",
+                  "for example --input-shape 1,3,224,224");
+    }
+    if (value < 1 || value > 1000000 || shape.size() == 8) {
+      throw bad_input("--input-shape " + text, "each size must be from 1 to 1000000, with at most 8 of them");
+    }
+    total *= static_cast<std::uint64_t>(value);
+    if (total > 256u << 20) throw bad_input("--input-shape " + text, "the input would have more than 268 million values");
+    shape.push_back(value);
+    start = end + 1;
+  }
+  return shape;
+}
+
+}  // namespace
+
+ModelInput make_input(const InputOptions& options) {
+  if (options.input.empty() == options.input_shape.empty()) {
+    throw Error(ExitCode::kUsage, "input", "give exactly one of --input FILE and --input-shape LIST",
+                "for example --input seq.txt");
+  }
+  ModelInput input;
+  if (!options.input_shape.empty()) {
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(options.seed);
+    input.values.emplace_back(at::randn(parse_shape(options.input_shape), generator));
+    return input;
+  }
+  const auto tokens = split_tokens(read_text_file(options.input, kMaxTextBytes), options.input);
+  std::vector<std::string> vocab;
+  if (!options.vocab.empty()) vocab = parse_vocab(read_text_file(options.vocab, kMaxTextBytes), options.vocab);
+  const TokenSequence seq = map_tokens(tokens, options.vocab.empty() ? nullptr : &vocab,
+                                       options.unk.empty() ? std::nullopt : std::optional<std::string>(options.unk),
+                                       options.input);
+  const auto n = static_cast<std::int64_t>(seq.ids.size());
+  at::Tensor ids = at::tensor(seq.ids, at::TensorOptions().dtype(at::kLong));
+  input.values.emplace_back(options.layout == "batch-first" ? ids.reshape({1, n}) : ids.reshape({n, 1}));
+  input.labels = seq.labels;
+  return input;
+}
+
+void add_input_options(CLI::App& command, InputOptions& options) {
+  const std::string group = "Input";
+  command.add_option("--input", options.input, "token file: whitespace-separated ids, or words with --vocab")->group(group);
+  command.add_option("--vocab", options.vocab, "vocabulary: one token per line, the line number (from 0) is its id")
+      ->group(group);
+  command.add_option("--unk", options.unk, "vocabulary token to use for words the vocabulary lacks")->group(group);
+  command.add_option("--layout", options.layout, "shape of the token tensor: seq-first [S, 1] or batch-first [1, S]")
+      ->check(CLI::IsMember({"seq-first", "batch-first"}))
+      ->capture_default_str()
+      ->group(group);
+  command.add_option("--input-shape", options.input_shape, "feed a random float tensor of this shape instead, e.g. 1,3,224,224")
+      ->group(group);
+  command.add_option("--seed", options.seed, "seed of the random input")->capture_default_str()->group(group);
+}
+
+}  // namespace pevis::cli

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <ATen/core/ivalue.h>
+
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+namespace pevis::cli {
+
+/// How a subcommand that runs a model gets its one input tensor.
+struct InputOptions {
+  std::string input;        ///< token file
+  std::string vocab;
+  std::string unk;
+  std::string layout = "seq-first";
+  std::string input_shape;  ///< a random float tensor instead
+  std::uint64_t seed = 0;
+};
+
+/// Adds --input, --vocab, --unk, --layout, --input-shape and --seed.
+void add_input_options(CLI::App& command, InputOptions& options);
+
+/// The model's input and a label per token (empty for --input-shape).
+struct ModelInput {
+  std::vector<c10::IValue> values;
+  std::vector<std::string> labels;
+};
+
+/// Builds the input; throws `pevis::Error` (exit 2 for a malformed
+/// --input-shape, 3 for files and values pevis cannot use).
+ModelInput make_input(const InputOptions& options);
+
+}  // namespace pevis::cli

@@ -1,0 +1,165 @@
+#include "pevis/summary.h"
+
+#include <torch/script.h>
+
+#include <map>
+#include <set>
+
+#include "pevis/capture.h"
+
+namespace pevis {
+namespace {
+
+std::int64_t numel(const std::vector<std::int64_t>& shape) {
+  std::int64_t n = 1;
+  for (auto d : shape) n *= d;
+  return n;
+}
+
+std::string parent_of(const std::string& path) {
+  const auto dot = path.rfind('.');
+  return dot == std::string::npos ? "" : path.substr(0, dot);
+}
+
+int depth_of(const std::string& path) {
+  if (path.empty()) return 0;
+  return 1 + static_cast<int>(std::count(path.begin(), path.end(), '.'));
+}
+
+std::int64_t einsum_mult_adds(const std::string& equation, const std::vector<std::vector<std::int64_t>>& inputs) {
+  const std::string lhs = equation.substr(0, equation.find("->"));
+  if (lhs.find("...") != std::string::npos) return 0;  // broadcast dimensions: not counted
+  std::map<char, std::int64_t> sizes;
+  std::size_t operand = 0, axis = 0;
+  for (char c : lhs) {
+    if (c == ',') {
+      ++operand;
+      axis = 0;
+    } else if (std::isalpha(static_cast<unsigned char>(c))) {
+      if (operand < inputs.size() && axis < inputs[operand].size()) sizes[c] = inputs[operand][axis];
+      ++axis;
+    }
+  }
+  std::int64_t product = 1;
+  for (const auto& [letter, size] : sizes) product *= size;
+  return product;
+}
+
+}  // namespace
+
+const std::vector<std::string>& counted_ops() {
+  static const std::vector<std::string> ops = {"aten::linear", "aten::matmul", "aten::mm",     "aten::bmm",
+                                               "aten::addmm",  "aten::baddbmm", "aten::einsum", "aten::conv1d",
+                                               "aten::conv2d", "aten::conv3d",  "aten::_convolution", "aten::convolution"};
+  return ops;
+}
+
+std::int64_t mult_adds_of(const std::string& op, const std::string& equation,
+                          const std::vector<std::vector<std::int64_t>>& inputs, const std::vector<std::int64_t>& output) {
+  const std::int64_t out = numel(output);
+  const auto last = [&](std::size_t i) -> std::int64_t {
+    return i < inputs.size() && !inputs[i].empty() ? inputs[i].back() : 0;
+  };
+  if (op == "aten::linear") {
+    if (inputs.size() < 2 || inputs[1].empty()) return 0;
+    return out * inputs[1].back();  // weight [out_features, in_features]
+  }
+  if (op == "aten::matmul" || op == "aten::mm" || op == "aten::bmm") return out * last(0);
+  if (op == "aten::addmm" || op == "aten::baddbmm") return out * last(1);
+  if (op == "aten::einsum") return einsum_mult_adds(equation, inputs);
+  if (op.find("conv") != std::string::npos) {
+    if (inputs.size() < 2 || inputs[1].size() < 2) return 0;
+    std::int64_t per_output = 1;  // in_channels / groups x kernel size
+    for (std::size_t i = 1; i < inputs[1].size(); ++i) per_output *= inputs[1][i];
+    return out * per_output;
+  }
+  return 0;
+}
+
+Summary summarize(const Model& model, const std::vector<c10::IValue>* inputs) {
+  Summary summary;
+  std::map<std::string, std::size_t> index;  // path -> row
+  const auto row_for = [&](const std::string& path, const std::string& type) -> SummaryRow& {
+    auto found = index.find(path);
+    if (found != index.end()) return summary.rows[found->second];
+    index[path] = summary.rows.size();
+    SummaryRow row;
+    row.path = path;
+    row.type = type;
+    row.depth = depth_of(path);
+    summary.rows.push_back(std::move(row));
+    return summary.rows.back();
+  };
+  std::set<const void*> counted;  // storages already counted: tied weights once
+  const auto count = [&](SummaryRow& row, const at::Tensor& t, bool trainable) {
+    if (!counted.insert(t.unsafeGetTensorImpl()).second) return;
+    row.own_params += t.numel();
+    if (trainable) row.own_trainable += t.numel();
+    summary.totals.params += t.numel();
+    summary.totals.param_bytes += static_cast<std::int64_t>(t.numel() * t.element_size());
+    (trainable ? summary.totals.trainable : summary.totals.non_trainable) += t.numel();
+  };
+
+  if (model.module) {
+    for (const auto& item : model.module->named_modules()) {
+      const auto& name = item.value.type()->name();
+      SummaryRow& row = row_for(item.name, name ? name->name() : "");
+      for (const auto& p : item.value.named_parameters(/*recurse=*/false)) count(row, p.value, p.value.requires_grad());
+    }
+    for (const auto& b : model.module->named_buffers(/*recurse=*/true)) {
+      summary.buffers.push_back({b.name, b.value.sizes().vec(), std::string(c10::toString(b.value.scalar_type()))});
+      summary.totals.buffers += b.value.numel();
+      summary.totals.buffer_bytes += static_cast<std::int64_t>(b.value.numel() * b.value.element_size());
+    }
+  } else {
+    // No module tree in the file: build one from the dotted names. A
+    // state_dict does not tell parameters from buffers; all count as parameters.
+    row_for("", "");
+    for (const auto& t : model.tensors) {
+      std::string path = parent_of(t.name);
+      std::vector<std::string> chain;
+      for (std::string p = path; !p.empty(); p = parent_of(p)) chain.push_back(p);
+      for (auto it = chain.rbegin(); it != chain.rend(); ++it) row_for(*it, "");
+      count(row_for(path, ""), t.tensor, /*trainable=*/true);
+    }
+  }
+
+  if (inputs && model.module) {
+    const ForwardTrace trace = trace_forward(model, *inputs, counted_ops());
+    summary.totals.forward = true;
+    for (auto& row : summary.rows) {
+      const auto out = trace.module_outputs.find(row.path);
+      if (out != trace.module_outputs.end()) {
+        row.outputs = out->second;
+        row.called = true;
+        if (!row.path.empty())
+          for (const auto& shape : row.outputs) summary.totals.activation_bytes += numel(shape) * 4;
+      }
+      const auto in = trace.module_inputs.find(row.path);
+      if (in != trace.module_inputs.end()) {
+        row.inputs = in->second;
+        row.called = true;
+      }
+    }
+    for (const auto& op : trace.ops) {
+      const std::int64_t m = mult_adds_of(op.op, op.equation, op.inputs, op.output);
+      summary.totals.mult_adds += m;
+      auto found = index.find(op.path);
+      if (found != index.end()) summary.rows[found->second].own_mult_adds += m;
+    }
+  }
+  // Subtree sums: every row adds itself to its ancestors.
+  for (auto& row : summary.rows) {
+    row.subtree_params += row.own_params;
+    row.subtree_mult_adds += row.own_mult_adds;
+    for (std::string p = row.path; !p.empty();) {
+      p = parent_of(p);
+      auto& ancestor = summary.rows[index[p]];
+      ancestor.subtree_params += row.own_params;
+      ancestor.subtree_mult_adds += row.own_mult_adds;
+    }
+  }
+  return summary;
+}
+
+}  // namespace pevis
