@@ -409,5 +409,56 @@ TEST(CliBuiltins, ListWriteAndExport) {
   expect_one_line_error(pevis({"export", "builtin:simple-net", "no/such/folder/x.pt"}, dir, cache), 4, "x.pt");
 }
 
+
+// ---- pevis summary and pevis encoding MODEL
+
+TEST(CliSummary, TableTotalsAndFiles) {
+  test::TempDir dir;
+  test::write_file(dir / "six.txt", "1 5 9 2 7 3");
+  auto r = pevis({"summary", kData + "/word_lm.pt", "--input", "six.txt", "--json", "--depth", "2"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["total_params"], 19688);
+  EXPECT_EQ(j["trainable_params"], 19688);
+  EXPECT_EQ(j["non_trainable_params"], 0);
+  EXPECT_GT(j["total_mult_adds"].get<std::int64_t>(), 0);
+  EXPECT_NE(r.err.find("├─ transformer_encoder: TransformerEncoder"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Total params: 19,688"), std::string::npos);
+  EXPECT_TRUE(test::looks_like(dir / "pevis-out/summary.png", "png"));
+  const auto rows = read_csv_rows(dir / "pevis-out/summary.csv");
+  EXPECT_EQ(rows[0][0], "path");
+  EXPECT_TRUE(std::filesystem::exists(dir / "pevis-out/summary-totals.csv"));
+  r = pevis({"summary", kData + "/word_lm.pt", "--ascii", "--depth", "4", "--fold-repeats", "--format", "none"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("`- 0: TransformerEncoderLayer (x2, each)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("norm2: LayerNorm"), std::string::npos) << "named siblings are not folded";
+  EXPECT_EQ(r.out.find("1: TransformerEncoderLayer"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("need a forward pass"), std::string::npos);
+  r = pevis({"summary", kData + "/simple_net.safetensors", "--format", "none", "--data", "none"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Total params: 430"), std::string::npos) << r.out;
+}
+
+TEST(CliEncodingModel, FindsAndChecksThePositionalTable) {
+  test::TempDir dir;
+  auto r = pevis({"encoding", kData + "/word_lm.pt", "--list"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("pos_encoder.pe  5000x1x32  buffer"), std::string::npos) << r.out;
+  r = pevis({"encoding", kData + "/word_lm.pt", "--positions", "0:100", "--fail-if-not-sinusoidal", "1e-6"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("sinusoidal"), std::string::npos) << r.out;
+  EXPECT_TRUE(test::looks_like(dir / "pevis-out/encoding.png", "png"));
+  const auto rows = read_csv_rows(dir / "pevis-out/encoding.csv");
+  EXPECT_EQ(rows.size(), 101u);
+  // A learned table fails the check, after writing its figures.
+  r = pevis({"encoding", "builtin:reverse", "--fail-if-not-sinusoidal", "0.01", "-o", "learned"},
+            dir, {{"XDG_CACHE_HOME", (dir / "cache").string()}});
+  expect_one_line_error(r, 5, "deviates from the sinusoid");
+  EXPECT_TRUE(std::filesystem::exists(dir / "learned/encoding.png"));
+  expect_one_line_error(pevis({"encoding", kData + "/simple_net.state.pt"}, dir), 3, "--tensor");
+  expect_one_line_error(pevis({"encoding", kData + "/word_lm.pt", "--tensor", "decoder.weight", "--d-model", "8"}, dir), 2,
+                        "either");
+}
+
 }  // namespace
 }  // namespace pevis

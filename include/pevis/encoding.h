@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "pevis/matrix.h"
+#include "pevis/model.h"
 
 namespace pevis {
 
@@ -46,6 +47,38 @@ std::vector<std::int64_t> default_dims(std::int64_t d_model);
 /// Copies a 2-D tensor into a labelled matrix (converted to float32).
 LabeledMatrix to_matrix(const at::Tensor& values, std::string name, std::string row_title,
                         std::vector<std::string> row_labels, std::vector<std::string> col_labels);
+
+/// A tensor of a model that looks like a table of positions.
+struct PositionalCandidate {
+  std::string name;
+  std::vector<std::int64_t> shape;  ///< as stored
+  std::string kind;                 ///< "buffer", "parameter" or "tensor"
+};
+
+/// Tensors whose name speaks of positions (`pe`, `pos_embedding`,
+/// `position_embeddings.weight`, ...) and that are a 2-D table once their
+/// size-1 dimensions are dropped (`[5000, 1, d]`, `[1, L, d]`, `[L, d]`).
+/// Buffers first, then in model order.
+std::vector<PositionalCandidate> find_positional_tables(const Model& model);
+
+/// The named tensor of `model` as a float32 [positions, dims] table (size-1
+/// dimensions dropped). Throws `pevis::Error` (exit 3) when there is no such
+/// tensor or it is not a 2-D table.
+at::Tensor positional_table(const Model& model, const std::string& name);
+
+/// How a table compares with the ideal sinusoid of its size.
+struct SinusoidCheck {
+  bool comparable = false;   ///< false for an odd width (no sinusoid to compare)
+  double deviation = 0;      ///< largest |table - ideal| for PyTorch's interleaved layout
+  double mean_deviation = 0;
+  std::string closest;       ///< the closest layout: "interleaved", "halves", "swapped", or "transposed"
+  double closest_deviation = 0;
+};
+
+/// Compares `table` ([L, D]) with `sinusoidal_table({D, L, base})` and with
+/// the usual other layouts: sin and cos halves (tensor2tensor), cos before sin,
+/// and the table stored transposed.
+SinusoidCheck compare_with_sinusoid(const at::Tensor& table, double base);
 
 /// Memory this process may use: the system's available memory (MemAvailable),
 /// or a conservative guess when that cannot be read.

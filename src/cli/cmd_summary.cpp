@@ -84,7 +84,13 @@ std::vector<Shown> shown_rows(const Summary& s, int depth, bool fold_repeats) {
       for (int i = static_cast<int>(rows.size()) - 1; i >= 0; --i) {
         if (rows[i].parent == shown.parent && rows[i].row->depth == r.depth) {
           const SummaryRow& prev = *rows[i].row;
-          if (prev.type == r.type && !r.type.empty() && prev.subtree_params == r.subtree_params &&
+          // Repeats are numbered items of a list (layers.0, layers.1, ...) alike in every respect.
+          const auto numbered = [](const std::string& path) {
+            const std::string last = path.substr(path.rfind('.') + 1);
+            return !last.empty() && last.find_first_not_of("0123456789") == std::string::npos;
+          };
+          if (numbered(prev.path) && numbered(r.path) && prev.type == r.type && !r.type.empty() &&
+              prev.subtree_params == r.subtree_params &&
               prev.subtree_mult_adds == r.subtree_mult_adds && prev.outputs == r.outputs) {
             rows[i].repeats++;
             hidden.insert(r.path);

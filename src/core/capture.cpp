@@ -267,6 +267,19 @@ ForwardTrace trace_forward(const Model& model, const std::vector<c10::IValue>& i
     const bool graph_input = value->node()->kind() == c10::prim::Param;
     const std::string from = graph_input ? "" : node_path[value->node()];
     const bool packed = value->node()->kind() == c10::prim::TupleConstruct || value->node()->kind() == c10::prim::ListConstruct;
+    if (value->type()->kind() == c10::TypeKind::TupleType) {
+      // A tuple that leaves a module (often through an if): its tensors are
+      // the module's outputs where the receiving side unpacks them.
+      for (const auto& use : value->uses()) {
+        const auto kind = use.user->kind();
+        if (kind != c10::prim::TupleUnpack && kind != c10::prim::TupleIndex) continue;
+        for (const auto& p : crossed(from, user_path(use))) {
+          for (auto* item : use.user->outputs()) {
+            if (is_tensor(item)) add(crossing[item].out_paths, p);
+          }
+        }
+      }
+    }
     if (!is_tensor(value) && !packed) continue;
     for (const auto& use : value->uses()) {
       // Reading a tensor's metadata is not data leaving a module (and such

@@ -2,6 +2,8 @@
 
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/arange.h>
+#include <ATen/ops/cat.h>
+#include <ATen/ops/stack.h>
 #include <ATen/ops/cos.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/exp.h>
@@ -9,6 +11,7 @@
 #include <ATen/ops/sin.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cassert>
 #include <cmath>
 #include <fstream>
@@ -107,6 +110,74 @@ LabeledMatrix to_matrix(const at::Tensor& values, std::string name, std::string 
   const float* data = dense.data_ptr<float>();
   m.values.assign(data, data + m.rows * m.cols);
   return m;
+}
+
+namespace {
+
+std::vector<std::int64_t> non_unit(const at::Tensor& t) {
+  std::vector<std::int64_t> dims;
+  for (auto d : t.sizes()) {
+    if (d != 1) dims.push_back(d);
+  }
+  return dims;
+}
+
+bool positional_name(std::string name) {
+  for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const auto dot = name.rfind('.');
+  const std::string last = dot == std::string::npos ? name : name.substr(dot + 1);
+  return last == "pe" || name.find("position") != std::string::npos || name.find("pos_emb") != std::string::npos ||
+         name.find("pos_enc") != std::string::npos || name.find("posemb") != std::string::npos ||
+         last == "pos" || last.rfind("pos_", 0) == 0;
+}
+
+double max_abs(const at::Tensor& a, const at::Tensor& b) { return (a - b).abs().max().item<double>(); }
+
+}  // namespace
+
+std::vector<PositionalCandidate> find_positional_tables(const Model& model) {
+  std::vector<PositionalCandidate> buffers, others;
+  for (const auto& t : model.tensors) {
+    const auto dims = non_unit(t.tensor);
+    if (dims.size() != 2 || dims[0] < 2 || dims[1] < 2 || !t.tensor.is_floating_point() || !positional_name(t.name)) continue;
+    (t.kind == "buffer" ? buffers : others).push_back({t.name, t.tensor.sizes().vec(), t.kind});
+  }
+  buffers.insert(buffers.end(), others.begin(), others.end());
+  return buffers;
+}
+
+at::Tensor positional_table(const Model& model, const std::string& name) {
+  for (const auto& t : model.tensors) {
+    if (t.name != name) continue;
+    const auto dims = non_unit(t.tensor);
+    if (dims.size() != 2 || !t.tensor.is_floating_point()) {
+      throw bad_input(name, "this tensor is not a 2-D table of floats once its size-1 dimensions are dropped",
+                      "pick a [positions, dims] table; --list shows the candidates");
+    }
+    return as_float(t.tensor).reshape(dims).contiguous();
+  }
+  throw bad_input(name, "the model has no tensor of that name", "--list shows the candidates");
+}
+
+SinusoidCheck compare_with_sinusoid(const at::Tensor& table, double base) {
+  SinusoidCheck check;
+  const std::int64_t positions = table.size(0), dims = table.size(1);
+  if (dims % 2 != 0) return check;
+  check.comparable = true;
+  const at::Tensor ideal = sinusoidal_table({dims, positions, base});
+  check.deviation = max_abs(table, ideal);
+  check.mean_deviation = (table - ideal).abs().mean().item<double>();
+  check.closest = "interleaved";
+  check.closest_deviation = check.deviation;
+  const auto consider = [&](const std::string& layout, const at::Tensor& candidate) {
+    const double d = max_abs(table, candidate);
+    if (d < check.closest_deviation) check.closest = layout, check.closest_deviation = d;
+  };
+  const at::Tensor sines = ideal.slice(1, 0, dims, 2), cosines = ideal.slice(1, 1, dims, 2);
+  consider("halves", at::cat({sines, cosines}, 1));
+  consider("swapped", at::stack({cosines, sines}, 2).reshape({positions, dims}));
+  if (positions % 2 == 0) consider("transposed", sinusoidal_table({positions, dims, base}).t());
+  return check;
 }
 
 std::uint64_t available_memory_bytes() {

@@ -336,15 +336,57 @@ class TiedLM(torch.nn.Module):
         return self.out(torch.relu(self.hidden(self.embed(tokens))))
 
 
+class PositionalEncoding(torch.nn.Module):
+    """As in pytorch/examples word_language_model/model.py."""
+
+    def __init__(self, d_model, dropout=0.1, max_len=5000):
+        super().__init__()
+        self.dropout = torch.nn.Dropout(p=dropout)
+        pe = torch.zeros(max_len, d_model)
+        position = torch.arange(0, max_len, dtype=torch.float).unsqueeze(1)
+        div_term = torch.exp(torch.arange(0, d_model, 2).float() * (-math.log(10000.0) / d_model))
+        pe[:, 0::2] = torch.sin(position * div_term)
+        pe[:, 1::2] = torch.cos(position * div_term)
+        pe = pe.unsqueeze(0).transpose(0, 1)
+        self.register_buffer("pe", pe)
+
+    def forward(self, x):
+        x = x + self.pe[:x.size(0), :]
+        return self.dropout(x)
+
+
+class WordLM(torch.nn.Module):
+    """The word-language-model example's TransformerModel (stock layers),
+    small: embedding, pe buffer, 2-layer nn.TransformerEncoder, decoder."""
+
+    def __init__(self, ntoken=40, ninp=32, nhead=4, nhid=64, nlayers=2):
+        super().__init__()
+        self.ninp = ninp
+        self.encoder = torch.nn.Embedding(ntoken, ninp)
+        self.pos_encoder = PositionalEncoding(ninp)
+        self.transformer_encoder = torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(ninp, nhead, nhid), nlayers)
+        self.decoder = torch.nn.Linear(ninp, ntoken)
+
+    def forward(self, src):
+        mask = torch.triu(torch.full((src.size(0), src.size(0)), float("-inf")), diagonal=1)
+        x = self.encoder(src) * math.sqrt(self.ninp)
+        x = self.pos_encoder(x)
+        return torch.log_softmax(self.decoder(self.transformer_encoder(x, mask)), dim=-1)
+
+
 def make_summaries(out_dir):
     """Scripted models with what PyTorch reports: unique parameter counts,
     trainable counts, and every module's output shape for one input."""
     torch.manual_seed(2)
     expected = {}
     for name, model, example in [("summary_conv.pt", ConvNet().eval(), torch.randn(1, 3, 16, 16)),
-                                 ("summary_tied.pt", TiedLM().eval(), torch.tensor([[1, 2, 3, 4, 5]]))]:
+                                 ("summary_tied.pt", TiedLM().eval(), torch.tensor([[1, 2, 3, 4, 5]])),
+                                 ("word_lm.pt", WordLM().eval(), torch.tensor([[1], [5], [9], [2], [7], [3]]))]:
         shapes = {}
-        hooks = [m.register_forward_hook(lambda m, i, o, n=n: shapes.__setitem__(n, list(o.shape)))
+        def keep(name, output):
+            output = output[0] if isinstance(output, tuple) else output
+            shapes.setdefault(name, list(output.shape))
+        hooks = [m.register_forward_hook(lambda m, i, o, n=n: keep(n, o))
                  for n, m in model.named_modules() if n]
         with torch.no_grad():
             model(example)
