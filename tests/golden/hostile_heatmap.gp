@@ -26,8 +26,8 @@ set xrange [-0.5:4.5]
 set yrange [5.5:-0.5]
 set cbrange [-0.400000006:0.45714286]
 set tics out nomirror
-set xtics rotate by 90 right ('$(touch SENTINEL)' 0, '''; system(''touch SENTINEL''); ''' 1, 'back\slash\n' 2, 'new line' 3, 'cr tab ' 4)
-set ytics ('it''s' 0, '`touch SENTINEL`' 1, 'x"`touch SENTINEL`"y' 2, '$(touch SENTINEL)' 3, '''; system(''touch SENTINEL''); ''' 4, 'back\slash\n' 5)
+set xtics rotate by 90 right ('$(touch SENTINEL)' 0, '…em(''touch SENTINEL''); ''' 1, 'back\slash\n' 2, 'new line' 3, 'cr tab ' 4)
+set ytics ('it''s' 0, '`touch SENTINEL`' 1, 'x"`touch SENTINEL`"y' 2, '$(touch SENTINEL)' 3, '…em(''touch SENTINEL''); ''' 4, 'back\slash\n' 5)
 set colorbox user origin screen 0.79, screen 0.6 size screen 0.03, screen 0.215
 set cblabel 'weight `touch SENTINEL`' offset 1,0
 plot $pevis_0_0 matrix using (-0.5 + ($1 + 0.5) * 1):(-0.5 + ($2 + 0.5) * 1):3 with image notitle

@@ -23,7 +23,7 @@ set xrange [-0.5:4.5]
 set yrange [5.5:-0.5]
 set cbrange [-0.400000006:0.45714286]
 set tics out nomirror
-set xtics rotate by 90 right ('$(touch SENTINEL)' 0, '''; system(''touch SENTINEL''); ''' 1, 'back\slash\n' 2, 'new line' 3, 'cr tab ' 4)
+set xtics rotate by 90 right ('$(touch SENTINEL)' 0, '…em(''touch SENTINEL''); ''' 1, 'back\slash\n' 2, 'new line' 3, 'cr tab ' 4)
 set ytics ('it''s' 0)
 pevis_ramp = ' .:-=+*#%@'
 pevis_shade(v) = (v != v) ? ' ' : substr(pevis_ramp, pevis_k(v), pevis_k(v))

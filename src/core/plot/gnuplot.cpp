@@ -128,6 +128,22 @@ std::string terminal_commands(const Figure& figure, const Target& target) {
   return text;
 }
 
+// Tic labels longer than the layout leaves room for keep their end, which is
+// the telling part of a module path ("...layers.0.self_attn").
+constexpr std::size_t kMaxLabelChars = 24;
+
+std::string shortened(const std::string& label) {
+  std::size_t chars = 0;
+  for (unsigned char c : label) chars += (c & 0xc0) != 0x80;
+  if (chars <= kMaxLabelChars) return label;
+  std::size_t start = label.size(), kept = 0;
+  while (start > 0 && kept < kMaxLabelChars - 1) {
+    --start;
+    if ((static_cast<unsigned char>(label[start]) & 0xc0) != 0x80) ++kept;
+  }
+  return "\xE2\x80\xA6" + label.substr(start);  // U+2026
+}
+
 // Longest label, in characters drawn (UTF-8 continuation bytes do not count).
 std::size_t longest_label(const std::vector<std::string>& labels) {
   std::size_t longest = 0;
@@ -136,7 +152,7 @@ std::size_t longest_label(const std::vector<std::string>& labels) {
     for (unsigned char c : label) n += (c & 0xc0) != 0x80;
     longest = std::max(longest, n);
   }
-  return std::min<std::size_t>(longest, 24);
+  return std::min<std::size_t>(longest, kMaxLabelChars);
 }
 
 // Where a panel is drawn: its plot area in screen fractions and in pixels (or
@@ -231,7 +247,7 @@ std::string tic_list(const std::vector<std::string>& labels, double first, doubl
   const std::size_t step = std::max<std::size_t>(1, (labels.size() + max_tics - 1) / max_tics);
   std::string text = "(";
   for (std::size_t i = 0; i < labels.size(); i += step) {
-    text += (i ? ", " : "") + quote(labels[i]) + " " + num(first + static_cast<double>(i));
+    text += (i ? ", " : "") + quote(shortened(labels[i])) + " " + num(first + static_cast<double>(i));
   }
   return text + ")";
 }
