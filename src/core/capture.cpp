@@ -51,7 +51,20 @@ TORCH_LIBRARY(pevis, m) {
         &record_op);
 }
 
-std::string first_line(const std::string& text) { return one_line(text.substr(0, text.find('\n'))); }
+// The line of a LibTorch error that says what went wrong: for errors raised
+// inside TorchScript code that is the last "...Error: ..." line, after the
+// interpreter's traceback.
+std::string first_line(const std::string& text) {
+  if (text.rfind("The following operation failed", 0) == 0) {
+    const auto error = text.rfind("Error: ");
+    if (error != std::string::npos) {
+      const auto start = text.rfind('\n', error);
+      const std::string line = text.substr(start == std::string::npos ? 0 : start + 1);
+      return one_line(line.substr(0, line.find('\n')));
+    }
+  }
+  return one_line(text.substr(0, text.find('\n')));
+}
 
 torch::jit::Module& module_of(const Model& model, const std::string& needs) {
   if (!model.module) {

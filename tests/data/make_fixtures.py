@@ -435,8 +435,76 @@ def check_builtins(out_dir, pevis):
         json.dump(result, f)
 
 
+def make_bad(out_dir):
+    """tests/data/bad/: files every subcommand must refuse with exit 3 and
+    a one-line message, running nothing and writing nothing."""
+    import io
+    import pickle
+    import random
+    import subprocess
+    bad = os.path.join(out_dir, "bad")
+    os.makedirs(bad, exist_ok=True)
+    path = lambda name: os.path.join(bad, name)
+    rng = random.Random(4)
+    open(path("empty.pt"), "wb").close()
+    open(path("random.bin"), "wb").write(bytes(rng.randrange(256) for _ in range(4096)))
+    open(path("random_pk.pt"), "wb").write(b"PK\x03\x04" + bytes(rng.randrange(256) for _ in range(4096)))
+    good = open(os.path.join(out_dir, "simple_net.state.pt"), "rb").read()
+    open(path("truncated.pt"), "wb").write(good[: len(good) * 2 // 3])
+    # The end-of-central-directory record points at a central directory that is garbage.
+    eocd = good.rfind(b"PK\x05\x06")
+    damaged = bytearray(good)
+    start = int.from_bytes(good[eocd + 16:eocd + 20], "little")
+    for i in range(start, eocd):
+        damaged[i] = rng.randrange(256)
+    open(path("corrupt_directory.pt"), "wb").write(bytes(damaged))
+
+    # A TorchScript archive whose code no longer parses.
+    script = os.path.join(out_dir, "simple_net.script.pt")
+    with zipfile.ZipFile(script) as src, zipfile.ZipFile(path("damaged_code.pt"), "w", zipfile.ZIP_STORED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if "/code/" in item.filename and item.filename.endswith(".py"):
+                data = data.replace(b"def forward", b"def forward(((")
+            dst.writestr(item, data)
+
+    # Pickles asking for functions that run code, inside torch.save's zip.
+    for name, function in [("os_system.pt", os.system), ("builtins_eval.pt", eval),
+                           ("subprocess_popen.pt", subprocess.Popen)]:
+        torch.save({"weight": RunsCommand(function)}, path(name))
+
+    def save_raw_pickle(name, payload):
+        buffer = io.BytesIO()
+        torch.save({}, buffer)
+        with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as src, \
+                zipfile.ZipFile(path(name), "w", zipfile.ZIP_STORED) as dst:
+            for item in src.infolist():
+                dst.writestr(item, payload if item.filename.endswith("data.pkl") else src.read(item.filename))
+
+    # Pickle bombs: nesting a million deep, and a list doubled 40 times over by reference.
+    save_raw_pickle("deep_nesting.pt", b"\x80\x02" + b"]" * 1000000 + b"a" * 999999 + b".")
+    doubling = b"\x80\x02]q\x000" + b"(h\x00h\x00lq\x000" * 40 + b"h\x00."
+    save_raw_pickle("doubling.pt", doubling)
+
+    header = {"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]},
+              "b": {"dtype": "F32", "shape": [4], "data_offsets": [8, 24]}}
+    text = json.dumps(header).encode()
+    open(path("overlapping.safetensors"), "wb").write(struct.pack("<Q", len(text)) + text + b"\0" * 24)
+    header = {"a": {"dtype": "F32", "shape": [4], "data_offsets": [100, 116]}}
+    text = json.dumps(header).encode()
+    open(path("past_end.safetensors"), "wb").write(struct.pack("<Q", len(text)) + text + b"\0" * 16)
+    header = {"a": {"dtype": "F32", "shape": [1000000, 1000000], "data_offsets": [0, 16]}}
+    text = json.dumps(header).encode()
+    open(path("huge_shape.safetensors"), "wb").write(struct.pack("<Q", len(text)) + text + b"\0" * 16)
+
+    # Text inputs.
+    open(path("latin1_tokens.txt"), "wb").write("caf\xe9 cr\xe8me".encode("latin-1"))
+    open(path("duplicate_vocab.txt"), "w").write("a\nb\nc\nb\n")
+
+
 def main():
     out_dir = os.path.dirname(os.path.abspath(__file__))
+    make_bad(out_dir)
     if os.environ.get("PEVIS_BINARY"):
         check_builtins(out_dir, os.environ["PEVIS_BINARY"])
     make_summaries(out_dir)

@@ -1,0 +1,149 @@
+// Hostile files and inputs through the real binary: every subcommand that
+// takes them refuses with exit 3 and one line, runs nothing, writes nothing;
+// and text that reaches gnuplot never runs a command.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+
+#include "test_util.h"
+
+namespace pevis {
+namespace {
+
+const std::string kData = PEVIS_TEST_DATA;
+namespace fs = std::filesystem;
+
+test::RunResult pevis(const std::vector<std::string>& args, const test::TempDir& dir,
+                      const std::map<std::string, std::string>& env = {}) {
+  return test::run(PEVIS_BINARY, args, dir.path(), env);
+}
+
+void expect_refused(const test::RunResult& r, const std::string& what) {
+  EXPECT_EQ(r.exit_code, 3) << what << ": " << r.err;
+  EXPECT_EQ(test::count_lines(r.err), 1) << what << ": " << r.err;
+  EXPECT_EQ(r.err.rfind("pevis: ", 0), 0u) << what;
+  for (const char* noise : {"terminate called", "Exception raised from", "AddressSanitizer", "runtime error:"}) {
+    EXPECT_EQ(r.err.find(noise), std::string::npos) << what << ": " << r.err;
+  }
+}
+
+std::vector<std::string> bad_models() {
+  std::vector<std::string> files;
+  for (const auto& entry : fs::directory_iterator(kData + "/bad")) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() > 4 && name.substr(name.size() - 4) == ".txt") continue;
+    files.push_back(entry.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  files.push_back(kData + "/bad");  // a folder
+  files.push_back(kData + "/simple_net.model.pt");
+  files.push_back(kData + "/simple_net.legacy.pt");
+  files.push_back(kData + "/bad_header_length.safetensors");
+  return files;
+}
+
+TEST(Hostile, EveryModelSubcommandRefusesTheBadCorpus) {
+  test::TempDir dir;
+  test::write_file(dir / "ids.txt", "1 2 3");
+  const auto files = bad_models();
+  ASSERT_GE(files.size(), 18u);
+  for (const auto& file : files) {
+    const std::vector<std::vector<std::string>> commands = {
+        {"bias", file},
+        {"bias", kData + "/simple_net.state.pt", file},
+        {"summary", file, "--input", "ids.txt"},
+        {"encoding", file},
+        {"attention", file, "--input", "ids.txt"},
+        {"export", file, "out.pt"},
+    };
+    for (const auto& command : commands) {
+      const auto start = std::chrono::steady_clock::now();
+      const auto r = pevis(command, dir);
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      expect_refused(r, command[0] + " " + file);
+      EXPECT_LT(seconds, 30.0) << command[0] << " " << file;
+    }
+  }
+  EXPECT_FALSE(fs::exists(dir / "pevis-out")) << "a refused run wrote output";
+  EXPECT_FALSE(fs::exists(dir / "out.pt"));
+  EXPECT_FALSE(fs::exists(dir / "SENTINEL"));
+}
+
+TEST(Hostile, BadTextInputsAreRefused) {
+  test::TempDir dir;
+  const std::string model = "builtin:transformer-lm";
+  const std::map<std::string, std::string> env = {{"XDG_CACHE_HOME", (dir / "cache").string()}};
+  test::write_file(dir / "words.txt", "the cat");
+  test::write_file(dir / "vocab.txt", "the\ncat\n");
+  expect_refused(pevis({"attention", model, "--input", kData + "/bad/latin1_tokens.txt"}, dir, env), "latin-1 tokens");
+  expect_refused(pevis({"attention", model, "--input", "words.txt", "--vocab", kData + "/bad/duplicate_vocab.txt"}, dir, env),
+                 "duplicate vocabulary");
+  expect_refused(pevis({"summary", model, "--input", kData + "/bad/latin1_tokens.txt"}, dir, env), "summary latin-1");
+  // 100 MB on one line: refused by size before it is read.
+  {
+    std::ofstream big(dir / "big.txt", std::ios::binary);
+    const std::string chunk(1 << 20, 'a');
+    for (int i = 0; i < 100; ++i) big << chunk;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  expect_refused(pevis({"attention", model, "--input", "big.txt"}, dir, env), "100 MB token file");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
+  // 100k tokens of attention: refused up front, with the limit.
+  {
+    std::ofstream many(dir / "many.txt");
+    for (int i = 0; i < 100000; ++i) many << (i % 20) << ' ';
+  }
+  const auto r = pevis({"attention", model, "--input", "many.txt"}, dir, env);
+  expect_refused(r, "100k tokens");
+  EXPECT_NE(r.err.find("8192"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir / "pevis-out"));
+}
+
+TEST(Hostile, NoTextReachingGnuplotRunsACommand) {
+  test::TempDir dir;
+  const std::map<std::string, std::string> env = {{"XDG_CACHE_HOME", (dir / "cache").string()}};
+  // Model files and an output folder named to break out of quotes; their
+  // names become figure titles and paths.
+  const std::string evil = "it's \"q\" `id>SENTINEL` $(id>SENTINEL) system('id>SENTINEL') @x";
+  fs::copy_file(kData + "/simple_net.state.pt", dir / (evil + ".pt"));
+  fs::copy_file(kData + "/simple_net.after.ckpt.pt", dir / (evil + " after.pt"));
+  fs::copy_file(kData + "/word_lm.pt", dir / (evil + " lm.pt"));
+  const std::string newline_name = "line\nbreak.pt";
+  fs::copy_file(kData + "/simple_net.state.pt", dir / newline_name);
+  std::string vocab;
+  for (int i = 0; i < 33; ++i) vocab += "w" + std::to_string(i) + "\n";  // 33 + 7: the model's 40 ids
+  vocab += "`id>SENTINEL`\n$(id>SENTINEL)\nit's\n\"q\"\nsystem('id>SENTINEL')\n@x\nnaïve\n";
+  test::write_file(dir / "vocab.txt", vocab);
+  test::write_file(dir / "seq.txt", "`id>SENTINEL` w1 $(id>SENTINEL) it's \"q\" system('id>SENTINEL') @x naïve");
+  const std::string out = "out " + evil;
+  const std::vector<std::vector<std::string>> runs = {
+      {"bias", evil + ".pt", "--format", "svg", "-o", out + "/1", "--script"},
+      {"bias", evil + ".pt", evil + " after.pt", newline_name, "--format", "svg", "-o", out + "/2"},
+      {"encoding", evil + " lm.pt", "--format", "svg", "-o", out + "/3"},
+      {"summary", evil + " lm.pt", "--input", "seq.txt", "--vocab", "vocab.txt", "--format", "svg", "-o", out + "/4"},
+      {"attention", evil + " lm.pt", "--input", "seq.txt", "--vocab", "vocab.txt", "--rollout", "--format", "svg", "-o",
+       out + "/5"},
+      {"attention", evil + " lm.pt", "--input", "seq.txt", "--vocab", "vocab.txt", "--format", "txt", "--data", "none"},
+      {"encoding", "--d-model", "8", "--max-len", "10", "--format", "pdf", "-o", out + "/6"},
+  };
+  for (const auto& args : runs) {
+    const auto r = pevis(args, dir, env);
+    EXPECT_EQ(r.exit_code, 0) << args[0] << ": " << r.err;
+  }
+  EXPECT_FALSE(fs::exists(dir / "SENTINEL")) << "a command ran";
+  EXPECT_FALSE(fs::exists(dir / out / "SENTINEL"));
+  // The hostile labels are drawn, not dropped.
+  const std::string svg = test::read_file(dir / out / "5/attention/transformer_encoder.layers.0.self_attn.svg");
+  EXPECT_NE(svg.find("`id>SENTINEL`"), std::string::npos) << "labels missing";
+  EXPECT_NE(svg.find("naïve"), std::string::npos);
+  const std::string bias_svg = test::read_file(dir / out / "1/bias.svg");
+  EXPECT_NE(bias_svg.find("$(id>SENTINEL)"), std::string::npos);
+  // The kept script runs on its own and runs nothing either.
+  const auto script = test::run("/usr/bin/env", {"gnuplot", "bias.gp"}, dir / out / "1");
+  EXPECT_EQ(script.exit_code, 0) << script.err;
+  EXPECT_FALSE(fs::exists(dir / out / "1/SENTINEL"));
+}
+
+}  // namespace
+}  // namespace pevis
