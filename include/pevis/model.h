@@ -2,6 +2,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <iosfwd>
 #include <memory>
 #include <string>
 #include <utility>
@@ -46,6 +47,9 @@ Model read_checkpoint(const std::string& path);
 /// Reads a `.safetensors` file, validating its header against the file size
 /// before reading any tensor.
 Model read_safetensors(const std::string& path);
+
+/// The same from a stream of `size` bytes; `path` names it in messages.
+Model read_safetensors(std::istream& in, std::uint64_t size, const std::string& path);
 
 /// The tensor as float32, for showing (fp16 and bf16 are widened exactly).
 at::Tensor as_float(const at::Tensor& tensor);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <istream>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -37,6 +38,10 @@ Model read_safetensors(const std::string& path) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw bad_input(path, "cannot open the file", "check the path");
   const auto file_size = static_cast<std::uint64_t>(in.tellg());
+  return read_safetensors(in, file_size, path);
+}
+
+Model read_safetensors(std::istream& in, std::uint64_t file_size, const std::string& path) {
   const auto fail = [&](const std::string& why) -> Error {
     return bad_input(path, "not a valid safetensors file: " + why, "the file is damaged or hostile");
   };

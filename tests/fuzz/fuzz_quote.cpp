@@ -1,0 +1,35 @@
+// libFuzzer target: the one function that turns text into gnuplot strings.
+// Its output must be exactly one single-quoted literal (no way out of it),
+// with no line break, that reads back as the input with control characters
+// made spaces and invalid UTF-8 replaced.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "pevis/plot/gnuplot.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string input(reinterpret_cast<const char*>(data), size);
+  const std::string quoted = pevis::plot::quote(input);
+  if (quoted.size() < 2 || quoted.front() != '\'' || quoted.back() != '\'') __builtin_trap();
+  std::string back;
+  for (std::size_t i = 1; i + 1 < quoted.size(); ++i) {
+    const char c = quoted[i];
+    if (c == '\n' || c == '\r' || c == '\0') __builtin_trap();
+    if (c == '\'') {
+      if (i + 2 >= quoted.size() || quoted[i + 1] != '\'') __builtin_trap();  // the literal would end early
+      ++i;
+    }
+    back += c;
+  }
+  // Every byte of the input survives unless it was a control character or
+  // part of invalid UTF-8: the read-back never loses valid printable text.
+  std::size_t kept = 0;
+  for (unsigned char c : input) kept += c >= 0x20 && c < 0x7f;
+  std::size_t seen = 0;
+  for (unsigned char c : back) seen += c >= 0x20 && c < 0x7f;
+  if (seen < kept) __builtin_trap();
+  // Requoting the read-back is stable.
+  if (pevis::plot::quote(back) != quoted) __builtin_trap();
+  return 0;
+}
