@@ -157,6 +157,8 @@ TEST(Cli, OutputProblemsExit4) {
   test::TempDir dir, empty;
   test::write_file(dir / "file", "x");
   expect_one_line_error(pevis({"encoding", "--d-model", "8", "-o", "file"}, dir), 4, "file");
+  // A folder that cannot be made (a read-only file system), whoever runs the test.
+  expect_one_line_error(pevis({"encoding", "--d-model", "8", "-o", "/proc/pevis-out"}, dir), 4, "/proc/pevis-out");
   // Without gnuplot the numbers are still written, and the error says how to get it.
   const auto r = pevis({"encoding", "--d-model", "8", "--max-len", "10", "-o", "nognuplot"}, dir,
                        {{"PATH", empty.path().string()}});
