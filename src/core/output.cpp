@@ -1,5 +1,6 @@
 #include "pevis/output.h"
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -7,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <system_error>
+#include <thread>
 
 #include "pevis/error.h"
 #include "pevis/export.h"
@@ -85,7 +87,10 @@ void write_products(std::vector<Product> products, const OutputSpec& spec,
   // The numbers go to temporary files that the script loads: gnuplot reads
   // its standard input a byte at a time, and files in blocks.
   const std::string suffix = ".part-" + std::to_string(::getpid());
-  std::string script;
+  // Figures to files are shared between two gnuplot processes, one per core;
+  // text figures keep their order in one.
+  const std::size_t lanes = to_files && products.size() > 1 ? 2 : 1;
+  std::vector<std::string> scripts(lanes);
   std::vector<fs::path> data_files;
   for (std::size_t i = 0; i < products.size(); ++i) {
     const std::string name = products[i].figure.name;
@@ -94,7 +99,7 @@ void write_products(std::vector<Product> products, const OutputSpec& spec,
     const std::string data_name = ".pevis-data-" + std::to_string(::getpid()) + "-" + std::to_string(i) + ".gp";
     data_files.push_back(dir / data_name);
     write_file_atomic(data_files.back().string(), [&](std::ostream& out) { out << parts.data; });
-    script += parts.preamble + "load " + plot::quote(data_name) + "\n" + parts.body;
+    scripts[i % lanes] += parts.preamble + "load " + plot::quote(data_name) + "\n" + parts.body;
   }
   const auto remove_parts = [&] {
     for (const auto& product : products) std::remove((dir / (product.figure.name + "." + ext + suffix)).c_str());
@@ -108,11 +113,31 @@ void write_products(std::vector<Product> products, const OutputSpec& spec,
   if (spec.on_progress && products.size() > 1) {
     spec.on_progress("drawing " + std::to_string(products.size()) + " figures with gnuplot");
   }
-  try {
-    plot::run_gnuplot(script, dir.string(), spec.text_fd);
-  } catch (...) {
-    if (to_files) remove_parts();
-    throw;
+  // A gnuplot that dies early must give an error, not end pevis with SIGPIPE;
+  // ignored here once for both drawing threads.
+  struct sigaction ignore {}, previous {};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ignore, &previous);
+  std::vector<std::exception_ptr> failures(lanes);
+  {
+    std::vector<std::thread> threads;
+    for (std::size_t lane = 0; lane < lanes; ++lane) {
+      threads.emplace_back([&, lane] {
+        try {
+          plot::run_gnuplot(scripts[lane], dir.string(), spec.text_fd);
+        } catch (...) {
+          failures[lane] = std::current_exception();
+        }
+      });
+    }
+    for (auto& thread : threads) thread.join();
+  }
+  ::sigaction(SIGPIPE, &previous, nullptr);
+  for (const auto& failure : failures) {
+    if (failure) {
+      if (to_files) remove_parts();
+      std::rethrow_exception(failure);
+    }
   }
   if (!to_files) return;
   for (const auto& product : products) {

@@ -554,6 +554,8 @@ void run_gnuplot(const std::string& script, const std::string& work_dir, int std
   }
 
   // A gnuplot that dies early must give an error, not kill pevis with SIGPIPE.
+  // (Callers that draw from several threads ignore SIGPIPE around all of them;
+  // restoring it here then restores "ignore".)
   struct sigaction ignore {}, previous {};
   ignore.sa_handler = SIG_IGN;
   ::sigaction(SIGPIPE, &ignore, &previous);
