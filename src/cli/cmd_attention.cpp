@@ -154,14 +154,7 @@ void print_sites(std::ostream& out, const std::vector<AttentionSite>& sites) {
 }
 
 void run_attention(const AttentionOptions& options) {
-  std::optional<std::regex> layer;
-  if (!options.layer.empty()) {
-    try {
-      layer = std::regex(options.layer);
-    } catch (const std::regex_error& e) {
-      throw Error(ExitCode::kUsage, "--layer " + options.layer, std::string("not a valid regular expression: ") + e.what());
-    }
-  }
+  const std::optional<std::regex> layer = regex_option("--layer", options.layer);
   if (!options.head.empty() && options.head != "mean" &&
       (options.head.find_first_not_of("0123456789") != std::string::npos || options.head.size() > 6)) {
     throw Error(ExitCode::kUsage, "--head " + options.head, "expected a head number or 'mean'");

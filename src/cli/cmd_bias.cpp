@@ -24,15 +24,6 @@ struct BiasOptions {
   OutputOptions output;
 };
 
-std::optional<std::regex> regex_option(const std::string& option, const std::string& pattern) {
-  if (pattern.empty()) return std::nullopt;
-  try {
-    return std::regex(pattern, std::regex::ECMAScript);
-  } catch (const std::regex_error& e) {
-    throw Error(ExitCode::kUsage, option + " " + pattern, std::string("not a valid regular expression: ") + e.what());
-  }
-}
-
 std::string file_label(const std::string& path) { return std::filesystem::path(path).filename().string(); }
 
 // "bias", "bias-2", ...: the file names of a figure's pages.

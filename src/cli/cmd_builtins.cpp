@@ -69,14 +69,15 @@ void run_export(const ExportOptions& options) {
   if (!model.module) {
     throw bad_input(options.model, "a " + model.format + " file has no module to export", "export a built-in or a TorchScript model");
   }
+  // Written whole under a temporary name, then renamed, like every output.
   const std::string temp = options.file + ".tmp-" + std::to_string(::getpid());
+  bool saved = true;
   try {
     model.module->save(temp);
-  } catch (const std::exception& e) {
-    std::remove(temp.c_str());
-    throw output_error(options.file, "cannot write the archive", "check that the folder exists and is writable");
+  } catch (const std::exception&) {
+    saved = false;
   }
-  if (std::rename(temp.c_str(), options.file.c_str()) != 0) {
+  if (!saved || std::rename(temp.c_str(), options.file.c_str()) != 0) {
     std::remove(temp.c_str());
     throw output_error(options.file, "cannot write the archive", "check that the folder exists and is writable");
   }

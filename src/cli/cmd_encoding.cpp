@@ -36,17 +36,11 @@ std::pair<std::int64_t, std::int64_t> parse_range(const std::string& text, std::
   const auto colon = text.find(':');
   const auto number = [&](const std::string& part, std::int64_t fallback) -> std::int64_t {
     if (part.empty()) return fallback;
-    std::size_t used = 0;
-    long long value = 0;
-    try {
-      value = std::stoll(part, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != part.size()) {
+    const auto value = whole_number(part);
+    if (!value) {
       throw Error(ExitCode::kUsage, "--positions " + text, "expected START:END with whole numbers", "for example --positions 0:100");
     }
-    return value;
+    return *value;
   };
   if (colon == std::string::npos) {
     throw Error(ExitCode::kUsage, "--positions " + text, "expected START:END", "for example --positions 0:100");

@@ -5,6 +5,7 @@
 #include <ATen/ops/randn.h>
 #include <ATen/ops/tensor.h>
 
+#include "output_options.h"
 #include "pevis/error.h"
 #include "pevis/tokens.h"
 
@@ -20,17 +21,12 @@ std::vector<std::int64_t> parse_shape(const std::string& text) {
   while (start <= text.size()) {
     const std::size_t end = std::min(text.find(',', start), text.size());
     const std::string part = text.substr(start, end - start);
-    std::size_t used = 0;
-    long long value = 0;
-    try {
-      value = std::stoll(part, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != part.size()) {
+    const auto parsed = whole_number(part);
+    if (!parsed) {
       throw Error(ExitCode::kUsage, "--input-shape " + text, "expected whole numbers separated by commas",
                   "for example --input-shape 1,3,224,224");
     }
+    const long long value = *parsed;
     if (value < 1 || value > 1000000 || shape.size() == 8) {
       throw bad_input("--input-shape " + text, "each size must be from 1 to 1000000, with at most 8 of them");
     }

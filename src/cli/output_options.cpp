@@ -54,6 +54,27 @@ OutputSpec to_spec(const OutputOptions& options) {
   return spec;
 }
 
+std::optional<long long> whole_number(const std::string& text) {
+  std::size_t used = 0;
+  long long value = 0;
+  try {
+    value = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (used == 0 || used != text.size()) return std::nullopt;
+  return value;
+}
+
+std::optional<std::regex> regex_option(const std::string& option, const std::string& pattern) {
+  if (pattern.empty()) return std::nullopt;
+  try {
+    return std::regex(pattern, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    throw Error(ExitCode::kUsage, option + " " + pattern, std::string("not a valid regular expression: ") + e.what());
+  }
+}
+
 std::ostream& human(const OutputOptions& options) { return options.json ? std::cerr : std::cout; }
 
 void publish(std::vector<Product> products, const OutputOptions& options, nlohmann::json summary) {

@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -35,5 +37,12 @@ void publish(std::vector<Product> products, const OutputOptions& options, nlohma
 
 /// Where human messages go: stdout, or stderr when --json keeps stdout for JSON.
 std::ostream& human(const OutputOptions& options);
+
+/// `text` as a whole number (optional sign, digits only), or nothing.
+std::optional<long long> whole_number(const std::string& text);
+
+/// A regex option's pattern, compiled; nothing when empty. Throws
+/// `pevis::Error` (exit 2) naming the option for a malformed pattern.
+std::optional<std::regex> regex_option(const std::string& option, const std::string& pattern);
 
 }  // namespace pevis::cli
