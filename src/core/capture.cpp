@@ -214,6 +214,31 @@ PreparedGraph prepare(torch::jit::Module& module, bool explicit_paths) {
 
 bool is_tensor(const torch::jit::Value* v) { return v->type()->kind() == c10::TypeKind::TensorType; }
 
+// Routes every later use of `value` through `symbol(inputs..., site)`, a
+// recorder that passes `value` on unchanged, inserted just before `anchor`.
+void insert_recorder(torch::jit::Graph& graph, c10::Symbol symbol, std::vector<torch::jit::Value*> inputs,
+                     torch::jit::Value* value, std::int64_t site, torch::jit::Node* anchor) {
+  torch::jit::WithInsertPoint at(anchor);
+  inputs.push_back(graph.insertConstant(site));
+  torch::jit::Node* recorder = graph.create(symbol, inputs);
+  recorder->insertAfter(inputs.back()->node());
+  recorder->output()->setType(value->type());
+  value->replaceAllUsesAfterNodeWith(recorder, recorder->output());
+}
+
+// Points a recorder slot at `records` for the life of the guard.
+template <typename T>
+class ActiveRecords {
+ public:
+  ActiveRecords(T*& slot, T* records) : slot_(slot) { slot_ = records; }
+  ~ActiveRecords() { slot_ = nullptr; }
+  ActiveRecords(const ActiveRecords&) = delete;
+  ActiveRecords& operator=(const ActiveRecords&) = delete;
+
+ private:
+  T*& slot_;
+};
+
 // `path` and everything below it.
 bool within(const std::string& path, const std::string& root) {
   return root.empty() || path == root || (path.size() > root.size() && path.compare(0, root.size(), root) == 0 && path[root.size()] == '.');
@@ -335,13 +360,8 @@ ForwardTrace trace_forward(const Model& model, const std::vector<c10::IValue>& i
     const auto index = static_cast<std::int64_t>(sites.size());
     sites.push_back(std::move(found->second));
     const bool graph_input = value->node()->kind() == c10::prim::Param;
-    torch::jit::Node* anchor = graph_input ? graph->block()->nodes().front() : value->node()->next();
-    torch::jit::WithInsertPoint at(anchor);
-    torch::jit::Value* site_value = graph->insertConstant(index);
-    torch::jit::Node* recorder = graph->create(shape_symbol, {value, site_value});
-    recorder->insertAfter(site_value->node());
-    recorder->output()->setType(value->type());
-    value->replaceAllUsesAfterNodeWith(recorder, recorder->output());
+    insert_recorder(*graph, shape_symbol, {value}, value, index,
+                    graph_input ? graph->block()->nodes().front() : value->node()->next());
   }
 
   // Costly operations: their inputs' and output's sizes after each run.
@@ -365,27 +385,21 @@ ForwardTrace trace_forward(const Model& model, const std::vector<c10::IValue>& i
     op_nodes.push_back(node);
     const auto index = static_cast<std::int64_t>(sites.size());
     sites.push_back(std::move(site));
-    torch::jit::WithInsertPoint at(node->next());
-    torch::jit::Value* list = graph->insertNode(graph->createList(c10::TensorType::get(), tensors))->output();
-    torch::jit::Value* site_value = graph->insertConstant(index);
-    torch::jit::Node* recorder = graph->create(op_symbol, {list, node->output(), site_value});
-    recorder->insertAfter(site_value->node());
-    recorder->output()->setType(node->output()->type());
-    node->output()->replaceAllUsesAfterNodeWith(recorder, recorder->output());
+    torch::jit::Node* anchor = node->next();
+    torch::jit::Value* list = nullptr;
+    {
+      torch::jit::WithInsertPoint at(anchor);
+      list = graph->insertNode(graph->createList(c10::TensorType::get(), tensors))->output();
+    }
+    insert_recorder(*graph, op_symbol, {list, node->output()}, node->output(), index, anchor);
   }
 
   std::vector<std::pair<std::int64_t, std::vector<std::vector<std::int64_t>>>> records;
   ForwardTrace trace;
   {
     torch::NoGradGuard no_grad;
-    active_shapes = &records;
-    try {
-      trace.output = run_graph(module, graph, inputs, model);
-    } catch (...) {
-      active_shapes = nullptr;
-      throw;
-    }
-    active_shapes = nullptr;
+    ActiveRecords active(active_shapes, &records);
+    trace.output = run_graph(module, graph, inputs, model);
   }
   std::set<std::pair<std::string, std::int64_t>> seen;  // (module, site) already recorded
   for (auto& [index, shapes] : records) {
@@ -432,26 +446,15 @@ CaptureResult capture_forward(const Model& model, const std::vector<c10::IValue>
     if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end() || node->outputs().size() != 1) continue;
     const auto site = static_cast<std::int64_t>(sites.size());
     sites.push_back({paths.resolve(node), kind, static_cast<std::size_t>(site), {}});
-    torch::jit::WithInsertPoint after(node->next());
-    torch::jit::Value* site_value = graph->insertConstant(site);
-    torch::jit::Node* recorder = graph->create(record_symbol, {node->output(), site_value});
-    recorder->insertAfter(site_value->node());
-    recorder->output()->setType(node->output()->type());
-    node->output()->replaceAllUsesAfterNodeWith(recorder, recorder->output());
+    insert_recorder(*graph, record_symbol, {node->output()}, node->output(), site, node->next());
   }
 
   std::vector<std::pair<std::int64_t, at::Tensor>> records;
   CaptureResult result;
   {
     torch::NoGradGuard no_grad;
-    active_records = &records;
-    try {
-      result.output = run_graph(module, graph, inputs, model);
-    } catch (...) {
-      active_records = nullptr;
-      throw;
-    }
-    active_records = nullptr;
+    ActiveRecords active(active_records, &records);
+    result.output = run_graph(module, graph, inputs, model);
   }
   std::vector<std::int64_t> order;
   for (auto& [site, value] : records) {
