@@ -205,6 +205,45 @@ TEST(RunGnuplot, DrawsAndRunsNoCommandFromText) {
   EXPECT_NE(svg.find("<text>it's</text>"), std::string::npos);
 }
 
+// Heatmap values read as binary float32 draw exactly the image the text
+// datablock draws: same cells, same places (box-averaged, offset rows,
+// a compact panel, a missing value).
+TEST(RunGnuplot, BinaryHeatmapDataDrawsTheSameImageAsText) {
+  ASSERT_FALSE(find_gnuplot().empty());
+  Heatmap big;
+  big.matrix = labelled(300, 170, {"a"});
+  for (std::size_t i = 0; i < big.matrix.values.size(); ++i) big.matrix.values[i] = std::sin(0.001f * i * i);
+  big.matrix.values[5] = std::nanf("");
+  big.row_first = 10;
+  Heatmap small;
+  small.matrix = labelled(7, 9, {"b"});
+  small.compact = true;
+  Figure figure;
+  figure.name = "same";
+  figure.size = {500, 300};
+  figure.columns = 2;
+  figure.panels.push_back({"big", "dimension", "position", big});
+  figure.panels.push_back({"small", "", "", small});
+
+  test::TempDir dir;
+  const Script binary = render(figure, {Format::kPng, "binary.png", "data"});
+  ASSERT_EQ(binary.files.size(), 2u);
+  EXPECT_EQ(binary.files[0].name, "data-0.bin");
+  EXPECT_EQ(binary.files[1].bytes.size(), 7 * 9 * sizeof(float));
+  EXPECT_EQ(binary.data, "") << "heatmaps need no datablock";
+  EXPECT_NE(binary.body.find("'data-1.bin' binary array=(9,7) format='%float32'"), std::string::npos) << binary.body;
+  for (const auto& file : binary.files) {
+    std::ofstream(dir / file.name, std::ios::binary) << file.bytes;
+  }
+  run_gnuplot(binary.text(), dir.path().string(), 2);
+  run_gnuplot(render_script(figure, {Format::kPng, "text.png"}), dir.path().string(), 2);
+  const std::string drawn = test::read_file(dir / "binary.png");
+  EXPECT_TRUE(test::looks_like(dir / "binary.png", "png"));
+  EXPECT_TRUE(drawn == test::read_file(dir / "text.png")) << "binary and text data drew different images";
+  // Text figures keep datablocks: the dumb terminal draws them as labels.
+  EXPECT_TRUE(render(figure, {Format::kText, "", "data"}).files.empty());
+}
+
 TEST(RunGnuplot, ReportsGnuplotErrors) {
   ASSERT_FALSE(find_gnuplot().empty());
   test::TempDir dir;

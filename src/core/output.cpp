@@ -29,6 +29,36 @@ void make_folder(const fs::path& folder) {
 
 }  // namespace
 
+namespace {
+
+// Writes every matrix and table of `products` as CSV or JSON.
+void write_data(const std::vector<Product>& products, const OutputSpec& spec,
+                const std::function<void(const WrittenFile&)>& on_written) {
+  const fs::path dir(spec.dir);
+  const bool csv = spec.data == DataFormat::kCsv;
+  for (const auto& product : products) {
+    for (const auto& table : product.tables) {
+      const fs::path path = dir / (table.name + (csv ? ".csv" : ".json"));
+      make_folder(path.parent_path());
+      write_file_atomic(path.string(), [&](std::ostream& out) { csv ? write_csv(out, table) : write_json(out, table); });
+      on_written({path.string(), "data", csv ? "csv" : "json"});
+    }
+    for (const auto& matrix : product.data) {
+      const fs::path path = dir / (matrix.name + (csv ? ".csv" : ".json"));
+      make_folder(path.parent_path());
+      // About 11 bytes a value in either format.
+      const double megabytes = 11.0 * static_cast<double>(matrix.values.size()) / 1e6;
+      if (spec.on_progress && megabytes >= 50) {
+        spec.on_progress("writing " + path.string() + " (about " + std::to_string(static_cast<long>(megabytes)) + " MB)");
+      }
+      write_file_atomic(path.string(), [&](std::ostream& out) { csv ? write_csv(out, matrix) : write_json(out, matrix); });
+      on_written({path.string(), "data", csv ? "csv" : "json"});
+    }
+  }
+}
+
+}  // namespace
+
 void write_products(std::vector<Product> products, const OutputSpec& spec,
                     const std::function<void(const WrittenFile&)>& on_written) {
   const fs::path dir(spec.dir);
@@ -37,88 +67,76 @@ void write_products(std::vector<Product> products, const OutputSpec& spec,
     if (spec.size) product.figure.size = *spec.size;
     product.figure.palette = spec.palette;
   }
-
-  if (spec.data != DataFormat::kNone) {
-    const bool csv = spec.data == DataFormat::kCsv;
-    for (const auto& product : products) {
-      for (const auto& table : product.tables) {
-        const fs::path path = dir / (table.name + (csv ? ".csv" : ".json"));
-        make_folder(path.parent_path());
-        write_file_atomic(path.string(), [&](std::ostream& out) { csv ? write_csv(out, table) : write_json(out, table); });
-        on_written({path.string(), "data", csv ? "csv" : "json"});
-      }
-      for (const auto& matrix : product.data) {
-        const fs::path path = dir / (matrix.name + (csv ? ".csv" : ".json"));
-        make_folder(path.parent_path());
-        // About 11 bytes a value in either format.
-        const double megabytes = 11.0 * static_cast<double>(matrix.values.size()) / 1e6;
-        if (spec.on_progress && megabytes >= 50) {
-          spec.on_progress("writing " + path.string() + " (about " + std::to_string(static_cast<long>(megabytes)) + " MB)");
-        }
-        write_file_atomic(path.string(), [&](std::ostream& out) { csv ? write_csv(out, matrix) : write_json(out, matrix); });
-        on_written({path.string(), "data", csv ? "csv" : "json"});
-      }
-    }
+  const bool with_data = spec.data != DataFormat::kNone;
+  std::vector<const plot::Figure*> drawn;
+  for (const auto& product : products) {
+    if (!product.figure.panels.empty()) drawn.push_back(&product.figure);
   }
-
-  products.erase(std::remove_if(products.begin(), products.end(), [](const Product& p) { return p.figure.panels.empty(); }),
-                 products.end());
-  if (!spec.figures && !spec.scripts) return;
   const plot::Format format = spec.figures.value_or(plot::Format::kPng);
   const bool to_files = format != plot::Format::kText;
   const std::string ext = plot::extension(format);
 
   if (spec.scripts) {
-    for (const auto& product : products) {
-      const std::string name = product.figure.name;
+    for (const plot::Figure* figure : drawn) {
+      const std::string name = figure->name;
       const fs::path path = dir / (name + ".gp");
       make_folder(path.parent_path());
       // The script draws next to itself: its output name has no folder.
-      const std::string drawn = fs::path(name + "." + ext).filename().string();
-      const std::string script = plot::render_script(product.figure, {format, to_files ? drawn : ""});
+      const std::string figure_file = fs::path(name + "." + ext).filename().string();
+      const std::string script = plot::render_script(*figure, {format, to_files ? figure_file : "", ""});
       write_file_atomic(path.string(), [&](std::ostream& out) { out << script; });
       on_written({path.string(), "script", "gp"});
     }
   }
-  if (!spec.figures || products.empty()) return;
+  if (!spec.figures || drawn.empty()) {
+    if (with_data) write_data(products, spec, on_written);
+    return;
+  }
 
-  // gnuplot draws every figure to a temporary name in one run; each is
-  // renamed once gnuplot has finished without error.
-  // The numbers go to temporary files that the script loads: gnuplot reads
-  // its standard input a byte at a time, and files in blocks.
+  // gnuplot draws every figure to a temporary name; each is renamed once
+  // gnuplot has finished without error. The numbers go to temporary files
+  // that the script loads (gnuplot reads its standard input a byte at a time,
+  // and files in blocks); heatmaps' numbers as binary float32.
   const std::string suffix = ".part-" + std::to_string(::getpid());
+  // Text figures go to standard output, as do the messages of files written:
+  // their data is written first, not while gnuplot draws.
+  if (!to_files && with_data) write_data(products, spec, on_written);
   // Figures to files are shared between two gnuplot processes, one per core;
   // text figures keep their order in one.
-  const std::size_t lanes = to_files && products.size() > 1 ? 2 : 1;
+  const std::size_t lanes = to_files && drawn.size() > 1 ? 2 : 1;
   std::vector<std::string> scripts(lanes);
   std::vector<fs::path> data_files;
-  for (std::size_t i = 0; i < products.size(); ++i) {
-    const std::string name = products[i].figure.name;
-    if (to_files) make_folder((dir / name).parent_path());
-    const plot::Script parts = plot::render(products[i].figure, {format, to_files ? name + "." + ext + suffix : ""});
-    const std::string data_name = ".pevis-data-" + std::to_string(::getpid()) + "-" + std::to_string(i) + ".gp";
-    data_files.push_back(dir / data_name);
-    write_file_atomic(data_files.back().string(), [&](std::ostream& out) { out << parts.data; });
-    scripts[i % lanes] += parts.preamble + "load " + plot::quote(data_name) + "\n" + parts.body;
-  }
-  const auto remove_parts = [&] {
-    for (const auto& product : products) std::remove((dir / (product.figure.name + "." + ext + suffix)).c_str());
-  };
   struct Cleanup {
     const std::vector<fs::path>& files;
     ~Cleanup() {
       for (const auto& f : files) std::remove(f.c_str());
     }
   } cleanup{data_files};
-  if (spec.on_progress && products.size() > 1) {
-    spec.on_progress("drawing " + std::to_string(products.size()) + " figures with gnuplot");
+  for (std::size_t i = 0; i < drawn.size(); ++i) {
+    const std::string name = drawn[i]->name;
+    if (to_files) make_folder((dir / name).parent_path());
+    const std::string stem = ".pevis-data-" + std::to_string(::getpid()) + "-" + std::to_string(i);
+    const plot::Script parts = plot::render(*drawn[i], {format, to_files ? name + "." + ext + suffix : "", stem});
+    data_files.push_back(dir / (stem + ".gp"));
+    write_file_atomic(data_files.back().string(), [&](std::ostream& out) { out << parts.data; });
+    for (const auto& file : parts.files) {
+      data_files.push_back(dir / file.name);
+      write_file_atomic(data_files.back().string(), [&](std::ostream& out) { out << file.bytes; });
+    }
+    scripts[i % lanes] += parts.preamble + "load " + plot::quote(stem + ".gp") + "\n" + parts.body;
+  }
+  const auto remove_parts = [&] {
+    for (const plot::Figure* figure : drawn) std::remove((dir / (figure->name + "." + ext + suffix)).c_str());
+  };
+  if (spec.on_progress && drawn.size() > 1) {
+    spec.on_progress("drawing " + std::to_string(drawn.size()) + " figures with gnuplot");
   }
   // A gnuplot that dies early must give an error, not end pevis with SIGPIPE;
   // ignored here once for both drawing threads.
   struct sigaction ignore {}, previous {};
   ignore.sa_handler = SIG_IGN;
   ::sigaction(SIGPIPE, &ignore, &previous);
-  std::vector<std::exception_ptr> failures(lanes);
+  std::vector<std::exception_ptr> failures(lanes + 1);
   {
     std::vector<std::thread> threads;
     for (std::size_t lane = 0; lane < lanes; ++lane) {
@@ -130,6 +148,12 @@ void write_products(std::vector<Product> products, const OutputSpec& spec,
         }
       });
     }
+    // The data files are written while gnuplot draws.
+    try {
+      if (to_files && with_data) write_data(products, spec, on_written);
+    } catch (...) {
+      failures[lanes] = std::current_exception();
+    }
     for (auto& thread : threads) thread.join();
   }
   ::sigaction(SIGPIPE, &previous, nullptr);
@@ -140,9 +164,9 @@ void write_products(std::vector<Product> products, const OutputSpec& spec,
     }
   }
   if (!to_files) return;
-  for (const auto& product : products) {
-    const fs::path final_path = dir / (product.figure.name + "." + ext);
-    const fs::path part = dir / (product.figure.name + "." + ext + suffix);
+  for (const plot::Figure* figure : drawn) {
+    const fs::path final_path = dir / (figure->name + "." + ext);
+    const fs::path part = dir / (figure->name + "." + ext + suffix);
     std::error_code error;
     if (fs::file_size(part, error) == 0 || error) {
       remove_parts();

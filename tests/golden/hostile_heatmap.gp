@@ -1,6 +1,7 @@
 # A pevis figure: run it with gnuplot in the folder that holds it.
 reset session
 set encoding utf8
+set datafile nofpe_trap
 set terminal pngcairo noenhanced size 600,400 font 'Sans,11'
 set output 'hostile.png'
 $pevis_0_0 << EOD

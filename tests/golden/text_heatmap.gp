@@ -1,6 +1,7 @@
 # A pevis figure: run it with gnuplot in the folder that holds it.
 reset session
 set encoding utf8
+set datafile nofpe_trap
 set terminal dumb noenhanced size 60,20
 set output
 $pevis_0_0 << EOD

@@ -1,6 +1,7 @@
 # A pevis figure: run it with gnuplot in the folder that holds it.
 reset session
 set encoding utf8
+set datafile nofpe_trap
 set terminal svg noenhanced size 800,300 font 'Sans,11' background '#ffffff'
 set output 'lines.svg'
 $pevis_0_0 << EOD

@@ -17,16 +17,30 @@ std::string quote(const std::string& text);
 struct Target {
   Format format = Format::kPng;
   std::string output;  ///< file name relative to gnuplot's working folder; empty = stdout
+  /// When set (and the format is not text), heatmap values are not written as
+  /// text but as binary float32 files named `<binary_prefix>-<panel>.bin`,
+  /// returned in `Script::files`: gnuplot reads those without parsing and
+  /// without evaluating an expression per value, about three times faster.
+  std::string binary_prefix;
+};
+
+/// A binary file a script reads: its name relative to gnuplot's working
+/// folder, and its bytes.
+struct DataFile {
+  std::string name;
+  std::string bytes;
 };
 
 /// A rendered figure in three parts: settings up to the output file, the
 /// datablocks holding the numbers drawn, and the commands that draw them.
 /// The data can be moved to a file the body `load`s: gnuplot reads files
-/// much faster than a pipe.
+/// much faster than a pipe. With `Target::binary_prefix`, heatmaps read
+/// `files` instead, which must be written before the script runs.
 struct Script {
   std::string preamble;
   std::string data;
   std::string body;
+  std::vector<DataFile> files;
   std::string text() const { return preamble + data + body; }
 };
 

@@ -275,8 +275,19 @@ void write_matrix_block(std::ostringstream& out, const std::string& name, const 
   out << "EOD\n";
 }
 
+// The values of `m`, row by row, as native float32 (non-finite values as NaN,
+// which gnuplot leaves undrawn).
+std::string binary_matrix(const LabeledMatrix& m) {
+  std::vector<float> values(m.values.begin(), m.values.end());
+  for (float& v : values) {
+    if (!std::isfinite(v)) v = std::numeric_limits<float>::quiet_NaN();
+  }
+  return std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
+}
+
+// `binary_file`: the float32 file holding `drawn`, or "" for the datablock.
 void write_heatmap_panel(std::ostringstream& out, const Figure& figure, std::size_t index, const Heatmap& heat,
-                         const LabeledMatrix& drawn, const Layout& layout, bool text) {
+                         const LabeledMatrix& drawn, const Layout& layout, bool text, const std::string& binary_file) {
   const auto [lo, hi] = value_range(heat, figure.palette);
   const double rows = static_cast<double>(heat.matrix.rows), cols = static_cast<double>(heat.matrix.cols);
   const double sy = rows / drawn.rows, sx = cols / drawn.cols;
@@ -297,6 +308,12 @@ void write_heatmap_panel(std::ostringstream& out, const Figure& figure, std::siz
   // Each drawn cell sits at the centre of the block of data cells it averages.
   const std::string x = "(" + num(col0 - 0.5) + " + ($1 + 0.5) * " + num(sx) + ")";
   const std::string y = "(" + num(row0 - 0.5) + " + ($2 + 0.5) * " + num(sy) + ")";
+  const std::string source =
+      binary_file.empty()
+          ? datablock_name(index, 0) + " matrix using " + x + ":" + y + ":3"
+          : quote(binary_file) + " binary array=(" + std::to_string(drawn.cols) + "," + std::to_string(drawn.rows) +
+                ") format='%float32' origin=(" + num(col0 - 0.5 + 0.5 * sx) + "," + num(row0 - 0.5 + 0.5 * sy) +
+                ") dx=" + num(sx) + " dy=" + num(sy);
   if (text) {
     out << "pevis_ramp = " << quote(kShadeRamp) << "\n";
     out << "pevis_shade(v) = (v != v) ? ' ' : substr(pevis_ramp, pevis_k(v), pevis_k(v))\n";
@@ -305,13 +322,13 @@ void write_heatmap_panel(std::ostringstream& out, const Figure& figure, std::siz
     out << "plot " << datablock_name(index, 0) << " matrix using " << x << ":" << y
         << ":(pevis_shade($3)) with labels notitle\n";
   } else if (heat.compact) {
-    out << "plot " << datablock_name(index, 0) << " matrix using " << x << ":" << y << ":3 with image notitle\n";
+    out << "plot " << source << " with image notitle\n";
   } else {
     const double w = std::max(figure.size.width, 1);
     out << "set colorbox user origin screen " << num(layout.right + 14 / w) << ", screen " << num(layout.bottom)
         << " size screen " << num(18 / w) << ", screen " << num(layout.top - layout.bottom) << "\n";
     if (!heat.value_title.empty()) out << "set cblabel " << quote(heat.value_title) << " offset 1,0\n";
-    out << "plot " << datablock_name(index, 0) << " matrix using " << x << ":" << y << ":3 with image notitle\n";
+    out << "plot " << source << " with image notitle\n";
   }
 }
 
@@ -403,14 +420,21 @@ Script render(const Figure& figure, const Target& target) {
                                   : num(shade_range.first) + " to " + num(shade_range.second)));
   }
 
+  // Without nofpe_trap gnuplot re-arms a signal handler (two system calls)
+  // for every value it reads through a `using` expression.
   Script script;
   script.preamble = "# A pevis figure: run it with gnuplot in the folder that holds it.\n"
-                    "reset session\nset encoding utf8\n" +
+                    "reset session\nset encoding utf8\nset datafile nofpe_trap\n" +
                     terminal_commands(figure, target);
+  const bool binary = !text && !target.binary_prefix.empty();
+  std::vector<std::string> binary_files(n);
   std::ostringstream out;
   for (std::size_t i = 0; i < n; ++i) {
     const Panel& panel = figure.panels[i];
-    if (std::holds_alternative<Heatmap>(panel.content)) {
+    if (std::holds_alternative<Heatmap>(panel.content) && binary) {
+      binary_files[i] = target.binary_prefix + "-" + std::to_string(i) + ".bin";
+      script.files.push_back({binary_files[i], binary_matrix(drawn[i])});
+    } else if (std::holds_alternative<Heatmap>(panel.content)) {
       write_matrix_block(out, datablock_name(i, 0), drawn[i]);
     } else if (const auto* box = std::get_if<BoxPlot>(&panel.content)) {
       out << datablock_name(i, 0) << " << EOD\n";
@@ -461,7 +485,7 @@ Script render(const Figure& figure, const Target& target) {
       }
     }
     if (const auto* heat = std::get_if<Heatmap>(&panel.content)) {
-      write_heatmap_panel(out, figure, i, *heat, drawn[i], layout, text);
+      write_heatmap_panel(out, figure, i, *heat, drawn[i], layout, text, binary_files[i]);
     } else if (const auto* box = std::get_if<BoxPlot>(&panel.content)) {
       write_box_panel(out, i, *box, layout, text);
     } else {
