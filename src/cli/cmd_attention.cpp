@@ -5,6 +5,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <iostream>
 #include <memory>
@@ -15,6 +16,7 @@
 #include "model_input.h"
 #include "output_options.h"
 #include "pevis/attention.h"
+#include "pevis/capture.h"
 #include "pevis/encoding.h"
 #include "pevis/error.h"
 #include "pevis/model.h"
@@ -31,8 +33,29 @@ struct AttentionOptions {
   std::string layer;
   bool rollout = false;
   std::string fusion = "mean";
+  bool timings = false;
   OutputOptions output;
 };
+
+// Seconds since the last call (or since construction).
+class Stopwatch {
+ public:
+  double lap() {
+    const auto now = std::chrono::steady_clock::now();
+    const double seconds = std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+    return seconds;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+std::string seconds_text(double seconds) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.3f s", seconds);
+  return buffer;
+}
 
 // File names keep only characters every shell and file system take.
 std::string file_name(const std::string& site) {
@@ -159,13 +182,23 @@ void run_attention(const AttentionOptions& options) {
       (options.head.find_first_not_of("0123456789") != std::string::npos || options.head.size() > 6)) {
     throw Error(ExitCode::kUsage, "--head " + options.head, "expected a head number or 'mean'");
   }
+  Stopwatch clock;
+  nlohmann::json seconds = nlohmann::json::object();
   const Model model = load_model(options.model);
   const ModelInput input = make_input(options.input);
+  seconds["load"] = clock.lap();
   std::ostream& messages = human(options.output);
   const bool progress = ::isatty(STDERR_FILENO);
+  if (options.timings) {
+    // The same forward pass without capturing, for comparison: what
+    // capturing costs on top of running the model.
+    plain_forward(model, input.values);
+    seconds["plain_forward"] = clock.lap();
+  }
   if (progress) std::cerr << "pevis: running " << options.model << " and capturing attention..." << std::endl;
 
   auto sites = capture_attention(model, input.values);
+  seconds["capture"] = clock.lap();
   if (sites.empty()) {
     throw bad_input(options.model, "no attention was found: no softmax over the last dimension of a tensor of 3 or more dimensions ran",
                     "pevis finds attention as the probabilities of a softmax; check the input reaches the attention layers");
@@ -214,7 +247,19 @@ void run_attention(const AttentionOptions& options) {
     products.push_back({std::move(figure), {std::move(m)}, {}});
   }
   summary["tokens"] = input.labels.size();
-  publish(std::move(products), options.output, std::move(summary));
+  if (!options.timings) {
+    publish(std::move(products), options.output, std::move(summary));
+    return;
+  }
+  seconds["prepare"] = clock.lap();
+  summary["seconds"] = seconds;
+  publish(std::move(products), options.output, summary);
+  seconds["write"] = clock.lap();
+  const double plain = seconds["plain_forward"].get<double>(), captured = seconds["capture"].get<double>();
+  std::cerr << "pevis: load " << seconds_text(seconds["load"].get<double>()) << ", plain forward " << seconds_text(plain)
+            << ", capturing forward " << seconds_text(captured) << " (" << (plain > 0 ? captured / plain : 0)
+            << "x), preparing figures " << seconds_text(seconds["prepare"].get<double>()) << ", writing and drawing "
+            << seconds_text(seconds["write"].get<double>()) << std::endl;
 }
 
 }  // namespace
@@ -229,6 +274,8 @@ void setup_attention(CLI::App& app) {
   command->add_option("--head", options->head, "draw one head (a number from 0) or 'mean' instead of all");
   command->add_option("--layer", options->layer, "keep the sites whose name matches this regex");
   command->add_flag("--rollout", options->rollout, "also compute attention rollout through the layers");
+  command->add_flag("--timings", options->timings,
+                    "also run the model once without capturing, and print on stderr how long each step took");
   command->add_option("--fusion", options->fusion, "how rollout fuses heads: mean, max or min")
       ->check(CLI::IsMember({"mean", "max", "min"}))
       ->capture_default_str();

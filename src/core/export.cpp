@@ -52,14 +52,66 @@ std::string csv_field(const std::string& text) {
   return out;
 }
 
+namespace {
+
+// Numbers formatted into a buffer that goes to the stream in large blocks:
+// a matrix of millions of values costs one formatting call per value, no
+// string or stream operation.
+class NumberWriter {
+ public:
+  explicit NumberWriter(std::ostream& out) : out_(out) { buffer_.reserve(kBlock + 64); }
+  ~NumberWriter() { flush(); }
+  NumberWriter(const NumberWriter&) = delete;
+  NumberWriter& operator=(const NumberWriter&) = delete;
+
+  void text(const std::string& s) {
+    buffer_ += s;
+    if (buffer_.size() >= kBlock) flush();
+  }
+  void put(char c) { buffer_ += c; }
+  // `quote_non_finite`: nan and inf inside double quotes (JSON has no such numbers).
+  void number(float v, bool quote_non_finite) {
+    if (!std::isfinite(v)) {
+      const char* word = std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
+      if (quote_non_finite) buffer_ += '"';
+      buffer_ += word;
+      if (quote_non_finite) buffer_ += '"';
+    } else {
+      char digits[32];
+      const auto result = std::to_chars(digits, digits + sizeof digits, v);
+      buffer_.append(digits, result.ptr);
+    }
+    if (buffer_.size() >= kBlock) flush();
+  }
+  void flush() {
+    out_.write(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));
+    buffer_.clear();
+  }
+
+ private:
+  static constexpr std::size_t kBlock = 1 << 20;
+  std::ostream& out_;
+  std::string buffer_;
+};
+
+}  // namespace
+
 void write_csv(std::ostream& out, const LabeledMatrix& m) {
-  out << csv_field(m.row_title);
-  for (const auto& label : m.col_labels) out << ',' << csv_field(label);
-  out << "\r\n";
+  NumberWriter writer(out);
+  writer.text(csv_field(m.row_title));
+  for (const auto& label : m.col_labels) {
+    writer.put(',');
+    writer.text(csv_field(label));
+  }
+  writer.text("\r\n");
   for (std::size_t r = 0; r < m.rows; ++r) {
-    out << csv_field(m.row_labels[r]);
-    for (std::size_t c = 0; c < m.cols; ++c) out << ',' << format_float(m.at(r, c));
-    out << "\r\n";
+    writer.text(csv_field(m.row_labels[r]));
+    const float* row = m.values.data() + r * m.cols;
+    for (std::size_t c = 0; c < m.cols; ++c) {
+      writer.put(',');
+      writer.number(row[c], false);
+    }
+    writer.text("\r\n");
   }
 }
 
@@ -85,16 +137,17 @@ void write_json(std::ostream& out, const LabeledMatrix& m) {
   out << ",\"col_labels\":";
   write_json_labels(out, m.col_labels);
   out << ",\"values\":[";
+  NumberWriter writer(out);
   for (std::size_t r = 0; r < m.rows; ++r) {
-    out << (r ? ",[" : "[");
+    writer.text(r ? ",[" : "[");
+    const float* row = m.values.data() + r * m.cols;
     for (std::size_t c = 0; c < m.cols; ++c) {
-      float v = m.at(r, c);
-      if (c) out << ',';
-      if (std::isfinite(v)) out << format_float(v);
-      else out << '"' << format_float(v) << '"';
+      if (c) writer.put(',');
+      writer.number(row[c], true);
     }
-    out << ']';
+    writer.put(']');
   }
+  writer.flush();
   out << "]}\n";
 }
 

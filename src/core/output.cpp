@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <system_error>
@@ -31,29 +32,66 @@ void make_folder(const fs::path& folder) {
 
 namespace {
 
-// Writes every matrix and table of `products` as CSV or JSON.
+// Writes every matrix and table of `products` as CSV or JSON, on as many
+// threads as there are cores (formatting millions of numbers is the cost).
+// `on_written` hears of the files written, in order, once all are done;
+// then the first failure, if any, is thrown.
 void write_data(const std::vector<Product>& products, const OutputSpec& spec,
                 const std::function<void(const WrittenFile&)>& on_written) {
   const fs::path dir(spec.dir);
   const bool csv = spec.data == DataFormat::kCsv;
+  const std::string ext = csv ? "csv" : "json";
+  struct Job {
+    fs::path path;
+    const Table* table = nullptr;
+    const LabeledMatrix* matrix = nullptr;
+  };
+  std::vector<Job> jobs;
   for (const auto& product : products) {
-    for (const auto& table : product.tables) {
-      const fs::path path = dir / (table.name + (csv ? ".csv" : ".json"));
-      make_folder(path.parent_path());
-      write_file_atomic(path.string(), [&](std::ostream& out) { csv ? write_csv(out, table) : write_json(out, table); });
-      on_written({path.string(), "data", csv ? "csv" : "json"});
+    for (const auto& table : product.tables) jobs.push_back({dir / (table.name + "." + ext), &table, nullptr});
+    for (const auto& matrix : product.data) jobs.push_back({dir / (matrix.name + "." + ext), nullptr, &matrix});
+  }
+  for (const auto& job : jobs) {
+    make_folder(job.path.parent_path());
+    if (!job.matrix) continue;
+    // About 11 bytes a value in either format.
+    const double megabytes = 11.0 * static_cast<double>(job.matrix->values.size()) / 1e6;
+    if (spec.on_progress && megabytes >= 50) {
+      spec.on_progress("writing " + job.path.string() + " (about " + std::to_string(static_cast<long>(megabytes)) + " MB)");
     }
-    for (const auto& matrix : product.data) {
-      const fs::path path = dir / (matrix.name + (csv ? ".csv" : ".json"));
-      make_folder(path.parent_path());
-      // About 11 bytes a value in either format.
-      const double megabytes = 11.0 * static_cast<double>(matrix.values.size()) / 1e6;
-      if (spec.on_progress && megabytes >= 50) {
-        spec.on_progress("writing " + path.string() + " (about " + std::to_string(static_cast<long>(megabytes)) + " MB)");
+  }
+  std::vector<char> done(jobs.size(), 0);
+  std::vector<std::exception_ptr> failures(jobs.size());
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> failed{false};
+  const auto work = [&] {
+    for (std::size_t i = next++; i < jobs.size() && !failed; i = next++) {
+      try {
+        const Job& job = jobs[i];
+        write_file_atomic(job.path.string(), [&](std::ostream& out) {
+          if (job.table) {
+            csv ? write_csv(out, *job.table) : write_json(out, *job.table);
+          } else {
+            csv ? write_csv(out, *job.matrix) : write_json(out, *job.matrix);
+          }
+        });
+        done[i] = 1;
+      } catch (...) {
+        failures[i] = std::current_exception();
+        failed = true;
       }
-      write_file_atomic(path.string(), [&](std::ostream& out) { csv ? write_csv(out, matrix) : write_json(out, matrix); });
-      on_written({path.string(), "data", csv ? "csv" : "json"});
     }
+  };
+  const std::size_t threads = std::min<std::size_t>(jobs.size(), std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
+  std::vector<std::thread> helpers;
+  for (std::size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
+  work();
+  for (auto& helper : helpers) helper.join();
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    if (done[i]) on_written({jobs[i].path.string(), "data", ext});
+  }
+  for (const auto& failure : failures) {
+    if (failure) std::rethrow_exception(failure);
   }
 }
 
