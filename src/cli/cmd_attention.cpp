@@ -5,11 +5,13 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <iostream>
 #include <memory>
 #include <regex>
+#include <thread>
 #include <unistd.h>
 
 #include "commands.h"
@@ -57,6 +59,31 @@ std::string seconds_text(double seconds) {
   return buffer;
 }
 
+// Calls fn(0) ... fn(n - 1), spread over the cores; rethrows the first
+// exception once all have stopped.
+template <typename Fn>
+void for_each_index(std::size_t n, Fn fn) {
+  std::atomic<std::size_t> next{0};
+  std::vector<std::exception_ptr> failures(n);
+  const auto work = [&] {
+    for (std::size_t i = next++; i < n; i = next++) {
+      try {
+        fn(i);
+      } catch (...) {
+        failures[i] = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> helpers;
+  const std::size_t threads = std::min<std::size_t>(n, std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
+  for (std::size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
+  work();
+  for (auto& helper : helpers) helper.join();
+  for (const auto& failure : failures) {
+    if (failure) std::rethrow_exception(failure);
+  }
+}
+
 // File names keep only characters every shell and file system take.
 std::string file_name(const std::string& site) {
   std::string out;
@@ -84,7 +111,7 @@ LabeledMatrix attention_matrix(const at::Tensor& map, std::string name, const st
 // to pixels anyway); reducing here keeps 2048-token runs small in memory.
 constexpr std::size_t kMaxDrawnCells = 1024;
 
-plot::Heatmap attention_heatmap(LabeledMatrix m, double z_max) {
+plot::Heatmap attention_heatmap(const LabeledMatrix& m, double z_max) {
   plot::Heatmap heat;
   heat.full_rows = m.rows;
   heat.full_cols = m.cols;
@@ -122,19 +149,21 @@ Product site_product(const AttentionSite& site, const std::vector<std::string>& 
   figure.columns = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(panels))));
   const int rows = static_cast<int>((panels + figure.columns - 1) / figure.columns);
   figure.size = {std::clamp(figure.columns * 460, 700, 4000), std::clamp(rows * 420 + 60, 500, 4000)};
+  // Each matrix is copied out of its tensor once, for the figure and the data.
+  std::vector<LabeledMatrix> matrices;
+  for (std::int64_t k = 0; k < site.heads; ++k) {
+    const bool needed = with_data || std::find(drawn.begin(), drawn.end(), k) != drawn.end();
+    matrices.push_back(needed ? attention_matrix(heads[k], base + ".head" + std::to_string(k), tokens) : LabeledMatrix{});
+  }
+  const LabeledMatrix mean_matrix =
+      with_data || with_mean ? attention_matrix(mean, base + ".mean", tokens) : LabeledMatrix{};
   for (auto k : drawn) {
-    figure.panels.push_back({"head " + std::to_string(k), "key", "query",
-                             attention_heatmap(attention_matrix(heads[k], base + ".head" + std::to_string(k), tokens), z_max)});
+    figure.panels.push_back({"head " + std::to_string(k), "key", "query", attention_heatmap(matrices[k], z_max)});
   }
-  if (with_mean) {
-    figure.panels.push_back({"mean of the heads", "key", "query",
-                             attention_heatmap(attention_matrix(mean, base + ".mean", tokens), z_max)});
-  }
+  if (with_mean) figure.panels.push_back({"mean of the heads", "key", "query", attention_heatmap(mean_matrix, z_max)});
   if (with_data) {
-    for (std::int64_t k = 0; k < site.heads; ++k) {
-      product.data.push_back(attention_matrix(heads[k], base + ".head" + std::to_string(k), tokens));
-    }
-    product.data.push_back(attention_matrix(mean, base + ".mean", tokens));
+    for (auto& m : matrices) product.data.push_back(std::move(m));
+    product.data.push_back(mean_matrix);
   }
   return product;
 }
@@ -148,21 +177,22 @@ Product overview_product(const std::vector<AttentionSite>& sites) {
   figure.columns = static_cast<int>(max_heads);
   const int cell = std::clamp(static_cast<int>(7800 / std::max<std::size_t>(sites.size(), max_heads)), 60, 140);
   figure.size = {std::max(600, cell * figure.columns + 20), std::max(300, cell * static_cast<int>(sites.size()) + 60)};
-  for (std::size_t i = 0; i < sites.size(); ++i) {
+  figure.panels.resize(sites.size() * static_cast<std::size_t>(max_heads));
+  for_each_index(figure.panels.size(), [&](std::size_t p) {
+    const std::size_t i = p / static_cast<std::size_t>(max_heads);
+    const auto k = static_cast<std::int64_t>(p % static_cast<std::size_t>(max_heads));
     const at::Tensor heads = sites[i].weights[0];
-    for (std::int64_t k = 0; k < max_heads; ++k) {
-      plot::Heatmap heat;
-      heat.compact = true;
-      heat.z_min = 0;
-      if (k < sites[i].heads) {
-        heat.matrix = plot::box_average(
-            to_matrix(heads[k], "", "query", index_labels(heads.size(1)), index_labels(heads.size(2))), 256, 256);
-      } else {  // a site with fewer heads: an empty cell
-        heat.matrix = to_matrix(at::full({1, 1}, NAN), "", "query", {"0"}, {"0"});
-      }
-      figure.panels.push_back({"L" + std::to_string(i) + " H" + std::to_string(k), "", "", heat});
+    plot::Heatmap heat;
+    heat.compact = true;
+    heat.z_min = 0;
+    if (k < sites[i].heads) {
+      heat.matrix = plot::box_average(
+          to_matrix(heads[k], "", "query", index_labels(heads.size(1)), index_labels(heads.size(2))), 256, 256);
+    } else {  // a site with fewer heads: an empty cell
+      heat.matrix = to_matrix(at::full({1, 1}, NAN), "", "query", {"0"}, {"0"});
     }
-  }
+    figure.panels[p] = {"L" + std::to_string(i) + " H" + std::to_string(k), "", "", heat};
+  });
   return {std::move(figure), {}, {}};
 }
 
@@ -231,7 +261,8 @@ void run_attention(const AttentionOptions& options) {
 
   std::vector<Product> products;
   const bool with_data = options.output.data != "none";
-  for (const auto& site : sites) products.push_back(site_product(site, input.labels, options.head, with_data));
+  products.resize(sites.size());
+  for_each_index(sites.size(), [&](std::size_t i) { products[i] = site_product(sites[i], input.labels, options.head, with_data); });
   if (sites.size() > 1 || sites[0].heads > 1) products.push_back(overview_product(sites));
   if (options.rollout) {
     const Fusion fusion = options.fusion == "max" ? Fusion::kMax : options.fusion == "min" ? Fusion::kMin : Fusion::kMean;

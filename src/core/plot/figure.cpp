@@ -55,22 +55,25 @@ LabeledMatrix box_average(const LabeledMatrix& m, std::size_t max_rows, std::siz
   for (std::size_t r = 0; r < out_rows; ++r) out.row_labels.push_back(m.row_labels[block_start(r, m.rows, out_rows)]);
   for (std::size_t c = 0; c < out_cols; ++c) out.col_labels.push_back(m.col_labels[block_start(c, m.cols, out_cols)]);
 
-  // Sum each input row into its column blocks, then the rows into row blocks:
-  // one pass over the input, in double so long blocks keep their precision.
+  // Sum each input row into its column blocks (contiguous runs), then the
+  // rows into row blocks: one pass over the input, in double so long blocks
+  // keep their precision.
   std::vector<double> row_sums(out_cols);
-  std::vector<std::size_t> col_block(m.cols);
-  for (std::size_t c = 0; c < out_cols; ++c) {
-    for (std::size_t k = block_start(c, m.cols, out_cols); k < block_start(c + 1, m.cols, out_cols); ++k) col_block[k] = c;
-  }
+  std::vector<std::size_t> col_start(out_cols + 1);
+  for (std::size_t c = 0; c <= out_cols; ++c) col_start[c] = block_start(c, m.cols, out_cols);
   for (std::size_t r = 0; r < out_rows; ++r) {
     const std::size_t r0 = block_start(r, m.rows, out_rows), r1 = block_start(r + 1, m.rows, out_rows);
     std::fill(row_sums.begin(), row_sums.end(), 0.0);
     for (std::size_t i = r0; i < r1; ++i) {
       const float* row = &m.values[i * m.cols];
-      for (std::size_t k = 0; k < m.cols; ++k) row_sums[col_block[k]] += row[k];
+      for (std::size_t c = 0; c < out_cols; ++c) {
+        double sum = 0;
+        for (std::size_t k = col_start[c]; k < col_start[c + 1]; ++k) sum += row[k];
+        row_sums[c] += sum;
+      }
     }
     for (std::size_t c = 0; c < out_cols; ++c) {
-      const std::size_t width = block_start(c + 1, m.cols, out_cols) - block_start(c, m.cols, out_cols);
+      const std::size_t width = col_start[c + 1] - col_start[c];
       out.values[r * out_cols + c] = static_cast<float>(row_sums[c] / static_cast<double>(width * (r1 - r0)));
     }
   }
