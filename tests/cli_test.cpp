@@ -345,6 +345,22 @@ TEST(CliAttention, OneHeadOneLayer) {
   EXPECT_FALSE(std::filesystem::exists(dir / "one/attention/encoder.layers.0.self_attn.png"));
 }
 
+TEST(CliAttention, TimingsCompareCapturingWithAPlainForward) {
+  test::TempDir dir;
+  test::write_file(dir / "ids.txt", "3 1 4 1 5 9 2 6");
+  const auto r = pevis({"attention", kData + "/attn_encoder.pt", "--input", "ids.txt", "--timings", "--json",
+                        "--format", "none", "--data", "none"},
+                       dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto seconds = nlohmann::json::parse(r.out)["seconds"];
+  for (const char* step : {"load", "plain_forward", "plain_forward_again", "capture", "prepare"}) {
+    ASSERT_TRUE(seconds.contains(step)) << step;
+    EXPECT_GT(seconds[step].get<double>(), 0.0) << step;
+  }
+  EXPECT_NE(r.err.find("capturing forward"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("x the first plain run"), std::string::npos) << r.err;
+}
+
 TEST(CliAttention, FloatInputOfAGivenShape) {
   test::TempDir dir;
   const auto r = pevis({"attention", kData + "/attn_features.pt", "--input-shape", "1,6,16", "--seed", "3", "--list"}, dir);
