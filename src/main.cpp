@@ -1,5 +1,7 @@
 // pevis: build the command line, run it, and map every failure to one line
 // on stderr and a documented exit code.
+#include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <new>
 
@@ -9,6 +11,20 @@
 namespace {
 
 std::string first_line(const std::string& text) { return pevis::one_line(text.substr(0, text.find('\n'))); }
+
+// Ends the process once the work is done and every file is closed: LibTorch's
+// teardown (thread pools, registries) would add about 70 ms to every run.
+// Sanitizer builds exit normally, so that LeakSanitizer still checks.
+[[noreturn]] void finish(int code) {
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+#if defined(__SANITIZE_ADDRESS__)
+  std::exit(code);
+#else
+  std::_Exit(code);
+#endif
+}
 
 }  // namespace
 
@@ -25,7 +41,7 @@ int main(int argc, char** argv) {
                 << " (see 'pevis --help')\n";
       return static_cast<int>(ExitCode::kUsage);
     }
-    return static_cast<int>(ExitCode::kSuccess);
+    finish(static_cast<int>(ExitCode::kSuccess));
   } catch (const pevis::Error& error) {
     std::cerr << "pevis: " << error.what() << "\n";
     return static_cast<int>(error.code());
