@@ -143,6 +143,7 @@ void write_products(std::vector<Product> products, const OutputSpec& spec,
   // text figures keep their order in one.
   const std::size_t lanes = to_files && drawn.size() > 1 ? 2 : 1;
   std::vector<std::string> scripts(lanes);
+  std::vector<double> lane_cost(lanes, 0.0);
   std::vector<fs::path> data_files;
   struct Cleanup {
     const std::vector<fs::path>& files;
@@ -161,7 +162,14 @@ void write_products(std::vector<Product> products, const OutputSpec& spec,
       data_files.push_back(dir / file.name);
       write_file_atomic(data_files.back().string(), [&](std::ostream& out) { out << file.bytes; });
     }
-    scripts[i % lanes] += parts.preamble + "load " + plot::quote(stem + ".gp") + "\n" + parts.body;
+    // Each figure goes to the lane with the least work so far, the work of a
+    // figure guessed as its pixels (PNG encoding) plus the heatmap values it reads.
+    std::size_t values = 0;
+    for (const auto& file : parts.files) values += file.bytes.size() / sizeof(float);
+    const std::size_t lane =
+        static_cast<std::size_t>(std::min_element(lane_cost.begin(), lane_cost.end()) - lane_cost.begin());
+    lane_cost[lane] += static_cast<double>(drawn[i]->size.width) * drawn[i]->size.height + static_cast<double>(values);
+    scripts[lane] += parts.preamble + "load " + plot::quote(stem + ".gp") + "\n" + parts.body;
   }
   const auto remove_parts = [&] {
     for (const plot::Figure* figure : drawn) std::remove((dir / (figure->name + "." + ext + suffix)).c_str());
