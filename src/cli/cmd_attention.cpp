@@ -262,10 +262,10 @@ void run_attention(const AttentionOptions& options) {
     }
   }
 
-  std::vector<Product> products;
+  // The overview and the rollout first: then each site's captured weights
+  // can go as soon as its own figure and data are made.
+  std::vector<Product> products(sites.size());
   const bool with_data = options.output.data != "none";
-  products.resize(sites.size());
-  for_each_index(sites.size(), [&](std::size_t i) { products[i] = site_product(sites[i], input.labels, options.head, with_data); });
   if (sites.size() > 1 || sites[0].heads > 1) products.push_back(overview_product(sites));
   if (options.rollout) {
     const Fusion fusion = options.fusion == "max" ? Fusion::kMax : options.fusion == "min" ? Fusion::kMin : Fusion::kMean;
@@ -280,6 +280,10 @@ void run_attention(const AttentionOptions& options) {
     figure.panels.push_back({"", "key", "query", attention_heatmap(m, std::max(1e-6, rollout.max().item<double>()))});
     products.push_back({std::move(figure), {std::move(m)}, {}});
   }
+  for_each_index(sites.size(), [&](std::size_t i) {
+    products[i] = site_product(sites[i], input.labels, options.head, with_data);
+    sites[i].weights = at::Tensor();
+  });
   summary["tokens"] = input.labels.size();
   if (!options.timings) {
     publish(std::move(products), options.output, std::move(summary));
