@@ -24,6 +24,8 @@ SIZE = (12, 8)  # 1200 x 800 pixels, pevis's default
 
 
 def encoding(d_model, max_len, out):
+    """pevis encoding draws three figures: the table, six dimensions over the
+    first 256 positions, and the dot products of those positions."""
     pe = torch.zeros(max_len, d_model)
     position = torch.arange(0, max_len, dtype=torch.float).unsqueeze(1)
     div_term = torch.exp(torch.arange(0, d_model, 2).float() * (-math.log(10000.0) / d_model))
@@ -35,7 +37,27 @@ def encoding(d_model, max_len, out):
     ax.set_ylabel("position")
     fig.colorbar(image, ax=ax)
     fig.savefig(os.path.join(out, "encoding.png"))
+    plt.close(fig)
     np.savetxt(os.path.join(out, "encoding.csv"), pe.numpy(), delimiter=",", fmt="%.9g")
+
+    window = pe[:256]
+    dims = [0, 1, d_model // 8, d_model // 4, d_model // 2, d_model - 2]
+    fig, axes = plt.subplots(3, 2, figsize=SIZE, dpi=DPI, squeeze=False)
+    for ax, d in zip(axes.flat, dims):
+        ax.plot(np.arange(len(window)), window[:, d].numpy())
+        ax.set_title(f"dim {d}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "encoding-dims.png"))
+    plt.close(fig)
+    np.savetxt(os.path.join(out, "encoding-dims.csv"), window[:, dims].numpy(), delimiter=",", fmt="%.9g")
+
+    similarity = (window @ window.T).numpy()
+    fig, ax = plt.subplots(figsize=SIZE, dpi=DPI)
+    image = ax.imshow(similarity, aspect="auto", cmap="viridis", interpolation="antialiased")
+    fig.colorbar(image, ax=ax)
+    fig.savefig(os.path.join(out, "encoding-similarity.png"))
+    plt.close(fig)
+    np.savetxt(os.path.join(out, "encoding-similarity.csv"), similarity, delimiter=",", fmt="%.9g")
 
 
 def bias(model_path, out):
@@ -57,6 +79,18 @@ def bias(model_path, out):
         for name, values in biases:
             for i, v in enumerate(values):
                 f.write(f"{name},{i},{v!r}\n")
+    # pevis also draws the distributions as box plots and writes statistics.
+    fig, ax = plt.subplots(figsize=SIZE, dpi=DPI)
+    ax.boxplot([values for _, values in biases], labels=[name for name, _ in biases])
+    ax.tick_params(axis="x", rotation=45, labelsize=7)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "bias-hist.png"))
+    plt.close(fig)
+    with open(os.path.join(out, "bias-stats.csv"), "w") as f:
+        f.write("layer,size,mean,std,min,max,l2,nonfinite\n")
+        for name, v in biases:
+            f.write(f"{name},{len(v)},{v.mean()!r},{v.std()!r},{v.min()!r},{v.max()!r},{np.linalg.norm(v)!r},"
+                    f"{int((~np.isfinite(v)).sum())}\n")
 
 
 def attention(model_path, tokens_path, out):
@@ -85,6 +119,17 @@ def attention(model_path, tokens_path, out):
         plt.close(fig)
         for h, w in enumerate(heads):
             np.savetxt(os.path.join(out, f"layer{i}.head{h}.csv"), w, delimiter=",", fmt="%.9g")
+        np.savetxt(os.path.join(out, f"layer{i}.mean.csv"), heads.mean(0), delimiter=",", fmt="%.9g")
+    # pevis also draws an overview: one row per layer, one thumbnail per head.
+    heads_count = layers_weights[0].shape[0]
+    fig, axes = plt.subplots(len(layers_weights), heads_count, figsize=(heads_count * 1.4, len(layers_weights) * 1.4 + 0.6),
+                             dpi=DPI, squeeze=False)
+    for i, heads in enumerate(layers_weights):
+        for h, w in enumerate(heads):
+            axes[i][h].imshow(w, cmap="viridis", interpolation="antialiased")
+            axes[i][h].set_axis_off()
+    fig.savefig(os.path.join(out, "overview.png"))
+    plt.close(fig)
 
 
 def summary(model_path, shape, out):

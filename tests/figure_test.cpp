@@ -63,6 +63,22 @@ TEST(BoxAverage, RemovesStripesThatWouldAlias) {
   for (float v : out.values) EXPECT_FLOAT_EQ(v, 0.0f);
 }
 
+TEST(BoxAverage, WholeFactorCopiesAverageEqualBlocks) {
+  EXPECT_EQ(whole_factor_side(1024, 460), 512u);  // factor 2
+  EXPECT_EQ(whole_factor_side(2048, 460), 512u);  // factor 4
+  EXPECT_EQ(whole_factor_side(2000, 460), 500u);  // factor 4, as 2000 / 4 keeps 500 >= 460
+  EXPECT_EQ(whole_factor_side(1021, 300), 1021u);  // a prime: no factor
+  EXPECT_EQ(whole_factor_side(300, 460), 300u);    // small enough already
+  EXPECT_EQ(whole_factor_side(7, 0), 1u);
+  // Reducing the copy further averages whole blocks: the same as reducing
+  // the matrix with blocks on those boundaries.
+  const LabeledMatrix m = counting(12, 12);
+  const std::size_t side = whole_factor_side(12, 5);
+  ASSERT_EQ(side, 6u);
+  const LabeledMatrix twice = box_average(box_average(m, side, side), 3, 3);
+  EXPECT_EQ(twice.values, box_average(m, 3, 3).values);
+}
+
 TEST(Figure, ParsesNames) {
   EXPECT_EQ(parse_palette("viridis"), Palette::kViridis);
   EXPECT_EQ(parse_palette("magma"), Palette::kMagma);

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <regex>
 #include <thread>
 #include <unistd.h>
@@ -107,15 +108,13 @@ LabeledMatrix attention_matrix(const at::Tensor& map, std::string name, const st
   return to_matrix(map, std::move(name), "query", position_labels(tokens, map.size(0)), position_labels(tokens, map.size(1)));
 }
 
-// Figures never need more cells than this per side (the plot layer reduces
-// to pixels anyway); reducing here keeps 2048-token runs small in memory.
-constexpr std::size_t kMaxDrawnCells = 1024;
-
-plot::Heatmap attention_heatmap(const LabeledMatrix& m, double z_max) {
+// `pixels`: the most pixels a panel can have along a side; figures need no
+// more cells than that (this keeps long inputs small in memory).
+plot::Heatmap attention_heatmap(const LabeledMatrix& m, double z_max, std::size_t pixels) {
   plot::Heatmap heat;
   heat.full_rows = m.rows;
   heat.full_cols = m.cols;
-  heat.matrix = plot::box_average(m, kMaxDrawnCells, kMaxDrawnCells);
+  heat.matrix = plot::box_average(m, plot::whole_factor_side(m.rows, pixels), plot::whole_factor_side(m.cols, pixels));
   heat.label_rows = heat.label_cols = true;
   heat.z_min = 0;
   heat.z_max = z_max;
@@ -123,8 +122,17 @@ plot::Heatmap attention_heatmap(const LabeledMatrix& m, double z_max) {
   return heat;
 }
 
+// The most pixels a panel of `figure` can have along a side, at `size` when
+// the run sets every figure's size.
+std::size_t panel_pixels(const plot::Figure& figure, std::size_t panels, const std::optional<plot::Size>& size) {
+  const plot::Size drawn = size.value_or(figure.size);
+  const std::size_t columns = static_cast<std::size_t>(std::max(figure.columns, 1));
+  const std::size_t rows = (panels + columns - 1) / columns;
+  return static_cast<std::size_t>(std::max(drawn.width / static_cast<int>(columns), drawn.height / static_cast<int>(std::max<std::size_t>(rows, 1))));
+}
+
 Product site_product(const AttentionSite& site, const std::vector<std::string>& tokens, const std::string& head,
-                     bool with_data) {
+                     bool with_data, const std::optional<plot::Size>& size) {
   const at::Tensor heads = site.weights[0];  // the one sequence fed
   const at::Tensor mean = heads.mean(/*dim=*/0);
   const std::string base = "attention/" + file_name(site.name);
@@ -157,10 +165,13 @@ Product site_product(const AttentionSite& site, const std::vector<std::string>& 
   }
   const LabeledMatrix mean_matrix =
       with_data || with_mean ? attention_matrix(mean, base + ".mean", tokens) : LabeledMatrix{};
+  const std::size_t pixels = panel_pixels(figure, panels, size);
   for (auto k : drawn) {
-    figure.panels.push_back({"head " + std::to_string(k), "key", "query", attention_heatmap(matrices[k], z_max)});
+    figure.panels.push_back({"head " + std::to_string(k), "key", "query", attention_heatmap(matrices[k], z_max, pixels)});
   }
-  if (with_mean) figure.panels.push_back({"mean of the heads", "key", "query", attention_heatmap(mean_matrix, z_max)});
+  if (with_mean) {
+    figure.panels.push_back({"mean of the heads", "key", "query", attention_heatmap(mean_matrix, z_max, pixels)});
+  }
   if (with_data) {
     for (auto& m : matrices) product.data.push_back(std::move(m));
     product.data.push_back(mean_matrix);
@@ -266,6 +277,7 @@ void run_attention(const AttentionOptions& options) {
   // can go as soon as its own figure and data are made.
   std::vector<Product> products(sites.size());
   const bool with_data = options.output.data != "none";
+  const std::optional<plot::Size> size = to_spec(options.output).size;
   if (sites.size() > 1 || sites[0].heads > 1) products.push_back(overview_product(sites));
   if (options.rollout) {
     const Fusion fusion = options.fusion == "max" ? Fusion::kMax : options.fusion == "min" ? Fusion::kMin : Fusion::kMean;
@@ -277,11 +289,12 @@ void run_attention(const AttentionOptions& options) {
     figure.name = "attention/rollout";
     figure.title = "Attention rollout over " + std::to_string(sites.size()) + " layers (heads fused by " + options.fusion + ")";
     figure.size = {1000, 900};
-    figure.panels.push_back({"", "key", "query", attention_heatmap(m, std::max(1e-6, rollout.max().item<double>()))});
+    figure.panels.push_back({"", "key", "query",
+                             attention_heatmap(m, std::max(1e-6, rollout.max().item<double>()), panel_pixels(figure, 1, size))});
     products.push_back({std::move(figure), {std::move(m)}, {}});
   }
   for_each_index(sites.size(), [&](std::size_t i) {
-    products[i] = site_product(sites[i], input.labels, options.head, with_data);
+    products[i] = site_product(sites[i], input.labels, options.head, with_data, size);
     sites[i].weights = at::Tensor();
   });
   summary["tokens"] = input.labels.size();

@@ -102,4 +102,11 @@ std::string extension(Format format);
 /// first row/column. Returns `m` unchanged when it already fits.
 LabeledMatrix box_average(const LabeledMatrix& m, std::size_t max_rows, std::size_t max_cols);
 
+/// The side of a copy of `n` cells reduced by the largest whole factor that
+/// leaves at least `at_least` cells, or `n` when no factor does. Such a copy
+/// has blocks of equal size, so box-averaging it again to the pixels gives
+/// each pixel the plain average of whole blocks of the original cells: a
+/// figure can hold the small copy instead of the whole matrix.
+std::size_t whole_factor_side(std::size_t n, std::size_t at_least);
+
 }  // namespace pevis::plot

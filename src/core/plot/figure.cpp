@@ -80,4 +80,11 @@ LabeledMatrix box_average(const LabeledMatrix& m, std::size_t max_rows, std::siz
   return out;
 }
 
+std::size_t whole_factor_side(std::size_t n, std::size_t at_least) {
+  for (std::size_t k = n / std::max<std::size_t>(at_least, 1); k > 1; --k) {
+    if (n % k == 0) return n / k;
+  }
+  return n;
+}
+
 }  // namespace pevis::plot
