@@ -42,12 +42,14 @@ struct WrittenFile {
   std::string format;  ///< "png", "csv", "gp", ...
 };
 
-/// Writes the data files, the scripts (when asked) and then every figure of
-/// the run through one gnuplot process. Every file appears complete or not at
-/// all. `on_written` is told of each file as it lands, so that what was
-/// written is known even when drawing fails afterwards. Figures take the
-/// spec's palette, and its size when it has one. Throws `pevis::Error` (exit 4) when a file cannot
-/// be written or gnuplot is missing or fails.
+/// Writes the scripts (when asked), then draws every figure of the run with
+/// two gnuplot processes (one per core) while the data files are written on
+/// every core. Every file appears complete or not at all. `on_written` is
+/// told of every file written, the data files once all of them are done,
+/// so that what was written is known even when drawing fails. Figures take
+/// the spec's palette, and its size when it has one. Throws `pevis::Error`
+/// (exit 4) when a file cannot be written or gnuplot is missing or fails;
+/// the data files are still written when gnuplot is missing or fails.
 void write_products(std::vector<Product> products, const OutputSpec& spec,
                     const std::function<void(const WrittenFile&)>& on_written);
 
