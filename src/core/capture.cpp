@@ -2,8 +2,6 @@
 
 #include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/ir/ir.h>
-#include <torch/csrc/jit/passes/constant_propagation.h>
-#include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/csrc/jit/passes/inliner.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/library.h>
@@ -133,11 +131,6 @@ void collect_nodes(torch::jit::Block* block, std::vector<torch::jit::Node*>& out
 
 c10::IValue run_graph(torch::jit::Module& module, std::shared_ptr<torch::jit::Graph> graph,
                       const std::vector<c10::IValue>& inputs, const Model& model) {
-  // Branches decided by constants (the fast-path tests answered above,
-  // flags such as need_weights) are folded away: a third fewer nodes to
-  // interpret in a stock encoder. The recorders stay: they have side effects.
-  torch::jit::ConstantPropagation(graph);
-  torch::jit::EliminateDeadCode(graph);
   torch::jit::GraphFunction function("pevis_forward", std::move(graph), nullptr);
   std::vector<c10::IValue> stack;
   stack.push_back(module._ivalue());
