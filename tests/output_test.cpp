@@ -2,10 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <stdexcept>
 #include <nlohmann/json.hpp>
 
 #include "pevis/error.h"
+#include "pevis/parallel.h"
 #include "pevis/plot/gnuplot.h"
 #include "test_util.h"
 
@@ -34,6 +37,26 @@ std::vector<WrittenFile> write_all(std::vector<Product> products, const OutputSp
   std::vector<WrittenFile> files;
   write_products(std::move(products), spec, [&](const WrittenFile& f) { files.push_back(f); });
   return files;
+}
+
+TEST(Parallel, CallsEveryIndexOnceAndKeepsWhatEachThrew) {
+  std::vector<std::atomic<int>> calls(1000);
+  const auto failures = for_each_index(calls.size(), [&](std::size_t i) {
+    ++calls[i];
+    if (i % 100 == 7) throw std::runtime_error("index " + std::to_string(i));
+  });
+  ASSERT_EQ(failures.size(), calls.size());
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    EXPECT_EQ(calls[i], 1) << i;
+    EXPECT_EQ(failures[i] != nullptr, i % 100 == 7) << i;
+  }
+  try {
+    rethrow_first(failures);
+    FAIL() << "nothing rethrown";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "index 7");
+  }
+  EXPECT_NO_THROW(rethrow_first(for_each_index(0, [](std::size_t) { throw 1; })));
 }
 
 TEST(Output, WritesFiguresOfEveryFormatWithTheirData) {

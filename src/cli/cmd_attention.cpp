@@ -5,14 +5,12 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <regex>
-#include <thread>
 #include <unistd.h>
 
 #include "commands.h"
@@ -23,6 +21,7 @@
 #include "pevis/encoding.h"
 #include "pevis/error.h"
 #include "pevis/model.h"
+#include "pevis/parallel.h"
 #include "pevis/tokens.h"
 
 namespace pevis::cli {
@@ -58,31 +57,6 @@ std::string seconds_text(double seconds) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%.3f s", seconds);
   return buffer;
-}
-
-// Calls fn(0) ... fn(n - 1), spread over the cores; rethrows the first
-// exception once all have stopped.
-template <typename Fn>
-void for_each_index(std::size_t n, Fn fn) {
-  std::atomic<std::size_t> next{0};
-  std::vector<std::exception_ptr> failures(n);
-  const auto work = [&] {
-    for (std::size_t i = next++; i < n; i = next++) {
-      try {
-        fn(i);
-      } catch (...) {
-        failures[i] = std::current_exception();
-      }
-    }
-  };
-  std::vector<std::thread> helpers;
-  const std::size_t threads = std::min<std::size_t>(n, std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
-  for (std::size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
-  work();
-  for (auto& helper : helpers) helper.join();
-  for (const auto& failure : failures) {
-    if (failure) std::rethrow_exception(failure);
-  }
 }
 
 // File names keep only characters every shell and file system take.
@@ -189,7 +163,7 @@ Product overview_product(const std::vector<AttentionSite>& sites) {
   const int cell = std::clamp(static_cast<int>(7800 / std::max<std::size_t>(sites.size(), max_heads)), 60, 140);
   figure.size = {std::max(600, cell * figure.columns + 20), std::max(300, cell * static_cast<int>(sites.size()) + 60)};
   figure.panels.resize(sites.size() * static_cast<std::size_t>(max_heads));
-  for_each_index(figure.panels.size(), [&](std::size_t p) {
+  rethrow_first(for_each_index(figure.panels.size(), [&](std::size_t p) {
     const std::size_t i = p / static_cast<std::size_t>(max_heads);
     const auto k = static_cast<std::int64_t>(p % static_cast<std::size_t>(max_heads));
     const at::Tensor heads = sites[i].weights[0];
@@ -203,7 +177,7 @@ Product overview_product(const std::vector<AttentionSite>& sites) {
       heat.matrix = to_matrix(at::full({1, 1}, NAN), "", "query", {"0"}, {"0"});
     }
     figure.panels[p] = {"L" + std::to_string(i) + " H" + std::to_string(k), "", "", heat};
-  });
+  }));
   return {std::move(figure), {}, {}};
 }
 
@@ -297,10 +271,10 @@ void run_attention(const AttentionOptions& options) {
                              attention_heatmap(m, std::max(1e-6, rollout.max().item<double>()), panel_pixels(figure, 1, size))});
     products.push_back({std::move(figure), {std::move(m)}, {}});
   }
-  for_each_index(sites.size(), [&](std::size_t i) {
+  rethrow_first(for_each_index(sites.size(), [&](std::size_t i) {
     products[i] = site_product(sites[i], input.labels, options.head, with_data, size);
     sites[i].weights = at::Tensor();
-  });
+  }));
   summary["tokens"] = input.labels.size();
   if (!options.timings) {
     publish(std::move(products), options.output, std::move(summary));

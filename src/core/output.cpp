@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <system_error>
@@ -13,6 +12,7 @@
 
 #include "pevis/error.h"
 #include "pevis/export.h"
+#include "pevis/parallel.h"
 #include "pevis/plot/gnuplot.h"
 
 namespace pevis {
@@ -60,39 +60,20 @@ void write_data(const std::vector<Product>& products, const OutputSpec& spec,
       spec.on_progress("writing " + job.path.string() + " (about " + std::to_string(static_cast<long>(megabytes)) + " MB)");
     }
   }
-  std::vector<char> done(jobs.size(), 0);
-  std::vector<std::exception_ptr> failures(jobs.size());
-  std::atomic<std::size_t> next{0};
-  std::atomic<bool> failed{false};
-  const auto work = [&] {
-    for (std::size_t i = next++; i < jobs.size() && !failed; i = next++) {
-      try {
-        const Job& job = jobs[i];
-        write_file_atomic(job.path.string(), [&](std::ostream& out) {
-          if (job.table) {
-            csv ? write_csv(out, *job.table) : write_json(out, *job.table);
-          } else {
-            csv ? write_csv(out, *job.matrix) : write_json(out, *job.matrix);
-          }
-        });
-        done[i] = 1;
-      } catch (...) {
-        failures[i] = std::current_exception();
-        failed = true;
+  const auto failures = for_each_index(jobs.size(), [&](std::size_t i) {
+    const Job& job = jobs[i];
+    write_file_atomic(job.path.string(), [&](std::ostream& out) {
+      if (job.table) {
+        csv ? write_csv(out, *job.table) : write_json(out, *job.table);
+      } else {
+        csv ? write_csv(out, *job.matrix) : write_json(out, *job.matrix);
       }
-    }
-  };
-  const std::size_t threads = std::min<std::size_t>(jobs.size(), std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
-  std::vector<std::thread> helpers;
-  for (std::size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
-  work();
-  for (auto& helper : helpers) helper.join();
+    });
+  });
   for (std::size_t i = 0; i < jobs.size(); ++i) {
-    if (done[i]) on_written({jobs[i].path.string(), "data", ext});
+    if (!failures[i]) on_written({jobs[i].path.string(), "data", ext});
   }
-  for (const auto& failure : failures) {
-    if (failure) std::rethrow_exception(failure);
-  }
+  rethrow_first(failures);
 }
 
 }  // namespace
