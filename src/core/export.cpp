@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -23,20 +24,30 @@ std::vector<std::string> index_labels(std::size_t count, long long first) {
   return labels;
 }
 
+namespace {
+
+// Room for any float or double in shortest round-trip form.
+constexpr std::size_t kNumberChars = 40;
+
+// Writes `value` at `out` (room for kNumberChars): the shortest text that
+// reads back as the same value, or nan, inf, -inf. Returns the end.
+template <typename T>
+char* number_chars(char* out, T value) {
+  const char* word = std::isnan(value) ? "nan" : std::isinf(value) ? (value > 0 ? "inf" : "-inf") : nullptr;
+  if (word) return std::copy(word, word + std::strlen(word), out);
+  return std::to_chars(out, out + kNumberChars, value).ptr;
+}
+
+}  // namespace
+
 std::string format_float(float value) {
-  if (std::isnan(value)) return "nan";
-  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
-  char buffer[32];
-  auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
-  return std::string(buffer, result.ptr);
+  char buffer[kNumberChars];
+  return std::string(buffer, number_chars(buffer, value));
 }
 
 std::string format_double(double value) {
-  if (std::isnan(value)) return "nan";
-  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
-  char buffer[40];
-  auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
-  return std::string(buffer, result.ptr);
+  char buffer[kNumberChars];
+  return std::string(buffer, number_chars(buffer, value));
 }
 
 std::string csv_field(const std::string& text) {
@@ -71,16 +82,11 @@ class NumberWriter {
   void put(char c) { buffer_ += c; }
   // `quote_non_finite`: nan and inf inside double quotes (JSON has no such numbers).
   void number(float v, bool quote_non_finite) {
-    if (!std::isfinite(v)) {
-      const char* word = std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
-      if (quote_non_finite) buffer_ += '"';
-      buffer_ += word;
-      if (quote_non_finite) buffer_ += '"';
-    } else {
-      char digits[32];
-      const auto result = std::to_chars(digits, digits + sizeof digits, v);
-      buffer_.append(digits, result.ptr);
-    }
+    const bool quoted = quote_non_finite && !std::isfinite(v);
+    char digits[kNumberChars];
+    if (quoted) buffer_ += '"';
+    buffer_.append(digits, number_chars(digits, v));
+    if (quoted) buffer_ += '"';
     if (buffer_.size() >= kBlock) flush();
   }
   void flush() {

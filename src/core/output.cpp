@@ -28,10 +28,6 @@ void make_folder(const fs::path& folder) {
   }
 }
 
-}  // namespace
-
-namespace {
-
 // Writes every matrix and table of `products` as CSV or JSON, on as many
 // threads as there are cores (formatting millions of numbers is the cost).
 // `on_written` hears of the files written, in order, once all are done;
@@ -139,14 +135,14 @@ void write_products(std::vector<Product> products, const OutputSpec& spec,
     const plot::Script parts = plot::render(*drawn[i], {format, to_files ? name + "." + ext + suffix : "", stem});
     data_files.push_back(dir / (stem + ".gp"));
     write_file_atomic(data_files.back().string(), [&](std::ostream& out) { out << parts.data; });
+    std::size_t values = 0;  // heatmap values gnuplot reads
     for (const auto& file : parts.files) {
       data_files.push_back(dir / file.name);
       write_file_atomic(data_files.back().string(), [&](std::ostream& out) { out << file.bytes; });
+      values += file.bytes.size() / sizeof(float);
     }
     // Each figure goes to the lane with the least work so far, the work of a
-    // figure guessed as its pixels (PNG encoding) plus the heatmap values it reads.
-    std::size_t values = 0;
-    for (const auto& file : parts.files) values += file.bytes.size() / sizeof(float);
+    // figure guessed as its pixels (PNG encoding) plus the values it reads.
     const std::size_t lane =
         static_cast<std::size_t>(std::min_element(lane_cost.begin(), lane_cost.end()) - lane_cost.begin());
     lane_cost[lane] += static_cast<double>(drawn[i]->size.width) * drawn[i]->size.height + static_cast<double>(values);

@@ -278,11 +278,14 @@ void write_matrix_block(std::ostringstream& out, const std::string& name, const 
 // The values of `m`, row by row, as native float32 (non-finite values as NaN,
 // which gnuplot leaves undrawn).
 std::string binary_matrix(const LabeledMatrix& m) {
-  std::vector<float> values(m.values.begin(), m.values.end());
-  for (float& v : values) {
+  std::string bytes(m.values.size() * sizeof(float), '\0');
+  char* out = bytes.data();
+  for (float v : m.values) {
     if (!std::isfinite(v)) v = std::numeric_limits<float>::quiet_NaN();
+    std::memcpy(out, &v, sizeof v);
+    out += sizeof v;
   }
-  return std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
+  return bytes;
 }
 
 // `binary_file`: the float32 file holding `drawn`, or "" for the datablock.
