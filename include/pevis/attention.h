@@ -18,9 +18,16 @@ struct AttentionSite {
   at::Tensor weights;   ///< float32 [batch, heads, target, source]
 };
 
+/// The operators whose runs are attention sites: softmax, and the fused
+/// operators that never return their weights (scaled dot-product attention,
+/// `_native_multi_head_attention`, `_transformer_encoder_layer_fwd`).
+const std::vector<std::string>& attention_operators();
+
 /// Runs the model once (see `capture_forward`) and returns its attention
 /// sites in order of execution: softmax outputs with at least three
-/// dimensions whose last dimension sums to one. A 3-D `[batch*heads, T, S]`
+/// dimensions whose last dimension sums to one, and the weights the fused
+/// operators form, computed from their inputs (heads from their tensors or
+/// arguments). A 3-D `[batch*heads, T, S]`
 /// output (nn.MultiheadAttention's) is split using the `num_heads` attribute
 /// of its module, or of the nearest ancestor that has one; without one, it is
 /// taken as one sequence of `N` heads. `output`, when given, receives the

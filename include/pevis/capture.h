@@ -15,6 +15,10 @@ struct CapturedValue {
   std::string path;  ///< module path of the node, e.g. "encoder.layers.0.self_attn" ("" for the root)
   std::string op;    ///< the node's kind, e.g. "aten::softmax"
   std::size_t node = 0;             ///< which node of the inlined graph (several may share a path)
+  /// For a softmax over [batch*heads, T, S] as nn.MultiheadAttention forms
+  /// it: the heads, embed_dim / head_dim as the view that splits the values
+  /// into heads saw them in the run (traces keep no num_heads); 0 when unknown.
+  std::int64_t heads = 0;
   std::vector<at::Tensor> values;   ///< one per execution, in order
 };
 

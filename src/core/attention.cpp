@@ -31,6 +31,15 @@ std::int64_t heads_attribute(const torch::jit::Module& root, const std::string& 
   }
 }
 
+// A fused encoder layer forms its attention inside itself: name the site
+// after its attention module, as the explicit path does.
+std::string attention_child(const torch::jit::Module& root, const std::string& path) {
+  for (const auto& item : root.named_modules()) {
+    if (item.name == (path.empty() ? "" : path + ".") + "self_attn") return item.name;
+  }
+  return path;
+}
+
 bool rows_sum_to_one(const at::Tensor& w) {
   const at::Tensor sums = w.sum(/*dim=*/-1);
   const at::Tensor finite = sums.isfinite();
@@ -40,25 +49,39 @@ bool rows_sum_to_one(const at::Tensor& w) {
 
 }  // namespace
 
+const std::vector<std::string>& attention_operators() {
+  static const std::vector<std::string> kinds = {"aten::softmax", "aten::_softmax",
+                                                 "aten::scaled_dot_product_attention",
+                                                 "aten::_native_multi_head_attention",
+                                                 "aten::_transformer_encoder_layer_fwd"};
+  return kinds;
+}
+
 std::vector<AttentionSite> capture_attention(const Model& model, const std::vector<c10::IValue>& inputs,
                                              c10::IValue* output) {
-  CaptureResult result = capture_forward(model, inputs, {"aten::softmax", "aten::_softmax"});
+  CaptureResult result = capture_forward(model, inputs, attention_operators());
   if (output) *output = result.output;
   std::vector<AttentionSite> sites;
   std::map<std::string, int> seen;
   for (const auto& captured : result.captured) {
     for (std::size_t call = 0; call < captured.values.size(); ++call) {
       const at::Tensor& raw = captured.values[call];
-      if (raw.dim() < 3 || !raw.is_floating_point() || !rows_sum_to_one(raw)) continue;
+      // The fused operators' weights are attention by construction (a row
+      // whose keys are all masked sums to 0); a softmax must show it is one.
+      const bool fused = captured.op.find("softmax") == std::string::npos;
+      if (raw.dim() < 3 || !raw.is_floating_point() || (!fused && !rows_sum_to_one(raw))) continue;
       AttentionSite site;
       site.path = captured.path;
-      const std::string base = captured.path.empty() ? "model" : captured.path;
+      if (captured.op == "aten::_transformer_encoder_layer_fwd") site.path = attention_child(*model.module, site.path);
+      const std::string base = site.path.empty() ? "model" : site.path;
       const int n = ++seen[base];
       site.name = n == 1 ? base : base + "#" + std::to_string(n);
       at::Tensor w = raw.to(at::kFloat);
       const std::int64_t t = w.size(-2), s = w.size(-1);
       if (w.dim() == 3) {
-        std::int64_t heads = heads_attribute(*model.module, captured.path);
+        // The graph's own sizes first: a trace keeps no num_heads attribute.
+        std::int64_t heads = captured.heads;
+        if (heads <= 0 || w.size(0) % heads != 0) heads = heads_attribute(*model.module, captured.path);
         if (heads <= 0 || w.size(0) % heads != 0) heads = w.size(0);
         w = w.reshape({w.size(0) / heads, heads, t, s});
       } else if (w.dim() > 4) {

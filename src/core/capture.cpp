@@ -1,5 +1,6 @@
 #include "pevis/capture.h"
 
+#include <ATen/ops/layer_norm.h>
 #include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/csrc/jit/passes/inliner.h>
@@ -12,6 +13,7 @@
 #include <set>
 
 #include "pevis/error.h"
+#include "pevis/operators.h"
 
 namespace pevis {
 namespace {
@@ -42,6 +44,57 @@ at::Tensor record_op(const std::vector<at::Tensor>& inputs, const at::Tensor& ou
   return output;
 }
 
+// Operators that form attention without returning it: their recorders
+// compute the weights from the node's own inputs and pass its output on.
+at::Tensor record_sdpa(const at::Tensor& output, const at::Tensor& query, const at::Tensor& key,
+                       const c10::optional<at::Tensor>& attn_mask, bool is_causal, c10::optional<double> scale,
+                       bool enable_gqa, std::int64_t site) {
+  if (active_records) {
+    active_records->emplace_back(site, sdpa_weights(query, key, attn_mask, is_causal, scale, enable_gqa));
+  }
+  return output;
+}
+
+at::Tensor record_mha(const at::Tensor& output, const at::Tensor& query, const at::Tensor& key,
+                      const at::Tensor& value, std::int64_t embed_dim, std::int64_t num_head,
+                      const at::Tensor& qkv_weight, const at::Tensor& qkv_bias, const at::Tensor& proj_weight,
+                      const at::Tensor& proj_bias, const c10::optional<at::Tensor>& mask,
+                      c10::optional<std::int64_t> mask_type, std::int64_t site) {
+  if (active_records && !query.is_nested()) {
+    active_records->emplace_back(site, native_mha_weights(query, key, value, embed_dim, num_head, qkv_weight,
+                                                          qkv_bias, proj_weight, proj_bias, mask, mask_type));
+  }
+  return output;
+}
+
+// The fused encoder layer runs the same attention kernel on its input, after
+// the first layer norm where the norm comes first.
+at::Tensor record_encoder_layer(const at::Tensor& output, const at::Tensor& src, std::int64_t embed_dim,
+                                std::int64_t num_heads, const at::Tensor& qkv_weight, const at::Tensor& qkv_bias,
+                                const at::Tensor& proj_weight, const at::Tensor& proj_bias, bool norm_first,
+                                double eps, const at::Tensor& norm_weight_1, const at::Tensor& norm_bias_1,
+                                const c10::optional<at::Tensor>& mask, c10::optional<std::int64_t> mask_type,
+                                std::int64_t site) {
+  if (active_records && !src.is_nested()) {
+    const at::Tensor x = norm_first ? at::layer_norm(src, {embed_dim}, norm_weight_1, norm_bias_1, eps) : src;
+    active_records->emplace_back(site, native_mha_weights(x, x, x, embed_dim, num_heads, qkv_weight, qkv_bias,
+                                                          proj_weight, proj_bias, mask, mask_type));
+  }
+  return output;
+}
+
+// Heads seen by the split recorders of the run in progress: site -> heads.
+thread_local std::map<std::int64_t, std::int64_t>* active_heads = nullptr;
+
+// After the view that splits the values into heads: embed_dim / head_dim.
+at::Tensor record_heads(const at::Tensor& split, const at::Tensor& whole, std::int64_t site) {
+  if (active_heads && split.dim() >= 1 && whole.dim() >= 1 && split.size(-1) > 0 &&
+      whole.size(-1) % split.size(-1) == 0) {
+    (*active_heads)[site] = whole.size(-1) / split.size(-1);
+  }
+  return split;
+}
+
 TORCH_LIBRARY(pevis, m) {
   m.def(torch::schema("pevis::record(Tensor value, int site) -> Tensor", c10::AliasAnalysisKind::CONSERVATIVE),
         &record);
@@ -50,6 +103,46 @@ TORCH_LIBRARY(pevis, m) {
   m.def(torch::schema("pevis::record_op(Tensor[] inputs, Tensor output, int site) -> Tensor",
                       c10::AliasAnalysisKind::CONSERVATIVE),
         &record_op);
+  const auto conservative = c10::AliasAnalysisKind::CONSERVATIVE;
+  m.def(torch::schema("pevis::record_heads(Tensor split, Tensor whole, int site) -> Tensor", conservative),
+        &record_heads);
+  m.def(torch::schema("pevis::record_sdpa(Tensor output, Tensor query, Tensor key, Tensor? attn_mask, bool is_causal, "
+                      "float? scale, bool enable_gqa, int site) -> Tensor",
+                      conservative),
+        &record_sdpa);
+  m.def(torch::schema("pevis::record_mha(Tensor output, Tensor query, Tensor key, Tensor value, int embed_dim, "
+                      "int num_head, Tensor qkv_weight, Tensor qkv_bias, Tensor proj_weight, Tensor proj_bias, "
+                      "Tensor? mask, int? mask_type, int site) -> Tensor",
+                      conservative),
+        &record_mha);
+  m.def(torch::schema("pevis::record_encoder_layer(Tensor output, Tensor src, int embed_dim, int num_heads, "
+                      "Tensor qkv_weight, Tensor qkv_bias, Tensor proj_weight, Tensor proj_bias, bool norm_first, "
+                      "float eps, Tensor norm_weight_1, Tensor norm_bias_1, Tensor? mask, int? mask_type, "
+                      "int site) -> Tensor",
+                      conservative),
+        &record_encoder_layer);
+}
+
+// For each fused attention operator: its recorder, and the node's inputs
+// (by schema name) that the recorder takes after the node's first output.
+struct FusedRecorder {
+  const char* kind;
+  const char* recorder;
+  std::vector<const char*> inputs;
+};
+
+const std::vector<FusedRecorder>& fused_recorders() {
+  static const std::vector<FusedRecorder> recorders = {
+      {"aten::scaled_dot_product_attention", "pevis::record_sdpa",
+       {"query", "key", "attn_mask", "is_causal", "scale", "enable_gqa"}},
+      {"aten::_native_multi_head_attention", "pevis::record_mha",
+       {"query", "key", "value", "embed_dim", "num_head", "qkv_weight", "qkv_bias", "proj_weight", "proj_bias", "mask",
+        "mask_type"}},
+      {"aten::_transformer_encoder_layer_fwd", "pevis::record_encoder_layer",
+       {"src", "embed_dim", "num_heads", "qkv_weight", "qkv_bias", "proj_weight", "proj_bias", "norm_first", "eps",
+        "norm_weight_1", "norm_bias_1", "mask", "mask_type"}},
+  };
+  return recorders;
 }
 
 // The line of a LibTorch error that says what went wrong: for errors raised
@@ -218,6 +311,36 @@ PreparedGraph prepare(torch::jit::Module& module, bool explicit_paths) {
 
 bool is_tensor(const torch::jit::Value* v) { return v->type()->kind() == c10::TypeKind::TensorType; }
 
+bool is_kind(const torch::jit::Node* node, std::initializer_list<const char*> kinds) {
+  const std::string kind = node->kind().toQualString();
+  return std::any_of(kinds.begin(), kinds.end(), [&](const char* k) { return kind == k; });
+}
+
+// nn.MultiheadAttention's explicit path forms weights [batch*heads, T, S]
+// and multiplies them with v = view(x, [S, batch*heads, head_dim]) (then
+// transposed), x being [S, batch, embed_dim]: the view that splits the heads.
+// Null where the graph has no such shape.
+torch::jit::Node* head_split_of(torch::jit::Node* softmax) {
+  torch::jit::Value* weights = softmax->output();
+  for (bool moved = true; moved;) {  // past dropout
+    moved = false;
+    for (const auto& use : weights->uses()) {
+      if (is_kind(use.user, {"aten::dropout", "aten::feature_dropout"}) && use.offset == 0) {
+        weights = use.user->output();
+        moved = true;
+        break;
+      }
+    }
+  }
+  for (const auto& use : weights->uses()) {
+    if (!is_kind(use.user, {"aten::bmm"}) || use.offset != 0) continue;
+    torch::jit::Node* v = use.user->input(1)->node();
+    while (is_kind(v, {"aten::transpose", "aten::contiguous"})) v = v->input(0)->node();
+    if (is_kind(v, {"aten::view", "aten::reshape"})) return v;
+  }
+  return nullptr;
+}
+
 // Routes every later use of `value` through `symbol(inputs..., site)`, a
 // recorder that passes `value` on unchanged, inserted just before `anchor`.
 void insert_recorder(torch::jit::Graph& graph, c10::Symbol symbol, std::vector<torch::jit::Value*> inputs,
@@ -371,8 +494,9 @@ ForwardTrace trace_forward(const Model& model, const std::vector<c10::IValue>& i
   // Costly operations: their inputs' and output's sizes after each run.
   for (auto* node : prepared.nodes) {
     const std::string kind = node->kind().toQualString();
-    if (std::find(op_kinds.begin(), op_kinds.end(), kind) == op_kinds.end() || node->outputs().size() != 1 ||
-        !is_tensor(node->output())) {
+    // Operators with several outputs (the attention and its weights) count by their first.
+    if (std::find(op_kinds.begin(), op_kinds.end(), kind) == op_kinds.end() || node->outputs().empty() ||
+        !is_tensor(node->output(0))) {
       continue;
     }
     std::vector<torch::jit::Value*> tensors;
@@ -395,7 +519,7 @@ ForwardTrace trace_forward(const Model& model, const std::vector<c10::IValue>& i
       torch::jit::WithInsertPoint at(anchor);
       list = graph->insertNode(graph->createList(c10::TensorType::get(), tensors))->output();
     }
-    insert_recorder(*graph, op_symbol, {list, node->output()}, node->output(), index, anchor);
+    insert_recorder(*graph, op_symbol, {list, node->output(0)}, node->output(0), index, anchor);
   }
 
   std::vector<std::pair<std::int64_t, std::vector<std::vector<std::int64_t>>>> records;
@@ -445,21 +569,41 @@ CaptureResult capture_forward(const Model& model, const std::vector<c10::IValue>
   const ModulePaths paths(module);
   std::vector<CapturedValue> sites;
   const auto record_symbol = c10::Symbol::fromQualString("pevis::record");
+  const auto heads_symbol = c10::Symbol::fromQualString("pevis::record_heads");
   for (auto* node : nodes) {
     const std::string kind = node->kind().toQualString();
-    if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end() || node->outputs().size() != 1) continue;
+    if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end() || node->outputs().empty()) continue;
+    const auto fused = std::find_if(fused_recorders().begin(), fused_recorders().end(),
+                                    [&](const FusedRecorder& r) { return kind == r.kind; });
     const auto site = static_cast<std::int64_t>(sites.size());
-    sites.push_back({paths.resolve(node), kind, static_cast<std::size_t>(site), {}});
+    if (fused != fused_recorders().end()) {
+      if (!node->maybeSchema()) continue;  // an overload pevis does not know: left as it is
+      std::vector<torch::jit::Value*> inputs = {node->output(0)};
+      for (const char* name : fused->inputs) inputs.push_back(node->namedInput(name));
+      sites.push_back({paths.resolve(node), kind, static_cast<std::size_t>(site), 0, {}});
+      insert_recorder(*graph, c10::Symbol::fromQualString(fused->recorder), std::move(inputs), node->output(0), site,
+                      node->next());
+      continue;
+    }
+    if (node->outputs().size() != 1) continue;
+    sites.push_back({paths.resolve(node), kind, static_cast<std::size_t>(site), 0, {}});
+    torch::jit::Node* split = head_split_of(node);  // before the recorder takes the softmax's uses
     insert_recorder(*graph, record_symbol, {node->output()}, node->output(), site, node->next());
+    if (split) {
+      insert_recorder(*graph, heads_symbol, {split->output(), split->input(0)}, split->output(), site, split->next());
+    }
   }
 
   std::vector<std::pair<std::int64_t, at::Tensor>> records;
+  std::map<std::int64_t, std::int64_t> heads;
   CaptureResult result;
   {
     torch::NoGradGuard no_grad;
     ActiveRecords active(active_records, &records);
+    ActiveRecords active_split(active_heads, &heads);
     result.output = run_graph(module, graph, inputs, model);
   }
+  for (const auto& [site, n] : heads) sites[static_cast<std::size_t>(site)].heads = n;
   std::vector<std::int64_t> order;
   for (auto& [site, value] : records) {
     auto& target = sites[static_cast<std::size_t>(site)];

@@ -10,12 +10,43 @@
 
 #include "pevis/builtins.h"
 #include "pevis/error.h"
+#include "pevis/operators.h"
 #include "pevis/pickle.h"
 
 namespace pevis {
 namespace {
 
-std::string first_line(const std::string& text) { return one_line(text.substr(0, text.find('\n'))); }
+// The first line that says something: LibTorch's messages may start with a newline.
+std::string first_line(const std::string& text) {
+  std::size_t start = text.find_first_not_of(" \n");
+  if (start == std::string::npos) return "";
+  return one_line(text.substr(start, text.find('\n', start) - start));
+}
+
+// A TorchScript load error, said in one line with what to do.
+Error load_error(const std::string& path, const std::string& text) {
+  const std::string line = first_line(text);
+  const std::string newer = "the file was made by a newer PyTorch than LibTorch " + libtorch_version() +
+                            ", which pevis runs on";
+  const std::string todo =
+      "pevis adds the PyTorch 2.x operators its README lists; for others, save the weights with "
+      "torch.save(model.state_dict(), path) to see them, or build pevis on a newer LibTorch";
+  const std::string unknown = "Unknown builtin op: ";
+  if (const auto at = line.find(unknown); at != std::string::npos) {
+    std::string op = line.substr(at + unknown.size());
+    while (!op.empty() && (op.back() == '.' || op.back() == ' ')) op.pop_back();
+    return bad_input(path, "the model calls the operator " + op + ", which LibTorch " + libtorch_version() +
+                               " (the version pevis runs on) lacks: the file was made by a newer PyTorch",
+                     todo);
+  }
+  if (line.find("Arguments for call are not valid") != std::string::npos ||
+      line.find("Unknown type name") != std::string::npos || line.find("version") != std::string::npos) {
+    return bad_input(path, "the TorchScript code cannot be loaded (" + line + "): " + newer + ", or it is damaged",
+                     todo);
+  }
+  return bad_input(path, "the TorchScript archive cannot be loaded (" + line + ")",
+                   "the file may be damaged, or made by a newer PyTorch than " + libtorch_version());
+}
 
 std::uint64_t file_size_of(const std::string& path) {
   struct stat info {};
@@ -55,11 +86,9 @@ Model read_torchscript(const std::string& path) {
     for (const auto& b : module->named_buffers(/*recurse=*/true)) model.tensors.push_back({b.name, b.value, "buffer"});
     model.module = std::move(module);
   } catch (const c10::Error& e) {
-    throw bad_input(path, "the TorchScript archive cannot be loaded (" + first_line(e.what_without_backtrace()) + ")",
-                    "the file may be damaged, or made by a newer PyTorch than 1.13");
+    throw load_error(path, e.what_without_backtrace());
   } catch (const std::exception& e) {
-    throw bad_input(path, "the TorchScript archive cannot be loaded (" + first_line(e.what()) + ")",
-                    "the file may be damaged");
+    throw load_error(path, e.what());
   }
   return model;
 }

@@ -1,0 +1,245 @@
+// Models saved by PyTorch 2.6 (and traced by 1.13 to run its fused kernels):
+// they load, their attention equals PyTorch's own, their output is PyTorch's.
+// The fixtures and references are made by tests/data/torch2/make.sh.
+#include <gtest/gtest.h>
+
+#include <ATen/ops/allclose.h>
+#include <ATen/ops/equal.h>
+#include <ATen/ops/matmul.h>
+#include <ATen/ops/ones_like.h>
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/ones.h>
+#include <ATen/ops/randn.h>
+#include <ATen/ops/tensor.h>
+#include <ATen/ops/zeros.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <nlohmann/json.hpp>
+
+#include "pevis/attention.h"
+#include "pevis/capture.h"
+#include "pevis/error.h"
+#include "pevis/operators.h"
+#include "pevis/summary.h"
+#include "test_util.h"
+
+namespace pevis {
+namespace {
+
+const std::string kDir = std::string(PEVIS_TEST_DATA) + "/torch2/";
+
+const nlohmann::json& expected(const std::string& tag) {
+  static std::map<std::string, nlohmann::json> cache;
+  auto found = cache.find(tag);
+  if (found == cache.end()) {
+    found = cache.emplace(tag, nlohmann::json::parse(test::read_file(kDir + "expected_" + tag + ".json"))).first;
+  }
+  return found->second;
+}
+
+at::Tensor tensor_of(const nlohmann::json& j) {
+  const auto shape = j["shape"].get<std::vector<std::int64_t>>();
+  if (j["dtype"] == "long") return at::tensor(j["values"].get<std::vector<std::int64_t>>()).reshape(shape);
+  return at::tensor(j["values"].get<std::vector<float>>()).reshape(shape);
+}
+
+at::Tensor nested_to_tensor(const nlohmann::json& j) {
+  std::vector<std::int64_t> shape;
+  for (const nlohmann::json* p = &j; p->is_array(); p = &(*p)[0]) shape.push_back(static_cast<std::int64_t>(p->size()));
+  std::vector<float> flat;
+  std::function<void(const nlohmann::json&)> walk = [&](const nlohmann::json& x) {
+    if (x.is_array()) {
+      for (const auto& item : x) walk(item);
+    } else {
+      flat.push_back(x.get<float>());
+    }
+  };
+  walk(j);
+  return at::tensor(flat).reshape(shape);
+}
+
+// Every site equals PyTorch's weights within 1e-5, head by head, and the
+// model's output (capturing or not) equals PyTorch's within 1e-5.
+void expect_as_pytorch(const std::string& tag, const std::string& file) {
+  SCOPED_TRACE(file);
+  const auto& e = expected(tag)["models"][file];
+  ASSERT_FALSE(e.is_null()) << "no reference for " << file;
+  const Model model = load_model(kDir + file);
+  const std::vector<c10::IValue> inputs = {tensor_of(e["input"])};
+  c10::IValue output;
+  const auto sites = capture_attention(model, inputs, &output);
+  const auto& want = e["sites"];
+  ASSERT_EQ(sites.size(), want.size());
+  for (const auto& site : sites) {
+    SCOPED_TRACE(site.name);
+    ASSERT_TRUE(want.contains(site.path)) << "a site PyTorch does not have: " << site.path;
+    const at::Tensor reference = nested_to_tensor(want[site.path]);
+    ASSERT_EQ(site.weights.sizes(), reference.sizes());
+    EXPECT_EQ(site.heads, reference.size(1));
+    for (std::int64_t h = 0; h < site.heads; ++h) {
+      const double worst = (site.weights.select(1, h) - reference.select(1, h)).abs().max().item<double>();
+      EXPECT_LT(worst, 1e-5) << "head " << h;
+    }
+  }
+  const at::Tensor python = tensor_of(e["output"]);
+  EXPECT_TRUE(at::allclose(output.toTensor(), python, /*rtol=*/1e-5, /*atol=*/1e-5));
+  EXPECT_TRUE(at::allclose(plain_forward(model, inputs).toTensor(), python, 1e-5, 1e-5));
+}
+
+TEST(Torch2, StockLayersScriptedByPyTorch26) {
+  for (const char* file : {"v26_mha.pt", "v26_encoder_post.pt", "v26_encoder_pre.pt", "v26_word_lm.pt",
+                           "v26_vit_script.pt"}) {
+    expect_as_pytorch("v26", file);
+  }
+}
+
+TEST(Torch2, ModelsTracedByPyTorch26WithAndWithoutGrad) {
+  for (const char* file : {"v26_vit_trace_grad.pt", "v26_encoder_trace_grad.pt", "v26_vit_trace_nograd.pt",
+                           "v26_vit_trace_nograd_b2.pt", "v26_encoder_post_trace_nograd.pt",
+                           "v26_encoder_post_trace_nograd_b2.pt", "v26_encoder_pre_trace_nograd.pt"}) {
+    expect_as_pytorch("v26", file);
+  }
+}
+
+TEST(Torch2, ModelsTracedByPyTorch113RunningFusedKernels) {
+  for (const char* file : {"v113_vit_trace_nograd.pt", "v113_vit_trace_nograd_b2.pt", "v113_vit_trace_grad_b2.pt",
+                           "v113_encoder_post_trace_nograd.pt", "v113_encoder_post_trace_nograd_b2.pt",
+                           "v113_encoder_pre_trace_nograd.pt"}) {
+    expect_as_pytorch("v113", file);
+  }
+}
+
+TEST(Torch2, HandWrittenScaledDotProductAttention) {
+  for (const char* kind : {"plain", "causal", "bool_mask", "float_mask", "scale", "gqa"}) {
+    expect_as_pytorch("v26", std::string("v26_sdpa_") + kind + ".pt");
+  }
+  // The bool mask hides keys 6 and 7 from every query.
+  const Model model = load_model(kDir + "v26_sdpa_bool_mask.pt");
+  const auto sites = capture_attention(model, {tensor_of(expected("v26")["models"]["v26_sdpa_bool_mask.pt"]["input"])});
+  ASSERT_EQ(sites.size(), 1u);
+  EXPECT_EQ(sites[0].weights.narrow(/*dim=*/3, 6, 2).abs().max().item<float>(), 0.0f);
+}
+
+TEST(Torch2, RmsNormLayerAsPyTorchComputesIt) {
+  const auto& e = expected("v26")["models"]["v26_rms_norm.pt"];
+  const Model model = load_model(kDir + "v26_rms_norm.pt");
+  const at::Tensor got = plain_forward(model, {tensor_of(e["input"])}).toTensor();
+  EXPECT_TRUE(at::allclose(got, tensor_of(e["output"]), 1e-5, 1e-5));
+}
+
+TEST(Torch2, WeightsOnlyFilesReadExactly) {
+  const auto& w = expected("v26")["weights"];
+  const auto check = [](const Model& model, const nlohmann::json& want) {
+    SCOPED_TRACE(model.path);
+    std::size_t found = 0;
+    for (const auto& t : model.tensors) {
+      const std::string name = t.name.rfind("model.", 0) == 0 ? t.name.substr(6) : t.name;
+      if (!want.contains(name)) continue;
+      ++found;
+      const at::Tensor reference = at::tensor(want[name].get<std::vector<float>>());
+      EXPECT_TRUE(at::equal(as_float(t.tensor).flatten(), reference)) << name;
+    }
+    EXPECT_EQ(found, want.size());
+  };
+  check(load_model(kDir + "v26_state.pt"), w["state"]);
+  const Model checkpoint = load_model(kDir + "v26_checkpoint.pt");
+  check(checkpoint, w["checkpoint"]);
+  for (const char* dtype : {"float32", "float16", "bfloat16"}) {
+    check(load_model(kDir + "v26_" + dtype + ".safetensors"), w["safetensors"][dtype]);
+  }
+}
+
+TEST(Torch2, AnOperatorNoLibTorchHasIsNamed) {
+  try {
+    load_model(kDir + "v26_unknown_op.pt");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_EQ(e.code(), ExitCode::kBadInput);
+    EXPECT_NE(message.find("aten::scaled_dot_product_attention_v9"), std::string::npos) << message;
+    EXPECT_NE(message.find("newer PyTorch"), std::string::npos) << message;
+    EXPECT_EQ(message.find("damaged"), std::string::npos) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  }
+}
+
+// The kernel pevis adds, called through the dispatcher as a loaded model calls it.
+at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, c10::optional<at::Tensor> mask,
+                double dropout, bool causal, c10::optional<double> scale, bool gqa) {
+  static const auto op = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow("aten::scaled_dot_product_attention", "")
+                             .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                               const c10::optional<at::Tensor>&, double, bool, c10::optional<double>,
+                                               bool)>();
+  return op.call(q, k, v, mask, dropout, causal, scale, gqa);
+}
+
+TEST(Torch2, ScaledDotProductAttentionFollowsPyTorchsDefinition) {
+  const at::Tensor q = at::randn({2, 4, 5, 8}), k = at::randn({2, 4, 6, 8}), v = at::randn({2, 4, 6, 3});
+  const at::Tensor scores = at::matmul(q, k.transpose(-2, -1)).div(std::sqrt(8.0));
+  EXPECT_TRUE(at::allclose(sdpa(q, k, v, {}, 0, false, {}, false), at::matmul(scores.softmax(-1), v), 1e-6, 1e-6));
+  // A custom scale, and a float mask broadcast over batch and heads.
+  const at::Tensor bias = at::randn({5, 6});
+  EXPECT_TRUE(at::allclose(sdpa(q, k, v, bias, 0, false, 0.5, false),
+                           at::matmul((at::matmul(q, k.transpose(-2, -1)).mul(0.5) + bias).softmax(-1), v), 1e-6, 1e-6));
+  // A bool mask keeps where true; a row with nothing to keep is zero, not nan.
+  at::Tensor keep = at::ones({5, 6}, at::kBool);
+  keep[1] = false;
+  keep[2][0] = false;
+  const at::Tensor masked = sdpa_weights(q, k, keep, false, {}, false);
+  EXPECT_EQ(masked.select(2, 1).abs().max().item<float>(), 0.0f);
+  EXPECT_EQ(masked.select(2, 2).select(2, 0).abs().max().item<float>(), 0.0f);
+  EXPECT_NEAR(masked.select(2, 2).sum(-1).min().item<float>(), 1.0f, 1e-6);
+  // Causal: nothing above the diagonal; with an explicit mask too, refused.
+  EXPECT_EQ(sdpa_weights(q, k, {}, true, {}, false).triu(1).abs().max().item<float>(), 0.0f);
+  EXPECT_THROW(sdpa(q, k, v, keep, 0, true, {}, false), c10::Error);
+  // Grouped-query: 2 key/value heads serve 4 query heads, each twice.
+  const at::Tensor k2 = at::randn({2, 2, 6, 8}), v2 = at::randn({2, 2, 6, 3});
+  const at::Tensor wide = sdpa(q, k2.repeat_interleave(2, 1), v2.repeat_interleave(2, 1), {}, 0, false, {}, false);
+  EXPECT_TRUE(at::allclose(sdpa(q, k2, v2, {}, 0, false, {}, true), wide, 1e-6, 1e-6));
+  EXPECT_THROW(sdpa(at::randn({2, 3, 5, 8}), k2, v2, {}, 0, false, {}, true), c10::Error);
+  // Dropout as PyTorch applies it: everything dropped at p = 1, kept values scaled by 1/(1-p).
+  EXPECT_EQ(sdpa(q, k, v, {}, 1.0, false, {}, false).abs().max().item<float>(), 0.0f);
+  const at::Tensor ones_v = at::ones({2, 4, 6, 1});
+  const at::Tensor rows = sdpa(q, k, ones_v, {}, 0.5, false, {}, false);
+  EXPECT_FALSE(at::allclose(rows, at::ones_like(rows)));
+  EXPECT_NEAR(rows.mean().item<float>(), 1.0f, 0.2f);
+}
+
+TEST(Torch2, RmsNormFollowsPyTorchsDefinition) {
+  static const auto op =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("aten::rms_norm", "")
+          .typed<at::Tensor(const at::Tensor&, at::IntArrayRef, const c10::optional<at::Tensor>&, c10::optional<double>)>();
+  const at::Tensor x = at::randn({3, 4, 6}), w = at::randn({4, 6});
+  const at::Tensor want = x.div((x.pow(2).mean({1, 2}, true) + 1e-3).sqrt()).mul(w);
+  EXPECT_TRUE(at::allclose(op.call(x, {4, 6}, w, 1e-3), want, 1e-5, 1e-5));
+  EXPECT_THROW(op.call(x, {5}, {}, {}), c10::Error);
+}
+
+TEST(Torch2, OperatorsAreAddedOnlyWhereLibTorchLacksThem) {
+  for (const auto& name : added_operators()) {
+    EXPECT_TRUE(c10::Dispatcher::singleton().findSchema({name, ""}).has_value()) << name;
+  }
+  if (libtorch_version().rfind("1.", 0) == 0) {
+    EXPECT_EQ(added_operators(), (std::vector<std::string>{"aten::scaled_dot_product_attention", "aten::rms_norm"}));
+  }
+}
+
+// Mult-adds do not depend on which path ran: the fused operators count what
+// the explicit operators of the same model count.
+TEST(Torch2, SummaryCountsMultAddsInsideFusedOperators) {
+  const auto total = [](const std::string& tag, const std::string& file) {
+    const Model model = load_model(kDir + file);
+    const std::vector<c10::IValue> inputs = {tensor_of(expected(tag)["models"][file]["input"])};
+    return summarize(model, &inputs).totals.mult_adds;
+  };
+  EXPECT_EQ(total("v26", "v26_encoder_post_trace_nograd.pt"), total("v26", "v26_encoder_trace_grad.pt"));
+  EXPECT_EQ(total("v26", "v26_vit_trace_nograd.pt"), total("v26", "v26_vit_trace_grad.pt"));
+  EXPECT_EQ(total("v113", "v113_vit_trace_nograd_b2.pt"), total("v113", "v113_vit_trace_grad_b2.pt"));
+  // Hand count for the SDPA block (batch 2, 8 tokens, 4 heads of 4): four
+  // 16x16 projections of 16 token vectors, then QK^T and AV of 2x4x8x8x4 each.
+  EXPECT_EQ(total("v26", "v26_sdpa_plain.pt"), 4 * 16 * 16 * 16 + 2 * (2 * 4 * 8 * 8 * 4));
+}
+
+}  // namespace
+}  // namespace pevis
