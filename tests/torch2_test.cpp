@@ -19,6 +19,10 @@
 #include "pevis/capture.h"
 #include "pevis/error.h"
 #include "pevis/operators.h"
+#include <torch/csrc/jit/runtime/operator.h>
+
+#include <set>
+#include <sstream>
 #include "pevis/summary.h"
 #include "test_util.h"
 
@@ -150,7 +154,7 @@ TEST(Torch2, WeightsOnlyFilesReadExactly) {
 
 TEST(Torch2, AnOperatorNoLibTorchHasIsNamed) {
   try {
-    load_model(kDir + "v26_unknown_op.pt");
+    load_model(std::string(PEVIS_TEST_DATA) + "/bad/newer_operator.pt");
     FAIL() << "no error";
   } catch (const Error& e) {
     const std::string message = e.what();
@@ -239,6 +243,55 @@ TEST(Torch2, SummaryCountsMultAddsInsideFusedOperators) {
   // Hand count for the SDPA block (batch 2, 8 tokens, 4 heads of 4): four
   // 16x16 projections of 16 token vectors, then QK^T and AV of 2x4x8x8x4 each.
   EXPECT_EQ(total("v26", "v26_sdpa_plain.pt"), 4 * 16 * 16 * 16 + 2 * (2 * 4 * 8 * 8 * 4));
+}
+
+// pevis attention draws every kind of fixture, and its numbers are PyTorch's.
+TEST(Torch2, AttentionCommandDrawsPyTorch2Models) {
+  test::TempDir dir;
+  test::write_file(dir / "seq.txt", "3 1 4 1 5 9 2 6");
+  const auto gqa = test::run(PEVIS_BINARY,
+                             {"attention", kDir + "v26_sdpa_gqa.pt", "--input", "seq.txt", "--layout", "batch-first",
+                              "-o", "out"},
+                             dir.path());
+  ASSERT_EQ(gqa.exit_code, 0) << gqa.err;
+  EXPECT_TRUE(test::looks_like(dir / "out/attention/model.png", "png"));
+  // The CSV of head 3 holds batch 0's weights of PyTorch's explicit softmax.
+  const auto& want = expected("v26")["models"]["v26_sdpa_gqa.pt"]["sites"][""][0][3];
+  std::istringstream csv(test::read_file(dir / "out/attention/model.head3.csv"));
+  std::string line;
+  std::getline(csv, line);  // header: query, then the key tokens
+  double worst = 0;
+  int rows = 0;
+  for (; std::getline(csv, line); ++rows) {
+    std::istringstream cells(line);
+    std::string cell;
+    std::getline(cells, cell, ',');  // the query's token
+    for (int k = 0; std::getline(cells, cell, ','); ++k) {
+      worst = std::max(worst, std::fabs(std::stod(cell) - want[rows][k].get<double>()));
+    }
+  }
+  EXPECT_EQ(rows, 8);
+  EXPECT_LT(worst, 1e-6);
+  const auto vit = test::run(PEVIS_BINARY,
+                             {"attention", kDir + "v26_vit_trace_nograd.pt", "--input-shape", "1,3,32,32", "-o", "vit"},
+                             dir.path());
+  ASSERT_EQ(vit.exit_code, 0) << vit.err;
+  EXPECT_TRUE(test::looks_like(dir / "vit/attention/encoder.layers.encoder_layer_1.self_attention.png", "png"));
+  EXPECT_TRUE(test::looks_like(dir / "vit/attention/overview.png", "png"));
+}
+
+// Every operator the survey found in PyTorch 2.6's files of torch.nn layers
+// and torchvision models is one this LibTorch, with pevis's additions, has.
+TEST(Torch2, EveryOperatorOfTheSurveyIsKnown) {
+  const auto survey = nlohmann::json::parse(test::read_file(kDir + "survey.json"));
+  std::set<std::string> ops;
+  for (const auto& [file, list] : survey["files"].items()) {
+    for (const auto& op : list) ops.insert(op.get<std::string>());
+  }
+  ASSERT_GT(ops.size(), 150u);
+  for (const auto& op : ops) {
+    EXPECT_FALSE(torch::jit::getAllOperatorsFor(c10::Symbol::fromQualString(op)).empty()) << op;
+  }
 }
 
 }  // namespace

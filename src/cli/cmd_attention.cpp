@@ -222,8 +222,11 @@ void run_attention(const AttentionOptions& options) {
     seconds["plain_forward_warm"] = clock.lap();
   }
   if (sites.empty()) {
-    throw bad_input(options.model, "no attention was found: no softmax over the last dimension of a tensor of 3 or more dimensions ran",
-                    "pevis finds attention as the probabilities of a softmax; check the input reaches the attention layers");
+    throw bad_input(options.model,
+                    "no attention was found: in the forward pass that ran, no softmax over the last dimension of a "
+                    "tensor of 3 or more dimensions, and no scaled_dot_product_attention, "
+                    "_native_multi_head_attention or _transformer_encoder_layer_fwd",
+                    "if the model has attention, it is computed some other way; see the sites pevis looks for in the README");
   }
   if (layer) {
     sites.erase(std::remove_if(sites.begin(), sites.end(), [&](const AttentionSite& s) { return !std::regex_search(s.name, *layer); }),

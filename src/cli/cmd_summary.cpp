@@ -155,7 +155,7 @@ void run_summary(const SummaryOptions& options) {
                                       : tree_prefix(rows, i, options.ascii) + r.path.substr(r.path.rfind('.') + 1) +
                                             (r.type.empty() ? "" : ": " + r.type);
     if (rows[i].repeats > 1) name += " (x" + std::to_string(rows[i].repeats) + ", each)";
-    std::vector<std::string> line = {name, s.totals.forward ? (r.outputs.empty() ? "--" : shape_text(r.outputs)) : ""};
+    std::vector<std::string> line = {name, s.totals.forward ? (r.outputs.empty() ? (r.called ? "unknown" : "--") : shape_text(r.outputs)) : ""};
     if (options.verbose) line.push_back(s.totals.forward ? (r.inputs.empty() ? "--" : shape_text(r.inputs)) : "");
     line.push_back(rows[i].params ? grouped(rows[i].params) : "--");
     line.push_back(rows[i].params == 0 ? "--" : rows[i].trainable == rows[i].params ? "yes" : rows[i].trainable == 0 ? "no" : "partly");

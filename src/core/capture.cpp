@@ -548,6 +548,9 @@ ForwardTrace trace_forward(const Model& model, const std::vector<c10::IValue>& i
       trace.ops.push_back(std::move(op));
       continue;
     }
+    // A trace carries sizes as 0-d tensors (x.shape[0] becomes one) across
+    // modules; they are bookkeeping, not a module's data.
+    if (shapes[0].empty()) continue;
     for (const auto& p : site.out_paths) {
       if (seen.insert({"out:" + p, index}).second && trace.module_outputs[p].size() < 8) trace.module_outputs[p].push_back(shapes[0]);
     }

@@ -38,9 +38,33 @@ fi
 
 # The scripts run inside the root on a copy; their outputs come back here.
 work="$root/tmp/pevis-torch2"
-rm -rf "$work" && mkdir -p "$work/out"
+rm -rf "$work" && mkdir -p "$work/out" "$work/files"
 cp "$here"/make_fixtures.py "$here"/survey.py "$work/"
-"${as_root[@]}" chroot "$root" /usr/bin/env OMP_NUM_THREADS=1 python3 /tmp/pevis-torch2/make_fixtures.py /tmp/pevis-torch2/out
-"${as_root[@]}" chroot "$root" /usr/bin/env OMP_NUM_THREADS=1 python3 /tmp/pevis-torch2/survey.py /tmp/pevis-torch2/out/survey.json
+in_root() { "${as_root[@]}" chroot "$root" /usr/bin/env OMP_NUM_THREADS=1 "$@" 2> >(grep -v "UCX\|cpuinfo" >&2); }
+rm -f "$here"/v26_* "$here"/v113_*
+in_root python3 /tmp/pevis-torch2/make_fixtures.py /tmp/pevis-torch2/out
 cp "$work"/out/* "$here/"
-echo "pevis: wrote $(ls "$work/out" | wc -l) files to $here" >&2
+mv "$here/v26_unknown_op.pt" "$here/../bad/newer_operator.pt"
+
+# PyTorch 1.13's traces of the fused kernels, made on this machine.
+cd "$here/../../.."
+PEVIS_EXTRA_PACKAGES="python3-torch python3-torchvision" scripts/bootstrap
+OMP_NUM_THREADS=1 /usr/bin/python3 "$here/make_fixtures.py" "$here"
+
+# The survey: every operator the files of PyTorch 2.6 call, and whether
+# pevis loads each file (about 15 minutes; the files, some 10 GB, are removed).
+in_root python3 /tmp/pevis-torch2/survey.py /tmp/pevis-torch2/survey.json /tmp/pevis-torch2/files
+scripts/build pevis
+loads="$work/loads.txt"
+: >"$loads"
+for file in "$work"/files/*.pt; do
+  if message=$(build/pevis summary "$file" --format none --data none 2>&1 >/dev/null); then
+    echo "$(basename "$file" .pt) loads" >>"$loads"
+  else
+    echo "$(basename "$file" .pt) refused: $message" >>"$loads"
+  fi
+  rm -f "$file"
+done
+cp "$work/survey.json" "$here/survey.json"
+/usr/bin/python3 "$here/survey_report.py" "$work/survey.json" "$loads" >"$here/survey.md"
+echo "pevis: fixtures and survey.md written to $here" >&2

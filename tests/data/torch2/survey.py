@@ -2,8 +2,8 @@
 """Which operators do TorchScript files made by this PyTorch name? Scripts
 every torch.nn layer that scripts (built with small arguments), and scripts
 and traces (with and without grad, in eval mode) torchvision's models; writes
-the operators each file's inlined graph calls, and the files themselves, so
-that a LibTorch can be asked whether it loads them.
+the operators each file's inlined graph calls, and the files themselves (to
+FILES_DIR: some 10 GB), so that a LibTorch can be asked whether it loads them.
 
     survey.py OUT.json [FILES_DIR]
 """
@@ -74,7 +74,7 @@ def main():
 
     def keep(name, saved):
         result["files"][name] = operators(saved)
-        if files and name.startswith("nn."):  # torchvision's files are large: their operators say enough
+        if files:
             saved.save(os.path.join(files, name + ".pt"))
 
     for name, cls in sorted(inspect.getmembers(torch.nn, inspect.isclass)):
