@@ -14,6 +14,8 @@ struct Module;
 
 namespace pevis {
 
+struct ExportedProgram;  // exported.h
+
 /// One tensor of a model, by its full dotted name (`layers.0.self_attn.in_proj_bias`).
 struct NamedTensor {
   std::string name;
@@ -30,6 +32,10 @@ struct Model {
   std::vector<NamedTensor> tensors;
   std::vector<std::pair<std::string, std::string>> metadata;  ///< name, value as text
   std::shared_ptr<torch::jit::Module> module;                 ///< TorchScript only; else null
+  std::shared_ptr<const ExportedProgram> program;             ///< torch.export programs only; else null
+
+  /// True when the file holds a forward pass pevis can run.
+  bool runnable() const { return module || program; }
 };
 
 /// Reads a model file, telling its format from its content (not its name):
@@ -43,6 +49,10 @@ Model load_model(const std::string& path);
 
 /// Reads a `torch.save` zip checkpoint with the restricted pickle reader.
 Model read_checkpoint(const std::string& path);
+
+/// The same from the bytes of a checkpoint held inside another archive;
+/// `path` names it in messages.
+Model read_checkpoint_bytes(const std::string& bytes, const std::string& path);
 
 /// Reads a `.safetensors` file, validating its header against the file size
 /// before reading any tensor.

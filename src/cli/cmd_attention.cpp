@@ -200,7 +200,7 @@ void run_attention(const AttentionOptions& options) {
   Stopwatch clock;
   nlohmann::json seconds = nlohmann::json::object();
   const Model model = load_model(options.model);
-  const ModelInput input = make_input(options.input);
+  const ModelInput input = make_input(options.input, &model);
   seconds["load"] = clock.lap();
   std::ostream& messages = human(options.output);
   const bool progress = ::isatty(STDERR_FILENO);

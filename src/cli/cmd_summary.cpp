@@ -134,14 +134,14 @@ std::size_t display_width(const std::string& s) {
 void run_summary(const SummaryOptions& options) {
   if (options.depth < 0 || options.depth > 64) throw Error(ExitCode::kUsage, "--depth " + std::to_string(options.depth), "must be from 0 to 64");
   const Model model = load_model(options.model);
-  const bool with_input = !options.input.input.empty() || !options.input.input_shape.empty();
+  const bool with_input = !options.input.input.empty() || !options.input.input_shape.empty() || model.program;
   ModelInput input;
-  if (with_input) input = make_input(options.input);
+  if (with_input) input = make_input(options.input, &model);
   std::ostream& out = human(options.output);
-  if (with_input && !model.module) {
+  if (with_input && !model.runnable()) {
     out << "note: " << model.format << " files have no forward pass: parameters only\n";
   }
-  const Summary s = summarize(model, with_input && model.module ? &input.values : nullptr);
+  const Summary s = summarize(model, with_input && model.runnable() ? &input.values : nullptr);
   const auto rows = shown_rows(s, options.depth, options.fold_repeats);
 
   // The table on the terminal.
@@ -155,7 +155,7 @@ void run_summary(const SummaryOptions& options) {
                                       : tree_prefix(rows, i, options.ascii) + r.path.substr(r.path.rfind('.') + 1) +
                                             (r.type.empty() ? "" : ": " + r.type);
     if (rows[i].repeats > 1) name += " (x" + std::to_string(rows[i].repeats) + ", each)";
-    std::vector<std::string> line = {name, s.totals.forward ? (r.outputs.empty() ? (r.called ? "unknown" : "--") : shape_text(r.outputs)) : ""};
+    std::vector<std::string> line = {name, s.totals.forward ? (r.outputs.empty() ? (r.called || r.subtree_mult_adds > 0 ? "unknown" : "--") : shape_text(r.outputs)) : ""};
     if (options.verbose) line.push_back(s.totals.forward ? (r.inputs.empty() ? "--" : shape_text(r.inputs)) : "");
     line.push_back(rows[i].params ? grouped(rows[i].params) : "--");
     line.push_back(rows[i].params == 0 ? "--" : rows[i].trainable == rows[i].params ? "yes" : rows[i].trainable == 0 ? "no" : "partly");
@@ -198,7 +198,7 @@ void run_summary(const SummaryOptions& options) {
   if (s.totals.forward) out << "Forward activations (MB, float32): " << megabytes(s.totals.activation_bytes) << "\n";
   out << rule << "\n";
   if (!s.totals.forward) {
-    out << (model.module ? "Shapes and mult-adds need a forward pass: give --input or --input-shape.\n"
+    out << (model.runnable() ? "Shapes and mult-adds need a forward pass: give --input or --input-shape.\n"
                          : "The " + model.format + " format has no module tree or forward: modules are inferred from "
                            "the tensor names, and every tensor counts as a parameter.\n");
   }

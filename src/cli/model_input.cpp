@@ -7,6 +7,7 @@
 
 #include "output_options.h"
 #include "pevis/error.h"
+#include "pevis/exported.h"
 #include "pevis/tokens.h"
 
 namespace pevis::cli {
@@ -40,7 +41,12 @@ std::vector<std::int64_t> parse_shape(const std::string& text) {
 
 }  // namespace
 
-ModelInput make_input(const InputOptions& options) {
+ModelInput make_input(const InputOptions& options, const Model* model) {
+  if (options.input.empty() && options.input_shape.empty() && model && model->program) {
+    ModelInput input;  // the example the program was exported with
+    input.values = exported_example_inputs(*model);
+    return input;
+  }
   if (options.input.empty() == options.input_shape.empty()) {
     throw Error(ExitCode::kUsage, "input", "give exactly one of --input FILE and --input-shape LIST",
                 "for example --input seq.txt");

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "pevis/model.h"
+
 #include <ATen/core/ivalue.h>
 
 #include <CLI/CLI.hpp>
@@ -29,6 +31,6 @@ struct ModelInput {
 
 /// Builds the input; throws `pevis::Error` (exit 2 for a malformed
 /// --input-shape, 3 for files and values pevis cannot use).
-ModelInput make_input(const InputOptions& options);
+ModelInput make_input(const InputOptions& options, const Model* model = nullptr);
 
 }  // namespace pevis::cli

@@ -72,7 +72,7 @@ std::vector<AttentionSite> capture_attention(const Model& model, const std::vect
       if (raw.dim() < 3 || !raw.is_floating_point() || (!fused && !rows_sum_to_one(raw))) continue;
       AttentionSite site;
       site.path = captured.path;
-      if (captured.op == "aten::_transformer_encoder_layer_fwd") site.path = attention_child(*model.module, site.path);
+      if (captured.op == "aten::_transformer_encoder_layer_fwd" && model.module) site.path = attention_child(*model.module, site.path);
       const std::string base = site.path.empty() ? "model" : site.path;
       const int n = ++seen[base];
       site.name = n == 1 ? base : base + "#" + std::to_string(n);
@@ -81,7 +81,7 @@ std::vector<AttentionSite> capture_attention(const Model& model, const std::vect
       if (w.dim() == 3) {
         // The graph's own sizes first: a trace keeps no num_heads attribute.
         std::int64_t heads = captured.heads;
-        if (heads <= 0 || w.size(0) % heads != 0) heads = heads_attribute(*model.module, captured.path);
+        if ((heads <= 0 || w.size(0) % heads != 0) && model.module) heads = heads_attribute(*model.module, captured.path);
         if (heads <= 0 || w.size(0) % heads != 0) heads = w.size(0);
         w = w.reshape({w.size(0) / heads, heads, t, s});
       } else if (w.dim() > 4) {

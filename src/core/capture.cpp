@@ -13,6 +13,7 @@
 #include <set>
 
 #include "pevis/error.h"
+#include "pevis/exported.h"
 #include "pevis/operators.h"
 
 namespace pevis {
@@ -262,6 +263,7 @@ void check_arity(const Model& model, const std::vector<c10::IValue>& inputs) {
 }  // namespace
 
 std::string forward_signature(const Model& model) {
+  if (model.program) return exported_signature(model);
   const auto& args = module_of(model, "this").get_method("forward").function().getSchema().arguments();
   std::string text;
   for (std::size_t i = 1; i < args.size(); ++i) {
@@ -271,6 +273,7 @@ std::string forward_signature(const Model& model) {
 }
 
 c10::IValue plain_forward(const Model& model, const std::vector<c10::IValue>& inputs) {
+  if (model.program) return run_exported(model, inputs);
   torch::jit::Module& module = module_of(model, "a forward pass");
   module.eval();
   check_arity(model, inputs);
@@ -383,10 +386,110 @@ std::vector<std::string> crossed(std::string from, const std::string& to) {
   return out;
 }
 
+std::vector<std::int64_t> sizes_of(const c10::IValue& v) {
+  return v.isTensor() ? v.toTensor().sizes().vec() : std::vector<std::int64_t>{};
+}
+
+// A torch.export program runs in pevis's interpreter: the recorders are
+// its observer, module paths come from each node's nn_module_stack.
+CaptureResult capture_program(const Model& model, const std::vector<c10::IValue>& inputs,
+                              const std::vector<std::string>& kinds) {
+  std::map<std::size_t, std::size_t> site_of_node;
+  std::vector<CapturedValue> sites;
+  CaptureResult result;
+  result.output = run_exported(model, inputs, [&](const ExportedStep& step) {
+    const std::string& op = step.node.op;
+    if (std::find(kinds.begin(), kinds.end(), op) == kinds.end() || step.results.empty()) return;
+    at::Tensor value;
+    const auto& a = step.arguments;
+    if (op == "aten::scaled_dot_product_attention") {
+      // query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa
+      value = sdpa_weights(a[0].toTensor(), a[1].toTensor(), a[3].toOptional<at::Tensor>(), a[5].toBool(),
+                           a[6].toOptional<double>(), a.size() > 7 && a[7].toBool());
+    } else if (op == "aten::softmax" || op == "aten::_softmax") {
+      if (!step.results[0].isTensor()) return;
+      value = step.results[0].toTensor();
+    } else {
+      return;  // the fused kernels are decomposed by export; nothing else forms attention
+    }
+    auto [at, added] = site_of_node.emplace(step.index, sites.size());
+    if (added) sites.push_back({step.node.path, op, step.index, 0, {}});
+    sites[at->second].values.push_back(std::move(value));
+  });
+  result.captured = std::move(sites);
+  return result;
+}
+
+ForwardTrace trace_program(const Model& model, const std::vector<c10::IValue>& inputs,
+                           const std::vector<std::string>& op_kinds) {
+  const ExportedGraph& graph = exported_graph(model);
+  std::map<std::string, std::string> defined_in;  // value -> module path where it is made
+  for (const auto& name : graph.inputs) defined_in[name] = "";
+  struct Crossing {
+    std::vector<std::string> out_paths, in_paths;
+  };
+  std::map<std::string, Crossing> crossing;
+  const auto add = [](std::vector<std::string>& list, const std::string& p) {
+    if (std::find(list.begin(), list.end(), p) == list.end()) list.push_back(p);
+  };
+  const auto link = [&](const std::string& value, const std::string& to) {
+    const auto from = defined_in.find(value);
+    if (from == defined_in.end()) return;  // a parameter, buffer or constant
+    for (const auto& p : crossed(from->second, to)) add(crossing[value].out_paths, p);
+    for (const auto& p : crossed(to, from->second)) add(crossing[value].in_paths, p);
+  };
+  // Module boundaries as the recorded stacks draw them (a refined path would
+  // put the inside of a module whose stack export lost in the wrong place).
+  for (const auto& node : graph.nodes) {
+    for (const auto& in : node.inputs) link(in, node.stack_path);
+    for (const auto& out : node.outputs) defined_in[out] = node.stack_path;
+  }
+  for (const auto& out : graph.outputs) {
+    link(out, "");
+    add(crossing[out].out_paths, "");
+  }
+  for (const auto& in : graph.inputs) add(crossing[in].in_paths, "");
+
+  ForwardTrace trace;
+  const auto keep = [&](const std::string& value, const std::vector<std::int64_t>& shape) {
+    const auto found = crossing.find(value);
+    if (found == crossing.end() || shape.empty()) return;
+    for (const auto& p : found->second.out_paths) {
+      if (trace.module_outputs[p].size() < 8) trace.module_outputs[p].push_back(shape);
+    }
+    for (const auto& p : found->second.in_paths) {
+      if (trace.module_inputs[p].size() < 8) trace.module_inputs[p].push_back(shape);
+    }
+  };
+  for (std::size_t i = 0; i < graph.inputs.size() && i < inputs.size(); ++i) keep(graph.inputs[i], sizes_of(inputs[i]));
+  trace.output = run_exported(model, inputs, [&](const ExportedStep& step) {
+    for (std::size_t k = 0; k < step.node.outputs.size() && k < step.results.size(); ++k) {
+      keep(step.node.outputs[k], sizes_of(step.results[k]));
+    }
+    const std::string& op = step.node.op;
+    if (std::find(op_kinds.begin(), op_kinds.end(), op) == op_kinds.end() || step.results.empty()) return;
+    TracedOp traced;
+    traced.path = step.node.path;
+    traced.op = op;
+    for (const auto& a : step.arguments) {
+      if (a.isTensor()) traced.inputs.push_back(a.toTensor().sizes().vec());
+      else if (a.isTensorList()) {
+        for (const auto& t : a.toTensorList()) traced.inputs.push_back(at::Tensor(t).sizes().vec());
+      } else if (a.isString() && op == "aten::einsum" && traced.equation.empty()) {
+        traced.equation = a.toStringRef();
+      }
+    }
+    traced.output = sizes_of(step.results[0]);
+    trace.ops.push_back(std::move(traced));
+  });
+  return trace;
+}
+
 }  // namespace
 
 ForwardTrace trace_forward(const Model& model, const std::vector<c10::IValue>& inputs,
                            const std::vector<std::string>& op_kinds) {
+  if (model.program) return trace_program(model, inputs, op_kinds);
   torch::jit::Module& module = module_of(model, "a traced forward pass");
   module.eval();
   check_arity(model, inputs);
@@ -563,6 +666,7 @@ ForwardTrace trace_forward(const Model& model, const std::vector<c10::IValue>& i
 
 CaptureResult capture_forward(const Model& model, const std::vector<c10::IValue>& inputs,
                               const std::vector<std::string>& kinds, bool explicit_paths) {
+  if (model.program) return capture_program(model, inputs, kinds);
   torch::jit::Module& module = module_of(model, "capturing");
   module.eval();
   check_arity(model, inputs);

@@ -5,11 +5,13 @@
 
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <map>
 #include <sys/stat.h>
 
 #include "pevis/builtins.h"
 #include "pevis/error.h"
+#include "pevis/exported.h"
 #include "pevis/operators.h"
 #include "pevis/pickle.h"
 
@@ -97,20 +99,21 @@ Model read_torchscript(const std::string& path) {
 
 at::Tensor as_float(const at::Tensor& tensor) { return tensor.to(at::kFloat); }
 
-Model read_checkpoint(const std::string& path) {
-  const std::uint64_t file_size = file_size_of(path);
-  auto zip = open_zip(path);
+namespace {
+
+Model read_checkpoint_from(caffe2::serialize::PyTorchStreamReader& zip, std::uint64_t file_size,
+                           const std::string& path) {
   Model model;
   model.path = path;
   model.format = "PyTorch checkpoint";
   try {
-    if (zip->hasRecord("byteorder")) {
-      const auto [data, size] = zip->getRecord("byteorder");
+    if (zip.hasRecord("byteorder")) {
+      const auto [data, size] = zip.getRecord("byteorder");
       if (std::string(static_cast<const char*>(data.get()), size) != "little") {
         throw bad_input(path, "the checkpoint was saved on a big-endian machine", "save it again on a little-endian one");
       }
     }
-    const auto [pickle_data, pickle_size] = zip->getRecord("data.pkl");
+    const auto [pickle_data, pickle_size] = zip.getRecord("data.pkl");
     const std::string_view bytes(static_cast<const char*>(pickle_data.get()), pickle_size);
     const pickle::StorageLoader load = [&](const pickle::StorageRef& ref) {
       const std::size_t element = c10::elementSize(ref.dtype);
@@ -123,8 +126,8 @@ Model read_checkpoint(const std::string& path) {
                         "the file is damaged or hostile");
       }
       const std::string record = "data/" + ref.key;
-      if (!zip->hasRecord(record)) throw bad_input(path, "the archive lacks the tensor data " + record, "the file is damaged");
-      const auto [data, size] = zip->getRecord(record);
+      if (!zip.hasRecord(record)) throw bad_input(path, "the archive lacks the tensor data " + record, "the file is damaged");
+      const auto [data, size] = zip.getRecord(record);
       if (size < ref.numel * element) {
         throw bad_input(path, "the tensor data " + record + " is shorter than its tensor", "the file is damaged");
       }
@@ -142,12 +145,33 @@ Model read_checkpoint(const std::string& path) {
   return model;
 }
 
+}  // namespace
+
+Model read_checkpoint(const std::string& path) {
+  const std::uint64_t file_size = file_size_of(path);
+  auto zip = open_zip(path);
+  return read_checkpoint_from(*zip, file_size, path);
+}
+
+Model read_checkpoint_bytes(const std::string& bytes, const std::string& path) {
+  std::istringstream in(bytes);
+  std::unique_ptr<caffe2::serialize::PyTorchStreamReader> zip;
+  try {
+    zip = std::make_unique<caffe2::serialize::PyTorchStreamReader>(&in);
+  } catch (const c10::Error& e) {
+    throw bad_input(path, "not a readable PyTorch zip archive (" + first_line(e.what_without_backtrace()) + ")",
+                    "the file may be truncated or damaged: save it again");
+  }
+  return read_checkpoint_from(*zip, bytes.size(), path);
+}
+
 Model load_model(const std::string& path) {
   if (path.rfind(kBuiltinPrefix, 0) == 0) return load_builtin(path.substr(std::strlen(kBuiltinPrefix)));
   const std::uint64_t size = file_size_of(path);
   if (size == 0) throw bad_input(path, "the file is empty", "give a model file");
   const std::string head = read_head(path, 16);
   if (head.rfind("PK\x03\x04", 0) == 0) {
+    if (is_exported_program(path)) return read_exported(path);
     auto zip = open_zip(path);
     if (zip->hasRecord("constants.pkl") || zip->hasRecord("code/")) {
       zip.reset();

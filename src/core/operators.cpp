@@ -34,7 +34,12 @@ at::Tensor repeat_heads(const at::Tensor& kv, std::int64_t query_heads) {
   at::Tensor weights = sdpa_weights(query, key, attn_mask, is_causal, scale, enable_gqa);
   if (dropout_p > 0) weights = at::dropout(weights, dropout_p, /*train=*/true);
   const at::Tensor v = enable_gqa && value.dim() >= 3 ? repeat_heads(value, query.size(-3)) : value;
-  return at::matmul(weights, v);
+  const at::Tensor out = at::matmul(weights, v);
+  // PyTorch's CPU kernel lays its [B, H, L, E] output out as [B, L, H, E]
+  // (heads innermost but one), and exported graphs rely on it: they view
+  // the output permuted back without copying it first.
+  if (out.dim() != 4) return out;
+  return out.transpose(1, 2).contiguous().transpose(1, 2);
 }
 
 [[maybe_unused]] at::Tensor rms_norm(const at::Tensor& input, at::IntArrayRef normalized_shape,

@@ -145,11 +145,37 @@ Summary summarize(const Model& model, const std::vector<c10::IValue>* inputs) {
       std::vector<std::string> chain;
       for (std::string p = path; !p.empty(); p = parent_of(p)) chain.push_back(p);
       for (auto it = chain.rbegin(); it != chain.rend(); ++it) row_for(*it, "");
+      if (t.kind == "buffer") {  // formats that say so (torch.export programs)
+        row_for(path, "");
+        summary.buffers.push_back({t.name, t.tensor.sizes().vec(), std::string(c10::toString(t.tensor.scalar_type()))});
+        summary.totals.buffers += t.tensor.numel();
+        summary.totals.buffer_bytes += static_cast<std::int64_t>(t.tensor.numel() * t.tensor.element_size());
+        continue;
+      }
       count(row_for(path, ""), t.tensor, /*trainable=*/true);
     }
   }
 
-  if (inputs && model.module) {
+  if (!model.module) {
+    // The tree from dotted names: children after their parent, in the order
+    // first seen (a file may list a child's tensors before its parent's).
+    std::map<std::string, std::vector<std::size_t>> children;
+    for (std::size_t i = 1; i < summary.rows.size(); ++i) children[parent_of(summary.rows[i].path)].push_back(i);
+    std::vector<SummaryRow> ordered;
+    std::vector<std::size_t> stack = {0};
+    while (!stack.empty()) {
+      const std::size_t i = stack.back();
+      stack.pop_back();
+      ordered.push_back(std::move(summary.rows[i]));
+      const auto& kids = children[ordered.back().path];
+      for (auto it = kids.rbegin(); it != kids.rend(); ++it) stack.push_back(*it);
+    }
+    summary.rows = std::move(ordered);
+    index.clear();
+    for (std::size_t i = 0; i < summary.rows.size(); ++i) index[summary.rows[i].path] = i;
+  }
+
+  if (inputs && model.runnable()) {
     const ForwardTrace trace = trace_forward(model, *inputs, counted_ops());
     summary.totals.forward = true;
     for (auto& row : summary.rows) {
@@ -170,7 +196,10 @@ Summary summarize(const Model& model, const std::vector<c10::IValue>* inputs) {
       const std::int64_t m = mult_adds_of(op.op, op.equation, op.inputs, op.output);
       summary.totals.mult_adds += m;
       auto found = index.find(op.path);
-      if (found != index.end()) summary.rows[found->second].own_mult_adds += m;
+      if (found != index.end()) {
+        summary.rows[found->second].own_mult_adds += m;
+        summary.rows[found->second].called = true;
+      }
     }
   }
   // Subtree sums: every row adds itself to its ancestors.

@@ -1,0 +1,824 @@
+#include "pevis/exported.h"
+
+#include <ATen/ScalarOps.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/core/grad_mode.h>
+#include <c10/core/Device.h>
+#include <c10/core/Layout.h>
+#include <c10/core/MemoryFormat.h>
+#include <nlohmann/json.hpp>
+
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
+#include <sys/stat.h>
+#include <unordered_map>
+
+#include "pevis/error.h"
+#include "pevis/operators.h"
+
+namespace pevis {
+
+// How one argument of a node is filled in when the node runs.
+struct ExportedArgument {
+  enum class Kind { kConstant, kValue, kList, kDefault };
+  Kind kind = Kind::kDefault;
+  c10::IValue constant;
+  int slot = -1;                      // kValue
+  std::vector<int> slots;             // kList: -1 where the item is a constant (or None)
+  std::vector<c10::IValue> items;     // kList: the constant items
+  enum class ListOf { kTensor, kOptionalTensor, kInt } list_of = ListOf::kInt;
+};
+
+struct ExportedNode {
+  c10::OperatorHandle handle;
+  std::vector<ExportedArgument> arguments;  // in schema order
+  std::vector<int> outputs;                 // slot per return; -1 where unused
+};
+
+struct ExportedProgram {
+  ExportedGraph graph;
+  std::vector<ExportedNode> nodes;
+  std::vector<int> input_slots;                        // every graph input, in order
+  std::vector<std::pair<int, at::Tensor>> fixed;       // parameters, buffers, constants
+  std::vector<int> user_inputs;                        // slots the caller fills, in order
+  std::vector<std::string> user_input_text;            // for messages
+  std::vector<int> user_outputs;
+  std::vector<std::vector<int>> release_after;         // per node: slots no later node reads
+  std::size_t slot_count = 0;
+  std::vector<c10::IValue> examples;
+};
+
+namespace {
+
+using nlohmann::json;
+
+// A zip archive whose entries are stored (torch.export.save writes them so):
+// the central directory is read and checked against the file size; entries
+// are read whole.
+class StoredZip {
+ public:
+  explicit StoredZip(const std::string& path) : path_(path) {
+    in_.open(path, std::ios::binary);
+    struct stat info {};
+    if (!in_ || ::stat(path.c_str(), &info) != 0) {
+      throw bad_input(path, std::string("cannot read the file: ") + std::strerror(errno), "check the path");
+    }
+    size_ = static_cast<std::uint64_t>(info.st_size);
+    // The end-of-central-directory record: in the last 64 KiB + 22 bytes.
+    const std::uint64_t tail = std::min<std::uint64_t>(size_, 65536 + 22);
+    const std::string end = read_at(size_ - tail, tail);
+    const auto at = end.rfind(std::string("PK\x05\x06", 4));
+    if (at == std::string::npos || end.size() - at < 22) damaged("no end of central directory");
+    const std::uint64_t entries = u16(end, at + 10);
+    const std::uint64_t dir_size = u32(end, at + 12), dir_offset = u32(end, at + 16);
+    if (dir_offset == 0xffffffffu || entries == 0xffff) damaged("a ZIP64 archive, which pevis does not read");
+    if (dir_offset + dir_size > size_) damaged("the central directory lies past the end of the file");
+    const std::string dir = read_at(dir_offset, dir_size);
+    std::size_t pos = 0;
+    for (std::uint64_t i = 0; i < entries; ++i) {
+      if (pos + 46 > dir.size() || dir.compare(pos, 4, std::string("PK\x01\x02", 4)) != 0) {
+        damaged("the central directory is malformed");
+      }
+      Entry e;
+      e.method = u16(dir, pos + 10);
+      e.size = u32(dir, pos + 24);
+      const std::uint64_t stored = u32(dir, pos + 20);
+      const std::size_t name_len = u16(dir, pos + 28), extra = u16(dir, pos + 30), comment = u16(dir, pos + 32);
+      e.header = u32(dir, pos + 42);
+      if (pos + 46 + name_len > dir.size()) damaged("the central directory is malformed");
+      const std::string name = dir.substr(pos + 46, name_len);
+      if (e.method == 0 && stored != e.size) damaged("an entry's sizes disagree");
+      if (e.header + 30 > size_ || e.size > size_) damaged("an entry lies past the end of the file");
+      entries_[name] = e;
+      pos += 46 + name_len + extra + comment;
+    }
+  }
+
+  const std::string* find_suffix(const std::string& suffix) const {
+    for (const auto& [name, e] : entries_) {
+      if (name == suffix || (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+                             name[name.size() - suffix.size() - 1] == '/')) {
+        return &name;
+      }
+    }
+    return nullptr;
+  }
+
+  bool has(const std::string& name) const { return entries_.count(name) != 0; }
+
+  std::string read(const std::string& name) {
+    const auto found = entries_.find(name);
+    if (found == entries_.end()) damaged("the archive lacks " + name);
+    const Entry& e = found->second;
+    if (e.method != 0) {
+      throw bad_input(path_, "the entry " + name + " is compressed; torch.export.save stores its entries",
+                      "save the program again with torch.export.save");
+    }
+    const std::string local = read_at(e.header, 30);
+    if (local.compare(0, 4, std::string("PK\x03\x04", 4)) != 0) damaged("an entry's header is malformed");
+    const std::uint64_t start = e.header + 30 + u16(local, 26) + u16(local, 28);
+    if (start + e.size > size_) damaged("an entry lies past the end of the file");
+    return read_at(start, e.size);
+  }
+
+ private:
+  struct Entry {
+    std::uint64_t method = 0, size = 0, header = 0;
+  };
+
+  [[noreturn]] void damaged(const std::string& why) const {
+    throw bad_input(path_, "not a readable torch.export archive: " + why, "the file may be truncated or damaged");
+  }
+  std::string read_at(std::uint64_t offset, std::uint64_t n) {
+    if (offset > size_ || n > size_ - offset) damaged("a read past the end of the file");
+    std::string bytes(n, '\0');
+    in_.clear();
+    in_.seekg(static_cast<std::streamoff>(offset));
+    in_.read(bytes.data(), static_cast<std::streamsize>(n));
+    if (static_cast<std::uint64_t>(in_.gcount()) != n) damaged("the file ends early");
+    return bytes;
+  }
+  static std::uint64_t u16(const std::string& s, std::size_t at) {
+    return static_cast<unsigned char>(s[at]) | static_cast<std::uint64_t>(static_cast<unsigned char>(s[at + 1])) << 8;
+  }
+  static std::uint64_t u32(const std::string& s, std::size_t at) { return u16(s, at) | u16(s, at + 2) << 16; }
+
+  std::string path_;
+  std::ifstream in_;
+  std::uint64_t size_ = 0;
+  std::map<std::string, Entry> entries_;
+};
+
+constexpr const char* kProgramEntry = "serialized_exported_program.json";
+
+double float_of(const json& v);
+
+// torch.export's numbering of dtypes, layouts and memory formats (its
+// serialization schema), to LibTorch's.
+c10::ScalarType scalar_type(std::int64_t code) {
+  switch (code) {
+    case 1: return at::kByte;
+    case 2: return at::kChar;
+    case 3: return at::kShort;
+    case 4: return at::kInt;
+    case 5: return at::kLong;
+    case 6: return at::kHalf;
+    case 7: return at::kFloat;
+    case 8: return at::kDouble;
+    case 9: return at::kComplexHalf;
+    case 10: return at::kComplexFloat;
+    case 11: return at::kComplexDouble;
+    case 12: return at::kBool;
+    case 13: return at::kBFloat16;
+    default: throw std::invalid_argument("dtype " + std::to_string(code));
+  }
+}
+
+c10::Layout layout(std::int64_t code) {
+  if (code == 7) return c10::kStrided;
+  throw std::invalid_argument("layout " + std::to_string(code) + " (only strided tensors are run)");
+}
+
+c10::MemoryFormat memory_format(std::int64_t code) {
+  switch (code) {
+    case 1: return c10::MemoryFormat::Contiguous;
+    case 2: return c10::MemoryFormat::ChannelsLast;
+    case 3: return c10::MemoryFormat::ChannelsLast3d;
+    case 4: return c10::MemoryFormat::Preserve;
+    default: throw std::invalid_argument("memory format " + std::to_string(code));
+  }
+}
+
+std::string parent_of(const std::string& path) {
+  const auto dot = path.rfind('.');
+  return dot == std::string::npos ? "" : path.substr(0, dot);
+}
+
+bool within(const std::string& path, const std::string& root) {
+  return root.empty() || path == root ||
+         (path.size() > root.size() && path.compare(0, root.size(), root) == 0 && path[root.size()] == '.');
+}
+
+std::string common_ancestor(std::string a, const std::string& b) {
+  while (!within(b, a)) a = parent_of(a);
+  return a;
+}
+
+// "L__self__,,__main__.M;L__self___enc,enc,torch...TransformerEncoder": the
+// innermost module's path.
+std::string module_path(const json& metadata) {
+  if (!metadata.is_object() || !metadata.contains("nn_module_stack") || !metadata["nn_module_stack"].is_string()) {
+    return "";
+  }
+  const std::string stack = metadata["nn_module_stack"].get<std::string>();
+  const std::string last = stack.substr(stack.rfind(';') == std::string::npos ? 0 : stack.rfind(';') + 1);
+  const auto first = last.find(',');
+  if (first == std::string::npos) return "";
+  const auto second = last.find(',', first + 1);
+  return last.substr(first + 1, second == std::string::npos ? std::string::npos : second - first - 1);
+}
+
+class Builder {
+ public:
+  Builder(const std::string& path, ExportedProgram& program) : path_(path), program_(program) {}
+
+  [[noreturn]] void refuse(const std::string& why) const {
+    throw bad_input(path_, "the exported program cannot be run: " + why,
+                    "pevis runs programs of torch.export (PyTorch 2.6) made of ATen operators");
+  }
+
+  int define(const std::string& name) {
+    if (name.empty()) refuse("a value has no name");
+    if (slots_.count(name)) refuse("the value '" + name + "' is defined twice");
+    const int slot = static_cast<int>(program_.slot_count++);
+    slots_[name] = slot;
+    return slot;
+  }
+
+  int use(const std::string& name, std::size_t node) {
+    const auto found = slots_.find(name);
+    if (found == slots_.end()) refuse("node " + std::to_string(node) + " uses the value '" + name + "' before any defines it");
+    last_use_[found->second] = node;
+    return found->second;
+  }
+
+  static std::string tensor_name(const json& arg) {
+    if (!arg.is_object() || !arg.contains("name") || !arg["name"].is_string()) return "";
+    return arg["name"].get<std::string>();
+  }
+
+  void build(const json& program_json) {
+    const json& module = program_json.at("graph_module");
+    const json& graph = module.at("graph");
+    const json& signature = module.at("signature");
+    // Graph inputs, in order: parameters, buffers, constants, then user inputs.
+    const json& specs = signature.at("input_specs");
+    if (!specs.is_array() || specs.size() != graph.at("inputs").size()) refuse("its signature does not match its graph");
+    for (const auto& spec : specs) {
+      if (spec.contains("user_input")) {
+        const json& arg = spec["user_input"].at("arg");
+        if (!arg.contains("as_tensor")) refuse("a user input that is not a tensor");
+        const std::string name = tensor_name(arg["as_tensor"]);
+        const int slot = define(name);
+        program_.input_slots.push_back(slot);
+        program_.user_inputs.push_back(slot);
+        program_.graph.inputs.push_back(name);
+        continue;
+      }
+      std::string kind, key, name;
+      if (spec.contains("parameter")) {
+        kind = "parameter";
+        key = spec["parameter"].at("parameter_name").get<std::string>();
+        name = tensor_name(spec["parameter"].at("arg"));
+      } else if (spec.contains("buffer")) {
+        kind = "buffer";
+        key = spec["buffer"].at("buffer_name").get<std::string>();
+        name = tensor_name(spec["buffer"].at("arg"));
+      } else if (spec.contains("tensor_constant")) {
+        kind = "constant";
+        key = spec["tensor_constant"].at("tensor_constant_name").get<std::string>();
+        name = tensor_name(spec["tensor_constant"].at("arg"));
+      } else {
+        refuse("an input of a kind pevis does not run (" + spec.begin().key() + ")");
+      }
+      const int slot = define(name);
+      program_.input_slots.push_back(slot);
+      lifted_.push_back({slot, kind, key, name});
+    }
+    const json& nodes = graph.at("nodes");
+    if (!nodes.is_array()) refuse("its graph has no node list");
+    for (std::size_t i = 0; i < nodes.size(); ++i) add_node(nodes[i], i);
+    // User outputs.
+    for (const auto& spec : signature.at("output_specs")) {
+      if (!spec.contains("user_output")) continue;
+      const json& arg = spec["user_output"].at("arg");
+      if (!arg.contains("as_tensor")) refuse("an output that is not a tensor");
+      const std::string name = tensor_name(arg["as_tensor"]);
+      program_.user_outputs.push_back(use(name, nodes.size()));
+      program_.graph.outputs.push_back(name);
+    }
+    if (program_.user_outputs.empty()) refuse("it has no output");
+    program_.release_after.assign(nodes.size(), {});
+    for (const auto& [slot, node] : last_use_) {
+      if (node < nodes.size()) program_.release_after[node].push_back(slot);
+    }
+  }
+
+  struct Lifted {
+    int slot;
+    std::string kind, key, name;
+  };
+  const std::vector<Lifted>& lifted() const { return lifted_; }
+  std::map<std::string, std::string> parameter_of_value() const {
+    std::map<std::string, std::string> out;
+    for (const auto& l : lifted_) {
+      if (l.kind == "parameter") out[l.name] = l.key;
+    }
+    return out;
+  }
+
+ private:
+  void add_node(const json& node, std::size_t index) {
+    const std::string target = node.at("target").get<std::string>();
+    const std::string prefix = "torch.ops.";
+    if (target.rfind(prefix, 0) != 0) refuse("node " + std::to_string(index) + " calls " + target + ", not an operator");
+    const std::string rest = target.substr(prefix.size());
+    const auto dot1 = rest.find('.'), dot2 = rest.rfind('.');
+    if (dot1 == std::string::npos || dot1 == dot2) refuse("node " + std::to_string(index) + " calls " + target);
+    const std::string ns = rest.substr(0, dot1), name = rest.substr(dot1 + 1, dot2 - dot1 - 1);
+    std::string overload = rest.substr(dot2 + 1);
+    if (overload == "default") overload.clear();
+    const std::string op = ns + "::" + name;
+    const auto handle = c10::Dispatcher::singleton().findSchema({op, overload});
+    if (!handle) {
+      refuse("node " + std::to_string(index) + " calls the operator " + op + (overload.empty() ? "" : "." + overload) +
+             ", which LibTorch " + libtorch_version() + " lacks (the program was made by a newer PyTorch)");
+    }
+    const c10::FunctionSchema& schema = handle->schema();
+    ExportedNode out{*handle, {}, {}};
+    ExportedNodeInfo info;
+    info.op = op;
+    info.stack_path = module_path(node.contains("metadata") ? node["metadata"] : json());
+    info.path = info.stack_path;
+    std::map<std::string, const json*> given;
+    for (const auto& input : node.at("inputs")) given[input.at("name").get<std::string>()] = &input.at("arg");
+    for (const auto& argument : schema.arguments()) {
+      const auto found = given.find(argument.name());
+      if (found == given.end()) {
+        if (!argument.default_value()) {
+          refuse("node " + std::to_string(index) + " (" + op + ") lacks its argument '" + argument.name() + "'");
+        }
+        out.arguments.push_back({ExportedArgument::Kind::kConstant, *argument.default_value()});
+        continue;
+      }
+      try {
+        out.arguments.push_back(convert(*found->second, argument, index, info));
+      } catch (const std::invalid_argument& e) {
+        refuse("node " + std::to_string(index) + " (" + op + ") gives '" + argument.name() + "' " + e.what());
+      }
+      given.erase(found);
+    }
+    if (!given.empty()) {
+      refuse("node " + std::to_string(index) + " (" + op + ") gives '" + given.begin()->first +
+             "', an argument its operator does not have");
+    }
+    const auto& outputs = node.at("outputs");
+    std::vector<std::string> names;
+    for (const auto& output : outputs) {
+      if (output.contains("as_tensor")) {
+        names.push_back(tensor_name(output["as_tensor"]));
+      } else if (output.contains("as_tensors")) {
+        for (const auto& t : output["as_tensors"]) names.push_back(tensor_name(t));
+      } else if (output.contains("as_sym_int") && output["as_sym_int"].contains("as_name")) {
+        names.push_back(output["as_sym_int"]["as_name"].get<std::string>());
+      } else if (output.contains("as_none")) {
+        names.emplace_back();
+      } else {
+        refuse("node " + std::to_string(index) + " (" + op + ") has an output of a kind pevis does not run");
+      }
+    }
+    const bool list_return = schema.returns().size() == 1 && schema.returns()[0].type()->kind() == c10::TypeKind::ListType;
+    if (!list_return && names.size() > schema.returns().size()) {
+      refuse("node " + std::to_string(index) + " (" + op + ") names more outputs than its operator returns");
+    }
+    for (const auto& n : names) {
+      out.outputs.push_back(n.empty() ? -1 : define(n));
+      if (!n.empty()) info.outputs.push_back(n);
+    }
+    program_.nodes.push_back(std::move(out));
+    program_.graph.nodes.push_back(std::move(info));
+  }
+
+  static c10::TypePtr unwrap(const c10::TypePtr& type) {
+    if (type->kind() == c10::TypeKind::OptionalType) return type->expectRef<c10::OptionalType>().getElementType();
+    return type;
+  }
+  static bool is_int(const c10::TypePtr& t) {
+    const auto k = t->kind();
+    return k == c10::TypeKind::IntType || k == c10::TypeKind::SymIntType || k == c10::TypeKind::NumberType;
+  }
+  static bool is_list_of(const c10::TypePtr& t, bool (*element)(const c10::TypePtr&)) {
+    return t->kind() == c10::TypeKind::ListType && element(t->expectRef<c10::ListType>().getElementType());
+  }
+  static bool is_tensor(const c10::TypePtr& t) { return t->kind() == c10::TypeKind::TensorType; }
+
+  ExportedArgument convert(const json& arg, const c10::Argument& schema_arg, std::size_t index,
+                           ExportedNodeInfo& info) {
+    const c10::TypePtr& declared = schema_arg.type();
+    const c10::TypePtr type = unwrap(declared);
+    const bool optional = declared->kind() == c10::TypeKind::OptionalType;
+    ExportedArgument out;
+    out.kind = ExportedArgument::Kind::kConstant;
+    if (!arg.is_object() || arg.size() != 1) throw std::invalid_argument("a malformed argument");
+    const std::string kind = arg.begin().key();
+    const json& v = arg.begin().value();
+    const auto want = [&](bool ok) {
+      if (!ok) throw std::invalid_argument(kind + " where its schema wants " + declared->annotation_str());
+    };
+    if (kind == "as_none") {
+      want(optional || declared->kind() == c10::TypeKind::NoneType);
+      out.constant = c10::IValue();
+    } else if (kind == "as_tensor") {
+      want(is_tensor(type));
+      out.kind = ExportedArgument::Kind::kValue;
+      const std::string name = tensor_name(v);
+      out.slot = use(name, index);
+      info.inputs.push_back(name);
+    } else if (kind == "as_tensors" || kind == "as_optional_tensors") {
+      const bool opt = kind == "as_optional_tensors";
+      want(type->kind() == c10::TypeKind::ListType &&
+           (opt ? unwrap(type->expectRef<c10::ListType>().getElementType())->kind() == c10::TypeKind::TensorType
+                : is_list_of(type, is_tensor)));
+      out.kind = ExportedArgument::Kind::kList;
+      out.list_of = opt ? ExportedArgument::ListOf::kOptionalTensor : ExportedArgument::ListOf::kTensor;
+      for (const auto& item : v) {
+        if (opt && item.contains("as_none")) {
+          out.slots.push_back(-1);
+          out.items.emplace_back();
+          continue;
+        }
+        const std::string name = tensor_name(opt ? item.at("as_tensor") : item);
+        out.slots.push_back(use(name, index));
+        out.items.emplace_back();
+        info.inputs.push_back(name);
+      }
+    } else if (is_tensor(type) && (kind == "as_int" || kind == "as_float" || kind == "as_bool")) {
+      // A Python number where the operator takes a tensor (x * 4.0 as
+      // mul.Tensor): a wrapped number, which promotes as a scalar does.
+      const at::Scalar number = kind == "as_int"     ? at::Scalar(v.get<std::int64_t>())
+                                : kind == "as_bool" ? at::Scalar(v.get<bool>())
+                                                    : at::Scalar(float_of(v));
+      out.constant = at::native::wrapped_scalar_tensor(number);
+    } else if (kind == "as_int") {
+      want(is_int(type) || type->kind() == c10::TypeKind::FloatType);
+      out.constant = type->kind() == c10::TypeKind::FloatType ? c10::IValue(static_cast<double>(v.get<std::int64_t>()))
+                                                              : c10::IValue(v.get<std::int64_t>());
+    } else if (kind == "as_float") {
+      want(type->kind() == c10::TypeKind::FloatType || type->kind() == c10::TypeKind::NumberType);
+      out.constant = float_of(v);
+    } else if (kind == "as_bool") {
+      want(type->kind() == c10::TypeKind::BoolType || type->kind() == c10::TypeKind::NumberType);
+      out.constant = v.get<bool>();
+    } else if (kind == "as_string") {
+      want(type->kind() == c10::TypeKind::StringType);
+      out.constant = v.get<std::string>();
+    } else if (kind == "as_ints") {
+      want(is_list_of(type, is_int));
+      out.constant = c10::IValue(v.get<std::vector<std::int64_t>>());
+    } else if (kind == "as_floats") {
+      want(type->kind() == c10::TypeKind::ListType &&
+           type->expectRef<c10::ListType>().getElementType()->kind() == c10::TypeKind::FloatType);
+      std::vector<double> floats;
+      for (const auto& f : v) floats.push_back(float_of(f));
+      out.constant = c10::IValue(floats);
+    } else if (kind == "as_bools") {
+      want(type->kind() == c10::TypeKind::ListType &&
+           type->expectRef<c10::ListType>().getElementType()->kind() == c10::TypeKind::BoolType);
+      c10::List<bool> bools;
+      for (const auto& b : v) bools.push_back(b.get<bool>());
+      out.constant = bools;
+    } else if (kind == "as_sym_int") {
+      want(is_int(type));
+      if (v.contains("as_int")) {
+        out.constant = v["as_int"].get<std::int64_t>();
+      } else {
+        out.kind = ExportedArgument::Kind::kValue;
+        const std::string name = v.at("as_name").get<std::string>();
+        out.slot = use(name, index);
+        info.inputs.push_back(name);
+      }
+    } else if (kind == "as_sym_ints") {
+      want(is_list_of(type, is_int));
+      out.kind = ExportedArgument::Kind::kList;
+      out.list_of = ExportedArgument::ListOf::kInt;
+      for (const auto& item : v) {
+        if (item.contains("as_int")) {
+          out.slots.push_back(-1);
+          out.items.emplace_back(item["as_int"].get<std::int64_t>());
+        } else {
+          const std::string name = item.at("as_name").get<std::string>();
+          out.slots.push_back(use(name, index));
+          out.items.emplace_back();
+          info.inputs.push_back(name);
+        }
+      }
+    } else if (kind == "as_scalar_type") {
+      want(is_int(type));
+      out.constant = static_cast<std::int64_t>(scalar_type(v.get<std::int64_t>()));
+    } else if (kind == "as_layout") {
+      want(is_int(type));
+      out.constant = static_cast<std::int64_t>(layout(v.get<std::int64_t>()));
+    } else if (kind == "as_memory_format") {
+      want(is_int(type));
+      out.constant = static_cast<std::int64_t>(memory_format(v.get<std::int64_t>()));
+    } else if (kind == "as_device") {
+      want(type->kind() == c10::TypeKind::DeviceObjType);
+      out.constant = c10::Device(c10::kCPU);  // pevis runs everything on the CPU
+    } else {
+      throw std::invalid_argument(kind + ", a kind of argument pevis does not run");
+    }
+    return out;
+  }
+
+ private:
+  std::string path_;
+  ExportedProgram& program_;
+  std::unordered_map<std::string, int> slots_;
+  std::map<int, std::size_t> last_use_;
+  std::vector<Lifted> lifted_;
+};
+
+// Scaled dot-product attention in an exported stock layer is tagged with the
+// outer module only (`enc`); the parameters that project its query and key
+// (`enc.layers.0.self_attn.in_proj_weight`) say which layer it belongs to.
+void refine_attention_paths(ExportedProgram& program, const std::map<std::string, std::string>& parameter_of_value) {
+  std::map<std::string, std::size_t> producer;  // value name -> node
+  for (std::size_t i = 0; i < program.graph.nodes.size(); ++i) {
+    for (const auto& out : program.graph.nodes[i].outputs) producer[out] = i;
+  }
+  // The module of the nearest parameter upstream of `value`, breadth first.
+  const auto owner = [&](const std::string& value) -> std::optional<std::string> {
+    std::vector<std::string> frontier = {value};
+    std::set<std::string> seen;
+    for (int depth = 0; depth < 16 && !frontier.empty(); ++depth) {
+      std::vector<std::string> next;
+      for (const auto& name : frontier) {
+        if (!seen.insert(name).second) continue;
+        const auto p = parameter_of_value.find(name);
+        if (p != parameter_of_value.end()) return parent_of(p->second);
+        const auto made = producer.find(name);
+        if (made == producer.end()) continue;
+        for (const auto& in : program.graph.nodes[made->second].inputs) next.push_back(in);
+      }
+      frontier = std::move(next);
+    }
+    return std::nullopt;
+  };
+  const auto refine = [](ExportedNodeInfo& node, const std::string& module) {
+    if (within(module, node.path) && module.size() > node.path.size()) node.path = module;
+  };
+  for (auto& node : program.graph.nodes) {
+    if (node.op == "aten::scaled_dot_product_attention" && node.inputs.size() >= 2) {
+      const auto q = owner(node.inputs[0]), k = owner(node.inputs[1]);
+      if (q && k) refine(node, common_ancestor(*q, *k));
+      continue;
+    }
+    // An operation on a parameter (a linear layer's weight) belongs to the
+    // parameter's module.
+    for (const auto& in : node.inputs) {
+      const auto p = parameter_of_value.find(in);
+      if (p == parameter_of_value.end()) continue;
+      refine(node, parent_of(p->second));
+      break;
+    }
+  }
+}
+
+// Python's json module writes infinities and NaN as bare words, which JSON
+// lacks: outside strings they become the strings "inf", "-inf" and "nan",
+// read back where a float is wanted.
+std::string standard_json(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size()) out += text[++i];
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+      out += c;
+    } else if (text.compare(i, 9, "-Infinity") == 0) {
+      out += "\"-inf\"";
+      i += 8;
+    } else if (text.compare(i, 8, "Infinity") == 0) {
+      out += "\"inf\"";
+      i += 7;
+    } else if (text.compare(i, 3, "NaN") == 0) {
+      out += "\"nan\"";
+      i += 2;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+double float_of(const json& v) {
+  if (v.is_string()) {
+    const std::string text = v.get<std::string>();
+    if (text == "inf") return std::numeric_limits<double>::infinity();
+    if (text == "-inf") return -std::numeric_limits<double>::infinity();
+    if (text == "nan") return std::numeric_limits<double>::quiet_NaN();
+    throw std::invalid_argument("the float '" + text + "'");
+  }
+  return v.get<double>();
+}
+
+const ExportedProgram& program_of(const Model& model) {
+  if (!model.program) throw bad_input(model.path, "not a torch.export program");
+  return *model.program;
+}
+
+std::string describe(const at::Tensor& t) {
+  std::string text = "Tensor [";
+  for (std::int64_t i = 0; i < t.dim(); ++i) text += (i ? ", " : "") + std::to_string(t.size(i));
+  return text + "] " + std::string(c10::toString(t.scalar_type()));
+}
+
+}  // namespace
+
+bool is_exported_program(const std::string& path) {
+  try {
+    return StoredZip(path).find_suffix(kProgramEntry) != nullptr;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+Model read_exported(const std::string& path) {
+  StoredZip zip(path);
+  const std::string* entry = zip.find_suffix(kProgramEntry);
+  if (!entry) throw bad_input(path, "not a torch.export archive (no " + std::string(kProgramEntry) + ")");
+  const std::string prefix = entry->substr(0, entry->size() - std::strlen(kProgramEntry));
+  const auto read = [&](const std::string& name) -> std::string {
+    if (!zip.has(prefix + name)) {
+      throw bad_input(path, "the torch.export archive lacks " + name, "the file may be damaged: export it again");
+    }
+    return zip.read(prefix + name);
+  };
+  json program_json;
+  try {
+    program_json = json::parse(standard_json(read(kProgramEntry)));
+  } catch (const json::exception& e) {
+    throw bad_input(path, std::string("the program's JSON cannot be read (") + e.what() + ")", "the file is damaged");
+  }
+  std::string version;
+  try {
+    const json& v = program_json.at("schema_version");
+    version = std::to_string(v.at("major").get<int>()) + "." + std::to_string(v.at("minor").get<int>());
+    if (v.at("major").get<int>() != 8) {
+      throw bad_input(path, "a torch.export program of schema version " + version + "; pevis reads version 8 (PyTorch 2.6)",
+                      "export it again with PyTorch 2.6");
+    }
+  } catch (const json::exception&) {
+    throw bad_input(path, "the program's JSON has no schema version", "the file is damaged");
+  }
+
+  auto program = std::make_shared<ExportedProgram>();
+  Model model;
+  model.path = path;
+  model.format = "torch.export program";
+  model.metadata.emplace_back("schema_version", version);
+  if (program_json.contains("torch_version") && program_json["torch_version"].is_string()) {
+    model.metadata.emplace_back("torch_version", program_json["torch_version"].get<std::string>());
+  }
+  Builder builder(path, *program);
+  try {
+    builder.build(program_json);
+  } catch (const json::exception& e) {
+    throw bad_input(path, std::string("the program's graph is malformed (") + e.what() + ")", "the file is damaged");
+  }
+  // Weights and constants, through the restricted reader.
+  const Model weights = read_checkpoint_bytes(read("serialized_state_dict.pt"), path + " (weights)");
+  const Model constants = read_checkpoint_bytes(read("serialized_constants.pt"), path + " (constants)");
+  std::map<std::string, at::Tensor> by_name;
+  for (const auto& t : weights.tensors) by_name[t.name] = t.tensor;
+  for (const auto& t : constants.tensors) by_name.emplace(t.name, t.tensor);
+  for (const auto& lifted : builder.lifted()) {
+    auto found = by_name.find(lifted.key);
+    if (found == by_name.end()) {
+      throw bad_input(path, "the program needs the " + lifted.kind + " " + lifted.key + ", which the archive lacks",
+                      "the file is damaged");
+    }
+    program->fixed.emplace_back(lifted.slot, found->second);
+    if (lifted.kind != "constant") model.tensors.push_back({lifted.key, found->second, lifted.kind});
+  }
+  refine_attention_paths(*program, builder.parameter_of_value());
+  // Example inputs: torch.save((args, kwargs)); the tensors of args are "0.0", "0.1", ...
+  if (zip.has(prefix + "serialized_example_inputs.pt")) {
+    const Model examples = read_checkpoint_bytes(read("serialized_example_inputs.pt"), path + " (example inputs)");
+    for (std::size_t i = 0; i < program->user_inputs.size(); ++i) {
+      for (const auto& t : examples.tensors) {
+        if (t.name == "0." + std::to_string(i)) program->examples.emplace_back(t.tensor);
+      }
+    }
+    if (program->examples.size() != program->user_inputs.size()) program->examples.clear();
+  }
+  for (std::size_t i = 0; i < program->graph.inputs.size(); ++i) {
+    std::string text = program->graph.inputs[i];
+    if (i < program->examples.size()) text += ": " + describe(program->examples[i].toTensor());
+    program->user_input_text.push_back(text);
+  }
+  model.program = std::move(program);
+  return model;
+}
+
+c10::IValue run_exported(const Model& model, const std::vector<c10::IValue>& inputs, const ExportedObserver& observe) {
+  const ExportedProgram& program = program_of(model);
+  if (inputs.size() != program.user_inputs.size()) {
+    throw bad_input(model.path,
+                    "the program takes " + std::to_string(program.user_inputs.size()) + " input(s) (" +
+                        exported_signature(model) + "), but pevis gives it " + std::to_string(inputs.size()),
+                    "give one tensor, or no --input to use the example the program was exported with");
+  }
+  std::vector<c10::IValue> values(program.slot_count);
+  for (const auto& [slot, tensor] : program.fixed) values[static_cast<std::size_t>(slot)] = tensor;
+  for (std::size_t i = 0; i < inputs.size(); ++i) values[static_cast<std::size_t>(program.user_inputs[i])] = inputs[i];
+  at::NoGradGuard no_grad;
+  std::vector<c10::IValue> arguments, results;
+  for (std::size_t i = 0; i < program.nodes.size(); ++i) {
+    const ExportedNode& node = program.nodes[i];
+    const ExportedNodeInfo& info = program.graph.nodes[i];
+    torch::jit::Stack stack;
+    for (const auto& a : node.arguments) {
+      switch (a.kind) {
+        case ExportedArgument::Kind::kValue: stack.push_back(values[static_cast<std::size_t>(a.slot)]); break;
+        case ExportedArgument::Kind::kList: {
+          if (a.list_of == ExportedArgument::ListOf::kTensor) {
+            c10::List<at::Tensor> list;
+            for (int s : a.slots) list.push_back(values[static_cast<std::size_t>(s)].toTensor());
+            stack.emplace_back(list);
+          } else if (a.list_of == ExportedArgument::ListOf::kOptionalTensor) {
+            c10::List<c10::optional<at::Tensor>> list;
+            for (int s : a.slots) {
+              list.push_back(s < 0 ? c10::optional<at::Tensor>() : values[static_cast<std::size_t>(s)].toTensor());
+            }
+            stack.emplace_back(list);
+          } else {
+            c10::List<std::int64_t> list;
+            for (std::size_t k = 0; k < a.slots.size(); ++k) {
+              list.push_back(a.slots[k] < 0 ? a.items[k].toInt() : values[static_cast<std::size_t>(a.slots[k])].toInt());
+            }
+            stack.emplace_back(list);
+          }
+          break;
+        }
+        default: stack.push_back(a.constant); break;
+      }
+    }
+    const bool is_view = info.op == "aten::view";
+    if (observe || is_view) arguments = stack;
+    try {
+      try {
+        node.handle.callBoxed(&stack);
+      } catch (const c10::Error&) {
+        // A view of a tensor whose strides LibTorch's kernels made otherwise
+        // than PyTorch 2.6's: the same values, copied.
+        if (!is_view) throw;
+        static const auto reshape = c10::Dispatcher::singleton().findSchemaOrThrow("aten::reshape", "");
+        stack.assign(arguments.begin(), arguments.begin() + 2);
+        reshape.callBoxed(&stack);
+      }
+    } catch (const c10::Error& e) {
+      std::string what = e.what_without_backtrace();
+      what = what.substr(0, what.find('\n'));
+      throw bad_input(model.path, "node " + std::to_string(i) + " (" + info.op + " in '" + info.path +
+                                      "') failed on this input: " + what,
+                      "the program takes (" + exported_signature(model) + ")");
+    }
+    // One list return spreads over several named outputs.
+    if (stack.size() == 1 && stack[0].isTensorList() && node.outputs.size() != 1) {
+      const auto list = stack[0].toTensorList();
+      stack.clear();
+      for (const auto& t : list) stack.emplace_back(at::Tensor(t));
+    }
+    for (std::size_t k = 0; k < node.outputs.size() && k < stack.size(); ++k) {
+      if (node.outputs[k] >= 0) values[static_cast<std::size_t>(node.outputs[k])] = stack[k];
+    }
+    if (observe) {
+      results.assign(stack.begin(), stack.end());
+      observe({i, info, arguments, results});
+    }
+    for (int slot : program.release_after[i]) values[static_cast<std::size_t>(slot)] = c10::IValue();
+  }
+  if (program.user_outputs.size() == 1) return values[static_cast<std::size_t>(program.user_outputs[0])];
+  std::vector<c10::IValue> outputs;
+  for (int slot : program.user_outputs) outputs.push_back(values[static_cast<std::size_t>(slot)]);
+  return c10::ivalue::Tuple::create(std::move(outputs));
+}
+
+const ExportedGraph& exported_graph(const Model& model) { return program_of(model).graph; }
+
+std::vector<c10::IValue> exported_example_inputs(const Model& model) {
+  const ExportedProgram& program = program_of(model);
+  if (program.examples.empty()) {
+    throw bad_input(model.path, "the archive holds no example inputs pevis can read",
+                    "give --input or --input-shape");
+  }
+  return program.examples;
+}
+
+std::string exported_signature(const Model& model) {
+  std::string text;
+  for (const auto& s : program_of(model).user_input_text) text += (text.empty() ? "" : ", ") + s;
+  return text;
+}
+
+}  // namespace pevis
