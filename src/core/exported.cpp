@@ -92,7 +92,7 @@ class StoredZip {
       if (pos + 46 + name_len > dir.size()) damaged("the central directory is malformed");
       const std::string name = dir.substr(pos + 46, name_len);
       if (e.method == 0 && stored != e.size) damaged("an entry's sizes disagree");
-      if (e.header + 30 > size_ || e.size > size_) damaged("an entry lies past the end of the file");
+      if (e.header + 30 > size_ || stored > size_) damaged("an entry lies past the end of the file");
       entries_[name] = e;
       pos += 46 + name_len + extra + comment;
     }

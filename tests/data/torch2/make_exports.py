@@ -32,6 +32,32 @@ class ExportedWordLM(WordLM):
         return F.log_softmax(self.decoder(output), dim=-1)
 
 
+def small_resnet():
+    """torchvision's ResNet with two BasicBlocks of 8 and 16 channels (the
+    stock ones start at 64: 45 MB), batch norm in eval mode."""
+    from torchvision.models.resnet import BasicBlock, ResNet
+
+    class Small(ResNet):
+        def __init__(self):
+            super().__init__(BasicBlock, [1, 1, 1, 1], num_classes=10)
+            self.inplanes = 8
+            self.conv1 = torch.nn.Conv2d(3, 8, 3, padding=1, bias=False)
+            self.bn1 = torch.nn.BatchNorm2d(8)
+            self.layer1 = self._make_layer(BasicBlock, 8, 1)
+            self.layer2 = self._make_layer(BasicBlock, 16, 1, stride=2)
+            self.layer3 = torch.nn.Identity()
+            self.layer4 = torch.nn.Identity()
+            self.fc = torch.nn.Linear(16, 10)
+
+    m = Small()
+    # Running statistics that are not the defaults, so that eval mode shows.
+    for module in m.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 1.5)
+    return m
+
+
 def main():
     out_dir = sys.argv[1]
     os.makedirs(out_dir, exist_ok=True)
@@ -60,8 +86,8 @@ def main():
     m = vit().eval()
     image = torch.randn(1, 3, 32, 32)
     save("vit", m, image, stock_weights(m, image))
-    m = torchvision.models.resnet18(num_classes=10).eval()
-    save("resnet18", m, torch.randn(1, 3, 32, 32), {})
+    m = small_resnet().eval()
+    save("resnet", m, torch.randn(1, 3, 32, 32), {})
     for kind in ("plain", "causal"):
         m = SdpaBlock(kind).eval()
         with torch.no_grad():
@@ -70,6 +96,50 @@ def main():
 
     with open(os.path.join(out_dir, "expected_pt2.json"), "w") as f:
         json.dump(expected, f)
+    make_bad(os.path.join(out_dir, "pt2_sdpa_plain.pt2"), out_dir)
+
+
+def make_bad(source, out_dir):
+    """Damaged programs every subcommand must refuse (exit 3, one line):
+    bad_pt2_*.pt2, moved to tests/data/bad by make.sh."""
+    import zipfile
+    name = "serialized_exported_program.json"
+
+    def rewrite(target, change=None, compress=False):
+        with zipfile.ZipFile(source) as src, zipfile.ZipFile(
+                os.path.join(out_dir, "bad_pt2_%s.pt2" % target), "w",
+                zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) as dst:
+            for item in src.infolist():
+                data = src.read(item.filename)
+                if change and item.filename.endswith(name):
+                    program = json.loads(data)
+                    change(program)
+                    data = json.dumps(program).encode()
+                dst.writestr(item.filename, data)
+
+    def nodes(program):
+        return program["graph_module"]["graph"]["nodes"]
+
+    def undefined(program):
+        nodes(program)[2]["inputs"][0]["arg"] = {"as_tensor": {"name": "defined_nowhere"}}
+
+    def unknown_operator(program):
+        nodes(program)[1]["target"] = "torch.ops.aten.linear_v9.default"
+
+    def wrong_kind(program):
+        linear = next(n for n in nodes(program) if n["target"] == "torch.ops.aten.linear.default")
+        linear["inputs"][1]["arg"] = {"as_string": "weight"}
+
+    def version(program):
+        program["schema_version"]["major"] = 99
+
+    rewrite("undefined_value", undefined)
+    rewrite("unknown_operator", unknown_operator)
+    rewrite("wrong_argument_kind", wrong_kind)
+    rewrite("schema_version", version)
+    rewrite("compressed", compress=True)
+    data = open(source, "rb").read()
+    open(os.path.join(out_dir, "bad_pt2_truncated.pt2"), "wb").write(data[: len(data) * 2 // 3])
 
 
 if __name__ == "__main__":

@@ -1,0 +1,185 @@
+// torch.export programs (.pt2) made by PyTorch 2.6, run by pevis's
+// interpreter: outputs, attention, positional tables and parameter counts
+// equal PyTorch's (references made by tests/data/torch2/make_exports.py).
+#include <gtest/gtest.h>
+
+#include <ATen/ops/allclose.h>
+#include <ATen/ops/equal.h>
+#include <ATen/ops/tensor.h>
+#include <ATen/TensorOperators.h>
+#include <nlohmann/json.hpp>
+
+#include <functional>
+
+#include "pevis/attention.h"
+#include "pevis/capture.h"
+#include "pevis/encoding.h"
+#include "pevis/error.h"
+#include "pevis/exported.h"
+#include "pevis/summary.h"
+#include "test_util.h"
+
+namespace pevis {
+namespace {
+
+const std::string kDir = std::string(PEVIS_TEST_DATA) + "/torch2/";
+const std::string kBad = std::string(PEVIS_TEST_DATA) + "/bad/";
+
+const nlohmann::json& expected() {
+  static const nlohmann::json e = nlohmann::json::parse(test::read_file(kDir + "expected_pt2.json"));
+  return e["models"];
+}
+
+at::Tensor tensor_of(const nlohmann::json& j) {
+  const auto shape = j["shape"].get<std::vector<std::int64_t>>();
+  if (j["dtype"] == "long") return at::tensor(j["values"].get<std::vector<std::int64_t>>()).reshape(shape);
+  return at::tensor(j["values"].get<std::vector<float>>()).reshape(shape);
+}
+
+at::Tensor nested_to_tensor(const nlohmann::json& j) {
+  std::vector<std::int64_t> shape;
+  for (const nlohmann::json* p = &j; p->is_array(); p = &(*p)[0]) shape.push_back(static_cast<std::int64_t>(p->size()));
+  std::vector<float> flat;
+  std::function<void(const nlohmann::json&)> walk = [&](const nlohmann::json& x) {
+    if (x.is_array()) {
+      for (const auto& item : x) walk(item);
+    } else {
+      flat.push_back(x.get<float>());
+    }
+  };
+  walk(j);
+  return at::tensor(flat).reshape(shape);
+}
+
+std::vector<std::string> files() {
+  std::vector<std::string> names;
+  for (const auto& [name, value] : expected().items()) names.push_back(name);
+  return names;
+}
+
+TEST(Exported, EveryProgramRunsToPyTorchsOutputOnItsOwnExample) {
+  ASSERT_EQ(files().size(), 6u);
+  for (const auto& file : files()) {
+    SCOPED_TRACE(file);
+    const auto& e = expected()[file];
+    const Model model = load_model(kDir + file);
+    EXPECT_EQ(model.format, "torch.export program");
+    const at::Tensor input = tensor_of(e["input"]);
+    const auto examples = exported_example_inputs(model);
+    ASSERT_EQ(examples.size(), 1u);
+    EXPECT_TRUE(at::equal(examples[0].toTensor(), input.to(examples[0].toTensor().scalar_type())));
+    const at::Tensor output = run_exported(model, examples).toTensor();
+    EXPECT_TRUE(at::allclose(output, tensor_of(e["output"]), /*rtol=*/1e-5, /*atol=*/1e-5));
+  }
+}
+
+TEST(Exported, AttentionEqualsPyTorchsForEveryHead) {
+  for (const auto& file : files()) {
+    SCOPED_TRACE(file);
+    const auto& e = expected()[file];
+    const Model model = load_model(kDir + file);
+    c10::IValue output;
+    const auto sites = capture_attention(model, exported_example_inputs(model), &output);
+    EXPECT_TRUE(at::allclose(output.toTensor(), tensor_of(e["output"]), 1e-5, 1e-5));
+    const auto& want = e["sites"];
+    ASSERT_EQ(sites.size(), want.size());
+    for (const auto& site : sites) {
+      SCOPED_TRACE(site.name);
+      ASSERT_TRUE(want.contains(site.path)) << "a site PyTorch does not have: " << site.path;
+      const at::Tensor reference = nested_to_tensor(want[site.path]);
+      ASSERT_EQ(site.weights.sizes(), reference.sizes());
+      for (std::int64_t h = 0; h < site.heads; ++h) {
+        EXPECT_LT((site.weights.select(1, h) - reference.select(1, h)).abs().max().item<double>(), 1e-5) << h;
+      }
+    }
+  }
+}
+
+TEST(Exported, ThePositionalBufferIsFoundAndSinusoidal) {
+  const Model model = load_model(kDir + "pt2_word_lm.pt2");
+  const auto candidates = find_positional_tables(model);
+  ASSERT_FALSE(candidates.empty());
+  const at::Tensor table = positional_table(model, "pos_encoder.pe");
+  EXPECT_EQ(table.size(0), 64);
+  const SinusoidCheck check = compare_with_sinusoid(table, 10000.0);
+  ASSERT_TRUE(check.comparable);
+  EXPECT_LT(check.deviation, 1e-6);
+}
+
+TEST(Exported, SummaryCountsPyTorchsParametersAndRunsTheGraph) {
+  for (const auto& file : files()) {
+    SCOPED_TRACE(file);
+    const Model model = load_model(kDir + file);
+    const auto inputs = exported_example_inputs(model);
+    const Summary s = summarize(model, &inputs);
+    EXPECT_EQ(s.totals.params, expected()[file]["params"].get<std::int64_t>());
+    EXPECT_TRUE(s.totals.forward);
+    EXPECT_GT(s.totals.mult_adds, 0);
+  }
+  // Batch norm's running statistics are buffers, not parameters.
+  const Model resnet = load_model(kDir + "pt2_resnet.pt2");
+  const Summary s = summarize(resnet, nullptr);
+  EXPECT_GT(s.totals.buffers, 0);
+  // The hand-written block: four 16x16 projections of 8 tokens, QK^T and AV of 4x8x8x4 each.
+  const Model sdpa = load_model(kDir + "pt2_sdpa_plain.pt2");
+  const auto inputs = exported_example_inputs(sdpa);
+  EXPECT_EQ(summarize(sdpa, &inputs).totals.mult_adds, 4 * 8 * 16 * 16 + 2 * (4 * 8 * 8 * 4));
+}
+
+TEST(Exported, AttentionSitesAreNamedAfterTheLayerThatOwnsThem) {
+  // export tags the stock encoder's attention with `enc` only; the
+  // projections' parameters name the layer.
+  const Model model = load_model(kDir + "pt2_encoder.pt2");
+  const auto sites = capture_attention(model, exported_example_inputs(model));
+  ASSERT_EQ(sites.size(), 2u);
+  EXPECT_EQ(sites[0].name, "enc.layers.0.self_attn");
+  EXPECT_EQ(sites[1].name, "enc.layers.1.self_attn");
+}
+
+TEST(Exported, DamagedProgramsAreRefusedBeforeAnythingRuns) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"pt2_undefined_value.pt2", "before any defines it"},
+      {"pt2_unknown_operator.pt2", "aten::linear_v9"},
+      {"pt2_wrong_argument_kind.pt2", "as_string where its schema wants Tensor"},
+      {"pt2_schema_version.pt2", "schema version 99"},
+      {"pt2_compressed.pt2", "compressed"},
+      {"pt2_truncated.pt2", "archive"},
+  };
+  for (const auto& [file, words] : cases) {
+    try {
+      load_model(kBad + file);
+      ADD_FAILURE() << file << ": no error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ExitCode::kBadInput) << file;
+      EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << file << ": " << e.what();
+    }
+  }
+}
+
+TEST(Exported, WrongInputsAreOneLineErrors) {
+  const Model model = load_model(kDir + "pt2_sdpa_plain.pt2");
+  try {
+    run_exported(model, {});
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("takes 1 input"), std::string::npos) << e.what();
+  }
+  try {
+    run_exported(model, {at::tensor({1.5f, 2.5f})});
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::kBadInput);
+    EXPECT_NE(std::string(e.what()).find("tokens: Tensor [1, 8] Long"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Exported, AttentionCommandNeedsNothingButTheProgram) {
+  test::TempDir dir;
+  const auto r = test::run(PEVIS_BINARY, {"attention", kDir + "pt2_vit.pt2", "-o", "out"}, dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(test::looks_like(dir / "out/attention/encoder.layers.encoder_layer_0.self_attention.png", "png"));
+  EXPECT_TRUE(test::looks_like(dir / "out/attention/overview.png", "png"));
+}
+
+}  // namespace
+}  // namespace pevis
