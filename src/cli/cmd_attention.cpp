@@ -301,8 +301,8 @@ void run_attention(const AttentionOptions& options) {
 void setup_attention(CLI::App& app) {
   auto options = std::make_shared<AttentionOptions>();
   CLI::App* command =
-      app.add_subcommand("attention", "capture the attention weights of a TorchScript model in a forward pass, and draw them");
-  command->add_option("MODEL", options->model, "a TorchScript model (torch.jit.script(model).save(path))")->required();
+      app.add_subcommand("attention", "capture the attention weights of a TorchScript model or torch.export program in a forward pass, and draw them");
+  command->add_option("MODEL", options->model, "a TorchScript model (torch.jit.script(model).save(path)) or a torch.export program (.pt2)")->required();
   add_input_options(*command, options->input);
   command->add_flag("--list", options->list, "print the attention sites found (path, heads, shape) and draw nothing");
   command->add_option("--head", options->head, "draw one head (a number from 0) or 'mean' instead of all");
@@ -322,7 +322,8 @@ void setup_attention(CLI::App& app) {
       "  pevis attention model.pt --input seq.txt --vocab vocab.txt\n"
       "  pevis attention model.pt --input ids.txt --list\n"
       "  pevis attention model.pt --input seq.txt --vocab vocab.txt --layer 'layers\\.0\\.' --head mean\n"
-      "  pevis attention vit.pt --input-shape 1,3,224,224 --rollout");
+      "  pevis attention vit.pt --input-shape 1,3,224,224 --rollout\n"
+      "  pevis attention model.pt2                  # a torch.export program, on the example it was exported with");
   command->callback([options] { run_attention(*options); });
 }
 

@@ -355,7 +355,7 @@ void setup_bias(CLI::App& app) {
   auto options = std::make_shared<BiasOptions>();
   CLI::App* command = app.add_subcommand("bias", "draw every bias vector of a model, or how training moved them");
   command->add_option("MODEL", options->models,
-                      "model files: TorchScript, torch.save checkpoint, or safetensors; two or more are compared in order")
+                      "model files: TorchScript, torch.export (.pt2), torch.save checkpoint, or safetensors; two or more are compared in order")
       ->required();
   command->add_option("--compare", options->compare, "a later checkpoint to compare the model with");
   command->add_option("--match", options->match, "choose the vectors by regex instead of names ending in 'bias'");

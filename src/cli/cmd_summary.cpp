@@ -258,7 +258,7 @@ void run_summary(const SummaryOptions& options) {
 void setup_summary(CLI::App& app) {
   auto options = std::make_shared<SummaryOptions>();
   CLI::App* command = app.add_subcommand("summary", "the model's structure: modules, shapes, parameters, mult-adds");
-  command->add_option("MODEL", options->model, "TorchScript, torch.save checkpoint, safetensors, or builtin:NAME")->required();
+  command->add_option("MODEL", options->model, "TorchScript, torch.export (.pt2), torch.save checkpoint, safetensors, or builtin:NAME")->required();
   add_input_options(*command, options->input);
   command->add_option("--depth", options->depth, "fold modules deeper than this into their parent")->capture_default_str();
   command->add_flag("--ascii", options->ascii, "draw the tree with ASCII characters");
