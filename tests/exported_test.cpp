@@ -17,6 +17,7 @@
 #include "pevis/error.h"
 #include "pevis/exported.h"
 #include "pevis/summary.h"
+#include "reference.h"
 #include "test_util.h"
 
 namespace pevis {
@@ -30,26 +31,8 @@ const nlohmann::json& expected() {
   return e["models"];
 }
 
-at::Tensor tensor_of(const nlohmann::json& j) {
-  const auto shape = j["shape"].get<std::vector<std::int64_t>>();
-  if (j["dtype"] == "long") return at::tensor(j["values"].get<std::vector<std::int64_t>>()).reshape(shape);
-  return at::tensor(j["values"].get<std::vector<float>>()).reshape(shape);
-}
-
-at::Tensor nested_to_tensor(const nlohmann::json& j) {
-  std::vector<std::int64_t> shape;
-  for (const nlohmann::json* p = &j; p->is_array(); p = &(*p)[0]) shape.push_back(static_cast<std::int64_t>(p->size()));
-  std::vector<float> flat;
-  std::function<void(const nlohmann::json&)> walk = [&](const nlohmann::json& x) {
-    if (x.is_array()) {
-      for (const auto& item : x) walk(item);
-    } else {
-      flat.push_back(x.get<float>());
-    }
-  };
-  walk(j);
-  return at::tensor(flat).reshape(shape);
-}
+using test::nested_to_tensor;
+using test::tensor_of;
 
 std::vector<std::string> files() {
   std::vector<std::string> names;
@@ -81,17 +64,7 @@ TEST(Exported, AttentionEqualsPyTorchsForEveryHead) {
     c10::IValue output;
     const auto sites = capture_attention(model, exported_example_inputs(model), &output);
     EXPECT_TRUE(at::allclose(output.toTensor(), tensor_of(e["output"]), 1e-5, 1e-5));
-    const auto& want = e["sites"];
-    ASSERT_EQ(sites.size(), want.size());
-    for (const auto& site : sites) {
-      SCOPED_TRACE(site.name);
-      ASSERT_TRUE(want.contains(site.path)) << "a site PyTorch does not have: " << site.path;
-      const at::Tensor reference = nested_to_tensor(want[site.path]);
-      ASSERT_EQ(site.weights.sizes(), reference.sizes());
-      for (std::int64_t h = 0; h < site.heads; ++h) {
-        EXPECT_LT((site.weights.select(1, h) - reference.select(1, h)).abs().max().item<double>(), 1e-5) << h;
-      }
-    }
+    test::expect_sites_equal(sites, e["sites"]);
   }
 }
 

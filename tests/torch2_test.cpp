@@ -24,6 +24,7 @@
 #include <set>
 #include <sstream>
 #include "pevis/summary.h"
+#include "reference.h"
 #include "test_util.h"
 
 namespace pevis {
@@ -40,26 +41,8 @@ const nlohmann::json& expected(const std::string& tag) {
   return found->second;
 }
 
-at::Tensor tensor_of(const nlohmann::json& j) {
-  const auto shape = j["shape"].get<std::vector<std::int64_t>>();
-  if (j["dtype"] == "long") return at::tensor(j["values"].get<std::vector<std::int64_t>>()).reshape(shape);
-  return at::tensor(j["values"].get<std::vector<float>>()).reshape(shape);
-}
-
-at::Tensor nested_to_tensor(const nlohmann::json& j) {
-  std::vector<std::int64_t> shape;
-  for (const nlohmann::json* p = &j; p->is_array(); p = &(*p)[0]) shape.push_back(static_cast<std::int64_t>(p->size()));
-  std::vector<float> flat;
-  std::function<void(const nlohmann::json&)> walk = [&](const nlohmann::json& x) {
-    if (x.is_array()) {
-      for (const auto& item : x) walk(item);
-    } else {
-      flat.push_back(x.get<float>());
-    }
-  };
-  walk(j);
-  return at::tensor(flat).reshape(shape);
-}
+using test::nested_to_tensor;
+using test::tensor_of;
 
 // Every site equals PyTorch's weights within 1e-5, head by head, and the
 // model's output (capturing or not) equals PyTorch's within 1e-5.
@@ -71,19 +54,7 @@ void expect_as_pytorch(const std::string& tag, const std::string& file) {
   const std::vector<c10::IValue> inputs = {tensor_of(e["input"])};
   c10::IValue output;
   const auto sites = capture_attention(model, inputs, &output);
-  const auto& want = e["sites"];
-  ASSERT_EQ(sites.size(), want.size());
-  for (const auto& site : sites) {
-    SCOPED_TRACE(site.name);
-    ASSERT_TRUE(want.contains(site.path)) << "a site PyTorch does not have: " << site.path;
-    const at::Tensor reference = nested_to_tensor(want[site.path]);
-    ASSERT_EQ(site.weights.sizes(), reference.sizes());
-    EXPECT_EQ(site.heads, reference.size(1));
-    for (std::int64_t h = 0; h < site.heads; ++h) {
-      const double worst = (site.weights.select(1, h) - reference.select(1, h)).abs().max().item<double>();
-      EXPECT_LT(worst, 1e-5) << "head " << h;
-    }
-  }
+  test::expect_sites_equal(sites, e["sites"]);
   const at::Tensor python = tensor_of(e["output"]);
   EXPECT_TRUE(at::allclose(output.toTensor(), python, /*rtol=*/1e-5, /*atol=*/1e-5));
   EXPECT_TRUE(at::allclose(plain_forward(model, inputs).toTensor(), python, 1e-5, 1e-5));
