@@ -4,6 +4,7 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/core/grad_mode.h>
 #include <c10/core/Device.h>
+#include <torch/csrc/jit/frontend/function_schema_parser.h>
 #include <c10/core/Layout.h>
 #include <c10/core/MemoryFormat.h>
 #include <nlohmann/json.hpp>
@@ -33,8 +34,14 @@ struct ExportedArgument {
   enum class ListOf { kTensor, kOptionalTensor, kInt } list_of = ListOf::kInt;
 };
 
+// Operations on sizes that a program exported with dynamic shapes holds:
+// pevis computes them itself (LibTorch 1.13 has no aten::sym_size.int, and
+// Python's operator module is no ATen operator).
+enum class SizeOp { kNone, kSymSize, kSymNumel, kAdd, kSub, kMul, kFloorDiv, kMod };
+
 struct ExportedNode {
-  c10::OperatorHandle handle;
+  c10::optional<c10::OperatorHandle> handle;
+  SizeOp size_op = SizeOp::kNone;
   std::vector<ExportedArgument> arguments;  // in schema order
   std::vector<int> outputs;                 // slot per return; -1 where unused
 };
@@ -154,6 +161,35 @@ class StoredZip {
 };
 
 constexpr const char* kProgramEntry = "serialized_exported_program.json";
+
+// The size operations pevis computes itself, with the schema they are read by.
+std::pair<SizeOp, std::string> size_operation(const std::string& target) {
+  if (target == "torch.ops.aten.sym_size.int") return {SizeOp::kSymSize, "aten::sym_size.int(Tensor self, int dim) -> int"};
+  if (target == "torch.ops.aten.sym_numel.default") return {SizeOp::kSymNumel, "aten::sym_numel(Tensor self) -> int"};
+  static const std::map<std::string, SizeOp> binary = {{"_operator.add", SizeOp::kAdd}, {"_operator.sub", SizeOp::kSub},
+                                                       {"_operator.mul", SizeOp::kMul},
+                                                       {"_operator.floordiv", SizeOp::kFloorDiv},
+                                                       {"_operator.mod", SizeOp::kMod}};
+  const auto found = binary.find(target);
+  if (found == binary.end()) return {SizeOp::kNone, ""};
+  return {found->second, "_operator::" + target.substr(10) + "(int a, int b) -> int"};
+}
+
+std::int64_t size_arithmetic(SizeOp op, std::int64_t a, std::int64_t b) {
+  switch (op) {
+    case SizeOp::kAdd: return a + b;
+    case SizeOp::kSub: return a - b;
+    case SizeOp::kMul: return a * b;
+    case SizeOp::kFloorDiv:
+    case SizeOp::kMod: {
+      TORCH_CHECK(b != 0, "a size is divided by zero");
+      std::int64_t q = a / b;
+      if ((a % b != 0) && ((a < 0) != (b < 0))) --q;  // Python's floor division
+      return op == SizeOp::kFloorDiv ? q : a - q * b;
+    }
+    default: return 0;
+  }
+}
 
 double float_of(const json& v);
 
@@ -324,28 +360,43 @@ class Builder {
  private:
   void add_node(const json& node, std::size_t index) {
     const std::string target = node.at("target").get<std::string>();
-    const std::string prefix = "torch.ops.";
-    if (target.rfind(prefix, 0) != 0) refuse("node " + std::to_string(index) + " calls " + target + ", not an operator");
-    const std::string rest = target.substr(prefix.size());
-    const auto dot1 = rest.find('.'), dot2 = rest.rfind('.');
-    if (dot1 == std::string::npos || dot1 == dot2) refuse("node " + std::to_string(index) + " calls " + target);
-    const std::string ns = rest.substr(0, dot1), name = rest.substr(dot1 + 1, dot2 - dot1 - 1);
-    std::string overload = rest.substr(dot2 + 1);
-    if (overload == "default") overload.clear();
-    const std::string op = ns + "::" + name;
-    const auto handle = c10::Dispatcher::singleton().findSchema({op, overload});
-    if (!handle) {
-      refuse("node " + std::to_string(index) + " calls the operator " + op + (overload.empty() ? "" : "." + overload) +
-             ", which LibTorch " + libtorch_version() + " lacks (the program was made by a newer PyTorch)");
+    const auto size_op = size_operation(target);
+    std::string op;
+    ExportedNode out;
+    c10::optional<c10::FunctionSchema> builtin;
+    if (size_op.first != SizeOp::kNone) {
+      out.size_op = size_op.first;
+      builtin = torch::jit::parseSchema(size_op.second);
+      op = builtin->name();
+    } else {
+      const std::string prefix = "torch.ops.";
+      if (target.rfind(prefix, 0) != 0) refuse("node " + std::to_string(index) + " calls " + target + ", not an operator");
+      const std::string rest = target.substr(prefix.size());
+      const auto dot1 = rest.find('.'), dot2 = rest.rfind('.');
+      if (dot1 == std::string::npos || dot1 == dot2) refuse("node " + std::to_string(index) + " calls " + target);
+      const std::string ns = rest.substr(0, dot1), name = rest.substr(dot1 + 1, dot2 - dot1 - 1);
+      std::string overload = rest.substr(dot2 + 1);
+      if (overload == "default") overload.clear();
+      op = ns + "::" + name;
+      out.handle = c10::Dispatcher::singleton().findSchema({op, overload});
+      if (!out.handle) {
+        refuse("node " + std::to_string(index) + " calls the operator " + op + (overload.empty() ? "" : "." + overload) +
+               ", which LibTorch " + libtorch_version() + " lacks (the program was made by a newer PyTorch)");
+      }
     }
-    const c10::FunctionSchema& schema = handle->schema();
-    ExportedNode out{*handle, {}, {}};
+    const c10::FunctionSchema& schema = builtin ? *builtin : out.handle->schema();
     ExportedNodeInfo info;
     info.op = op;
     info.stack_path = module_path(node.contains("metadata") ? node["metadata"] : json());
     info.path = info.stack_path;
     std::map<std::string, const json*> given;
-    for (const auto& input : node.at("inputs")) given[input.at("name").get<std::string>()] = &input.at("arg");
+    const auto& inputs = node.at("inputs");
+    for (std::size_t k = 0; k < inputs.size(); ++k) {
+      // Python's operators are called positionally: their inputs go in order.
+      const bool positional = out.size_op != SizeOp::kNone && out.size_op != SizeOp::kSymSize &&
+                              out.size_op != SizeOp::kSymNumel && k < schema.arguments().size();
+      given[positional ? schema.arguments()[k].name() : inputs[k].at("name").get<std::string>()] = &inputs[k].at("arg");
+    }
     for (const auto& argument : schema.arguments()) {
       const auto found = given.find(argument.name());
       if (found == given.end()) {
@@ -767,7 +818,18 @@ c10::IValue run_exported(const Model& model, const std::vector<c10::IValue>& inp
     if (observe || is_view) arguments = stack;
     try {
       try {
-        node.handle.callBoxed(&stack);
+        if (node.size_op == SizeOp::kSymSize) {
+          const at::Tensor t = stack[0].toTensor();
+          const std::int64_t dim = stack[1].toInt();
+          TORCH_CHECK(dim >= -t.dim() && dim < t.dim(), "sym_size: dimension ", dim, " of a tensor of ", t.dim());
+          stack = {c10::IValue(t.size(dim))};
+        } else if (node.size_op == SizeOp::kSymNumel) {
+          stack = {c10::IValue(stack[0].toTensor().numel())};
+        } else if (node.size_op != SizeOp::kNone) {
+          stack = {c10::IValue(size_arithmetic(node.size_op, stack[0].toInt(), stack[1].toInt()))};
+        } else {
+          node.handle->callBoxed(&stack);
+        }
       } catch (const c10::Error&) {
         // A view of a tensor whose strides LibTorch's kernels made otherwise
         // than PyTorch 2.6's: the same values, copied.

@@ -64,15 +64,18 @@ def main():
     torch.manual_seed(62)
     expected = {"pytorch": torch.__version__, "models": {}}
 
-    def save(name, module, example, sites, pe=None):
+    def save(name, module, example, sites, dynamic=None, run_on=None):
+        """Exports `module` on `example` (with `dynamic` shapes, if given);
+        the references are for `run_on` (default: the example)."""
         module.eval()
-        program = torch.export.export(module, (example,))
+        program = torch.export.export(module, (example,), dynamic_shapes=dynamic)
         path = os.path.join(out_dir, "pt2_%s.pt2" % name)
         torch.export.save(program, path)
+        run_on = example if run_on is None else run_on
         with torch.no_grad():
-            output = module(example)
+            output = module(run_on)
         expected["models"][os.path.basename(path)] = {
-            "input": tensor_json(example), "output": tensor_json(output),
+            "input": tensor_json(run_on), "example_is_input": run_on is example, "output": tensor_json(output),
             "sites": {k: v.tolist() for k, v in sites.items()},
             "params": sum(p.numel() for p in module.parameters()),
             "ops": sorted({n.target.__name__ for n in program.graph.nodes if n.op == "call_function"})}
@@ -81,6 +84,10 @@ def main():
     seq_first = tokens.t().contiguous()
     m = Encoder(False).eval()
     save("encoder", m, tokens, stock_weights(m, tokens))
+    # The sequence length left symbolic: sym_size nodes, sizes computed at run time.
+    longer = torch.tensor([[3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8]])
+    save("encoder_dynamic", m, tokens, stock_weights(m, longer),
+         dynamic={"tokens": {1: torch.export.Dim("length", min=2, max=512)}}, run_on=longer)
     m = ExportedWordLM().eval()
     save("word_lm", m, seq_first, stock_weights(m, seq_first))
     m = vit().eval()
