@@ -6,6 +6,7 @@
 
 #include "pevis/capture.h"
 #include "pevis/error.h"
+#include "pevis/module_path.h"
 
 namespace pevis {
 namespace {
@@ -26,8 +27,7 @@ std::int64_t heads_attribute(const torch::jit::Module& root, const std::string& 
       }
     }
     if (p.empty()) return 0;
-    const auto dot = p.rfind('.');
-    p = dot == std::string::npos ? "" : p.substr(0, dot);
+    p = parent_of(p);
   }
 }
 

@@ -14,6 +14,7 @@
 
 #include "pevis/error.h"
 #include "pevis/exported.h"
+#include "pevis/module_path.h"
 #include "pevis/operators.h"
 
 namespace pevis {
@@ -369,19 +370,13 @@ class ActiveRecords {
   T*& slot_;
 };
 
-// `path` and everything below it.
-bool within(const std::string& path, const std::string& root) {
-  return root.empty() || path == root || (path.size() > root.size() && path.compare(0, root.size(), root) == 0 && path[root.size()] == '.');
-}
-
 // The modules a value passes through from `from` to `to`: from `from` up to,
 // not including, their nearest common ancestor.
 std::vector<std::string> crossed(std::string from, const std::string& to) {
   std::vector<std::string> out;
   while (!within(to, from)) {
     out.push_back(from);
-    const auto dot = from.rfind('.');
-    from = dot == std::string::npos ? "" : from.substr(0, dot);
+    from = parent_of(from);
   }
   return out;
 }

@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "pevis/error.h"
+#include "pevis/module_path.h"
 #include "pevis/operators.h"
 
 namespace pevis {
@@ -227,21 +228,6 @@ c10::MemoryFormat memory_format(std::int64_t code) {
     case 4: return c10::MemoryFormat::Preserve;
     default: throw std::invalid_argument("memory format " + std::to_string(code));
   }
-}
-
-std::string parent_of(const std::string& path) {
-  const auto dot = path.rfind('.');
-  return dot == std::string::npos ? "" : path.substr(0, dot);
-}
-
-bool within(const std::string& path, const std::string& root) {
-  return root.empty() || path == root ||
-         (path.size() > root.size() && path.compare(0, root.size(), root) == 0 && path[root.size()] == '.');
-}
-
-std::string common_ancestor(std::string a, const std::string& b) {
-  while (!within(b, a)) a = parent_of(a);
-  return a;
 }
 
 // "L__self__,,__main__.M;L__self___enc,enc,torch...TransformerEncoder": the

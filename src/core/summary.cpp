@@ -6,6 +6,7 @@
 #include <set>
 
 #include "pevis/capture.h"
+#include "pevis/module_path.h"
 
 namespace pevis {
 namespace {
@@ -14,11 +15,6 @@ std::int64_t numel(const std::vector<std::int64_t>& shape) {
   std::int64_t n = 1;
   for (auto d : shape) n *= d;
   return n;
-}
-
-std::string parent_of(const std::string& path) {
-  const auto dot = path.rfind('.');
-  return dot == std::string::npos ? "" : path.substr(0, dot);
 }
 
 int depth_of(const std::string& path) {
