@@ -93,8 +93,8 @@ TEST_F(Builtins, TransformerLmHoldsTheSinusoidalTable) {
   }
   ASSERT_NE(pe, nullptr);
   EXPECT_EQ(pe->kind, "buffer");
-  EXPECT_EQ(pe->tensor.sizes(), (std::vector<std::int64_t>{5000, 1, 64}));
-  EXPECT_TRUE(at::equal(pe->tensor.squeeze(1), sinusoidal_table({64, 5000, 10000.0})));
+  EXPECT_EQ(pe->tensor().sizes(), (std::vector<std::int64_t>{5000, 1, 64}));
+  EXPECT_TRUE(at::equal(pe->tensor().squeeze(1), sinusoidal_table({64, 5000, 10000.0})));
   // Its attention: two causal layers of four heads, found by their module paths.
   const auto sites = capture_attention(lm, {at::tensor({2, 4, 6, 8, 2, 10}, at::kLong).reshape({6, 1})});
   ASSERT_EQ(sites.size(), 2u);

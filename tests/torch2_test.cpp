@@ -112,7 +112,7 @@ TEST(Torch2, WeightsOnlyFilesReadExactly) {
       if (!want.contains(name)) continue;
       ++found;
       const at::Tensor reference = at::tensor(want[name].get<std::vector<float>>());
-      EXPECT_TRUE(at::equal(as_float(t.tensor).flatten(), reference)) << name;
+      EXPECT_TRUE(at::equal(as_float(t.tensor()).flatten(), reference)) << name;
     }
     EXPECT_EQ(found, want.size());
   };

@@ -21,12 +21,20 @@ struct StorageRef {
   std::int64_t numel = 0;
 };
 
-/// Returns the storage as a 1-D CPU tensor of exactly `numel` elements, or
-/// throws `pevis::Error`.
-using StorageLoader = std::function<at::Tensor(const StorageRef&)>;
+/// Where a checkpoint's storages come from. `check` is called once per
+/// storage while the pickle is read, and throws `pevis::Error` when the file
+/// cannot back it (no record, a record too short); `read` is called only when
+/// a tensor's data is asked for, and returns the storage as a 1-D CPU tensor
+/// of exactly `numel` elements, or throws `pevis::Error`.
+struct StorageLoader {
+  std::function<void(const StorageRef&)> check;
+  std::function<at::Tensor(const StorageRef&)> read;
+};
 
 /// What a checkpoint's pickle held, flattened: tensors by dotted path
-/// (`model.fc1.bias`, list items by index), and every other leaf as text.
+/// (`model.fc1.bias`, list items by index; their data read when first asked
+/// for, each storage once however many tensors view it), and every other
+/// leaf as text.
 struct Contents {
   std::vector<NamedTensor> tensors;
   std::vector<std::pair<std::string, std::string>> metadata;

@@ -20,6 +20,9 @@ struct SummaryRow {
   std::int64_t own_params = 0;       ///< elements of the parameters registered on it (shared ones counted where first seen)
   std::int64_t own_trainable = 0;    ///< of which require grad
   std::int64_t subtree_params = 0;   ///< with everything below it
+  std::int64_t own_bytes = 0;        ///< bytes of its own parameters, from each tensor's dtype
+  std::int64_t subtree_bytes = 0;    ///< with everything below it
+  std::vector<std::string> dtypes;   ///< dtypes of the parameters in its subtree, e.g. {"BFloat16"}
   std::int64_t own_mult_adds = 0;    ///< of the operations in its own code
   std::int64_t subtree_mult_adds = 0;
   bool called = false;               ///< it ran in the forward pass
@@ -63,6 +66,8 @@ const std::vector<std::string>& counted_ops();
 /// forward pass gives shapes and mult-adds; otherwise the table has
 /// parameters only (the tree is then built from the dotted tensor names).
 /// Parameters shared by several modules (tied weights) are counted once.
+/// Reads no tensor data for files that are not runnable: names, dtypes and
+/// shapes come from the file's index.
 Summary summarize(const Model& model, const std::vector<c10::IValue>* inputs);
 
 }  // namespace pevis

@@ -10,10 +10,10 @@ std::vector<BiasVector> find_biases(const Model& model, const BiasSelection& sel
   static const std::regex kBias("bias$");
   std::vector<BiasVector> out;
   for (const auto& t : model.tensors) {
-    if (t.tensor.dim() != 1) continue;
+    if (t.dim() != 1) continue;
     const bool chosen = selection.match ? std::regex_search(t.name, *selection.match) : std::regex_search(t.name, kBias);
     if (!chosen || (selection.layer && !std::regex_search(t.name, *selection.layer))) continue;
-    const at::Tensor values = as_float(t.tensor).contiguous();
+    const at::Tensor values = as_float(t.tensor()).contiguous();  // read now, and only these
     const float* data = values.data_ptr<float>();
     out.push_back({t.name, std::vector<float>(data, data + values.numel())});
   }

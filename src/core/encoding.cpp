@@ -114,9 +114,9 @@ LabeledMatrix to_matrix(const at::Tensor& values, std::string name, std::string 
 
 namespace {
 
-std::vector<std::int64_t> non_unit(const at::Tensor& t) {
+std::vector<std::int64_t> non_unit(const std::vector<std::int64_t>& sizes) {
   std::vector<std::int64_t> dims;
-  for (auto d : t.sizes()) {
+  for (auto d : sizes) {
     if (d != 1) dims.push_back(d);
   }
   return dims;
@@ -138,9 +138,9 @@ double max_abs(const at::Tensor& a, const at::Tensor& b) { return (a - b).abs().
 std::vector<PositionalCandidate> find_positional_tables(const Model& model) {
   std::vector<PositionalCandidate> buffers, others;
   for (const auto& t : model.tensors) {
-    const auto dims = non_unit(t.tensor);
-    if (dims.size() != 2 || dims[0] < 2 || dims[1] < 2 || !t.tensor.is_floating_point() || !positional_name(t.name)) continue;
-    (t.kind == "buffer" ? buffers : others).push_back({t.name, t.tensor.sizes().vec(), t.kind});
+    const auto dims = non_unit(t.shape());
+    if (dims.size() != 2 || dims[0] < 2 || dims[1] < 2 || !t.is_floating_point() || !positional_name(t.name)) continue;
+    (t.kind == "buffer" ? buffers : others).push_back({t.name, t.shape(), t.kind});
   }
   buffers.insert(buffers.end(), others.begin(), others.end());
   return buffers;
@@ -149,12 +149,12 @@ std::vector<PositionalCandidate> find_positional_tables(const Model& model) {
 at::Tensor positional_table(const Model& model, const std::string& name) {
   for (const auto& t : model.tensors) {
     if (t.name != name) continue;
-    const auto dims = non_unit(t.tensor);
-    if (dims.size() != 2 || !t.tensor.is_floating_point()) {
+    const auto dims = non_unit(t.shape());
+    if (dims.size() != 2 || !t.is_floating_point()) {
       throw bad_input(name, "this tensor is not a 2-D table of floats once its size-1 dimensions are dropped",
                       "pick a [positions, dims] table; --list shows the candidates");
     }
-    return as_float(t.tensor).reshape(dims).contiguous();
+    return as_float(t.tensor()).reshape(dims).contiguous();
   }
   throw bad_input(name, "the model has no tensor of that name", "--list shows the candidates");
 }

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unordered_map>
 
+#include "pevis/archive.h"
 #include "pevis/error.h"
 #include "pevis/module_path.h"
 #include "pevis/operators.h"
@@ -63,103 +64,6 @@ struct ExportedProgram {
 namespace {
 
 using nlohmann::json;
-
-// A zip archive whose entries are stored (torch.export.save writes them so):
-// the central directory is read and checked against the file size; entries
-// are read whole.
-class StoredZip {
- public:
-  explicit StoredZip(const std::string& path) : path_(path) {
-    in_.open(path, std::ios::binary);
-    struct stat info {};
-    if (!in_ || ::stat(path.c_str(), &info) != 0) {
-      throw bad_input(path, std::string("cannot read the file: ") + std::strerror(errno), "check the path");
-    }
-    size_ = static_cast<std::uint64_t>(info.st_size);
-    // The end-of-central-directory record: in the last 64 KiB + 22 bytes.
-    const std::uint64_t tail = std::min<std::uint64_t>(size_, 65536 + 22);
-    const std::string end = read_at(size_ - tail, tail);
-    const auto at = end.rfind(std::string("PK\x05\x06", 4));
-    if (at == std::string::npos || end.size() - at < 22) damaged("no end of central directory");
-    const std::uint64_t entries = u16(end, at + 10);
-    const std::uint64_t dir_size = u32(end, at + 12), dir_offset = u32(end, at + 16);
-    if (dir_offset == 0xffffffffu || entries == 0xffff) damaged("a ZIP64 archive, which pevis does not read");
-    if (dir_offset + dir_size > size_) damaged("the central directory lies past the end of the file");
-    const std::string dir = read_at(dir_offset, dir_size);
-    std::size_t pos = 0;
-    for (std::uint64_t i = 0; i < entries; ++i) {
-      if (pos + 46 > dir.size() || dir.compare(pos, 4, std::string("PK\x01\x02", 4)) != 0) {
-        damaged("the central directory is malformed");
-      }
-      Entry e;
-      e.method = u16(dir, pos + 10);
-      e.size = u32(dir, pos + 24);
-      const std::uint64_t stored = u32(dir, pos + 20);
-      const std::size_t name_len = u16(dir, pos + 28), extra = u16(dir, pos + 30), comment = u16(dir, pos + 32);
-      e.header = u32(dir, pos + 42);
-      if (pos + 46 + name_len > dir.size()) damaged("the central directory is malformed");
-      const std::string name = dir.substr(pos + 46, name_len);
-      if (e.method == 0 && stored != e.size) damaged("an entry's sizes disagree");
-      if (e.header + 30 > size_ || stored > size_) damaged("an entry lies past the end of the file");
-      entries_[name] = e;
-      pos += 46 + name_len + extra + comment;
-    }
-  }
-
-  const std::string* find_suffix(const std::string& suffix) const {
-    for (const auto& [name, e] : entries_) {
-      if (name == suffix || (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0 &&
-                             name[name.size() - suffix.size() - 1] == '/')) {
-        return &name;
-      }
-    }
-    return nullptr;
-  }
-
-  bool has(const std::string& name) const { return entries_.count(name) != 0; }
-
-  std::string read(const std::string& name) {
-    const auto found = entries_.find(name);
-    if (found == entries_.end()) damaged("the archive lacks " + name);
-    const Entry& e = found->second;
-    if (e.method != 0) {
-      throw bad_input(path_, "the entry " + name + " is compressed; torch.export.save stores its entries",
-                      "save the program again with torch.export.save");
-    }
-    const std::string local = read_at(e.header, 30);
-    if (local.compare(0, 4, std::string("PK\x03\x04", 4)) != 0) damaged("an entry's header is malformed");
-    const std::uint64_t start = e.header + 30 + u16(local, 26) + u16(local, 28);
-    if (start + e.size > size_) damaged("an entry lies past the end of the file");
-    return read_at(start, e.size);
-  }
-
- private:
-  struct Entry {
-    std::uint64_t method = 0, size = 0, header = 0;
-  };
-
-  [[noreturn]] void damaged(const std::string& why) const {
-    throw bad_input(path_, "not a readable torch.export archive: " + why, "the file may be truncated or damaged");
-  }
-  std::string read_at(std::uint64_t offset, std::uint64_t n) {
-    if (offset > size_ || n > size_ - offset) damaged("a read past the end of the file");
-    std::string bytes(n, '\0');
-    in_.clear();
-    in_.seekg(static_cast<std::streamoff>(offset));
-    in_.read(bytes.data(), static_cast<std::streamsize>(n));
-    if (static_cast<std::uint64_t>(in_.gcount()) != n) damaged("the file ends early");
-    return bytes;
-  }
-  static std::uint64_t u16(const std::string& s, std::size_t at) {
-    return static_cast<unsigned char>(s[at]) | static_cast<std::uint64_t>(static_cast<unsigned char>(s[at + 1])) << 8;
-  }
-  static std::uint64_t u32(const std::string& s, std::size_t at) { return u16(s, at) | u16(s, at + 2) << 16; }
-
-  std::string path_;
-  std::ifstream in_;
-  std::uint64_t size_ = 0;
-  std::map<std::string, Entry> entries_;
-};
 
 constexpr const char* kProgramEntry = "serialized_exported_program.json";
 
@@ -673,19 +577,19 @@ std::string describe(const at::Tensor& t) {
 
 bool is_exported_program(const std::string& path) {
   try {
-    return StoredZip(path).find_suffix(kProgramEntry) != nullptr;
+    return ZipArchive(open_file(path), "torch.export archive").find_suffix(kProgramEntry) != nullptr;
   } catch (const Error&) {
     return false;
   }
 }
 
 Model read_exported(const std::string& path) {
-  StoredZip zip(path);
+  const ZipArchive zip(open_file(path), "torch.export archive");
   const std::string* entry = zip.find_suffix(kProgramEntry);
   if (!entry) throw bad_input(path, "not a torch.export archive (no " + std::string(kProgramEntry) + ")");
   const std::string prefix = entry->substr(0, entry->size() - std::strlen(kProgramEntry));
   const auto read = [&](const std::string& name) -> std::string {
-    if (!zip.has(prefix + name)) {
+    if (!zip.find(prefix + name)) {
       throw bad_input(path, "the torch.export archive lacks " + name, "the file may be damaged: export it again");
     }
     return zip.read(prefix + name);
@@ -712,6 +616,7 @@ Model read_exported(const std::string& path) {
   Model model;
   model.path = path;
   model.format = "torch.export program";
+  model.files.push_back(path);
   model.metadata.emplace_back("schema_version", version);
   if (program_json.contains("torch_version") && program_json["torch_version"].is_string()) {
     model.metadata.emplace_back("torch_version", program_json["torch_version"].get<std::string>());
@@ -726,8 +631,8 @@ Model read_exported(const std::string& path) {
   const Model weights = read_checkpoint_bytes(read("serialized_state_dict.pt"), path + " (weights)");
   const Model constants = read_checkpoint_bytes(read("serialized_constants.pt"), path + " (constants)");
   std::map<std::string, at::Tensor> by_name;
-  for (const auto& t : weights.tensors) by_name[t.name] = t.tensor;
-  for (const auto& t : constants.tensors) by_name.emplace(t.name, t.tensor);
+  for (const auto& t : weights.tensors) by_name[t.name] = t.tensor();
+  for (const auto& t : constants.tensors) by_name.emplace(t.name, t.tensor());
   for (const auto& lifted : builder.lifted()) {
     auto found = by_name.find(lifted.key);
     if (found == by_name.end()) {
@@ -739,11 +644,11 @@ Model read_exported(const std::string& path) {
   }
   refine_attention_paths(*program, builder.parameter_of_value());
   // Example inputs: torch.save((args, kwargs)); the tensors of args are "0.0", "0.1", ...
-  if (zip.has(prefix + "serialized_example_inputs.pt")) {
+  if (zip.find(prefix + "serialized_example_inputs.pt")) {
     const Model examples = read_checkpoint_bytes(read("serialized_example_inputs.pt"), path + " (example inputs)");
     for (std::size_t i = 0; i < program->user_inputs.size(); ++i) {
       for (const auto& t : examples.tensors) {
-        if (t.name == "0." + std::to_string(i)) program->examples.emplace_back(t.tensor);
+        if (t.name == "0." + std::to_string(i)) program->examples.emplace_back(t.tensor());
       }
     }
     if (program->examples.size() != program->user_inputs.size()) program->examples.clear();

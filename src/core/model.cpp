@@ -7,8 +7,10 @@
 #include <fstream>
 #include <sstream>
 #include <map>
+#include <mutex>
 #include <sys/stat.h>
 
+#include "pevis/archive.h"
 #include "pevis/builtins.h"
 #include "pevis/error.h"
 #include "pevis/exported.h"
@@ -55,7 +57,6 @@ std::uint64_t file_size_of(const std::string& path) {
   if (::stat(path.c_str(), &info) != 0) {
     throw bad_input(path, std::string("cannot open the file: ") + std::strerror(errno), "check the path");
   }
-  if (S_ISDIR(info.st_mode)) throw bad_input(path, "this is a folder, not a model file", "give the path of a model file");
   if (!S_ISREG(info.st_mode)) throw bad_input(path, "this is not a regular file", "give the path of a model file");
   return static_cast<std::uint64_t>(info.st_size);
 }
@@ -82,6 +83,7 @@ Model read_torchscript(const std::string& path) {
   Model model;
   model.path = path;
   model.format = "TorchScript";
+  model.files.push_back(path);
   try {
     auto module = std::make_shared<torch::jit::Module>(torch::jit::load(path, at::kCPU));
     for (const auto& p : module->named_parameters(/*recurse=*/true)) model.tensors.push_back({p.name, p.value, "parameter"});
@@ -101,73 +103,72 @@ at::Tensor as_float(const at::Tensor& tensor) { return tensor.to(at::kFloat); }
 
 namespace {
 
-Model read_checkpoint_from(caffe2::serialize::PyTorchStreamReader& zip, std::uint64_t file_size,
-                           const std::string& path) {
+// Reads the pickle of a checkpoint; storages are checked against the zip
+// directory now and read from the archive only when a tensor is asked for.
+Model read_checkpoint_from(std::shared_ptr<const ByteSource> source, const std::string& path) {
+  auto zip = std::make_shared<const ZipArchive>(std::move(source), "PyTorch zip archive");
+  const std::string* pickle_name = zip->find_suffix("data.pkl");
+  if (!pickle_name) throw bad_input(path, "a zip archive, but not one torch.save writes (it has no data.pkl)", "give a file written by torch.save");
+  const std::string prefix = pickle_name->substr(0, pickle_name->size() - std::strlen("data.pkl"));
   Model model;
   model.path = path;
   model.format = "PyTorch checkpoint";
-  try {
-    if (zip.hasRecord("byteorder")) {
-      const auto [data, size] = zip.getRecord("byteorder");
-      if (std::string(static_cast<const char*>(data.get()), size) != "little") {
-        throw bad_input(path, "the checkpoint was saved on a big-endian machine", "save it again on a little-endian one");
-      }
-    }
-    const auto [pickle_data, pickle_size] = zip.getRecord("data.pkl");
-    const std::string_view bytes(static_cast<const char*>(pickle_data.get()), pickle_size);
-    const pickle::StorageLoader load = [&](const pickle::StorageRef& ref) {
-      const std::size_t element = c10::elementSize(ref.dtype);
-      // Stored zip entries are never larger than the file: a declared size
-      // beyond it is refused before anything is read or allocated.
-      std::uint64_t bytes = 0;
-      if (__builtin_mul_overflow(static_cast<std::uint64_t>(ref.numel), element, &bytes) || bytes > file_size) {
-        throw bad_input(path, "a tensor declares " + std::to_string(ref.numel) + " elements, more than the " +
-                                  std::to_string(file_size) + "-byte file can hold",
-                        "the file is damaged or hostile");
-      }
-      const std::string record = "data/" + ref.key;
-      if (!zip.hasRecord(record)) throw bad_input(path, "the archive lacks the tensor data " + record, "the file is damaged");
-      const auto [data, size] = zip.getRecord(record);
-      if (size < ref.numel * element) {
-        throw bad_input(path, "the tensor data " + record + " is shorter than its tensor", "the file is damaged");
-      }
-      at::Tensor storage = at::empty({ref.numel}, at::TensorOptions().dtype(ref.dtype));
-      if (ref.numel) std::memcpy(storage.data_ptr(), data.get(), ref.numel * element);
-      return storage;
-    };
-    auto contents = pickle::read_pickle(bytes, load, path);
-    model.tensors = std::move(contents.tensors);
-    model.metadata = std::move(contents.metadata);
-  } catch (const c10::Error& e) {
-    throw bad_input(path, "the archive cannot be read (" + first_line(e.what_without_backtrace()) + ")",
-                    "the file may be truncated or damaged");
+  model.files.push_back(path);
+  if (zip->find(prefix + "byteorder") && zip->read(prefix + "byteorder") != "little") {
+    throw bad_input(path, "the checkpoint was saved on a big-endian machine", "save it again on a little-endian one");
   }
+  const std::string bytes = zip->read(*pickle_name);
+  const auto record_of = [zip, prefix, path](const pickle::StorageRef& ref) {
+    const std::string record = prefix + "data/" + ref.key;
+    const ZipArchive::Entry* entry = zip->find(record);
+    // Stored entries are never larger than the file: a declared size beyond
+    // it is refused before anything is read or allocated.
+    std::uint64_t need = 0;
+    const std::uint64_t file_size = zip->source().size();
+    if (__builtin_mul_overflow(static_cast<std::uint64_t>(ref.numel), c10::elementSize(ref.dtype), &need) ||
+        (need > file_size && (!entry || entry->method == 0))) {
+      throw bad_input(path, "a tensor declares " + std::to_string(ref.numel) + " elements, more than the " +
+                                std::to_string(file_size) + "-byte file can hold",
+                      "the file is damaged or hostile");
+    }
+    if (!entry) throw bad_input(path, "the archive lacks the tensor data " + record, "the file is damaged");
+    if (need > entry->size) {
+      throw bad_input(path, "the tensor data " + record + " is shorter than its tensor (" + std::to_string(ref.numel) +
+                                " elements)", "the file is damaged or hostile");
+    }
+    return std::make_pair(record, entry);
+  };
+  pickle::StorageLoader load;
+  load.check = [record_of](const pickle::StorageRef& ref) { record_of(ref); };
+  load.read = [zip, record_of](const pickle::StorageRef& ref) {
+    const auto [record, entry] = record_of(ref);
+    const std::uint64_t need = static_cast<std::uint64_t>(ref.numel) * c10::elementSize(ref.dtype);
+    at::Tensor storage = at::empty({static_cast<std::int64_t>(entry->size)}, at::TensorOptions().dtype(at::kByte));
+    zip->read(record, *entry, storage.data_ptr());
+    count_tensor_bytes(entry->size);
+    if (need == 0) return at::empty({0}, at::TensorOptions().dtype(ref.dtype));
+    return storage.slice(0, 0, static_cast<std::int64_t>(need)).view(ref.dtype);
+  };
+  auto contents = pickle::read_pickle(bytes, load, path);
+  model.tensors = std::move(contents.tensors);
+  model.metadata = std::move(contents.metadata);
   return model;
 }
 
 }  // namespace
 
-Model read_checkpoint(const std::string& path) {
-  const std::uint64_t file_size = file_size_of(path);
-  auto zip = open_zip(path);
-  return read_checkpoint_from(*zip, file_size, path);
-}
+Model read_checkpoint(const std::string& path) { return read_checkpoint_from(open_file(path), path); }
 
 Model read_checkpoint_bytes(const std::string& bytes, const std::string& path) {
-  std::istringstream in(bytes);
-  std::unique_ptr<caffe2::serialize::PyTorchStreamReader> zip;
-  try {
-    zip = std::make_unique<caffe2::serialize::PyTorchStreamReader>(&in);
-  } catch (const c10::Error& e) {
-    throw bad_input(path, "not a readable PyTorch zip archive (" + first_line(e.what_without_backtrace()) + ")",
-                    "the file may be truncated or damaged: save it again");
-  }
-  return read_checkpoint_from(*zip, bytes.size(), path);
+  return read_checkpoint_from(memory_source(bytes, path), path);
 }
 
 Model load_model(const std::string& path) {
   if (path.rfind(kBuiltinPrefix, 0) == 0) return load_builtin(path.substr(std::strlen(kBuiltinPrefix)));
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) return read_folder(path);
   const std::uint64_t size = file_size_of(path);
+  if (is_index_file(path)) return read_folder(path);
   if (size == 0) throw bad_input(path, "the file is empty", "give a model file");
   const std::string head = read_head(path, 16);
   if (head.rfind("PK\x03\x04", 0) == 0) {
@@ -195,7 +196,7 @@ Model load_model(const std::string& path) {
     throw bad_input(path, "a bare Python pickle, not a PyTorch model file",
                     "save the model with torch.save(model.state_dict(), path) or torch.jit.save");
   }
-  throw bad_input(path, "not a model file pevis knows (TorchScript, torch.save checkpoint, or safetensors)",
+  throw bad_input(path, "not a model file pevis knows (TorchScript, torch.export, torch.save checkpoint, safetensors, or an index of shards)",
                   "check the path; pevis tells formats by their content, not their name");
 }
 

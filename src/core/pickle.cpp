@@ -29,7 +29,7 @@ struct Value {
   std::string text;                                  // string, bytes, storage key
   std::vector<ValuePtr> items;                       // list, tuple
   std::vector<std::pair<ValuePtr, ValuePtr>> entries;  // dict, in insertion order
-  at::Tensor tensor;                                 // tensor, storage
+  std::shared_ptr<const NamedTensor> tensor;         // tensor, storage (data read later)
   Callable callable = Callable::kNone;               // global
   at::ScalarType dtype = at::kFloat;                 // global of a storage type
 };
@@ -231,7 +231,7 @@ class Machine {
 
   ValuePtr rebuild_tensor(const std::vector<ValuePtr>& args) {
     if (args.size() < 4 || args[0]->kind != Value::Kind::kStorage) fail("a tensor in the pickle is malformed");
-    const at::Tensor& storage = args[0]->tensor;
+    const auto storage = args[0]->tensor;
     const std::int64_t offset = as_int(args[1], "offset");
     const auto size = as_ints(args[2], "size");
     const auto stride = as_ints(args[3], "stride");
@@ -248,11 +248,18 @@ class Machine {
                                          static_cast<std::uint64_t>(stride[i]), &reach);
       overflow |= __builtin_add_overflow(last, reach, &last);
     }
-    if (!empty && (overflow || last >= static_cast<std::uint64_t>(storage.numel()))) {
+    if (!empty && (overflow || last >= static_cast<std::uint64_t>(storage->numel()))) {
       fail("a tensor reaches past the end of its storage (the file is damaged or hostile)");
     }
     auto out = make(Value::Kind::kTensor);
-    out->tensor = empty ? at::empty(size, storage.options()) : storage.as_strided(size, stride, offset);
+    const at::ScalarType dtype = storage->dtype();
+    TensorReader read;
+    if (empty) {
+      read = [size, dtype]() { return at::empty(size, at::TensorOptions().dtype(dtype)); };
+    } else {
+      read = [storage, size, stride, offset]() { return storage->tensor().as_strided(size, stride, offset); };
+    }
+    out->tensor = std::make_shared<const NamedTensor>("tensor", dtype, size, std::move(read), "tensor");
     return out;
   }
 
@@ -288,15 +295,20 @@ class Machine {
       fail("a storage key in the pickle is not a plain name");
     }
     if (p[4]->integer < 0) fail("a storage has a negative size");
+    const StorageRef ref{key, p[1]->dtype, p[4]->integer};
     auto cached = storages_.find(key);
     auto out = make(Value::Kind::kStorage);
     if (cached != storages_.end()) {
       out->tensor = cached->second;
     } else {
-      out->tensor = load_({key, p[1]->dtype, p[4]->integer});
+      load_.check(ref);
+      // The tensors outlive the machine: each storage keeps its own copy of the reader.
+      TensorReader read = [read = load_.read, ref]() { return read(ref); };
+      out->tensor = std::make_shared<const NamedTensor>("data/" + key, ref.dtype, std::vector<std::int64_t>{ref.numel},
+                                                        std::move(read), "storage");
       storages_.emplace(key, out->tensor);
     }
-    if (out->tensor.scalar_type() != p[1]->dtype) fail("one storage is read as two different types");
+    if (out->tensor->dtype() != p[1]->dtype) fail("one storage is read as two different types");
     return out;
   }
 
@@ -439,7 +451,7 @@ class Machine {
   std::vector<std::size_t> marks_;
   std::vector<ValuePtr> memo_;
   std::uint64_t memo_next_ = 0;
-  std::map<std::string, at::Tensor> storages_;
+  std::map<std::string, std::shared_ptr<const NamedTensor>> storages_;
   std::vector<ValuePtr> all_;
 };
 
@@ -471,7 +483,12 @@ class Flattener {
     }
     const std::string name = path.empty() ? "value" : path;
     switch (v->kind) {
-      case Value::Kind::kTensor: out_.tensors.push_back({path.empty() ? "tensor" : path, v->tensor, "tensor"}); break;
+      case Value::Kind::kTensor: {
+        NamedTensor tensor = *v->tensor;
+        tensor.name = path.empty() ? "tensor" : path;
+        out_.tensors.push_back(std::move(tensor));
+        break;
+      }
       case Value::Kind::kDict:
         for (const auto& [key, value] : v->entries) visit(value, join(path, key_text(*key)), depth + 1);
         break;

@@ -1,11 +1,10 @@
 #include <ATen/ops/empty.h>
 
 #include <algorithm>
-#include <fstream>
-#include <istream>
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "pevis/archive.h"
 #include "pevis/error.h"
 #include "pevis/model.h"
 
@@ -34,29 +33,24 @@ std::optional<at::ScalarType> dtype_of(const std::string& name) {
 
 }  // namespace
 
-Model read_safetensors(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) throw bad_input(path, "cannot open the file", "check the path");
-  const auto file_size = static_cast<std::uint64_t>(in.tellg());
-  return read_safetensors(in, file_size, path);
-}
+Model read_safetensors(const std::string& path) { return read_safetensors(open_file(path)); }
 
-Model read_safetensors(std::istream& in, std::uint64_t file_size, const std::string& path) {
+Model read_safetensors(std::shared_ptr<const ByteSource> source) {
+  const std::string& path = source->name();
+  const std::uint64_t file_size = source->size();
   const auto fail = [&](const std::string& why) -> Error {
     return bad_input(path, "not a valid safetensors file: " + why, "the file is damaged or hostile");
   };
   if (file_size < 8) throw fail("it is shorter than its 8-byte header length");
-  in.seekg(0);
   unsigned char length_bytes[8];
-  in.read(reinterpret_cast<char*>(length_bytes), 8);
+  source->read_at(0, length_bytes, 8);
   std::uint64_t header_size = 0;
   for (int i = 7; i >= 0; --i) header_size = (header_size << 8) | length_bytes[i];
   if (header_size > file_size - 8 || header_size > kMaxHeader) {
     throw fail("its header claims " + std::to_string(header_size) + " bytes, but the file has " +
                std::to_string(file_size) + " bytes in all");
   }
-  std::string header(header_size, '\0');
-  in.read(header.data(), static_cast<std::streamsize>(header_size));
+  const std::string header = source->read_string(8, header_size);
   const std::uint64_t data_start = 8 + header_size, data_size = file_size - data_start;
 
   nlohmann::ordered_json json;
@@ -70,6 +64,7 @@ Model read_safetensors(std::istream& in, std::uint64_t file_size, const std::str
   Model model;
   model.path = path;
   model.format = "safetensors";
+  model.files.push_back(path);
   std::vector<Entry> entries;
   for (const auto& [name, info] : json.items()) {
     if (name == "__metadata__") {
@@ -117,11 +112,14 @@ Model read_safetensors(std::istream& in, std::uint64_t file_size, const std::str
     }
   }
   for (const auto& e : entries) {
-    at::Tensor t = at::empty(e.shape, at::TensorOptions().dtype(e.dtype));
-    in.seekg(static_cast<std::streamoff>(data_start + e.begin));
-    in.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(e.end - e.begin));
-    if (!in) throw fail("tensor '" + e.name + "' cannot be read");
-    model.tensors.push_back({e.name, t, "tensor"});
+    const std::uint64_t offset = data_start + e.begin, n = e.end - e.begin;
+    TensorReader read = [source, offset, n, dtype = e.dtype, shape = e.shape]() {
+      at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dtype));
+      source->read_at(offset, t.data_ptr(), n);
+      count_tensor_bytes(n);
+      return t;
+    };
+    model.tensors.emplace_back(e.name, e.dtype, e.shape, std::move(read), "tensor");
   }
   return model;
 }

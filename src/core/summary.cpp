@@ -111,14 +111,21 @@ Summary summarize(const Model& model, const std::vector<c10::IValue>* inputs) {
     summary.rows.push_back(std::move(row));
     return summary.rows.back();
   };
-  std::set<const void*> counted;  // storages already counted: tied weights once
+  std::set<const void*> counted;  // tensors already counted: tied weights once
+  std::map<std::string, std::set<std::string>> own_dtypes;
+  const auto count_as = [&](SummaryRow& row, const void* identity, std::int64_t numel, at::ScalarType dtype, bool trainable) {
+    if (!counted.insert(identity).second) return;
+    const auto bytes = static_cast<std::int64_t>(static_cast<std::uint64_t>(numel) * c10::elementSize(dtype));
+    row.own_params += numel;
+    row.own_bytes += bytes;
+    own_dtypes[row.path].insert(c10::toString(dtype));
+    if (trainable) row.own_trainable += numel;
+    summary.totals.params += numel;
+    summary.totals.param_bytes += bytes;
+    (trainable ? summary.totals.trainable : summary.totals.non_trainable) += numel;
+  };
   const auto count = [&](SummaryRow& row, const at::Tensor& t, bool trainable) {
-    if (!counted.insert(t.unsafeGetTensorImpl()).second) return;
-    row.own_params += t.numel();
-    if (trainable) row.own_trainable += t.numel();
-    summary.totals.params += t.numel();
-    summary.totals.param_bytes += static_cast<std::int64_t>(t.numel() * t.element_size());
-    (trainable ? summary.totals.trainable : summary.totals.non_trainable) += t.numel();
+    count_as(row, t.unsafeGetTensorImpl(), t.numel(), t.scalar_type(), trainable);
   };
 
   if (model.module) {
@@ -143,12 +150,12 @@ Summary summarize(const Model& model, const std::vector<c10::IValue>* inputs) {
       for (auto it = chain.rbegin(); it != chain.rend(); ++it) row_for(*it, "");
       if (t.kind == "buffer") {  // formats that say so (torch.export programs)
         row_for(path, "");
-        summary.buffers.push_back({t.name, t.tensor.sizes().vec(), std::string(c10::toString(t.tensor.scalar_type()))});
-        summary.totals.buffers += t.tensor.numel();
-        summary.totals.buffer_bytes += static_cast<std::int64_t>(t.tensor.numel() * t.tensor.element_size());
+        summary.buffers.push_back({t.name, t.shape(), std::string(c10::toString(t.dtype()))});
+        summary.totals.buffers += t.numel();
+        summary.totals.buffer_bytes += static_cast<std::int64_t>(t.nbytes());
         continue;
       }
-      count(row_for(path, ""), t.tensor, /*trainable=*/true);
+      count_as(row_for(path, ""), t.identity(), t.numel(), t.dtype(), /*trainable=*/true);
     }
   }
 
@@ -199,15 +206,25 @@ Summary summarize(const Model& model, const std::vector<c10::IValue>* inputs) {
     }
   }
   // Subtree sums: every row adds itself to its ancestors.
+  std::map<std::string, std::set<std::string>> subtree_dtypes;
   for (auto& row : summary.rows) {
     row.subtree_params += row.own_params;
+    row.subtree_bytes += row.own_bytes;
     row.subtree_mult_adds += row.own_mult_adds;
+    const auto& mine = own_dtypes[row.path];
+    subtree_dtypes[row.path].insert(mine.begin(), mine.end());
     for (std::string p = row.path; !p.empty();) {
       p = parent_of(p);
       auto& ancestor = summary.rows[index[p]];
       ancestor.subtree_params += row.own_params;
+      ancestor.subtree_bytes += row.own_bytes;
       ancestor.subtree_mult_adds += row.own_mult_adds;
+      subtree_dtypes[p].insert(mine.begin(), mine.end());
     }
+  }
+  for (auto& row : summary.rows) {
+    const auto& set = subtree_dtypes[row.path];
+    row.dtypes.assign(set.begin(), set.end());
   }
   return summary;
 }

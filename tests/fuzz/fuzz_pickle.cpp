@@ -1,6 +1,6 @@
 // libFuzzer target: the restricted pickle reader of torch.save checkpoints,
 // with storages served as zeros (capped, as the archive reader caps them by
-// the file size).
+// its records' sizes), and every tensor then read.
 #include <ATen/ops/zeros.h>
 
 #include <cstddef>
@@ -11,12 +11,16 @@
 #include "pevis/pickle.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const pevis::pickle::StorageLoader load = [size](const pevis::pickle::StorageRef& ref) {
+  pevis::pickle::StorageLoader load;
+  load.check = [size](const pevis::pickle::StorageRef& ref) {
     if (ref.numel > static_cast<std::int64_t>(size) * 8 + 64) throw pevis::bad_input("fuzz", "storage larger than the input");
+  };
+  load.read = [](const pevis::pickle::StorageRef& ref) {
     return at::zeros({ref.numel}, at::TensorOptions().dtype(ref.dtype));
   };
   try {
-    pevis::pickle::read_pickle(std::string_view(reinterpret_cast<const char*>(data), size), load, "fuzz");
+    const auto contents = pevis::pickle::read_pickle(std::string_view(reinterpret_cast<const char*>(data), size), load, "fuzz");
+    for (const auto& t : contents.tensors) t.tensor();
   } catch (const pevis::Error&) {
   }
   return 0;

@@ -108,13 +108,14 @@ def main():
 
 def make_bad(source, out_dir):
     """Damaged programs every subcommand must refuse (exit 3, one line):
-    bad_pt2_*.pt2, moved to tests/data/bad by make.sh."""
+    bad_pt2_*.pt2, moved to tests/data/bad by make.sh; and the same program
+    with deflated entries, which must run."""
     import zipfile
     name = "serialized_exported_program.json"
 
-    def rewrite(target, change=None, compress=False):
+    def rewrite(target, change=None, compress=False, name_as="bad_pt2_%s.pt2"):
         with zipfile.ZipFile(source) as src, zipfile.ZipFile(
-                os.path.join(out_dir, "bad_pt2_%s.pt2" % target), "w",
+                os.path.join(out_dir, name_as % target), "w",
                 zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) as dst:
             for item in src.infolist():
                 data = src.read(item.filename)
@@ -144,7 +145,8 @@ def make_bad(source, out_dir):
     rewrite("unknown_operator", unknown_operator)
     rewrite("wrong_argument_kind", wrong_kind)
     rewrite("schema_version", version)
-    rewrite("compressed", compress=True)
+    # Not damaged: Python's zipfile and PyTorch read deflated entries, and so does pevis.
+    rewrite("deflated", compress=True, name_as="pt2_sdpa_plain_%s.pt2")
     data = open(source, "rb").read()
     open(os.path.join(out_dir, "bad_pt2_truncated.pt2"), "wb").write(data[: len(data) * 2 // 3])
 
