@@ -7,6 +7,7 @@
 
 #include "app.h"
 #include "pevis/error.h"
+#include "pevis/memory.h"
 
 namespace {
 
@@ -45,10 +46,12 @@ int main(int argc, char** argv) {
   } catch (const pevis::Error& error) {
     std::cerr << "pevis: " << error.what() << "\n";
     return static_cast<int>(error.code());
-  } catch (const std::bad_alloc&) {
-    std::cerr << "pevis: memory : the job needed more memory than there is (try a smaller size)\n";
-    return static_cast<int>(ExitCode::kBadInput);
   } catch (const std::exception& error) {
+    // An allocation that failed although the job's estimate fitted the budget.
+    if (pevis::is_out_of_memory(error)) {
+      std::cerr << "pevis: " << pevis::out_of_memory("running the job").what() << "\n";
+      return static_cast<int>(ExitCode::kBadInput);
+    }
     std::cerr << "pevis: internal error : " << first_line(error.what()) << " (please report this)\n";
     return static_cast<int>(ExitCode::kInternal);
   }

@@ -107,7 +107,7 @@ TEST(Sinusoidal, PairsAreSinAndCosOfTheSameAngle) {
 
 ExitCode code_of(const SinusoidalSpec& spec, std::uint64_t limit = 1ull << 34) {
   try {
-    check_sinusoidal_spec(spec, limit);
+    check_sinusoidal_spec(spec, MemoryBudget{limit, "a test's limit"});
   } catch (const Error& e) {
     return e.code();
   }
@@ -135,16 +135,18 @@ TEST(Sinusoidal, RefusesBadSizesBeforeAllocating) {
 
 TEST(Sinusoidal, MessagesNameTheValueAndTheSize) {
   try {
-    check_sinusoidal_spec({100000, 10000000, 10000.0}, 1ull << 34);
+    check_sinusoidal_spec({100000, 10000000, 10000.0}, MemoryBudget{1ull << 34, "a test's limit"});
     FAIL() << "no error";
   } catch (const Error& e) {
     const std::string message = e.what();
+    EXPECT_NE(message.find("17.2 GB is left under a test's limit"), std::string::npos) << message;
+    EXPECT_NE(message.find("--positions"), std::string::npos) << message;
     EXPECT_NE(message.find("--max-len 10000000 --d-model 100000"), std::string::npos) << message;
     EXPECT_NE(message.find("TB"), std::string::npos) << message;
     EXPECT_EQ(message.find('\n'), std::string::npos);
   }
   try {
-    check_sinusoidal_spec({7, 10, 10000.0}, 1ull << 34);
+    check_sinusoidal_spec({7, 10, 10000.0}, MemoryBudget{1ull << 34, "a test's limit"});
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("--d-model 7"), std::string::npos);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "pevis/matrix.h"
+#include "pevis/memory.h"
 #include "pevis/model.h"
 
 namespace pevis {
@@ -20,11 +21,11 @@ struct SinusoidalSpec {
 };
 
 /// Checks a spec before anything is allocated: `d_model` even and positive,
-/// `max_len` positive, `base` finite and above 1, and `extra_bytes` plus the
-/// table's own cost within `memory_limit_bytes`. Throws `pevis::Error`
-/// (exit 3) naming the value and the size it would need.
-void check_sinusoidal_spec(const SinusoidalSpec& spec, std::uint64_t memory_limit_bytes,
-                           std::uint64_t extra_bytes = 0);
+/// `max_len` positive, `base` finite and above 1, and `extra_bytes` (copies
+/// the caller will make) plus the table's own cost within `budget`. Throws
+/// `pevis::Error` (exit 3) naming the value, the size it would need, the
+/// budget and the limit behind it.
+void check_sinusoidal_spec(const SinusoidalSpec& spec, const MemoryBudget& budget, std::uint64_t extra_bytes = 0);
 
 /// The table `pe` of shape [max_len, d_model], float32, computed with the same
 /// operations as PyTorch's example: `div = exp(arange(0, D, 2) * -ln(base)/D)`,
@@ -75,13 +76,14 @@ struct SinusoidCheck {
   double closest_deviation = 0;
 };
 
+/// Bytes the encoding job holds besides the table: the copy of `rows` x
+/// `cols` values written as data and the one drawn (each only when asked
+/// for), their labels, and the similarity of `window` positions.
+std::uint64_t encoding_copies_bytes(std::int64_t rows, std::int64_t cols, std::int64_t window, bool data, bool figures);
+
 /// Compares `table` ([L, D]) with `sinusoidal_table({D, L, base})` and with
 /// the usual other layouts: sin and cos halves (tensor2tensor), cos before sin,
 /// and the table stored transposed.
 SinusoidCheck compare_with_sinusoid(const at::Tensor& table, double base);
-
-/// Memory this process may use: the system's available memory (MemAvailable),
-/// or a conservative guess when that cannot be read.
-std::uint64_t available_memory_bytes();
 
 }  // namespace pevis

@@ -25,4 +25,33 @@ inline std::string common_ancestor(std::string a, const std::string& b) {
   return a;
 }
 
+/// Orders names as people count: runs of digits compare by value, so
+/// `layers.2` comes before `layers.10` (files that sort names as text, as
+/// safetensors writers do, put them the other way round).
+inline bool natural_less(const std::string& a, const std::string& b) {
+  std::size_t i = 0, j = 0;
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  while (i < a.size() && j < b.size()) {
+    if (digit(a[i]) && digit(b[j])) {
+      std::size_t ie = i, je = j;
+      while (ie < a.size() && a[ie] == '0') ++ie;  // leading zeros do not count
+      while (je < b.size() && b[je] == '0') ++je;
+      std::size_t ia = ie, jb = je;
+      while (ia < a.size() && digit(a[ia])) ++ia;
+      while (jb < b.size() && digit(b[jb])) ++jb;
+      if (ia - ie != jb - je) return ia - ie < jb - je;
+      for (std::size_t k = 0; k < ia - ie; ++k) {
+        if (a[ie + k] != b[je + k]) return a[ie + k] < b[je + k];
+      }
+      i = ia;
+      j = jb;
+    } else {
+      if (a[i] != b[j]) return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[j]);
+      ++i;
+      ++j;
+    }
+  }
+  return a.size() - i < b.size() - j;
+}
+
 }  // namespace pevis

@@ -20,6 +20,7 @@
 #include "pevis/capture.h"
 #include "pevis/encoding.h"
 #include "pevis/error.h"
+#include "pevis/memory.h"
 #include "pevis/model.h"
 #include "pevis/parallel.h"
 #include "pevis/tokens.h"
@@ -258,6 +259,15 @@ void run_attention(const AttentionOptions& options) {
   // can go as soon as its own figure and data are made.
   std::vector<Product> products(sites.size());
   const bool with_data = options.output.data != "none";
+  if (with_data) {
+    // The data copy of every head's map, and of the mean, while the captured weights are still held.
+    long double copies = 0;
+    for (const auto& s : sites) {
+      copies += static_cast<long double>(s.weights[0].nbytes()) * (1.0L + 1.0L / static_cast<long double>(std::max<std::int64_t>(s.heads, 1)));
+    }
+    check_memory(copies, options.model, "writing the weights of " + std::to_string(sites.size()) + " sites as data",
+                 "choose sites with --layer REGEX, or write no data with --data none");
+  }
   const std::optional<plot::Size> size = to_spec(options.output).size;
   if (sites.size() > 1 || sites[0].heads > 1) products.push_back(overview_product(sites));
   if (options.rollout) {

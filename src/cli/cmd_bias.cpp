@@ -5,9 +5,12 @@
 #include <memory>
 
 #include "commands.h"
+#include "model_input.h"
 #include "output_options.h"
 #include "pevis/bias.h"
 #include "pevis/error.h"
+#include "pevis/memory.h"
+#include "pevis/archive.h"
 #include "pevis/model.h"
 
 namespace pevis::cli {
@@ -289,11 +292,13 @@ void run_bias(const BiasOptions& options) {
   std::vector<std::vector<BiasVector>> sets;
   for (const auto& path : paths) {
     const Model model = load_model(path);
-    if (options.verbose) {
-      messages << path << ": " << model.format << ", " << model.tensors.size() << " tensors\n";
-      for (const auto& [key, value] : model.metadata) messages << "  " << key << " = " << value << "\n";
-    }
+    if (options.verbose) print_model_details(messages, path, model, /*tensors=*/true);
+    const std::uint64_t read_before = tensor_bytes_read();
     auto biases = find_biases(model, selection);
+    if (options.verbose) {
+      messages << "  read " << human_bytes(static_cast<long double>(tensor_bytes_read() - read_before)) << " of tensor data for "
+               << biases.size() << " vectors\n";
+    }
     if (biases.empty()) {
       throw bad_input(path, "no " + std::string(options.match.empty() ? "bias vectors (1-D tensors named ...bias)" : "1-D tensors match --match") +
                                 (options.layer.empty() ? "" : " within --layer"),
@@ -362,7 +367,8 @@ void setup_bias(CLI::App& app) {
   command->add_option("--layer", options->layer, "keep only vectors whose name matches this regex");
   command->add_option("--per-page", options->per_page, "panels per figure page")->capture_default_str();
   command->add_flag("--fail-on-nonfinite", options->fail_on_nonfinite, "exit 5 when any value is NaN or Inf");
-  command->add_flag("-v,--verbose", options->verbose, "list each file's format, tensors and other entries (e.g. epoch)");
+  command->add_flag("-v,--verbose", options->verbose,
+                    "list each file's format, shards, config.json, tensors (name, dtype, shape) and other entries (e.g. epoch)");
   add_output_options(*command, options->output);
   command->footer(
       "One file: bias.png (a scatter panel per vector; more pages as bias-2.png, ...), bias-hist.png (the\n"

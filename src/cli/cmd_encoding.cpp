@@ -11,6 +11,7 @@
 #include "output_options.h"
 #include "pevis/encoding.h"
 #include "pevis/error.h"
+#include "pevis/memory.h"
 #include "pevis/model.h"
 
 namespace pevis::cli {
@@ -107,6 +108,18 @@ void run_encoding(const EncodingOptions& options) {
       name = candidates.front().name;
       if (candidates.size() > 1) messages << "using " << name << " (of " << candidates.size() << " candidates: see --list)\n";
     }
+    // Only this table's bytes are read; first, what it and its copies will hold.
+    for (const auto& t : model.tensors) {
+      if (t.name != name) continue;
+      std::vector<std::int64_t> dims;
+      for (auto d : t.shape()) if (d != 1) dims.push_back(d);
+      const std::int64_t rows = dims.empty() ? 1 : dims[0], cols = t.numel() / std::max<std::int64_t>(rows, 1);
+      const std::int64_t window = options.window > 0 ? std::min(options.window, rows) : rows;
+      const bool data = options.output.data != "none", figures = options.output.format != "none";
+      check_memory(static_cast<long double>(t.nbytes()) + 8.0L * static_cast<long double>(t.numel()) +
+                       encoding_copies_bytes(rows, cols, window, data, figures),
+                   options.model, "reading and drawing " + name, "use --positions A:B, --window N, --data none or --format none");
+    }
     full = positional_table(model, name);
     spec = {full.size(1), full.size(0), options.base};
     sinusoid = false;
@@ -136,14 +149,15 @@ void run_encoding(const EncodingOptions& options) {
     }
   } else {
     // Sizes are checked before anything large exists.
-    check_sinusoidal_spec(spec, available_memory_bytes());
+    check_sinusoidal_spec(spec, memory_budget());
     about = "Sinusoidal positional encoding (d_model " + std::to_string(spec.d_model) + ", base " + base_text.str() + ")";
   }
   const auto [first, end] = options.positions.empty() ? std::pair<std::int64_t, std::int64_t>{0, spec.max_len}
                                                       : parse_range(options.positions, spec.max_len);
   const std::int64_t window = options.window == 0 ? end - first : std::min(options.window, end - first);
   if (sinusoid) {
-    check_sinusoidal_spec(spec, available_memory_bytes(), 3ull * 4ull * static_cast<std::uint64_t>(window) * window);
+    const bool data = options.output.data != "none", figures = options.output.format != "none";
+    check_sinusoidal_spec(spec, memory_budget(), encoding_copies_bytes(end - first, spec.d_model, window, data, figures));
     full = sinusoidal_table(spec);
   }
   std::vector<std::int64_t> dims = options.dims.empty() ? default_dims(spec.d_model) : options.dims;

@@ -138,6 +138,7 @@ void run_summary(const SummaryOptions& options) {
   ModelInput input;
   if (with_input) input = make_input(options.input, &model);
   std::ostream& out = human(options.output);
+  if (options.verbose) print_model_details(out, options.model, model, /*tensors=*/false);
   if (with_input && !model.runnable()) {
     out << "note: " << model.format << " files have no forward pass: parameters only\n";
   }
@@ -146,15 +147,31 @@ void run_summary(const SummaryOptions& options) {
 
   // The table on the terminal.
   std::vector<std::vector<std::string>> cells;
-  std::vector<std::string> header = {"Layer (type)", "Output shape"};
-  if (options.verbose) header.push_back("Input shape");
-  for (const char* h : {"Params", "Trainable", "Mult-adds"}) header.push_back(h);
+  // A file of weights only: what it holds per module, known from its index.
+  const bool weights_only = !model.runnable();
+  std::vector<std::string> header = {"Layer (type)"};
+  if (weights_only) {
+    for (const char* h : {"Params", "Dtype", "Size (MB)"}) header.push_back(h);
+  } else {
+    header.push_back("Output shape");
+    if (options.verbose) header.push_back("Input shape");
+    for (const char* h : {"Params", "Trainable", "Mult-adds"}) header.push_back(h);
+  }
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const SummaryRow& r = *rows[i].row;
     std::string name = r.path.empty() ? (r.type.empty() ? "model" : r.type)
                                       : tree_prefix(rows, i, options.ascii) + r.path.substr(r.path.rfind('.') + 1) +
                                             (r.type.empty() ? "" : ": " + r.type);
     if (rows[i].repeats > 1) name += " (x" + std::to_string(rows[i].repeats) + ", each)";
+    if (weights_only) {
+      const bool leaf = r.depth == options.depth;
+      std::string dtypes;
+      for (const auto& d : r.dtypes) dtypes += (dtypes.empty() ? "" : ",") + d;
+      const std::int64_t bytes = leaf ? r.subtree_bytes : r.own_bytes;
+      cells.push_back({name, rows[i].params ? grouped(rows[i].params) : "--", rows[i].params ? dtypes : "--",
+                       bytes ? megabytes(bytes) : "--"});
+      continue;
+    }
     std::vector<std::string> line = {name, s.totals.forward ? (r.outputs.empty() ? (r.called || r.subtree_mult_adds > 0 ? "unknown" : "--") : shape_text(r.outputs)) : ""};
     if (options.verbose) line.push_back(s.totals.forward ? (r.inputs.empty() ? "--" : shape_text(r.inputs)) : "");
     line.push_back(rows[i].params ? grouped(rows[i].params) : "--");
@@ -172,7 +189,8 @@ void run_summary(const SummaryOptions& options) {
   const auto print = [&](const std::vector<std::string>& line) {
     for (std::size_t c = 0; c < line.size(); ++c) {
       const std::size_t pad = widths[c] - display_width(line[c]);
-      out << (c < (options.verbose ? 3u : 2u) ? line[c] + std::string(pad, ' ') : std::string(pad, ' ') + line[c]) << "  ";
+      const std::size_t left = weights_only ? 1u : options.verbose ? 3u : 2u;
+      out << (c < left ? line[c] + std::string(pad, ' ') : std::string(pad, ' ') + line[c]) << "  ";
     }
     out << "\n";
   };
@@ -199,18 +217,22 @@ void run_summary(const SummaryOptions& options) {
   out << rule << "\n";
   if (!s.totals.forward) {
     out << (model.runnable() ? "Shapes and mult-adds need a forward pass: give --input or --input-shape.\n"
-                         : "The " + model.format + " format has no module tree or forward: modules are inferred from "
-                           "the tensor names, and every tensor counts as a parameter.\n");
+                         : "The " + model.format + " format holds weights only: modules are inferred from the tensor "
+                           "names, every tensor counts as a parameter, and no tensor data was read. Shapes of "
+                           "activations and mult-adds need a runnable model (TorchScript or torch.export).\n");
   }
 
   // The numbers, as data.
   Table table{"summary",
               {"path", "type", "depth", "output_shape", "input_shape", "own_params", "params", "trainable_params",
-               "own_mult_adds", "mult_adds"},
+               "own_mult_adds", "mult_adds", "dtypes", "own_bytes", "bytes"},
               {}};
   for (const auto& r : s.rows) {
+    std::string dtypes;
+    for (const auto& d : r.dtypes) dtypes += (dtypes.empty() ? "" : " ") + d;
     table.rows.push_back({r.path, r.type, static_cast<std::int64_t>(r.depth), shape_text(r.outputs), shape_text(r.inputs),
-                          r.own_params, r.subtree_params, r.own_trainable, r.own_mult_adds, r.subtree_mult_adds});
+                          r.own_params, r.subtree_params, r.own_trainable, r.own_mult_adds, r.subtree_mult_adds, dtypes,
+                          r.own_bytes, r.subtree_bytes});
   }
   Table totals{"summary-totals", {"name", "value"}, {}};
   const std::pair<const char*, std::int64_t> values[] = {
@@ -258,12 +280,15 @@ void run_summary(const SummaryOptions& options) {
 void setup_summary(CLI::App& app) {
   auto options = std::make_shared<SummaryOptions>();
   CLI::App* command = app.add_subcommand("summary", "the model's structure: modules, shapes, parameters, mult-adds");
-  command->add_option("MODEL", options->model, "TorchScript, torch.export (.pt2), torch.save checkpoint, safetensors, or builtin:NAME")->required();
+  command->add_option("MODEL", options->model,
+                      "TorchScript, torch.export (.pt2), torch.save checkpoint, safetensors, a Hugging Face folder or "
+                      "index of shards, or builtin:NAME")
+      ->required();
   add_input_options(*command, options->input);
   command->add_option("--depth", options->depth, "fold modules deeper than this into their parent")->capture_default_str();
   command->add_flag("--ascii", options->ascii, "draw the tree with ASCII characters");
   command->add_flag("--fold-repeats", options->fold_repeats, "show repeated identical modules once, with (xN)");
-  command->add_flag("-v,--verbose", options->verbose, "also show each module's input shapes");
+  command->add_flag("-v,--verbose", options->verbose, "also show each module's input shapes, and the files and config.json read");
   add_output_options(*command, options->output);
   command->footer(
       "Writes summary.csv (every module: path, type, depth, shapes, parameters, mult-adds), summary-totals.csv,\n"
@@ -273,6 +298,7 @@ void setup_summary(CLI::App& app) {
       "  pevis summary model.pt --input seq.txt --vocab vocab.txt\n"
       "  pevis summary vit.pt --input-shape 1,3,224,224 --depth 2 --fold-repeats\n"
       "  pevis summary checkpoint.pt                        # parameters only\n"
+      "  pevis summary Qwen2-7B/ -v                         # a Hugging Face folder: reads no weights\n"
       "  pevis summary model.pt --input-shape 1,3,224,224 --json --format none | jq .total_params");
   command->callback([options] { run_summary(*options); });
 }

@@ -85,4 +85,19 @@ void add_input_options(CLI::App& command, InputOptions& options) {
   command.add_option("--seed", options.seed, "seed of the random input")->capture_default_str()->group(group);
 }
 
+void print_model_details(std::ostream& out, const std::string& path, const Model& model, bool tensors) {
+  out << path << ": " << model.format << ", " << model.tensors.size() << " tensors\n";
+  if (model.files.size() > 1) {
+    for (const auto& file : model.files) out << "  file " << file << "\n";
+  }
+  for (const auto& [key, value] : model.config) out << "  config.json " << key << " = " << value << "\n";
+  for (const auto& [key, value] : model.metadata) out << "  " << key << " = " << value << "\n";
+  if (!tensors) return;
+  for (const auto& t : model.tensors) {
+    out << "  " << t.name << "  " << c10::toString(t.dtype()) << " [";
+    for (std::size_t i = 0; i < t.shape().size(); ++i) out << (i ? ", " : "") << t.shape()[i];
+    out << "]\n";
+  }
+}
+
 }  // namespace pevis::cli

@@ -33,4 +33,9 @@ struct ModelInput {
 /// --input-shape, 3 for files and values pevis cannot use).
 ModelInput make_input(const InputOptions& options, const Model* model = nullptr);
 
+/// For --verbose: the model's format and files, what its config.json
+/// declares, its other entries (such as `epoch`), and with `tensors` each
+/// tensor's name, dtype and shape (known without reading its data).
+void print_model_details(std::ostream& out, const std::string& path, const Model& model, bool tensors);
+
 }  // namespace pevis::cli

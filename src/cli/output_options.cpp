@@ -81,6 +81,7 @@ void publish(std::vector<Product> products, const OutputOptions& options, nlohma
   OutputSpec spec = to_spec(options);
   // Progress is for people watching a terminal, on stderr, never mixed with data.
   if (::isatty(STDERR_FILENO)) spec.on_progress = [](const std::string& step) { std::cerr << "pevis: " << step << "..." << std::endl; };
+  spec.on_notice = [](const std::string& note) { std::cerr << "pevis: note: " << note << std::endl; };
   nlohmann::json files = nlohmann::json::array();
   std::ostream& messages = human(options);
   const auto on_written = [&](const WrittenFile& file) {

@@ -4,18 +4,29 @@
 #include <cmath>
 #include <map>
 
+#include "pevis/memory.h"
+
 namespace pevis {
 
 std::vector<BiasVector> find_biases(const Model& model, const BiasSelection& selection) {
   static const std::regex kBias("bias$");
-  std::vector<BiasVector> out;
+  std::vector<const NamedTensor*> chosen;
+  long double need = 0;
   for (const auto& t : model.tensors) {
     if (t.dim() != 1) continue;
-    const bool chosen = selection.match ? std::regex_search(t.name, *selection.match) : std::regex_search(t.name, kBias);
-    if (!chosen || (selection.layer && !std::regex_search(t.name, *selection.layer))) continue;
-    const at::Tensor values = as_float(t.tensor()).contiguous();  // read now, and only these
+    const bool match = selection.match ? std::regex_search(t.name, *selection.match) : std::regex_search(t.name, kBias);
+    if (!match || (selection.layer && !std::regex_search(t.name, *selection.layer))) continue;
+    chosen.push_back(&t);
+    // The file's bytes, their float32 copy, and the vector kept.
+    need += static_cast<long double>(t.nbytes()) + 8.0L * static_cast<long double>(t.numel());
+  }
+  check_memory(need, model.path, "reading the " + std::to_string(chosen.size()) + " selected vectors",
+               "select fewer with --match REGEX or --layer REGEX");
+  std::vector<BiasVector> out;
+  for (const NamedTensor* t : chosen) {
+    const at::Tensor values = as_float(t->tensor()).contiguous();  // read now, and only these
     const float* data = values.data_ptr<float>();
-    out.push_back({t.name, std::vector<float>(data, data + values.numel())});
+    out.push_back({t->name, std::vector<float>(data, data + values.numel())});
   }
   return out;
 }

@@ -14,17 +14,59 @@
 
 #include "pevis/error.h"
 #include "pevis/exported.h"
+#include "pevis/memory.h"
 #include "pevis/module_path.h"
 #include "pevis/operators.h"
 
 namespace pevis {
 namespace {
 
+// What a capture keeps: (site, weights) in the order they formed, within a
+// memory limit set before the run. Weights past the limit are not kept (the
+// model runs on, as it would without pevis) and are counted, so that the
+// capture can be refused with what it would have needed.
+struct Records {
+  std::vector<std::pair<std::int64_t, at::Tensor>> kept;
+  std::uint64_t limit = 0, held = 0, dropped = 0;
+
+  // Keeps the weights `make` returns, `bytes` large, when they fit.
+  template <typename Make>
+  void keep(std::int64_t site, std::uint64_t bytes, Make&& make) {
+    if (dropped || held + bytes > limit) {
+      dropped += bytes;
+      return;
+    }
+    held += bytes;
+    kept.emplace_back(site, make());
+  }
+};
+
 // The recorder of the run in progress on this thread; null outside capture_forward.
-thread_local std::vector<std::pair<std::int64_t, at::Tensor>>* active_records = nullptr;
+thread_local Records* active_records = nullptr;
+
+// The bytes of attention weights [.., queries, keys] formed from `query`
+// ([..., L, E]) and `key` ([..., S, E]) over `heads` heads.
+std::uint64_t weight_bytes(const at::Tensor& query, const at::Tensor& key, std::int64_t heads) {
+  if (query.dim() < 1 || key.dim() < 2 || query.size(-1) == 0) return 0;
+  return static_cast<std::uint64_t>(query.numel() / query.size(-1)) * static_cast<std::uint64_t>(heads) *
+         static_cast<std::uint64_t>(key.size(-2)) * 4u;
+}
+
+// The most a capture keeps: three quarters of the memory budget when it
+// starts, so that the model's own activations and the figures have room.
+std::uint64_t capture_limit() { return memory_budget().bytes / 4 * 3; }
+
+Error capture_too_large(const Model& model, const Records& records) {
+  return bad_input(model.path,
+                   "the attention weights of this input would need at least " +
+                       human_bytes(static_cast<long double>(records.held + records.dropped)) + " of memory, more than the " +
+                       human_bytes(static_cast<long double>(records.limit)) + " a capture may hold (" +
+                       memory_budget().limited_by + " sets the budget)",
+                   "give fewer tokens (weights grow with their square), or a smaller batch");
+}
 
 at::Tensor record(const at::Tensor& value, std::int64_t site) {
-  if (active_records) active_records->emplace_back(site, value);
+  if (active_records) active_records->keep(site, value.nbytes(), [&] { return value; });
   return value;
 }
 
@@ -52,7 +94,8 @@ at::Tensor record_sdpa(const at::Tensor& output, const at::Tensor& query, const 
                        const c10::optional<at::Tensor>& attn_mask, bool is_causal, c10::optional<double> scale,
                        bool enable_gqa, std::int64_t site) {
   if (active_records) {
-    active_records->emplace_back(site, sdpa_weights(query, key, attn_mask, is_causal, scale, enable_gqa));
+    active_records->keep(site, weight_bytes(query, key, 1),
+                         [&] { return sdpa_weights(query, key, attn_mask, is_causal, scale, enable_gqa); });
   }
   return output;
 }
@@ -63,8 +106,10 @@ at::Tensor record_mha(const at::Tensor& output, const at::Tensor& query, const a
                       const at::Tensor& proj_bias, const c10::optional<at::Tensor>& mask,
                       c10::optional<std::int64_t> mask_type, std::int64_t site) {
   if (active_records && !query.is_nested()) {
-    active_records->emplace_back(site, native_mha_weights(query, key, value, embed_dim, num_head, qkv_weight,
-                                                          qkv_bias, proj_weight, proj_bias, mask, mask_type));
+    active_records->keep(site, weight_bytes(query, key, num_head), [&] {
+      return native_mha_weights(query, key, value, embed_dim, num_head, qkv_weight, qkv_bias, proj_weight, proj_bias,
+                                mask, mask_type);
+    });
   }
   return output;
 }
@@ -79,8 +124,10 @@ at::Tensor record_encoder_layer(const at::Tensor& output, const at::Tensor& src,
                                 std::int64_t site) {
   if (active_records && !src.is_nested()) {
     const at::Tensor x = norm_first ? at::layer_norm(src, {embed_dim}, norm_weight_1, norm_bias_1, eps) : src;
-    active_records->emplace_back(site, native_mha_weights(x, x, x, embed_dim, num_heads, qkv_weight, qkv_bias,
-                                                          proj_weight, proj_bias, mask, mask_type));
+    active_records->keep(site, weight_bytes(x, x, num_heads), [&] {
+      return native_mha_weights(x, x, x, embed_dim, num_heads, qkv_weight, qkv_bias, proj_weight, proj_bias, mask,
+                                mask_type);
+    });
   }
   return output;
 }
@@ -240,9 +287,11 @@ c10::IValue run_graph(torch::jit::Module& module, std::shared_ptr<torch::jit::Gr
   try {
     return function(std::move(stack));
   } catch (const c10::Error& e) {
+    if (is_out_of_memory(e)) throw out_of_memory("running the model's forward");
     throw bad_input(model.path, "the model's forward failed on this input: " + first_line(e.what_without_backtrace()),
                     "forward takes (" + forward_signature(model) + "); check --input, --layout or --input-shape");
   } catch (const std::exception& e) {
+    if (is_out_of_memory(e)) throw out_of_memory("running the model's forward");
     throw bad_input(model.path, "the model's forward failed on this input: " + first_line(e.what()),
                     "forward takes (" + forward_signature(model) + ")");
   }
@@ -282,6 +331,7 @@ c10::IValue plain_forward(const Model& model, const std::vector<c10::IValue>& in
   try {
     return module.forward(inputs);
   } catch (const c10::Error& e) {
+    if (is_out_of_memory(e)) throw out_of_memory("running the model's forward");
     throw bad_input(model.path, "the model's forward failed on this input: " + first_line(e.what_without_backtrace()),
                     "forward takes (" + forward_signature(model) + ")");
   }
@@ -392,25 +442,34 @@ CaptureResult capture_program(const Model& model, const std::vector<c10::IValue>
   std::map<std::size_t, std::size_t> site_of_node;
   std::vector<CapturedValue> sites;
   CaptureResult result;
+  Records records;
+  records.limit = capture_limit();
   result.output = run_exported(model, inputs, [&](const ExportedStep& step) {
     const std::string& op = step.node.op;
     if (std::find(kinds.begin(), kinds.end(), op) == kinds.end() || step.results.empty()) return;
-    at::Tensor value;
     const auto& a = step.arguments;
+    const auto site = static_cast<std::int64_t>(step.index);
     if (op == "aten::scaled_dot_product_attention") {
       // query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa
-      value = sdpa_weights(a[0].toTensor(), a[1].toTensor(), a[3].toOptional<at::Tensor>(), a[5].toBool(),
-                           a[6].toOptional<double>(), a.size() > 7 && a[7].toBool());
+      const at::Tensor query = a[0].toTensor(), key = a[1].toTensor();
+      records.keep(site, weight_bytes(query, key, 1), [&] {
+        return sdpa_weights(query, key, a[3].toOptional<at::Tensor>(), a[5].toBool(), a[6].toOptional<double>(),
+                            a.size() > 7 && a[7].toBool());
+      });
     } else if (op == "aten::softmax" || op == "aten::_softmax") {
       if (!step.results[0].isTensor()) return;
-      value = step.results[0].toTensor();
+      const at::Tensor value = step.results[0].toTensor();
+      records.keep(site, value.nbytes(), [&] { return value; });
     } else {
       return;  // the fused kernels are decomposed by export; nothing else forms attention
     }
+    if (records.dropped) return;
     auto [at, added] = site_of_node.emplace(step.index, sites.size());
     if (added) sites.push_back({step.node.path, op, step.index, 0, {}});
-    sites[at->second].values.push_back(std::move(value));
+    sites[at->second].values.push_back(std::move(records.kept.back().second));
+    records.kept.clear();
   });
+  if (records.dropped) throw capture_too_large(model, records);
   result.captured = std::move(sites);
   return result;
 }
@@ -696,7 +755,8 @@ CaptureResult capture_forward(const Model& model, const std::vector<c10::IValue>
     }
   }
 
-  std::vector<std::pair<std::int64_t, at::Tensor>> records;
+  Records records;
+  records.limit = capture_limit();
   std::map<std::int64_t, std::int64_t> heads;
   CaptureResult result;
   {
@@ -705,9 +765,10 @@ CaptureResult capture_forward(const Model& model, const std::vector<c10::IValue>
     ActiveRecords active_split(active_heads, &heads);
     result.output = run_graph(module, graph, inputs, model);
   }
+  if (records.dropped) throw capture_too_large(model, records);
   for (const auto& [site, n] : heads) sites[static_cast<std::size_t>(site)].heads = n;
   std::vector<std::int64_t> order;
-  for (auto& [site, value] : records) {
+  for (auto& [site, value] : records.kept) {
     auto& target = sites[static_cast<std::size_t>(site)];
     if (target.values.empty()) order.push_back(site);
     target.values.push_back(std::move(value));

@@ -15,26 +15,15 @@
 #include <cassert>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "pevis/error.h"
+#include "pevis/memory.h"
 
 namespace pevis {
-namespace {
 
-std::string human_bytes(long double bytes) {
-  const char* units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
-  int unit = 0;
-  while (bytes >= 1000 && unit < 6) bytes /= 1000, ++unit;
-  std::ostringstream text;
-  text.precision(bytes < 10 ? 2 : 3);
-  text << bytes << ' ' << units[unit];
-  return text.str();
-}
-
-}  // namespace
-
-void check_sinusoidal_spec(const SinusoidalSpec& spec, std::uint64_t memory_limit_bytes, std::uint64_t extra_bytes) {
+void check_sinusoidal_spec(const SinusoidalSpec& spec, const MemoryBudget& budget, std::uint64_t extra_bytes) {
   if (spec.d_model <= 0 || spec.d_model % 2 != 0) {
     throw bad_input("--d-model " + std::to_string(spec.d_model),
                     "the width must be a positive even number (sin and cos fill alternate dimensions)",
@@ -50,14 +39,14 @@ void check_sinusoidal_spec(const SinusoidalSpec& spec, std::uint64_t memory_limi
     throw bad_input("--base " + value.str(), "the base must be a finite number above 1",
                     "the usual base is 10000");
   }
-  // The table, its float copy for export and the position/angle temporaries.
+  // The table and the position/angle temporaries that exist while it is computed.
   const long double needed =
       4.0L * static_cast<long double>(spec.max_len) * static_cast<long double>(spec.d_model) * 3.0L + extra_bytes;
-  if (needed > static_cast<long double>(memory_limit_bytes)) {
+  if (needed > static_cast<long double>(budget.bytes)) {
     throw bad_input("--max-len " + std::to_string(spec.max_len) + " --d-model " + std::to_string(spec.d_model),
-                    "the table would need about " + human_bytes(needed) + " of memory, and " +
-                        human_bytes(memory_limit_bytes) + " is available",
-                    "choose a smaller size");
+                    "the table and its copies would need about " + human_bytes(needed) + " of memory, and " +
+                        human_bytes(budget.bytes) + " is left under " + budget.limited_by,
+                    "choose a smaller size, or show part of it with --positions A:B, --data none and --format none");
   }
 }
 
@@ -159,6 +148,17 @@ at::Tensor positional_table(const Model& model, const std::string& name) {
   throw bad_input(name, "the model has no tensor of that name", "--list shows the candidates");
 }
 
+std::uint64_t encoding_copies_bytes(std::int64_t rows, std::int64_t cols, std::int64_t window, bool data, bool figures) {
+  const long double cells = static_cast<long double>(rows) * static_cast<long double>(cols);
+  const long double square = static_cast<long double>(window) * static_cast<long double>(window);
+  const int copies = (data ? 1 : 0) + (figures ? 1 : 0);
+  // A label is a short string: about 40 bytes with its bookkeeping.
+  const long double labels = 40.0L * static_cast<long double>(rows + cols + 2 * window);
+  // The similarity: the product and its temporaries (3), then its copies.
+  const long double total = 4.0L * cells * copies + 4.0L * square * (3 + copies) + labels;
+  return total >= 1.8e19L ? std::numeric_limits<std::uint64_t>::max() : static_cast<std::uint64_t>(total);
+}
+
 SinusoidCheck compare_with_sinusoid(const at::Tensor& table, double base) {
   SinusoidCheck check;
   const std::int64_t positions = table.size(0), dims = table.size(1);
@@ -178,17 +178,6 @@ SinusoidCheck compare_with_sinusoid(const at::Tensor& table, double base) {
   consider("swapped", at::stack({cosines, sines}, 2).reshape({positions, dims}));
   if (positions % 2 == 0) consider("transposed", sinusoidal_table({positions, dims, base}).t());
   return check;
-}
-
-std::uint64_t available_memory_bytes() {
-  std::ifstream meminfo("/proc/meminfo");
-  std::string key;
-  std::uint64_t kib = 0;
-  std::string unit;
-  while (meminfo >> key >> kib >> unit) {
-    if (key == "MemAvailable:") return kib * 1024;
-  }
-  return 4ull << 30;
 }
 
 }  // namespace pevis

@@ -20,6 +20,7 @@
 
 #include "pevis/archive.h"
 #include "pevis/error.h"
+#include "pevis/memory.h"
 #include "pevis/module_path.h"
 #include "pevis/operators.h"
 
@@ -730,6 +731,7 @@ c10::IValue run_exported(const Model& model, const std::vector<c10::IValue>& inp
         reshape.callBoxed(&stack);
       }
     } catch (const c10::Error& e) {
+      if (is_out_of_memory(e)) throw out_of_memory("running node " + std::to_string(i) + " (" + info.op + ")");
       std::string what = e.what_without_backtrace();
       what = what.substr(0, what.find('\n'));
       throw bad_input(model.path, "node " + std::to_string(i) + " (" + info.op + " in '" + info.path +

@@ -12,6 +12,7 @@
 #include "pevis/archive.h"
 #include "pevis/error.h"
 #include "pevis/model.h"
+#include "pevis/module_path.h"
 
 namespace pevis {
 namespace {
@@ -132,6 +133,7 @@ Model read_index(const std::string& index_path) {
     shard_of[tensor] = name;
   }
   if (shards.empty()) throw bad_input(index_path, "the index names no tensors", "the index is damaged");
+  std::sort(shards.begin(), shards.end(), natural_less);
   for (const auto& shard : shards) {
     if (!exists(join(folder, shard))) {
       throw bad_input(index_path, "the index names the shard " + one_line(shard) + ", which is not in the folder",
@@ -179,6 +181,8 @@ Model read_index(const std::string& index_path) {
                       "the index and shards are from different versions: download them again");
     }
   }
+  std::stable_sort(model.tensors.begin(), model.tensors.end(),
+                   [](const NamedTensor& a, const NamedTensor& b) { return natural_less(a.name, b.name); });
   model.format = (formats.size() == 1 ? *formats.begin() : "mixed") + ", " + std::to_string(shards.size()) +
                  (shards.size() == 1 ? " shard" : " shards");
   if (index.contains("metadata") && index["metadata"].is_object()) {

@@ -14,6 +14,7 @@
 #include "pevis/builtins.h"
 #include "pevis/error.h"
 #include "pevis/exported.h"
+#include "pevis/memory.h"
 #include "pevis/operators.h"
 #include "pevis/pickle.h"
 
@@ -84,14 +85,19 @@ Model read_torchscript(const std::string& path) {
   model.path = path;
   model.format = "TorchScript";
   model.files.push_back(path);
+  // LibTorch reads every tensor of the archive: about the file's size.
+  check_memory(static_cast<long double>(file_size_of(path)) * 1.1L, path, "loading this TorchScript model",
+               "TorchScript files are read whole; save the weights as safetensors to read only what is shown");
   try {
     auto module = std::make_shared<torch::jit::Module>(torch::jit::load(path, at::kCPU));
     for (const auto& p : module->named_parameters(/*recurse=*/true)) model.tensors.push_back({p.name, p.value, "parameter"});
     for (const auto& b : module->named_buffers(/*recurse=*/true)) model.tensors.push_back({b.name, b.value, "buffer"});
     model.module = std::move(module);
   } catch (const c10::Error& e) {
+    if (is_out_of_memory(e)) throw out_of_memory("loading the TorchScript model");
     throw load_error(path, e.what_without_backtrace());
   } catch (const std::exception& e) {
+    if (is_out_of_memory(e)) throw out_of_memory("loading the TorchScript model");
     throw load_error(path, e.what());
   }
   return model;

@@ -9,9 +9,12 @@
 #include <filesystem>
 #include <system_error>
 #include <thread>
+#include <type_traits>
+#include <variant>
 
 #include "pevis/error.h"
 #include "pevis/export.h"
+#include "pevis/memory.h"
 #include "pevis/parallel.h"
 #include "pevis/plot/gnuplot.h"
 
@@ -26,6 +29,35 @@ void make_folder(const fs::path& folder) {
     throw output_error(folder.string(), "cannot create the output folder" + (error ? ": " + error.message() : ""),
                        "choose another folder with -o");
   }
+}
+
+constexpr long double kLargeDataFile = 1e9;
+
+// The size of a data file, from the lengths of a sample of its values (the
+// same in CSV and JSON within a few per cent: a separator a value).
+long double data_file_bytes(const LabeledMatrix& m) {
+  const std::size_t n = m.values.size(), samples = std::min<std::size_t>(n, 4096);
+  long double value_chars = 0;
+  for (std::size_t i = 0; i < samples; ++i) value_chars += format_float(m.values[i * (n / samples)]).size() + 1;
+  long double label_chars = 0;
+  for (const auto& l : m.row_labels) label_chars += l.size() + 4;
+  for (const auto& l : m.col_labels) label_chars += l.size() + 4;
+  return (samples ? value_chars / samples * n : 0) + label_chars + 2.0L * m.rows;
+}
+
+long double data_file_bytes(const Table& table) {
+  const std::size_t n = table.rows.size(), samples = std::min<std::size_t>(n, 256);
+  long double chars = 0;
+  for (std::size_t i = 0; i < samples; ++i) {
+    for (const auto& cell : table.rows[i * (n / samples)]) {
+      chars += std::visit([](const auto& v) -> std::size_t {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::string>) return v.size() + 3;
+        else return 12;
+      }, cell);
+    }
+  }
+  return samples ? chars / samples * n : 0;
 }
 
 // Writes every matrix and table of `products` as CSV or JSON, on as many
@@ -49,11 +81,12 @@ void write_data(const std::vector<Product>& products, const OutputSpec& spec,
   }
   for (const auto& job : jobs) {
     make_folder(job.path.parent_path());
-    if (!job.matrix) continue;
-    // About 11 bytes a value in either format.
-    const double megabytes = 11.0 * static_cast<double>(job.matrix->values.size()) / 1e6;
-    if (spec.on_progress && megabytes >= 50) {
-      spec.on_progress("writing " + job.path.string() + " (about " + std::to_string(static_cast<long>(megabytes)) + " MB)");
+    const long double bytes = job.matrix ? data_file_bytes(*job.matrix) : data_file_bytes(*job.table);
+    if (bytes >= kLargeDataFile && spec.on_notice) {
+      spec.on_notice("writing " + job.path.string() + ", about " + human_bytes(bytes) +
+                     " (--data none writes no data files; --positions or --layer make them smaller)");
+    } else if (spec.on_progress && bytes >= 50e6) {
+      spec.on_progress("writing " + job.path.string() + " (about " + human_bytes(bytes) + ")");
     }
   }
   const auto failures = for_each_index(jobs.size(), [&](std::size_t i) {

@@ -7,6 +7,7 @@
 #include "pevis/archive.h"
 #include "pevis/error.h"
 #include "pevis/model.h"
+#include "pevis/module_path.h"
 
 namespace pevis {
 namespace {
@@ -111,6 +112,8 @@ Model read_safetensors(std::shared_ptr<const ByteSource> source) {
       throw fail("tensors '" + by_offset[i - 1]->name + "' and '" + by_offset[i]->name + "' overlap");
     }
   }
+  // The file's order means nothing (writers sort names as text): layers in the order people count them.
+  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return natural_less(a.name, b.name); });
   for (const auto& e : entries) {
     const std::uint64_t offset = data_start + e.begin, n = e.end - e.begin;
     TensorReader read = [source, offset, n, dtype = e.dtype, shape = e.shape]() {
