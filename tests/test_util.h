@@ -3,9 +3,11 @@
 // pevis binary.
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -67,10 +69,20 @@ struct RunResult {
   std::string err;
 };
 
+/// True in builds with AddressSanitizer, which cannot run under an
+/// address-space limit (it reserves terabytes of shadow memory).
+constexpr bool kSanitized =
+#if defined(__SANITIZE_ADDRESS__)
+    true;
+#else
+    false;
+#endif
+
 /// Runs `program` with `args` in folder `cwd`, with `env` set on top of this
-/// process's environment; captures both output streams.
+/// process's environment, and, when `address_limit` is not 0, that many
+/// bytes of address space at most (`ulimit -v`); captures both output streams.
 inline RunResult run(const std::string& program, const std::vector<std::string>& args, const fs::path& cwd,
-                     const std::map<std::string, std::string>& env = {}) {
+                     const std::map<std::string, std::string>& env = {}, std::uint64_t address_limit = 0) {
   const fs::path out_path = cwd / ".stdout", err_path = cwd / ".stderr";
   const pid_t pid = ::fork();
   if (pid == 0) {
@@ -82,6 +94,10 @@ inline RunResult run(const std::string& program, const std::vector<std::string>&
     ::dup2(err, 2);
     if (::chdir(cwd.c_str()) != 0) ::_exit(126);
     for (const auto& [key, value] : env) ::setenv(key.c_str(), value.c_str(), 1);
+    if (address_limit) {
+      const struct rlimit limit = {address_limit, address_limit};
+      if (::setrlimit(RLIMIT_AS, &limit) != 0) ::_exit(125);
+    }
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>(program.c_str()));
     for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
@@ -98,6 +114,53 @@ inline RunResult run(const std::string& program, const std::vector<std::string>&
   fs::remove(out_path);
   fs::remove(err_path);
   return result;
+}
+
+/// One tensor of a safetensors file written by `write_safetensors`.
+struct SafetensorsEntry {
+  std::string name;
+  std::string dtype;                ///< "F32", "BF16", ...
+  std::vector<std::int64_t> shape;
+  std::string bytes;                ///< its data; empty: a hole of the right size (the file is sparse)
+};
+
+/// Writes a safetensors file, in the order given. Tensors without bytes are
+/// left as holes: a file of many GB takes almost no disk.
+inline void write_safetensors(const fs::path& path, const std::vector<SafetensorsEntry>& entries) {
+  std::string header = "{";
+  std::uint64_t offset = 0;
+  std::vector<std::uint64_t> starts;
+  for (const auto& e : entries) {
+    std::uint64_t n = e.dtype == "F64" || e.dtype == "I64" ? 8 : e.dtype == "F32" || e.dtype == "I32" ? 4 : e.dtype == "F16" || e.dtype == "BF16" ? 2 : 1;
+    std::string shape;
+    for (auto d : e.shape) {
+      n *= static_cast<std::uint64_t>(d);
+      shape += (shape.empty() ? "" : ",") + std::to_string(d);
+    }
+    header += (header.size() > 1 ? "," : "") + std::string("\"") + e.name + "\":{\"dtype\":\"" + e.dtype + "\",\"shape\":[" +
+              shape + "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + n) + "]}";
+    starts.push_back(offset);
+    offset += n;
+  }
+  header += "}";
+  header.append((8 - header.size() % 8) % 8, ' ');
+  std::ofstream out(path, std::ios::binary);
+  std::uint64_t length = header.size();
+  for (int i = 0; i < 8; ++i) out.put(static_cast<char>((length >> (8 * i)) & 0xff));
+  out << header;
+  const std::uint64_t data = 8 + header.size();
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i].bytes.empty()) continue;
+    out.seekp(static_cast<std::streamoff>(data + starts[i]));
+    out << entries[i].bytes;
+  }
+  out.close();
+  fs::resize_file(path, data + offset);
+}
+
+/// The bytes of float32 values, as a safetensors or zip record holds them.
+inline std::string float_bytes(const std::vector<float>& values) {
+  return std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
 }
 
 /// Number of lines in `text` (a last line without newline counts).

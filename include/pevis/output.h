@@ -25,9 +25,10 @@ struct OutputSpec {
   /// Told before long steps (a data file of tens of MB, drawing), so that a
   /// caller can show progress; may be empty.
   std::function<void(const std::string&)> on_progress;
-  /// Told, before it is written, of every data file of 1 GB or more, with its
-  /// size; may be empty.
+  /// Told, before it is written, of every data file of `large_data_file`
+  /// bytes or more, with its size; may be empty.
   std::function<void(const std::string&)> on_notice;
+  double large_data_file = 1e9;
 };
 
 /// A figure and the numbers behind it, each matrix and table written as

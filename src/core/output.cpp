@@ -31,8 +31,6 @@ void make_folder(const fs::path& folder) {
   }
 }
 
-constexpr long double kLargeDataFile = 1e9;
-
 // The size of a data file, from the lengths of a sample of its values (the
 // same in CSV and JSON within a few per cent: a separator a value).
 long double data_file_bytes(const LabeledMatrix& m) {
@@ -82,7 +80,7 @@ void write_data(const std::vector<Product>& products, const OutputSpec& spec,
   for (const auto& job : jobs) {
     make_folder(job.path.parent_path());
     const long double bytes = job.matrix ? data_file_bytes(*job.matrix) : data_file_bytes(*job.table);
-    if (bytes >= kLargeDataFile && spec.on_notice) {
+    if (bytes >= spec.large_data_file && spec.on_notice) {
       spec.on_notice("writing " + job.path.string() + ", about " + human_bytes(bytes) +
                      " (--data none writes no data files; --positions or --layer make them smaller)");
     } else if (spec.on_progress && bytes >= 50e6) {

@@ -1,0 +1,111 @@
+// The memory budget, and the refusals it makes before anything large exists.
+#include "pevis/memory.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <new>
+
+#include "pevis/output.h"
+#include "test_util.h"
+
+namespace pevis {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(Memory, TheBudgetIsTheLeastOfTheLimitsAndNamesIt) {
+  MemoryFacts facts;
+  EXPECT_EQ(memory_budget(facts).bytes, 4'000'000'000u);  // nothing known: an assumption, said as such
+  EXPECT_NE(memory_budget(facts).limited_by.find("assumed"), std::string::npos);
+  facts.mem_available = 20'000'000'000;
+  EXPECT_EQ(memory_budget(facts).bytes, 20'000'000'000u);
+  EXPECT_NE(memory_budget(facts).limited_by.find("MemAvailable"), std::string::npos);
+  facts.cgroup_limit = 8'000'000'000;
+  facts.cgroup_usage = 3'000'000'000;
+  EXPECT_EQ(memory_budget(facts).bytes, 5'000'000'000u);
+  EXPECT_NE(memory_budget(facts).limited_by.find("cgroup"), std::string::npos);
+  facts.address_limit = 6'000'000'000;
+  facts.address_used = 2'000'000'000;
+  EXPECT_EQ(memory_budget(facts).bytes, 4'000'000'000u);
+  EXPECT_NE(memory_budget(facts).limited_by.find("ulimit -v"), std::string::npos);
+  facts.address_used = 7'000'000'000;  // over the limit already: nothing left, not a wrap-around
+  EXPECT_EQ(memory_budget(facts).bytes, 0u);
+}
+
+TEST(Memory, ThisProcessHasABudget) {
+  const MemoryFacts facts = read_memory_facts();
+  ASSERT_TRUE(facts.mem_available.has_value());  // every Linux since 3.14
+  const MemoryBudget budget = memory_budget();
+  EXPECT_GT(budget.bytes, 0u);
+  EXPECT_LE(budget.bytes, *facts.mem_available);
+}
+
+TEST(Memory, FailedAllocationsAreToldApart) {
+  EXPECT_TRUE(is_out_of_memory(std::bad_alloc()));
+  EXPECT_TRUE(is_out_of_memory(std::runtime_error("[enforce fail at alloc_cpu.cpp:75] . DefaultCPUAllocator: can't allocate memory: you tried to allocate 8000000000 bytes.")));
+  EXPECT_FALSE(is_out_of_memory(std::runtime_error("shape mismatch")));
+  const Error e = out_of_memory("running the model's forward");
+  EXPECT_EQ(e.code(), ExitCode::kBadInput);
+  EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos);
+  EXPECT_NE(std::string(e.what()).find("while running the model's forward"), std::string::npos);
+}
+
+TEST(Memory, RefusalsSayWhatIsNeededWhatThereIsAndWhatToDo) {
+  try {
+    check_memory(5e18L, "model.pt", "reading the 3 selected vectors", "select fewer with --match REGEX");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_EQ(e.code(), ExitCode::kBadInput);
+    EXPECT_NE(message.find("model.pt : reading the 3 selected vectors would need about 5 EB of memory"), std::string::npos) << message;
+    EXPECT_NE(message.find("is left under"), std::string::npos) << message;
+    EXPECT_NE(message.find("(select fewer with --match REGEX)"), std::string::npos) << message;
+  }
+  EXPECT_NO_THROW(check_memory(1000, "x", "y", "z"));
+}
+
+TEST(Memory, DataFilesOverTheThresholdAreAnnouncedBeforeTheyAreWritten) {
+  // The threshold is 1 GB in every run; a smaller one here tests the same path.
+  test::TempDir dir;
+  LabeledMatrix m{"big", "row", index_labels(1000), index_labels(500), 1000, 500, std::vector<float>(500000)};
+  for (std::size_t i = 0; i < m.values.size(); ++i) m.values[i] = static_cast<float>(i) / 7.0f;
+  OutputSpec spec;
+  spec.dir = dir.path().string();
+  spec.figures = std::nullopt;
+  spec.large_data_file = 1'000'000;
+  std::vector<std::string> notes;
+  spec.on_notice = [&](const std::string& note) {
+    EXPECT_FALSE(fs::exists(dir / "big.csv")) << "announced after it was written";
+    notes.push_back(note);
+  };
+  write_products({Product{plot::Figure{}, {m}, {}}}, spec, [](const WrittenFile&) {});
+  ASSERT_EQ(notes.size(), 1u);
+  // The size said is the size written, within 10 per cent.
+  const double written = static_cast<double>(fs::file_size(dir / "big.csv"));
+  const auto about = notes[0].find("about ");
+  ASSERT_NE(about, std::string::npos) << notes[0];
+  const double said = std::stod(notes[0].substr(about + 6)) * 1e6;  // "about 5.6 MB"
+  EXPECT_NE(notes[0].find(" MB"), std::string::npos) << notes[0];
+  EXPECT_NEAR(said / written, 1.0, 0.1) << notes[0] << " vs " << written;
+  EXPECT_NE(notes[0].find("--data none"), std::string::npos);
+  // Under the threshold: nothing said.
+  notes.clear();
+  spec.large_data_file = 1e9;
+  write_products({Product{plot::Figure{}, {m}, {}}}, spec, [](const WrittenFile&) {});
+  EXPECT_TRUE(notes.empty());
+}
+
+TEST(Memory, TheBinaryRefusesATableLargerThanItsAddressSpaceAtOnce) {
+  if (test::kSanitized) GTEST_SKIP() << "AddressSanitizer cannot run under an address-space limit";
+  test::TempDir dir;
+  const auto run = test::run(PEVIS_BINARY, {"encoding", "--d-model", "2000000", "--max-len", "1000"}, dir.path(), {},
+                             8'000'000'000ull);
+  EXPECT_EQ(run.exit_code, 3) << run.err;
+  EXPECT_EQ(test::count_lines(run.err), 1) << run.err;
+  EXPECT_NE(run.err.find("is left under the address-space limit (ulimit -v)"), std::string::npos) << run.err;
+  EXPECT_FALSE(fs::exists(dir / "pevis-out" / "encoding.csv"));
+}
+
+}  // namespace
+}  // namespace pevis
