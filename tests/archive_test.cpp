@@ -45,6 +45,40 @@ TEST(Zip, ReadsEveryRecordAsLibTorchDoes) {
   }
 }
 
+// Little-endian fields of a zip archive written by hand.
+std::string le(std::uint64_t v, int bytes) {
+  std::string out;
+  for (int i = 0; i < bytes; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
+  return out;
+}
+
+TEST(Zip, ReadsZip64Archives) {
+  // One stored entry whose sizes and offset live in ZIP64 fields, as writers
+  // put them for archives over 4 GB, and ZIP64's end records.
+  const std::string name = "archive/data/0", data = "hello";
+  const std::uint32_t crc = 0x3610a686;  // CRC-32 of "hello"
+  std::string zip = "PK\x03\x04" + le(45, 2) + le(0, 2) + le(0, 2) + le(0, 4) + le(crc, 4) + le(0xffffffffu, 4) +
+                    le(0xffffffffu, 4) + le(name.size(), 2) + le(20, 2) + name + le(1, 2) + le(16, 2) + le(5, 8) + le(5, 8) + data;
+  const std::uint64_t dir_at = zip.size();
+  zip += "PK\x01\x02" + le(45, 2) + le(45, 2) + le(0, 2) + le(0, 2) + le(0, 4) + le(crc, 4) + le(0xffffffffu, 4) +
+         le(0xffffffffu, 4) + le(name.size(), 2) + le(28, 2) + le(0, 2) + le(0, 2) + le(0, 2) + le(0, 4) +
+         le(0xffffffffu, 4) + name + le(1, 2) + le(24, 2) + le(5, 8) + le(5, 8) + le(0, 8);
+  const std::uint64_t dir_size = zip.size() - dir_at, record_at = zip.size();
+  zip += "PK\x06\x06" + le(44, 8) + le(45, 2) + le(45, 2) + le(0, 4) + le(0, 4) + le(1, 8) + le(1, 8) + le(dir_size, 8) +
+         le(dir_at, 8);
+  zip += "PK\x06\x07" + le(0, 4) + le(record_at, 8) + le(1, 4);
+  zip += "PK\x05\x06" + le(0, 2) + le(0, 2) + le(0xffff, 2) + le(0xffff, 2) + le(0xffffffffu, 4) + le(0xffffffffu, 4) + le(0, 2);
+  const ZipArchive archive(memory_source(zip, "zip64.pt"), "PyTorch zip archive");
+  ASSERT_NE(archive.find(name), nullptr);
+  EXPECT_EQ(archive.find(name)->size, 5u);
+  EXPECT_EQ(archive.read(name), "hello");
+  // The same with a wrong checksum is refused when read.
+  std::string flipped = zip;
+  flipped[flipped.find("hello")] = 'j';
+  const ZipArchive damaged(memory_source(flipped, "zip64.pt"), "PyTorch zip archive");
+  EXPECT_NE(error_of([&] { damaged.read(name); }).find("fails its checksum"), std::string::npos);
+}
+
 TEST(Zip, DamagedArchivesAreOneLineErrors) {
   const std::string bytes = test::read_file(kData + "/simple_net.state.pt");
   // Cut anywhere: no directory, or a directory that points past the end.
@@ -148,6 +182,19 @@ TEST(Lazy, ASparseMultiGigabyteFileShowsItsBiasesReadingOnlyThem) {
                              3'000'000'000ull);
   EXPECT_EQ(run.exit_code, 0) << run.err;
   EXPECT_NE(test::read_file(dir / "out" / "bias.csv").find("layers.1.bias"), std::string::npos);
+
+  // A 1-D tensor larger than the budget: refused before it is read.
+  auto entries = sparse_model();
+  entries.push_back({"huge.bias", "F32", {1'600'000'000}, ""});
+  test::write_safetensors(dir / "huge.safetensors", entries);
+  const auto refused = test::run(PEVIS_BINARY, {"bias", "huge.safetensors", "--format", "none", "-o", "out2"}, dir.path(), {},
+                                 3'000'000'000ull);
+  EXPECT_EQ(refused.exit_code, 3) << refused.err;
+  EXPECT_EQ(test::count_lines(refused.err), 1) << refused.err;
+  EXPECT_NE(refused.err.find("reading the 3 selected vectors would need about 19.2 GB"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("ulimit -v"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("--match"), std::string::npos) << refused.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out2"));
 }
 
 }  // namespace

@@ -107,5 +107,22 @@ TEST(Memory, TheBinaryRefusesATableLargerThanItsAddressSpaceAtOnce) {
   EXPECT_FALSE(fs::exists(dir / "pevis-out" / "encoding.csv"));
 }
 
+TEST(Memory, AnAllocationThatFailsAnywayIsAOneLineResourceError) {
+  // The model's own activations are not estimated: 14000 tokens make a
+  // 2 x 14000 x 14000 score matrix (1.6 GB) and its softmax, more than a
+  // 3 GB address space leaves. The failure inside LibTorch is said in one line.
+  if (test::kSanitized) GTEST_SKIP() << "AddressSanitizer cannot run under an address-space limit";
+  test::TempDir dir;
+  const auto run = test::run(PEVIS_BINARY,
+                             {"attention", std::string(PEVIS_TEST_DATA) + "/attn_features.pt", "--input-shape", "1,14000,16",
+                              "--format", "none", "--data", "none"},
+                             dir.path(), {}, 3'000'000'000ull);
+  EXPECT_EQ(run.exit_code, 3) << run.err;
+  EXPECT_EQ(test::count_lines(run.err), 1) << run.err;
+  EXPECT_NE(run.err.find("pevis: memory : an allocation failed while"), std::string::npos) << run.err;
+  EXPECT_EQ(run.err.find("internal error"), std::string::npos) << run.err;
+  EXPECT_EQ(run.err.find("enforce fail"), std::string::npos) << run.err;
+}
+
 }  // namespace
 }  // namespace pevis

@@ -497,6 +497,34 @@ def make_bad(out_dir):
     text = json.dumps(header).encode()
     open(path("huge_shape.safetensors"), "wb").write(struct.pack("<Q", len(text)) + text + b"\0" * 16)
 
+    # Indexes of sharded checkpoints: a shard that is not there, one outside
+    # the index's folder, an index naming itself, and a tensor in two shards.
+    def write_safetensors(name, tensors):
+        header, data = {}, b""
+        for tensor, values in tensors:
+            raw = struct.pack("<%df" % len(values), *values)
+            header[tensor] = {"dtype": "F32", "shape": [len(values)], "data_offsets": [len(data), len(data) + len(raw)]}
+            data += raw
+        text = json.dumps(header).encode()
+        text += b" " * (-len(text) % 8)
+        open(path(name), "wb").write(struct.pack("<Q", len(text)) + text + data)
+
+    def write_index(name, weight_map):
+        with open(path(name), "w") as f:
+            json.dump({"weight_map": weight_map}, f)
+            f.write("\n")
+
+    write_index("index_missing_shard.index.json", {"layer.bias": "gone.safetensors"})
+    write_index("index_outside_folder.index.json", {"layer.bias": "../simple_net.safetensors"})
+    write_index("index_itself.index.json", {"layer.bias": "index_itself.index.json"})
+    os.makedirs(path("sharded_twice"), exist_ok=True)
+    write_safetensors("sharded_twice/model-00001-of-00002.safetensors", [("layer.bias", [1.0, 2.0]), ("head.bias", [0.5])])
+    write_safetensors("sharded_twice/model-00002-of-00002.safetensors", [("layer.bias", [3.0, 4.0]), ("tail.bias", [1.0])])
+    with open(path("sharded_twice/model.safetensors.index.json"), "w") as f:
+        json.dump({"weight_map": {"layer.bias": "model-00001-of-00002.safetensors",
+                                  "head.bias": "model-00001-of-00002.safetensors",
+                                  "tail.bias": "model-00002-of-00002.safetensors"}}, f)
+
     # Text inputs.
     open(path("latin1_tokens.txt"), "wb").write("caf\xe9 cr\xe8me".encode("latin-1"))
     open(path("duplicate_vocab.txt"), "w").write("a\nb\nc\nb\n")
