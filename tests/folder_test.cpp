@@ -187,6 +187,12 @@ TEST(Folder, BiasesOfABaseModelAndItsFineTuneArePaired) {
   EXPECT_NE(run.out.find("base: safetensors, 2 shards, 25 tensors"), std::string::npos) << run.out;
   EXPECT_NE(run.out.find("config.json architectures = Qwen2ForCausalLM"), std::string::npos) << run.out;
   EXPECT_NE(run.out.find("lm_head.weight  Half [8, 2]"), std::string::npos) << run.out;
+  // The tree from the names: alike numbered layers fold, with their bytes and dtypes.
+  const auto summary = test::run(PEVIS_BINARY, {"summary", "base", "--fold-repeats", "--format", "none"}, dir.path());
+  EXPECT_EQ(summary.exit_code, 0) << summary.err;
+  EXPECT_NE(summary.out.find("0 (x12, each)"), std::string::npos) << summary.out;
+  EXPECT_NE(summary.out.find("BFloat16,Float"), std::string::npos) << summary.out;
+  EXPECT_NE(summary.out.find("no tensor data was read"), std::string::npos) << summary.out;
 }
 
 TEST(ModulePath, NaturalOrderCountsDigitRunsByValue) {

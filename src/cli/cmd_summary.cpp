@@ -67,6 +67,16 @@ std::vector<Shown> shown_rows(const Summary& s, int depth, bool fold_repeats) {
       if (p.empty()) break;
     }
   }
+  // For trees built from tensor names (no types): each subtree's layout, its
+  // descendants' relative paths and sizes, so that only alike subtrees fold.
+  std::map<std::string, std::string> layout;
+  for (const auto& r : s.rows) {
+    if (r.path.empty()) continue;
+    const std::string entry = ":" + std::to_string(r.own_params) + "/" + std::to_string(r.own_bytes) + ";";
+    for (std::string a = r.path; !a.empty(); a = a.rfind('.') == std::string::npos ? "" : a.substr(0, a.rfind('.'))) {
+      layout[a] += r.path.substr(a.size()) + entry;
+    }
+  }
   std::map<std::string, int> index;
   std::set<std::string> hidden;  // repeated subtrees folded into their first
   for (const auto& r : s.rows) {
@@ -89,7 +99,8 @@ std::vector<Shown> shown_rows(const Summary& s, int depth, bool fold_repeats) {
             const std::string last = path.substr(path.rfind('.') + 1);
             return !last.empty() && last.find_first_not_of("0123456789") == std::string::npos;
           };
-          if (numbered(prev.path) && numbered(r.path) && prev.type == r.type && !r.type.empty() &&
+          const bool alike = !r.type.empty() || (layout[prev.path] == layout[r.path] && prev.dtypes == r.dtypes);
+          if (numbered(prev.path) && numbered(r.path) && prev.type == r.type && alike &&
               prev.subtree_params == r.subtree_params &&
               prev.subtree_mult_adds == r.subtree_mult_adds && prev.outputs == r.outputs) {
             rows[i].repeats++;
@@ -217,7 +228,7 @@ void run_summary(const SummaryOptions& options) {
   out << rule << "\n";
   if (!s.totals.forward) {
     out << (model.runnable() ? "Shapes and mult-adds need a forward pass: give --input or --input-shape.\n"
-                         : "The " + model.format + " format holds weights only: modules are inferred from the tensor "
+                         : "This model (" + model.format + ") holds weights only: modules are inferred from the tensor "
                            "names, every tensor counts as a parameter, and no tensor data was read. Shapes of "
                            "activations and mult-adds need a runnable model (TorchScript or torch.export).\n");
   }
