@@ -20,7 +20,9 @@ std::vector<BiasVector> find_biases(const Model& model, const BiasSelection& sel
     // The file's bytes, their float32 copy, and the vector kept.
     need += static_cast<long double>(t.nbytes()) + 8.0L * static_cast<long double>(t.numel());
   }
-  check_memory(need, model.path, "reading the " + std::to_string(chosen.size()) + " selected vectors",
+  check_memory(need, model.path,
+               chosen.size() == 1 ? std::string("reading the selected vector")
+                                  : "reading the " + std::to_string(chosen.size()) + " selected vectors",
                "select fewer with --match REGEX or --layer REGEX");
   std::vector<BiasVector> out;
   for (const NamedTensor* t : chosen) {
