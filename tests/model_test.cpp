@@ -194,6 +194,13 @@ TEST(Pickle, TensorsStayInsideTheirStorage) {
   EXPECT_NE(read_error(tensor_pickle(10, 2, 5, 2)).find("past the end of its storage"), std::string::npos);
   EXPECT_NE(read_error(tensor_pickle(10, -1, 2, 1)).find("negative"), std::string::npos);
   EXPECT_NE(read_error(tensor_pickle(10, 0, 2, 0x7fffffff)).find("past the end"), std::string::npos);
+  // A view that repeats one element 2^30 x 2^30 times (stride 0) stays inside
+  // its storage but is no tensor anyone saved.
+  const std::string repeated = kProto + "}(" + str("t") + "ctorch._utils\n_rebuild_tensor_v2\n(" + "(" + str("storage") +
+                               "ctorch\nFloatStorage\n" + str("0") + str("cpu") + integer(1) + "tQ" + integer(0) +
+                               integer(1 << 30) + integer(1 << 30) + "\x86" + integer(0) + integer(0) + "\x86" + "\x89" +
+                               "ccollections\nOrderedDict\n)RtRu.";
+  EXPECT_NE(read_error(repeated).find("more elements than any tensor can"), std::string::npos) << read_error(repeated);
 }
 
 TEST(Checkpoint, RefusesStoragesLargerThanTheFile) {

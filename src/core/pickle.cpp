@@ -251,6 +251,14 @@ class Machine {
     if (!empty && (overflow || last >= static_cast<std::uint64_t>(storage->numel()))) {
       fail("a tensor reaches past the end of its storage (the file is damaged or hostile)");
     }
+    // A view may repeat elements (stride 0), but its element count must be a
+    // number: no real tensor has 2^48 elements.
+    std::uint64_t count = 1;
+    for (const auto d : size) {
+      if (__builtin_mul_overflow(count, static_cast<std::uint64_t>(d), &count) || count > (1ull << 48)) {
+        fail("a tensor has more elements than any tensor can (the file is damaged or hostile)");
+      }
+    }
     auto out = make(Value::Kind::kTensor);
     const at::ScalarType dtype = storage->dtype();
     TensorReader read;
