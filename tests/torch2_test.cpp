@@ -206,6 +206,29 @@ TEST(Torch2, OperatorsAreAddedOnlyWhereLibTorchLacksThem) {
   }
 }
 
+// --layer keeps only what it can match, also for a fused encoder layer whose
+// site is named after its self_attn child; what is kept is what a full
+// capture gives.
+TEST(Torch2, ASiteFilterKeepsOnlyTheSitesItCanMatch) {
+  const std::string file = "v113_encoder_post_trace_nograd.pt";
+  const Model model = load_model(kDir + file);
+  const std::vector<c10::IValue> inputs = {tensor_of(expected("v113")["models"][file]["input"])};
+  const auto all = capture_attention(model, inputs);
+  ASSERT_EQ(all.size(), 2u);
+  const std::string pattern = "layers\\.1\\.self_attn$";
+  std::size_t skipped = 0;
+  const auto some = capture_attention(model, inputs, nullptr, site_filter(std::regex(pattern), pattern), &skipped);
+  ASSERT_EQ(some.size(), 1u);
+  EXPECT_EQ(skipped, 1u);
+  EXPECT_EQ(some[0].name, all[1].name);
+  EXPECT_TRUE(at::equal(some[0].weights, all[1].weights));
+  // A pattern naming a repeat ("#2") cannot be checked against paths: nothing is left out.
+  const std::string repeat = "self_attn#2";
+  const auto every = capture_attention(model, inputs, nullptr, site_filter(std::regex(repeat), repeat), &skipped);
+  EXPECT_EQ(every.size(), 2u);
+  EXPECT_EQ(skipped, 0u);
+}
+
 // Mult-adds do not depend on which path ran: the fused operators count what
 // the explicit operators of the same model count.
 TEST(Torch2, SummaryCountsMultAddsInsideFusedOperators) {

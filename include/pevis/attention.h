@@ -3,9 +3,11 @@
 #include <ATen/core/Tensor.h>
 #include <ATen/core/ivalue.h>
 
+#include <regex>
 #include <string>
 #include <vector>
 
+#include "pevis/capture.h"
 #include "pevis/model.h"
 
 namespace pevis {
@@ -31,9 +33,19 @@ const std::vector<std::string>& attention_operators();
 /// output (nn.MultiheadAttention's) is split using the `num_heads` attribute
 /// of its module, or of the nearest ancestor that has one; without one, it is
 /// taken as one sequence of `N` heads. `output`, when given, receives the
-/// model's output. Throws `pevis::Error` (exit 3) as `capture_forward` does.
+/// model's output. With `wanted`, sites whose name could not match it are
+/// not kept (see `site_filter`); `skipped`, when given, receives how many
+/// runs were left out so. Throws `pevis::Error` (exit 3) as `capture_forward`
+/// does.
 std::vector<AttentionSite> capture_attention(const Model& model, const std::vector<c10::IValue>& inputs,
-                                             c10::IValue* output = nullptr);
+                                             c10::IValue* output = nullptr, const SiteFilter& wanted = {},
+                                             std::size_t* skipped = nullptr);
+
+/// A filter for `capture_attention` that keeps every module path whose site
+/// name could match `pattern` (regex search): the path itself, "model" for
+/// the root, the `.self_attn` a fused encoder layer's site is named after,
+/// and, when the pattern names a repeat (`#2`), every path.
+SiteFilter site_filter(const std::regex& pattern, const std::string& source);
 
 /// How heads are fused for rollout.
 enum class Fusion { kMean, kMax, kMin };

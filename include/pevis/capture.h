@@ -3,6 +3,7 @@
 #include <ATen/core/ivalue.h>
 
 #include <map>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,7 +27,12 @@ struct CapturedValue {
 struct CaptureResult {
   c10::IValue output;                   ///< the model's own output, unchanged by capturing
   std::vector<CapturedValue> captured;  ///< nodes that ran, in order of their first execution
+  std::size_t skipped = 0;              ///< executions not kept: their module path was not wanted
 };
+
+/// Which module paths a capture keeps (all when empty): what is not wanted is
+/// never copied or formed, so it costs no memory.
+using SiteFilter = std::function<bool(const std::string& path)>;
 
 /// A forward hook for TorchScript: copies the module's forward graph, inlines
 /// it, inserts pevis's recording operator after every node whose kind is in
@@ -38,10 +44,15 @@ struct CaptureResult {
 /// as true, so nn.MultiheadAttention and nn.TransformerEncoderLayer take their
 /// explicit path, the one that forms the softmax; it computes the same outputs.
 ///
+/// Keeps only the nodes whose module path `wanted` accepts. What is kept may
+/// hold at most three quarters of the memory budget (see memory.h).
+///
 /// Throws `pevis::Error`: exit 3 when the model has no forward or fails on
-/// these inputs (the message names the expected argument types).
+/// these inputs (the message names the expected argument types), or when
+/// what it would keep exceeds the budget.
 CaptureResult capture_forward(const Model& model, const std::vector<c10::IValue>& inputs,
-                              const std::vector<std::string>& kinds, bool explicit_paths = true);
+                              const std::vector<std::string>& kinds, bool explicit_paths = true,
+                              const SiteFilter& wanted = {});
 
 /// One execution of an operation whose cost pevis counts (matrix products,
 /// convolutions): the sizes of its tensor inputs and of its output.

@@ -207,7 +207,10 @@ void run_attention(const AttentionOptions& options) {
   const bool progress = ::isatty(STDERR_FILENO);
   if (progress) std::cerr << "pevis: running " << options.model << " and capturing attention..." << std::endl;
 
-  auto sites = capture_attention(model, input.values);
+  // Sites --layer cannot match are not kept: they cost no memory.
+  std::size_t skipped = 0;
+  auto sites = capture_attention(model, input.values, nullptr, layer ? site_filter(*layer, options.layer) : SiteFilter{},
+                                 &skipped);
   seconds["capture"] = clock.lap();
   if (options.timings) {
     // The same forward pass without capturing, three times, after the
@@ -221,6 +224,9 @@ void run_attention(const AttentionOptions& options) {
     clock.lap();
     plain_forward(model, input.values);
     seconds["plain_forward_warm"] = clock.lap();
+  }
+  if (sites.empty() && skipped > 0) {
+    throw bad_input("--layer " + options.layer, "no attention site matches", "see the sites with --list");
   }
   if (sites.empty()) {
     throw bad_input(options.model,

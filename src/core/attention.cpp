@@ -57,10 +57,19 @@ const std::vector<std::string>& attention_operators() {
   return kinds;
 }
 
+SiteFilter site_filter(const std::regex& pattern, const std::string& source) {
+  if (source.find('#') != std::string::npos) return {};
+  return [pattern](const std::string& path) {
+    const std::string name = path.empty() ? "model" : path;
+    return std::regex_search(name, pattern) || std::regex_search(name + ".self_attn", pattern);
+  };
+}
+
 std::vector<AttentionSite> capture_attention(const Model& model, const std::vector<c10::IValue>& inputs,
-                                             c10::IValue* output) {
-  CaptureResult result = capture_forward(model, inputs, attention_operators());
+                                             c10::IValue* output, const SiteFilter& wanted, std::size_t* skipped) {
+  CaptureResult result = capture_forward(model, inputs, attention_operators(), /*explicit_paths=*/true, wanted);
   if (output) *output = result.output;
+  if (skipped) *skipped = result.skipped;
   std::vector<AttentionSite> sites;
   std::map<std::string, int> seen;
   for (const auto& captured : result.captured) {

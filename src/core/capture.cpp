@@ -28,10 +28,16 @@ namespace {
 struct Records {
   std::vector<std::pair<std::int64_t, at::Tensor>> kept;
   std::uint64_t limit = 0, held = 0, dropped = 0;
+  std::vector<char> unwanted;  // by site: its module path was not asked for
+  std::size_t skipped = 0;
 
-  // Keeps the weights `make` returns, `bytes` large, when they fit.
+  // Keeps the weights `make` returns, `bytes` large, when they are wanted and fit.
   template <typename Make>
   void keep(std::int64_t site, std::uint64_t bytes, Make&& make) {
+    if (site >= 0 && static_cast<std::size_t>(site) < unwanted.size() && unwanted[static_cast<std::size_t>(site)]) {
+      ++skipped;
+      return;
+    }
     if (dropped || held + bytes > limit) {
       dropped += bytes;
       return;
@@ -62,7 +68,7 @@ Error capture_too_large(const Model& model, const Records& records) {
                        human_bytes(static_cast<long double>(records.held + records.dropped)) + " of memory, more than the " +
                        human_bytes(static_cast<long double>(records.limit)) + " a capture may hold (" +
                        memory_budget().limited_by + " sets the budget)",
-                   "give fewer tokens (weights grow with their square), or a smaller batch");
+                   "choose sites with --layer REGEX, or give fewer tokens (weights grow with their square) or a smaller batch");
 }
 
 at::Tensor record(const at::Tensor& value, std::int64_t site) {
@@ -438,7 +444,7 @@ std::vector<std::int64_t> sizes_of(const c10::IValue& v) {
 // A torch.export program runs in pevis's interpreter: the recorders are
 // its observer, module paths come from each node's nn_module_stack.
 CaptureResult capture_program(const Model& model, const std::vector<c10::IValue>& inputs,
-                              const std::vector<std::string>& kinds) {
+                              const std::vector<std::string>& kinds, const SiteFilter& wanted) {
   std::map<std::size_t, std::size_t> site_of_node;
   std::vector<CapturedValue> sites;
   CaptureResult result;
@@ -447,6 +453,10 @@ CaptureResult capture_program(const Model& model, const std::vector<c10::IValue>
   result.output = run_exported(model, inputs, [&](const ExportedStep& step) {
     const std::string& op = step.node.op;
     if (std::find(kinds.begin(), kinds.end(), op) == kinds.end() || step.results.empty()) return;
+    if (wanted && !wanted(step.node.path)) {
+      ++records.skipped;
+      return;
+    }
     const auto& a = step.arguments;
     const auto site = static_cast<std::int64_t>(step.index);
     if (op == "aten::scaled_dot_product_attention") {
@@ -470,6 +480,7 @@ CaptureResult capture_program(const Model& model, const std::vector<c10::IValue>
     records.kept.clear();
   });
   if (records.dropped) throw capture_too_large(model, records);
+  result.skipped = records.skipped;
   result.captured = std::move(sites);
   return result;
 }
@@ -719,8 +730,8 @@ ForwardTrace trace_forward(const Model& model, const std::vector<c10::IValue>& i
 }
 
 CaptureResult capture_forward(const Model& model, const std::vector<c10::IValue>& inputs,
-                              const std::vector<std::string>& kinds, bool explicit_paths) {
-  if (model.program) return capture_program(model, inputs, kinds);
+                              const std::vector<std::string>& kinds, bool explicit_paths, const SiteFilter& wanted) {
+  if (model.program) return capture_program(model, inputs, kinds, wanted);
   torch::jit::Module& module = module_of(model, "capturing");
   module.eval();
   check_arity(model, inputs);
@@ -757,6 +768,9 @@ CaptureResult capture_forward(const Model& model, const std::vector<c10::IValue>
 
   Records records;
   records.limit = capture_limit();
+  if (wanted) {
+    for (const auto& site : sites) records.unwanted.push_back(wanted(site.path) ? 0 : 1);
+  }
   std::map<std::int64_t, std::int64_t> heads;
   CaptureResult result;
   {
@@ -766,6 +780,7 @@ CaptureResult capture_forward(const Model& model, const std::vector<c10::IValue>
     result.output = run_graph(module, graph, inputs, model);
   }
   if (records.dropped) throw capture_too_large(model, records);
+  result.skipped = records.skipped;
   for (const auto& [site, n] : heads) sites[static_cast<std::size_t>(site)].heads = n;
   std::vector<std::int64_t> order;
   for (auto& [site, value] : records.kept) {
