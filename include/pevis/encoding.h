@@ -62,10 +62,19 @@ struct PositionalCandidate {
 /// Buffers first, then in model order.
 std::vector<PositionalCandidate> find_positional_tables(const Model& model);
 
+/// The copies a caller will make of a table it draws: as data, as a figure,
+/// and the similarity of `window` positions (0: all of them).
+struct TableCopies {
+  std::int64_t window = 0;
+  bool data = false;
+  bool figures = false;
+};
+
 /// The named tensor of `model` as a float32 [positions, dims] table (size-1
-/// dimensions dropped). Throws `pevis::Error` (exit 3) when there is no such
-/// tensor or it is not a 2-D table.
-at::Tensor positional_table(const Model& model, const std::string& name);
+/// dimensions dropped), read only now. Throws `pevis::Error` (exit 3) when
+/// there is no such tensor, it is not a 2-D table, or it and `copies` would
+/// not fit the memory budget (checked before anything is read).
+at::Tensor positional_table(const Model& model, const std::string& name, const TableCopies& copies = {});
 
 /// How a table compares with the ideal sinusoid of its size.
 struct SinusoidCheck {

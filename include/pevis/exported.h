@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "pevis/archive.h"
 #include "pevis/model.h"
 
 namespace pevis {
@@ -42,15 +43,16 @@ using ExportedObserver = std::function<void(const ExportedStep&)>;
 
 /// Tells a `torch.export` archive (`torch.export.save`, `.pt2`) from its
 /// zip directory, without reading it.
-bool is_exported_program(const std::string& path);
+bool is_exported_program(const ZipArchive& zip);
 
 /// Reads a `.pt2` archive of PyTorch 2.6's layout (schema version 8): the
 /// graph, validated before anything runs (every operator exists in this
 /// LibTorch or is one pevis adds, every value is defined before it is used,
 /// every argument has the kind its schema wants), and the weights, constants
 /// and example inputs through pevis's restricted reader (no code from the file
-/// runs). Throws `pevis::Error` (exit 3), one line, for anything else.
-Model read_exported(const std::string& path);
+/// runs). `path` names it in messages. Throws `pevis::Error` (exit 3), one
+/// line, for anything else.
+Model read_exported(const ZipArchive& zip, const std::string& path);
 
 /// Runs the program's graph node by node through LibTorch's dispatcher on
 /// `inputs` (its user inputs, in order), calling `observe` after each node.

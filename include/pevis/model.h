@@ -111,8 +111,10 @@ Model read_safetensors(std::shared_ptr<const ByteSource> source);
 /// present, fills `Model::config`.
 Model read_folder(const std::string& path);
 
-/// True when `path` is a JSON file (an index of shards, by its content), not a folder.
-bool is_index_file(const std::string& path);
+/// True when a file of `size` bytes that begins with `head` (its first 16
+/// bytes, or all of a shorter file) is JSON: an index of shards, not a
+/// safetensors file.
+bool is_index_head(const std::string& head, std::uint64_t size);
 
 /// The tensor as float32, for showing (fp16 and bf16 are widened exactly).
 at::Tensor as_float(const at::Tensor& tensor);

@@ -78,6 +78,7 @@ void run_encoding(const EncodingOptions& options) {
                 "for example: pevis encoding --d-model 512");
   }
   std::ostream& messages = human(options.output);
+  const bool data = options.output.data != "none", figures = options.output.format != "none";  // copies to plan for
   nlohmann::json summary = {{"command", "encoding"}};
   at::Tensor full;            // [positions, dims]
   std::string about;          // what the table is, for titles
@@ -108,19 +109,7 @@ void run_encoding(const EncodingOptions& options) {
       name = candidates.front().name;
       if (candidates.size() > 1) messages << "using " << name << " (of " << candidates.size() << " candidates: see --list)\n";
     }
-    // Only this table's bytes are read; first, what it and its copies will hold.
-    for (const auto& t : model.tensors) {
-      if (t.name != name) continue;
-      std::vector<std::int64_t> dims;
-      for (auto d : t.shape()) if (d != 1) dims.push_back(d);
-      const std::int64_t rows = dims.empty() ? 1 : dims[0], cols = t.numel() / std::max<std::int64_t>(rows, 1);
-      const std::int64_t window = options.window > 0 ? std::min(options.window, rows) : rows;
-      const bool data = options.output.data != "none", figures = options.output.format != "none";
-      check_memory(static_cast<long double>(t.nbytes()) + 8.0L * static_cast<long double>(t.numel()) +
-                       encoding_copies_bytes(rows, cols, window, data, figures),
-                   options.model, "reading and drawing " + name, "use --positions A:B, --window N, --data none or --format none");
-    }
-    full = positional_table(model, name);
+    full = positional_table(model, name, {options.window, data, figures});
     spec = {full.size(1), full.size(0), options.base};
     sinusoid = false;
     about = name + " of " + options.model + " (" + std::to_string(full.size(0)) + " positions x " +
@@ -156,7 +145,6 @@ void run_encoding(const EncodingOptions& options) {
                                                       : parse_range(options.positions, spec.max_len);
   const std::int64_t window = options.window == 0 ? end - first : std::min(options.window, end - first);
   if (sinusoid) {
-    const bool data = options.output.data != "none", figures = options.output.format != "none";
     check_sinusoidal_spec(spec, memory_budget(), encoding_copies_bytes(end - first, spec.d_model, window, data, figures));
     full = sinusoidal_table(spec);
   }

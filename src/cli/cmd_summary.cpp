@@ -9,6 +9,7 @@
 #include "output_options.h"
 #include "pevis/error.h"
 #include "pevis/model.h"
+#include "pevis/module_path.h"
 #include "pevis/summary.h"
 
 namespace pevis::cli {
@@ -71,11 +72,9 @@ std::vector<Shown> shown_rows(const Summary& s, int depth, bool fold_repeats) {
   // descendants' relative paths and sizes, so that only alike subtrees fold.
   std::map<std::string, std::string> layout;
   for (const auto& r : s.rows) {
-    if (r.path.empty()) continue;
+    if (!fold_repeats || r.path.empty()) continue;
     const std::string entry = ":" + std::to_string(r.own_params) + "/" + std::to_string(r.own_bytes) + ";";
-    for (std::string a = r.path; !a.empty(); a = a.rfind('.') == std::string::npos ? "" : a.substr(0, a.rfind('.'))) {
-      layout[a] += r.path.substr(a.size()) + entry;
-    }
+    for (std::string a = r.path; !a.empty(); a = parent_of(a)) layout[a] += r.path.substr(a.size()) + entry;
   }
   std::map<std::string, int> index;
   std::set<std::string> hidden;  // repeated subtrees folded into their first

@@ -74,7 +74,11 @@ std::string ByteSource::read_string(std::uint64_t offset, std::uint64_t n) const
 
 std::shared_ptr<const ByteSource> open_file(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw bad_input(path, std::string("cannot open the file: ") + std::strerror(errno), "check the path");
+  if (fd < 0) {
+    const int error = errno;
+    throw bad_input(path, std::string("cannot open the file: ") + std::strerror(error),
+                    error == EACCES ? "check its permissions" : "check the path");
+  }
   struct stat info {};
   if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
     ::close(fd);

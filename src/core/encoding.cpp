@@ -135,7 +135,7 @@ std::vector<PositionalCandidate> find_positional_tables(const Model& model) {
   return buffers;
 }
 
-at::Tensor positional_table(const Model& model, const std::string& name) {
+at::Tensor positional_table(const Model& model, const std::string& name, const TableCopies& copies) {
   for (const auto& t : model.tensors) {
     if (t.name != name) continue;
     const auto dims = non_unit(t.shape());
@@ -143,6 +143,11 @@ at::Tensor positional_table(const Model& model, const std::string& name) {
       throw bad_input(name, "this tensor is not a 2-D table of floats once its size-1 dimensions are dropped",
                       "pick a [positions, dims] table; --list shows the candidates");
     }
+    // The file's bytes, the float32 table and its contiguous copy, then what the caller makes of it.
+    const std::int64_t window = copies.window > 0 ? std::min(copies.window, dims[0]) : dims[0];
+    check_memory(static_cast<long double>(t.nbytes()) + 8.0L * static_cast<long double>(t.numel()) +
+                     encoding_copies_bytes(dims[0], dims[1], window, copies.data, copies.figures),
+                 model.path, "reading and drawing " + name, "use --positions A:B, --window N, --data none or --format none");
     return as_float(t.tensor()).reshape(dims).contiguous();
   }
   throw bad_input(name, "the model has no tensor of that name", "--list shows the candidates");

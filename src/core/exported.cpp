@@ -576,16 +576,9 @@ std::string describe(const at::Tensor& t) {
 
 }  // namespace
 
-bool is_exported_program(const std::string& path) {
-  try {
-    return ZipArchive(open_file(path), "torch.export archive").find_suffix(kProgramEntry) != nullptr;
-  } catch (const Error&) {
-    return false;
-  }
-}
+bool is_exported_program(const ZipArchive& zip) { return zip.find_suffix(kProgramEntry) != nullptr; }
 
-Model read_exported(const std::string& path) {
-  const ZipArchive zip(open_file(path), "torch.export archive");
+Model read_exported(const ZipArchive& zip, const std::string& path) {
   const std::string* entry = zip.find_suffix(kProgramEntry);
   if (!entry) throw bad_input(path, "not a torch.export archive (no " + std::string(kProgramEntry) + ")");
   const std::string prefix = entry->substr(0, entry->size() - std::strlen(kProgramEntry));

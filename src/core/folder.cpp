@@ -77,28 +77,24 @@ std::vector<std::pair<std::string, std::string>> read_config(const std::string& 
 
 }  // namespace
 
-bool is_index_file(const std::string& path) {
-  if (is_dir(path)) return false;
+bool is_index_head(const std::string& head, std::uint64_t size) {
+  // A safetensors file whose header length starts with 0x7b also begins
+  // with '{'; its header then begins at byte 8.
+  return size >= 2 && size <= kMaxIndexBytes && !head.empty() && head[0] == '{' && !(head.size() >= 9 && head[8] == '{');
+}
+
+namespace {
+
+// True for a file whose content is an index (a shard that is one would
+// make the index read itself).
+bool index_on_disk(const std::string& path) {
   try {
     const auto source = open_file(path);
-    if (source->size() < 2 || source->size() > kMaxIndexBytes) return false;
-    char first = 0;
-    source->read_at(0, &first, 1);
-    if (first != '{') return false;
-    // A safetensors file whose header length starts with 0x7b also begins
-    // with '{'; its header then begins at byte 8.
-    if (source->size() >= 9) {
-      char ninth = 0;
-      source->read_at(8, &ninth, 1);
-      if (ninth == '{') return false;
-    }
-    return true;
+    return is_index_head(source->read_string(0, std::min<std::uint64_t>(source->size(), 16)), source->size());
   } catch (const Error&) {
     return false;
   }
 }
-
-namespace {
 
 // A shard file's name as an index gives it: a plain name in the index's folder.
 bool plain_name(const std::string& name) {
@@ -147,7 +143,7 @@ Model read_index(const std::string& index_path) {
   std::set<std::string> formats;
   for (const auto& shard : shards) {
     const std::string shard_path = join(folder, shard);
-    if (is_dir(shard_path) || is_index_file(shard_path)) {
+    if (is_dir(shard_path) || index_on_disk(shard_path)) {
       throw bad_input(index_path, "the index names " + one_line(shard) + " as a shard, but it is a folder or an index",
                       "the index is damaged or hostile");
     }

@@ -1,13 +1,9 @@
 #include "pevis/model.h"
 
-#include <caffe2/serialize/inline_container.h>
 #include <torch/script.h>
 
 #include <cstring>
-#include <fstream>
-#include <sstream>
-#include <map>
-#include <mutex>
+#include <algorithm>
 #include <sys/stat.h>
 
 #include "pevis/archive.h"
@@ -53,40 +49,13 @@ Error load_error(const std::string& path, const std::string& text) {
                    "the file may be damaged, or made by a newer PyTorch than " + libtorch_version());
 }
 
-std::uint64_t file_size_of(const std::string& path) {
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) {
-    throw bad_input(path, std::string("cannot open the file: ") + std::strerror(errno), "check the path");
-  }
-  if (!S_ISREG(info.st_mode)) throw bad_input(path, "this is not a regular file", "give the path of a model file");
-  return static_cast<std::uint64_t>(info.st_size);
-}
-
-std::string read_head(const std::string& path, std::size_t n) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw bad_input(path, std::string("cannot read the file: ") + std::strerror(errno), "check its permissions");
-  std::string head(n, '\0');
-  in.read(head.data(), static_cast<std::streamsize>(n));
-  head.resize(static_cast<std::size_t>(in.gcount()));
-  return head;
-}
-
-std::unique_ptr<caffe2::serialize::PyTorchStreamReader> open_zip(const std::string& path) {
-  try {
-    return std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
-  } catch (const c10::Error& e) {
-    throw bad_input(path, "not a readable PyTorch zip archive (" + first_line(e.what_without_backtrace()) + ")",
-                    "the file may be truncated or damaged: save it again");
-  }
-}
-
-Model read_torchscript(const std::string& path) {
+Model read_torchscript(const std::string& path, std::uint64_t file_size) {
   Model model;
   model.path = path;
   model.format = "TorchScript";
   model.files.push_back(path);
   // LibTorch reads every tensor of the archive: about the file's size.
-  check_memory(static_cast<long double>(file_size_of(path)) * 1.1L, path, "loading this TorchScript model",
+  check_memory(static_cast<long double>(file_size) * 1.1L, path, "loading this TorchScript model",
                "TorchScript files are read whole; save the weights as safetensors to read only what is shown");
   try {
     auto module = std::make_shared<torch::jit::Module>(torch::jit::load(path, at::kCPU));
@@ -109,10 +78,13 @@ at::Tensor as_float(const at::Tensor& tensor) { return tensor.to(at::kFloat); }
 
 namespace {
 
+std::shared_ptr<const ZipArchive> open_archive(std::shared_ptr<const ByteSource> source) {
+  return std::make_shared<const ZipArchive>(std::move(source), "PyTorch zip archive");
+}
+
 // Reads the pickle of a checkpoint; storages are checked against the zip
 // directory now and read from the archive only when a tensor is asked for.
-Model read_checkpoint_from(std::shared_ptr<const ByteSource> source, const std::string& path) {
-  auto zip = std::make_shared<const ZipArchive>(std::move(source), "PyTorch zip archive");
+Model read_checkpoint_from(std::shared_ptr<const ZipArchive> zip, const std::string& path) {
   const std::string* pickle_name = zip->find_suffix("data.pkl");
   if (!pickle_name) throw bad_input(path, "a zip archive, but not one torch.save writes (it has no data.pkl)", "give a file written by torch.save");
   const std::string prefix = pickle_name->substr(0, pickle_name->size() - std::strlen("data.pkl"));
@@ -163,31 +135,28 @@ Model read_checkpoint_from(std::shared_ptr<const ByteSource> source, const std::
 
 }  // namespace
 
-Model read_checkpoint(const std::string& path) { return read_checkpoint_from(open_file(path), path); }
+Model read_checkpoint(const std::string& path) { return read_checkpoint_from(open_archive(open_file(path)), path); }
 
 Model read_checkpoint_bytes(const std::string& bytes, const std::string& path) {
-  return read_checkpoint_from(memory_source(bytes, path), path);
+  return read_checkpoint_from(open_archive(memory_source(bytes, path)), path);
 }
 
 Model load_model(const std::string& path) {
   if (path.rfind(kBuiltinPrefix, 0) == 0) return load_builtin(path.substr(std::strlen(kBuiltinPrefix)));
   struct stat info {};
   if (::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) return read_folder(path);
-  const std::uint64_t size = file_size_of(path);
-  if (is_index_file(path)) return read_folder(path);
+  // One open of the file: its first bytes tell the format, and the readers
+  // below read from the same source.
+  const auto file = open_file(path);
+  const std::uint64_t size = file->size();
+  const std::string head = file->read_string(0, std::min<std::uint64_t>(size, 16));
+  if (is_index_head(head, size)) return read_folder(path);
   if (size == 0) throw bad_input(path, "the file is empty", "give a model file");
-  const std::string head = read_head(path, 16);
   if (head.rfind("PK\x03\x04", 0) == 0) {
-    if (is_exported_program(path)) return read_exported(path);
-    auto zip = open_zip(path);
-    if (zip->hasRecord("constants.pkl") || zip->hasRecord("code/")) {
-      zip.reset();
-      return read_torchscript(path);
-    }
-    if (zip->hasRecord("data.pkl")) {
-      zip.reset();
-      return read_checkpoint(path);
-    }
+    auto zip = open_archive(file);
+    if (is_exported_program(*zip)) return read_exported(*zip, path);
+    if (zip->find_suffix("constants.pkl") || zip->find_suffix("code/")) return read_torchscript(path, size);
+    if (zip->find_suffix("data.pkl")) return read_checkpoint_from(std::move(zip), path);
     throw bad_input(path, "a zip archive, but not one PyTorch writes (it has no data.pkl)",
                     "give a file written by torch.save or torch.jit.save");
   }
@@ -197,7 +166,7 @@ Model load_model(const std::string& path) {
     throw bad_input(path, "a checkpoint in the legacy format of PyTorch before 1.6, which pevis does not read",
                     "load it in Python and save it again with torch.save(obj, path)");
   }
-  if (head.size() >= 9 && head[8] == '{') return read_safetensors(path);
+  if (head.size() >= 9 && head[8] == '{') return read_safetensors(file);
   if (!head.empty() && static_cast<unsigned char>(head[0]) == 0x80) {
     throw bad_input(path, "a bare Python pickle, not a PyTorch model file",
                     "save the model with torch.save(model.state_dict(), path) or torch.jit.save");
