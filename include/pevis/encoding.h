@@ -49,11 +49,23 @@ std::vector<std::int64_t> default_dims(std::int64_t d_model);
 LabeledMatrix to_matrix(const at::Tensor& values, std::string name, std::string row_title,
                         std::vector<std::string> row_labels, std::vector<std::string> col_labels);
 
-/// A tensor of a model that looks like a table of positions.
+/// What a tensor that holds a positional encoding is.
+enum class PositionalFamily {
+  kTable,        ///< a [positions, dims] table (pe, pos_embedding, ...)
+  kRopeInvFreq,  ///< rotary frequencies (`inv_freq`)
+  kT5Bias,       ///< T5's `relative_attention_bias` [buckets, heads]
+  kSwinBias,     ///< Swin's `relative_position_bias_table` [(2W-1)^2, heads]
+};
+
+/// "table", "rope", "t5", "swin": as `--list` shows them.
+std::string family_name(PositionalFamily family);
+
+/// A tensor of a model that holds positions.
 struct PositionalCandidate {
   std::string name;
   std::vector<std::int64_t> shape;  ///< as stored
   std::string kind;                 ///< "buffer", "parameter" or "tensor"
+  PositionalFamily family = PositionalFamily::kTable;
 };
 
 /// Tensors whose name speaks of positions (`pe`, `pos_embedding`,
@@ -61,6 +73,12 @@ struct PositionalCandidate {
 /// size-1 dimensions are dropped (`[5000, 1, d]`, `[1, L, d]`, `[L, d]`).
 /// Buffers first, then in model order.
 std::vector<PositionalCandidate> find_positional_tables(const Model& model);
+
+/// Every positional tensor: the tables above, then rotary `inv_freq`
+/// vectors, T5 `relative_attention_bias` tables ([buckets, heads], floats)
+/// and Swin `relative_position_bias_table`s ([(2W-1)^2, heads]), each in
+/// model order.
+std::vector<PositionalCandidate> find_positional_tensors(const Model& model);
 
 /// The copies a caller will make of a table it draws: as data, as a figure,
 /// and the similarity of `window` positions (0: all of them).

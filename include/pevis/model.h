@@ -69,6 +69,7 @@ struct Model {
   /// What a Hugging Face folder's config.json declares (architecture, sizes),
   /// as name and text; shown, never trusted for sizes.
   std::vector<std::pair<std::string, std::string>> config;
+  std::string config_file;  ///< that config.json's path, or empty
   std::vector<std::pair<std::string, std::string>> metadata;  ///< name, value as text
   std::shared_ptr<torch::jit::Module> module;                 ///< TorchScript only; else null
   std::shared_ptr<const ExportedProgram> program;             ///< torch.export programs only; else null

@@ -20,7 +20,7 @@ struct OutputSpec {
   DataFormat data = DataFormat::kCsv;
   bool scripts = false;          ///< keep `<name>.gp` beside each figure
   std::optional<plot::Size> size;  ///< every figure's size; unset: each figure's own
-  plot::Palette palette = plot::Palette::kViridis;
+  std::optional<plot::Palette> palette;  ///< every figure's colour map; unset: each figure's own
   int text_fd = 1;               ///< where text figures (--format txt) are drawn
   /// Told before long steps (a data file of tens of MB, drawing), so that a
   /// caller can show progress; may be empty.

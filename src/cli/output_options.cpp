@@ -24,9 +24,9 @@ void add_output_options(CLI::App& command, OutputOptions& options) {
   command.add_flag("--script", options.script, "also keep NAME.gp, the gnuplot script of each figure")->group(group);
   command.add_option("--size", options.size, "figure size in pixels, WIDTHxHEIGHT (default 1200x800; grids of panels grow)")
       ->group(group);
-  command.add_option("--palette", options.palette, "colour map: viridis, magma, gray, or diverging (signed data)")
+  command.add_option("--palette", options.palette,
+                     "colour map: viridis, magma, gray, or diverging (default: viridis, diverging for signed biases)")
       ->check(CLI::IsMember({"viridis", "magma", "gray", "diverging"}))
-      ->capture_default_str()
       ->group(group);
   command.add_flag("--json", options.json, "print one JSON object describing the run on stdout")->group(group);
 }
@@ -37,7 +37,7 @@ OutputSpec to_spec(const OutputOptions& options) {
   spec.figures = options.format == "none" ? std::nullopt : plot::parse_format(options.format);
   spec.data = options.data == "json" ? DataFormat::kJson : options.data == "none" ? DataFormat::kNone : DataFormat::kCsv;
   spec.scripts = options.script;
-  spec.palette = plot::parse_palette(options.palette).value_or(plot::Palette::kViridis);
+  if (!options.palette.empty()) spec.palette = plot::parse_palette(options.palette);
   spec.text_fd = options.json ? STDERR_FILENO : STDOUT_FILENO;
 
   if (options.size.empty()) return spec;

@@ -18,7 +18,7 @@ struct OutputOptions {
   std::string data = "csv";
   bool script = false;
   std::string size;  ///< empty: each figure's own size (1200x800 for most)
-  std::string palette = "viridis";
+  std::string palette;  ///< empty: each figure's own (viridis for most)
   bool json = false;
 };
 

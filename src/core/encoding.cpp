@@ -124,15 +124,58 @@ double max_abs(const at::Tensor& a, const at::Tensor& b) { return (a - b).abs().
 
 }  // namespace
 
+namespace {
+
+bool ends_with(const std::string& text, const std::string& end) {
+  return text.size() >= end.size() && text.compare(text.size() - end.size(), end.size(), end) == 0;
+}
+
+// Names of relative-position tensors, which are not [positions, dims] tables.
+bool swin_table_name(const std::string& name) { return ends_with(name, "relative_position_bias_table"); }
+bool t5_table_name(const std::string& name) {
+  return ends_with(name, "relative_attention_bias.weight") || ends_with(name, "relative_attention_bias");
+}
+
+}  // namespace
+
+std::string family_name(PositionalFamily family) {
+  switch (family) {
+    case PositionalFamily::kTable: return "table";
+    case PositionalFamily::kRopeInvFreq: return "rope";
+    case PositionalFamily::kT5Bias: return "t5";
+    case PositionalFamily::kSwinBias: return "swin";
+  }
+  return "table";
+}
+
 std::vector<PositionalCandidate> find_positional_tables(const Model& model) {
   std::vector<PositionalCandidate> buffers, others;
   for (const auto& t : model.tensors) {
     const auto dims = non_unit(t.shape());
-    if (dims.size() != 2 || dims[0] < 2 || dims[1] < 2 || !t.is_floating_point() || !positional_name(t.name)) continue;
-    (t.kind == "buffer" ? buffers : others).push_back({t.name, t.shape(), t.kind});
+    if (dims.size() != 2 || dims[0] < 2 || dims[1] < 2 || !t.is_floating_point() || !positional_name(t.name) ||
+        swin_table_name(t.name)) {
+      continue;
+    }
+    (t.kind == "buffer" ? buffers : others).push_back({t.name, t.shape(), t.kind, PositionalFamily::kTable});
   }
   buffers.insert(buffers.end(), others.begin(), others.end());
   return buffers;
+}
+
+std::vector<PositionalCandidate> find_positional_tensors(const Model& model) {
+  std::vector<PositionalCandidate> all = find_positional_tables(model);
+  for (PositionalFamily family : {PositionalFamily::kRopeInvFreq, PositionalFamily::kT5Bias, PositionalFamily::kSwinBias}) {
+    for (const auto& t : model.tensors) {
+      if (!t.is_floating_point()) continue;
+      const auto& shape = t.shape();
+      const bool found =
+          family == PositionalFamily::kRopeInvFreq ? ends_with(t.name, "inv_freq") && shape.size() == 1 && shape[0] >= 2
+          : family == PositionalFamily::kT5Bias    ? t5_table_name(t.name) && shape.size() == 2 && shape[0] >= 2
+                                                   : swin_table_name(t.name) && shape.size() == 2 && shape[0] >= 1;
+      if (found) all.push_back({t.name, shape, t.kind, family});
+    }
+  }
+  return all;
 }
 
 at::Tensor positional_table(const Model& model, const std::string& name, const TableCopies& copies) {

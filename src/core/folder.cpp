@@ -195,7 +195,7 @@ Model read_folder(const std::string& path) {
   if (!is_dir(path)) {
     Model model = read_index(path);
     const std::string config = join(folder_of(path), "config.json");
-    if (exists(config)) model.config = read_config(config);
+    if (exists(config)) model.config = read_config(config), model.config_file = config;
     return model;
   }
   static const char* candidates[] = {"model.safetensors.index.json", "model.safetensors", "pytorch_model.bin.index.json",
@@ -206,7 +206,7 @@ Model read_folder(const std::string& path) {
     Model model = std::string(name).find(".index.json") != std::string::npos ? read_index(file) : load_model(file);
     model.path = path;
     const std::string config = join(path, "config.json");
-    if (exists(config)) model.config = read_config(config);
+    if (exists(config)) model.config = read_config(config), model.config_file = config;
     return model;
   }
   throw bad_input(path, "a folder without a model: it has no model.safetensors, pytorch_model.bin, or an index of their shards",

@@ -111,7 +111,7 @@ void write_products(std::vector<Product> products, const OutputSpec& spec,
   make_folder(dir);
   for (auto& product : products) {
     if (spec.size) product.figure.size = *spec.size;
-    product.figure.palette = spec.palette;
+    if (spec.palette) product.figure.palette = *spec.palette;
   }
   const bool with_data = spec.data != DataFormat::kNone;
   std::vector<const plot::Figure*> drawn;

@@ -44,9 +44,13 @@ struct Heatmap {
 
 /// One named sequence of points.
 struct Series {
+  /// How one series is drawn when it differs from its plot's style: a
+  /// reference level or an overlaid curve (dashed), marked points.
+  enum class Look { kDefault, kLines, kPoints, kDashed };
   std::string title;
   std::vector<double> x;
   std::vector<double> y;
+  Look look = Look::kDefault;
 };
 
 /// Series drawn as lines (a line plot), as dots (a scatter plot) or as bars
@@ -58,6 +62,8 @@ struct XYPlot {
   std::optional<double> y_min;  ///< vertical range; from the data when unset
   std::optional<double> y_max;
   std::vector<std::string> x_labels;  ///< when given, tics at x = 0, 1, ... with these labels
+  bool log_x = false;  ///< logarithmic axes; values <= 0 are not drawn on them
+  bool log_y = false;
 };
 
 /// Distributions side by side: for each label a box from the first to the

@@ -195,7 +195,12 @@ Layout layout_panel(const Figure& figure, std::size_t index, bool text, int note
       bottom = std::max(bottom, (panel.x_title.empty() ? 30 : 60) + char_w * longest_label(heat->matrix.col_labels));
     }
   }
-  if (has_key(panel)) right = text ? 120 : 150;
+  if (has_key(panel)) {
+    // Room for the key's longest title beside its sample line.
+    std::vector<std::string> titles;
+    for (const auto& series : std::get<XYPlot>(panel.content).series) titles.push_back(series.title);
+    right = std::max(text ? 120.0 : 150.0, (text ? 60 : 70) + char_w * longest_label(titles));
+  }
   const auto* box = std::get_if<BoxPlot>(&panel.content);
   const auto* xy = std::get_if<XYPlot>(&panel.content);
   const std::vector<std::string>* x_labels = box ? &box->labels : xy && !xy->x_labels.empty() ? &xy->x_labels : nullptr;
@@ -240,6 +245,17 @@ std::pair<double, double> value_range(const Heatmap& heat, Palette palette) {
   if (heat.z_max) hi = *heat.z_max;
   if (hi <= lo) hi = lo + 1;
   return {lo, hi};
+}
+
+// The smallest step of 1, 2 or 5 times a power of ten that puts at most
+// `max_tics` tics on a range of `span`.
+double nice_step(double span, double max_tics) {
+  const double raw = span / std::max(1.0, std::floor(max_tics));
+  double step = std::pow(10.0, std::floor(std::log10(std::max(raw, 1e-300))));
+  for (double m : {1.0, 2.0, 5.0, 10.0}) {
+    if (m * step >= raw) return std::max(1.0, m * step);
+  }
+  return std::max(1.0, 10 * step);
 }
 
 std::string tic_list(const std::vector<std::string>& labels, double first, double budget_px, double spacing_px) {
@@ -300,6 +316,13 @@ void write_heatmap_panel(std::ostringstream& out, const Figure& figure, std::siz
   out << "set yrange [" << num(row0 + rows - 0.5) << ":" << num(row0 - 0.5) << "]\n";
   out << "set cbrange [" << num(lo) << ":" << num(hi) << "]\n";
   out << "set tics out nomirror\n";
+  // Numeric tics spaced so that their numbers never touch at this panel's width.
+  if (!heat.label_cols && !heat.compact) {
+    const double widest = std::max(std::fabs(col0), std::fabs(col0 + cols));
+    const double digits = widest < 10 ? 1 : std::floor(std::log10(widest)) + 1;
+    const double room = (text ? 1 : 7.5) * (digits + 2);
+    out << "set xtics " << num(nice_step(cols, std::max(1.0, layout.plot_w * (text ? 1 : 1) / room))) << "\n";
+  }
   if (heat.compact) {
     out << "unset xtics\nunset ytics\nunset colorbox\nunset xlabel\nunset ylabel\n";
   } else if (heat.label_cols) {
@@ -345,6 +368,8 @@ void write_xy_panel(std::ostringstream& out, const Figure& figure, std::size_t i
     out << "set xtics rotate by 45 right " << tic_list(xy.x_labels, 0, layout.plot_w, text ? 2 : 14) << "\n";
   }
   if (xy.y_min && xy.y_max) out << "set yrange [" << num(*xy.y_min) << ":" << num(*xy.y_max) << "]\n";
+  if (xy.log_x) out << "set logscale x 10\n";
+  if (xy.log_y) out << "set logscale y 10\n";
   // The key sits in the panel's own right margin (an "outside" key would go
   // to the edge of the whole figure).
   const double w = std::max(figure.size.width, 1);
@@ -352,8 +377,12 @@ void write_xy_panel(std::ostringstream& out, const Figure& figure, std::size_t i
       << " left top vertical Left reverse noautotitle\n";
   out << "plot ";
   for (std::size_t s = 0; s < xy.series.size(); ++s) {
+    const Series::Look look = xy.series[s].look;
     out << (s ? ", \\\n     " : "") << datablock_name(index, s) << " using 1:2 "
-        << (xy.style == XYPlot::Style::kLines    ? "with lines lw 2"
+        << (look == Series::Look::kLines    ? "with lines lw 2"
+            : look == Series::Look::kPoints ? "with points pt 7 ps 0.9"
+            : look == Series::Look::kDashed ? "with lines lw 1.5 dt 2"
+            : xy.style == XYPlot::Style::kLines  ? "with lines lw 2"
             : xy.style == XYPlot::Style::kPoints ? "with points pt 7 ps 0.8"
                                                  : "with boxes fs solid 0.6 lc rgb '#2c718e'")
         << " title "

@@ -1,0 +1,69 @@
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pevis/output.h"
+#include "pevis/rope.h"
+
+namespace pevis {
+
+/// What the rotary figures draw: the frequencies in use, and optionally a
+/// second set overlaid (the unscaled ones, or the ideal ones of a stored
+/// vector's base).
+struct RopeView {
+  std::string about;               ///< what is drawn, for titles
+  std::vector<double> inv_freq;    ///< radians per position of each pair
+  std::string label = "rope";      ///< the legend of `inv_freq`
+  double attention_factor = 1;     ///< scale of cos and sin
+  std::vector<double> reference;   ///< overlaid when not empty
+  std::string reference_label;
+  double reference_attention_factor = 1;
+  std::int64_t max_len = 4096;     ///< the context marked on the figures
+  std::optional<std::int64_t> original_context;  ///< marked too, when scaled
+  std::int64_t first = 0, end = 0;  ///< positions of the angle table [first, end)
+};
+
+/// Products of a rotary view:
+/// - `rope-angles`: cos and sin of position x pair angles, times the
+///   attention factor (data `rope-cos`, `rope-sin`);
+/// - `rope-wavelengths`: each pair's wavelength on a log scale against the
+///   context, the pairs that do not turn once within it marked (data: pair,
+///   inv_freq, wavelength, turns within the context, ...);
+/// - `rope-decay`: the mean score of constant vectors against distance
+///   (every distance up to 65536, then 4096 log-spaced ones to `max_len`).
+/// Figures are left empty when `figures` is false.
+std::vector<Product> rope_products(const RopeView& view, bool figures = true);
+
+/// Distances the decay curve is computed at for a context of `max_len`.
+std::vector<std::int64_t> decay_distances(std::int64_t max_len);
+
+/// Pairs whose wavelength exceeds `context`: they turn less than once in it.
+std::int64_t pairs_without_full_turn(const std::vector<double>& inv_freq, std::int64_t context);
+
+/// Products of ALiBi: `alibi-slopes` (slope per head, log scale; data
+/// head, slope) and `alibi-bias` (the causal bias of up to four heads over
+/// `positions` positions; data `alibi-bias-head<h>`).
+std::vector<Product> alibi_products(std::int64_t heads, std::int64_t positions, bool figures = true);
+
+/// The heads a figure of many draws: all up to `most`, else the first, the
+/// last and evenly spaced ones between.
+std::vector<std::int64_t> heads_to_draw(std::int64_t heads, std::int64_t most);
+
+/// Products of a T5 table ([buckets, heads]) named `name`: `t5-bias` (each
+/// head's bias over relative distance key - query, -(n-1)..n-1, or ..0 when
+/// causal; data relative, bucket, one column per head) and `t5-matrix`
+/// (query x key bias of up to four heads; data `t5-matrix-head<h>`).
+std::vector<Product> t5_products(const at::Tensor& table, bool bidirectional, std::int64_t num_buckets,
+                                 std::int64_t max_distance, std::int64_t positions, const std::string& name,
+                                 bool figures = true);
+
+/// Products of Swin bias maps ([heads, N, N]) of table `name`: `swin-bias`,
+/// one panel per head, data `swin-bias` with a row per head and query.
+std::vector<Product> swin_products(const at::Tensor& maps, const std::string& name, bool figures = true);
+
+}  // namespace pevis

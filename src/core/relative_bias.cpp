@@ -1,0 +1,154 @@
+#include "pevis/relative_bias.h"
+
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/abs.h>
+#include <ATen/ops/arange.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/full.h>
+#include <ATen/ops/full_like.h>
+#include <ATen/ops/log.h>
+#include <ATen/ops/min.h>
+#include <ATen/ops/minimum.h>
+#include <ATen/ops/where.h>
+#include <ATen/ops/zeros_like.h>
+
+#include <cmath>
+#include <limits>
+
+#include "pevis/error.h"
+
+namespace pevis {
+
+std::vector<double> alibi_slopes(std::int64_t heads) {
+  if (heads < 1 || heads > 65536) {
+    throw bad_input("--heads " + std::to_string(heads), "the number of heads must be from 1 to 65536",
+                    "BLOOM-176B has 112, MPT-7B 32");
+  }
+  const auto geometric = [](std::int64_t n) {
+    const double start = std::pow(2.0, -8.0 / static_cast<double>(n));
+    std::vector<double> out;
+    for (std::int64_t i = 0; i < n; ++i) out.push_back(std::pow(start, static_cast<double>(i + 1)));
+    return out;
+  };
+  if ((heads & (heads - 1)) == 0) return geometric(heads);
+  std::int64_t closest = 1;
+  while (closest * 2 <= heads) closest *= 2;
+  std::vector<double> slopes = geometric(closest);
+  const std::vector<double> twice = geometric(2 * closest);
+  for (std::size_t i = 0; static_cast<std::int64_t>(slopes.size()) < heads; i += 2) slopes.push_back(twice[i]);
+  return slopes;
+}
+
+at::Tensor alibi_bias(double slope, std::int64_t n) {
+  at::Tensor bias = at::empty({n, n}, at::kFloat);
+  float* out = bias.data_ptr<float>();
+  for (std::int64_t q = 0; q < n; ++q) {
+    for (std::int64_t k = 0; k < n; ++k) {
+      out[q * n + k] = k <= q ? static_cast<float>(-slope * static_cast<double>(q - k))
+                              : std::numeric_limits<float>::quiet_NaN();
+    }
+  }
+  return bias;
+}
+
+at::Tensor t5_bucket(const at::Tensor& relative, bool bidirectional, std::int64_t num_buckets, std::int64_t max_distance) {
+  // The same operations, in the same dtypes, as T5's _relative_position_bucket.
+  at::Tensor buckets = at::zeros_like(relative);
+  at::Tensor n;
+  if (bidirectional) {
+    num_buckets /= 2;
+    buckets = buckets + (relative > 0).to(at::kLong) * num_buckets;
+    n = at::abs(relative);
+  } else {
+    n = -at::minimum(relative, at::zeros_like(relative));
+  }
+  const std::int64_t exact = num_buckets / 2;
+  const at::Tensor small = n < exact;
+  // Distances below `exact` never take this branch; 1 keeps log finite there.
+  const at::Tensor scaled = at::log(n.clamp_min(1).to(at::kFloat) / exact) /
+                            std::log(static_cast<double>(max_distance) / static_cast<double>(exact)) *
+                            (num_buckets - exact);
+  at::Tensor large = exact + scaled.to(at::kLong);
+  large = at::minimum(large, at::full_like(large, num_buckets - 1));
+  return buckets + at::where(small, n, large);
+}
+
+void check_t5_spec(const T5Spec& spec, std::int64_t table_rows) {
+  if (spec.num_buckets != table_rows) {
+    throw bad_input("--num-buckets " + std::to_string(spec.num_buckets),
+                    "the table has " + std::to_string(table_rows) + " buckets", "leave --num-buckets out to use them");
+  }
+  if (spec.num_buckets < (spec.bidirectional ? 4 : 2) || (spec.bidirectional && spec.num_buckets % 2 != 0)) {
+    throw bad_input("relative_attention_bias", std::to_string(spec.num_buckets) +
+                                                   " buckets cannot be split as T5 splits them (at least 2, and an even "
+                                                   "count of at least 4 for a bidirectional table)");
+  }
+  const std::int64_t exact = (spec.bidirectional ? spec.num_buckets / 2 : spec.num_buckets) / 2;
+  if (spec.max_distance <= exact || spec.max_distance > (std::int64_t{1} << 40)) {
+    throw bad_input("--max-distance " + std::to_string(spec.max_distance),
+                    "must be above the " + std::to_string(exact) + " exact buckets", "T5 uses 128");
+  }
+}
+
+at::Tensor t5_bias_matrix(const at::Tensor& table, const T5Spec& spec, std::int64_t n) {
+  const at::Tensor position = at::arange(n, at::kLong);
+  const at::Tensor relative = position.unsqueeze(0) - position.unsqueeze(1);  // [query, key]: key - query
+  const at::Tensor bucket = t5_bucket(relative, spec.bidirectional, spec.num_buckets, spec.max_distance);
+  at::Tensor bias = table.to(at::kFloat).index_select(0, bucket.flatten()).view({n, n, table.size(1)});
+  bias = bias.permute({2, 0, 1}).contiguous();
+  if (!spec.bidirectional) {
+    // A decoder's own causal mask hides the keys after the query.
+    bias.masked_fill_((relative > 0).unsqueeze(0), std::numeric_limits<float>::quiet_NaN());
+  }
+  return bias;
+}
+
+std::int64_t swin_window_of_table(std::int64_t rows) {
+  for (std::int64_t w = 1; (2 * w - 1) * (2 * w - 1) <= rows; ++w) {
+    if ((2 * w - 1) * (2 * w - 1) == rows) return w;
+  }
+  return 0;
+}
+
+at::Tensor swin_relative_index(std::int64_t window) {
+  const std::int64_t n = window * window, side = 2 * window - 1;
+  at::Tensor index = at::empty({n, n}, at::kLong);
+  std::int64_t* out = index.data_ptr<std::int64_t>();
+  for (std::int64_t a = 0; a < n; ++a) {
+    for (std::int64_t b = 0; b < n; ++b) {
+      const std::int64_t dh = a / window - b / window + window - 1, dw = a % window - b % window + window - 1;
+      out[a * n + b] = dh * side + dw;
+    }
+  }
+  return index;
+}
+
+at::Tensor swin_bias_maps(const at::Tensor& table, const std::optional<at::Tensor>& index) {
+  const std::int64_t rows = table.size(0), heads = table.size(1);
+  at::Tensor flat;
+  if (index) {
+    if (at::isFloatingType(index->scalar_type()) || index->scalar_type() == at::kBool) {
+      throw bad_input("relative_position_index", "the index holds " + std::string(c10::toString(index->scalar_type())) +
+                                                     " values, not whole numbers");
+    }
+    flat = index->flatten().to(at::kLong);
+  } else {
+    const std::int64_t window = swin_window_of_table(rows);
+    if (window == 0) {
+      throw bad_input("relative_position_bias_table",
+                      std::to_string(rows) + " rows are not (2W-1)^2 for a square window, and the model has no "
+                                             "relative_position_index beside it");
+    }
+    flat = swin_relative_index(window).flatten();
+  }
+  const auto n = static_cast<std::int64_t>(std::llround(std::sqrt(static_cast<double>(flat.numel()))));
+  if (n * n != flat.numel() || n == 0) {
+    throw bad_input("relative_position_index", std::to_string(flat.numel()) + " entries are not N x N");
+  }
+  if (flat.min().item<std::int64_t>() < 0 || flat.max().item<std::int64_t>() >= rows) {
+    throw bad_input("relative_position_index", "an entry lies outside the table's " + std::to_string(rows) + " rows");
+  }
+  return table.to(at::kFloat).index_select(0, flat).view({n, n, heads}).permute({2, 0, 1}).contiguous();
+}
+
+}  // namespace pevis
