@@ -478,5 +478,96 @@ TEST(CliEncodingModel, FindsAndChecksThePositionalTable) {
                         "either");
 }
 
+TEST(CliEncoding, RopeAndAlibiComputedWithTheirFiguresAndNumbers) {
+  test::TempDir dir;
+  const std::string positions = kData + "/positions/";
+  auto r = pevis({"encoding", "--kind", "rope", "--config", positions + "llama3.1-8b.config.json", "--positions", "0:16",
+                  "--max-len", "32768"},
+                 dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("llama3 x8 (original context 8192)"), std::string::npos) << r.out;
+  for (const char* name : {"rope-angles", "rope-wavelengths", "rope-decay"}) {
+    EXPECT_TRUE(test::looks_like(dir / ("pevis-out/" + std::string(name) + ".png"), "png")) << name;
+  }
+  auto rows = read_csv_rows(dir / "pevis-out/rope-cos.csv");
+  ASSERT_EQ(rows.size(), 17u);
+  EXPECT_EQ(rows[0].size(), 65u);  // position, then 64 pairs
+  EXPECT_EQ(rows[16][0], "15");
+  EXPECT_NEAR(std::stod(rows[16][1]), std::cos(15.0), 1e-6);  // pair 0 turns one radian per position
+  rows = read_csv_rows(dir / "pevis-out/rope-wavelengths.csv");
+  ASSERT_EQ(rows.size(), 65u);
+  EXPECT_EQ(rows[0][1], "inv_freq");
+  EXPECT_EQ(rows[0][6], "reference_wavelength");
+  // Pair 63 of Llama 3.1 is interpolated by 8: 8 x 2 pi 500000^(126/128).
+  EXPECT_NEAR(std::stod(rows[64][2]), 8 * 2 * M_PI * std::pow(500000.0, 126.0 / 128), 1e-3);
+
+  r = pevis({"encoding", "--kind", "alibi", "--heads", "6", "--max-len", "5", "-o", "alibi", "--json"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto summary = nlohmann::json::parse(r.out);
+  EXPECT_EQ(summary["kind"], "alibi");
+  EXPECT_EQ(summary["slopes"].size(), 6u);
+  rows = read_csv_rows(dir / "alibi/alibi-slopes.csv");
+  ASSERT_EQ(rows.size(), 7u);
+  EXPECT_EQ(std::stod(rows[1][1]), 0.25);  // 4 heads' first slope 2^-2, then 8 heads' 2^-1, 2^-3
+  EXPECT_EQ(std::stod(rows[5][1]), 0.5);
+  EXPECT_TRUE(test::looks_like(dir / "alibi/alibi-bias.png", "png"));
+
+  expect_one_line_error(pevis({"encoding", "--kind", "rope"}, dir), 2, "--d-head");
+  expect_one_line_error(pevis({"encoding", "--kind", "rotary"}, dir), 2, "rotary");
+  expect_one_line_error(pevis({"encoding", "--kind", "rope", "--d-head", "64", "--scaling", "yarn"}, dir), 2, "--factor");
+  expect_one_line_error(pevis({"encoding", "--kind", "rope", "--d-head", "63"}, dir), 3, "--d-head 63");
+  expect_one_line_error(pevis({"encoding", "--kind", "alibi"}, dir), 2, "--heads");
+  expect_one_line_error(pevis({"encoding", "--kind", "alibi", "--heads", "0"}, dir), 3, "--heads 0");
+  expect_one_line_error(pevis({"encoding", "--kind", "rope", "--config", kData + "/seq.txt"}, dir), 3, "not valid JSON");
+}
+
+TEST(CliEncodingModel, RotaryT5AndSwinTensorsAndTheBaseCheck) {
+  test::TempDir dir;
+  const std::string positions = kData + "/positions/";
+  auto r = pevis({"encoding", positions + "rope_buffers.pt", "--tensor", "llama3.rotary_emb.inv_freq",
+                  "--expect-rope-base", "500000", "--format", "none"},
+                 dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("base 500000 (d_head 128), llama3 scaling x8"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("base 500000 as expected"), std::string::npos) << r.out;
+  // A checkpoint converted with the wrong theta fails the check, after writing its data.
+  r = pevis({"encoding", positions + "rope_buffers.pt", "--tensor", "qwen2.rotary_emb.inv_freq", "--expect-rope-base",
+             "10000", "--format", "none", "-o", "wrong"},
+            dir);
+  expect_one_line_error(r, 5, "is not base 10000");
+  EXPECT_TRUE(std::filesystem::exists(dir / "wrong/rope-wavelengths.csv"));
+  expect_one_line_error(pevis({"encoding", positions + "t5_bias.pt", "--expect-rope-base", "10000"}, dir), 2,
+                        "not a rotary inv_freq");
+
+  r = pevis({"encoding", positions + "t5_bias.pt", "--list"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight  32x4  tensor  t5"),
+            std::string::npos)
+      << r.out;
+  r = pevis({"encoding", positions + "t5_bias.pt", "--tensor",
+             "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight", "--max-len", "10", "-o", "t5"},
+            dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("causal"), std::string::npos) << r.out;
+  EXPECT_EQ(read_csv_rows(dir / "t5/t5-bias.csv").size(), 11u);  // header, relative -9..0
+  EXPECT_TRUE(test::looks_like(dir / "t5/t5-matrix.png", "png"));
+
+  r = pevis({"encoding", positions + "swin_bias.pt", "-o", "swin"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("features.1.0.attn.relative_position_bias_table: Swin relative position bias, 3 heads, 49 tokens"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(read_csv_rows(dir / "swin/swin-bias.csv").size(), 1u + 3 * 49);
+  EXPECT_TRUE(test::looks_like(dir / "swin/swin-bias.png", "png"));
+
+  // A weights-only folder: the rotary settings its config.json declares.
+  r = pevis({"encoding", positions + "llama3_folder", "--list"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("config.json  rope, d_head 128, base 500000, llama3 x8"), std::string::npos) << r.out;
+  r = pevis({"encoding", positions + "llama3_folder", "--positions", "0:4", "--format", "none", "-o", "folder"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_csv_rows(dir / "folder/rope-sin.csv").size(), 5u);
+}
+
 }  // namespace
 }  // namespace pevis

@@ -28,6 +28,10 @@ struct RopeView {
   std::int64_t first = 0, end = 0;  ///< positions of the angle table [first, end)
 };
 
+/// The view of a computed spec: its frequencies, and when scaled the unscaled
+/// ones overlaid and the original context marked; angles for [first, end).
+RopeView rope_view_of(const RopeSpec& spec, std::string about, std::int64_t first, std::int64_t end);
+
 /// Products of a rotary view:
 /// - `rope-angles`: cos and sin of position x pair angles, times the
 ///   attention factor (data `rope-cos`, `rope-sin`);

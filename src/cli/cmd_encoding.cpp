@@ -277,19 +277,8 @@ void publish_rope(RopeView view, const EncodingOptions& options, nlohmann::json 
 }
 
 RopeView rope_view(const RopeSpec& spec, const std::string& about, const EncodingOptions& options) {
-  RopeView view;
-  view.about = about;
-  view.inv_freq = rope_inv_freq(spec);
-  view.attention_factor = rope_attention_factor(spec);
-  view.max_len = spec.max_len;
-  if (spec.scaling != RopeScaling::kNone) {
-    view.label = scaling_name(spec.scaling) + " x" + number_text(spec.factor);
-    view.reference = rope_inv_freq(unscaled(spec));
-    view.reference_label = "unscaled";
-    view.original_context = rope_original_context(spec);
-  }
-  std::tie(view.first, view.end) = positions_or(options, spec.max_len, 4096);
-  return view;
+  const auto [first, end] = positions_or(options, spec.max_len, 4096);
+  return rope_view_of(spec, about, first, end);
 }
 
 std::string describe(const RopeSpec& spec) {
@@ -545,7 +534,7 @@ void run_model(const EncodingOptions& options) {
 void run_encoding(const EncodingOptions& options) {
   if (!options.model.empty()) {
     if (options.kind_given || options.d_model) {
-      throw Error(ExitCode::kUsage, "encoding", "--kind and --d-model describe a computed encoding, not a MODEL's",
+      throw Error(ExitCode::kUsage, "encoding", "give either a MODEL or --kind/--d-model (a computed encoding), not both",
                   "with MODEL, pick a tensor with --tensor NAME (--list shows them)");
     }
     return run_model(options);

@@ -59,6 +59,23 @@ std::vector<std::int64_t> decay_distances(std::int64_t max_len) {
   return out;
 }
 
+RopeView rope_view_of(const RopeSpec& spec, std::string about, std::int64_t first, std::int64_t end) {
+  RopeView view;
+  view.about = std::move(about);
+  view.inv_freq = rope_inv_freq(spec);
+  view.attention_factor = rope_attention_factor(spec);
+  view.max_len = spec.max_len;
+  if (spec.scaling != RopeScaling::kNone) {
+    view.label = scaling_name(spec.scaling) + " x" + compact(spec.factor);
+    view.reference = rope_inv_freq(unscaled(spec));
+    view.reference_label = "unscaled";
+    view.original_context = rope_original_context(spec);
+  }
+  view.first = first;
+  view.end = end;
+  return view;
+}
+
 std::int64_t pairs_without_full_turn(const std::vector<double>& inv_freq, std::int64_t context) {
   std::int64_t count = 0;
   for (double w : wavelengths(inv_freq)) count += w > static_cast<double>(context);

@@ -335,7 +335,13 @@ RopeFit fit_inv_freq(const std::vector<double>& values, std::optional<double> ba
 
   bool constant = true;
   for (double r : ratio) constant = constant && std::fabs(r / ratio[0] - 1) <= kTolerance;
-  if (constant || std::fabs(ratio[0] - 1) > kTolerance || ratio[n - 1] <= 1) {
+  // A stepped scaling keeps some fastest pairs as they are and divides some
+  // slowest ones by its whole factor; without both, a base that is slightly
+  // off would pass for one.
+  std::size_t kept = 0, interpolated = 0;
+  for (double r : ratio) kept += std::fabs(r - 1) <= kTolerance, interpolated += std::fabs(r / ratio[n - 1] - 1) <= kTolerance;
+  const bool stepped = !constant && kept >= 2 && interpolated >= 2 && ratio[n - 1] >= 1.01;
+  if (!stepped) {
     fit.factor = round_to_fit(ratio[0], kTolerance / 4);
     fit.scaling = std::fabs(fit.factor - 1) <= kTolerance ? RopeScaling::kNone : RopeScaling::kLinear;
     if (fit.scaling == RopeScaling::kNone) fit.factor = 1;
@@ -345,13 +351,13 @@ RopeFit fit_inv_freq(const std::vector<double>& values, std::optional<double> ba
     // Kept fastest pairs, interpolated slowest ones: keep_i in [0, 1] between.
     const double factor = round_to_fit(ratio[n - 1], kTolerance / 4);
     std::vector<double> keep(n);
-    std::vector<double> index, frequency, kept;
+    std::vector<double> index, frequency, middle;
     for (std::size_t i = 0; i < n; ++i) {
       keep[i] = (1 / ratio[i] - 1 / factor) / (1 - 1 / factor);
       if (keep[i] > 1e-5 && keep[i] < 1 - 1e-5) {
         index.push_back(static_cast<double>(i));
         frequency.push_back(fit.ideal[i] / (2 * M_PI));
-        kept.push_back(keep[i]);
+        middle.push_back(keep[i]);
       }
     }
     fit.factor = factor;
@@ -359,7 +365,7 @@ RopeFit fit_inv_freq(const std::vector<double>& values, std::optional<double> ba
     // YaRN: keep falls linearly with the pair index.
     double low = 0, high = 0;
     if (index.size() >= 2) {
-      const auto [a, b] = line_fit(index, kept);
+      const auto [a, b] = line_fit(index, middle);
       low = (1 - a) / b, high = -a / b;  // keep = 1 at low, 0 at high
     } else {
       std::size_t last_kept = 0;
@@ -370,7 +376,7 @@ RopeFit fit_inv_freq(const std::vector<double>& values, std::optional<double> ba
     // Llama 3: keep rises linearly with the frequency (1 / wavelength).
     double from = 0, to = 0;  // wavelengths where keep is 1 and 0
     if (frequency.size() >= 2) {
-      const auto [a, b] = line_fit(frequency, kept);
+      const auto [a, b] = line_fit(frequency, middle);
       from = b / (1 - a), to = -b / a;
     } else {
       from = 2 * M_PI / fit.ideal[static_cast<std::size_t>(std::max(0.0, low))];
