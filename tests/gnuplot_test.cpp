@@ -164,6 +164,34 @@ TEST(Render, UserTextStaysInsideSingleQuotes) {
   }
 }
 
+TEST(Render, LongTitlesAreShortenedInTheMiddleToFit) {
+  std::string name = "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight";
+  for (int i = 0; i < 3; ++i) name += ".é'`x`";
+  Figure figure;
+  figure.size = {600, 400};
+  figure.title = "T5 bias: " + name + " END";
+  XYPlot xy;
+  xy.series.push_back({"", {0, 1}, {0, 1}});
+  figure.panels.push_back({"panel " + name + " TAIL", "x", "y", xy});
+  const std::string script = render_script(figure, {Format::kPng, "t.png"});
+  const auto line_of = [&](const std::string& start) {
+    const auto at = script.find(start);
+    return at == std::string::npos ? std::string() : script.substr(at, script.find('\n', at) - at);
+  };
+  const std::string title = line_of("set multiplot title ");
+  EXPECT_NE(title.find("'T5 bias: encoder"), std::string::npos) << title;
+  EXPECT_NE(title.find("é''`x` END'"), std::string::npos) << title;  // the end kept, its quote doubled
+  EXPECT_NE(title.find("\xE2\x80\xA6"), std::string::npos) << title;
+  EXPECT_LT(title.size(), 120u) << title;  // 63 characters at 600 pixels, and the command
+  const std::string panel = line_of("set title ");
+  EXPECT_NE(panel.find("TAIL'"), std::string::npos) << panel;
+  EXPECT_LT(panel.size(), 100u) << panel;
+  EXPECT_EQ(outside_literals(script).find('`'), std::string::npos);
+  // Short titles are left as they are.
+  figure.title = "short";
+  EXPECT_NE(render_script(figure, {Format::kPng, "t.png"}).find("title 'short'"), std::string::npos);
+}
+
 TEST(Render, ReducesLargeMatricesAndSaysSo) {
   Heatmap heat;
   heat.matrix = labelled(5000, 64, {"p"});

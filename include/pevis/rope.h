@@ -7,6 +7,10 @@
 
 namespace pevis {
 
+/// The widest rotated head pevis computes or reads (heads of today's models
+/// rotate 64 to 256 dimensions): it bounds the decay curve's work.
+constexpr std::int64_t kMaxRotaryWidth = 8192;
+
 /// How rotary frequencies are rescaled to reach a longer context. The names
 /// are those of Hugging Face's `rope_scaling.rope_type`.
 enum class RopeScaling {
@@ -99,8 +103,9 @@ struct RopeFit {
 /// YaRN (a ramp linear in the pair index) and Llama 3 (smoothing linear in
 /// the frequency). NTK-aware scaling is a change of base and is reported as
 /// that base. With `base`, that base is used instead of the fitted one.
-/// Throws `pevis::Error` (exit 3) for fewer than 2 values or values that are
-/// not positive, finite and decreasing.
+/// Throws `pevis::Error` (exit 3) for fewer than 2 or more than
+/// kMaxRotaryWidth / 2 values, or values that are not positive, finite and
+/// decreasing.
 RopeFit fit_inv_freq(const std::vector<double>& inv_freq, std::optional<double> base = std::nullopt);
 
 }  // namespace pevis

@@ -1,6 +1,7 @@
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
 
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 #include <map>
@@ -245,7 +246,13 @@ std::pair<std::int64_t, std::int64_t> positions_or(const EncodingOptions& option
   return parse_range(options.positions, limit);
 }
 
+constexpr std::int64_t kMaxMatrixPositions = 8192;
+
 void check_square_matrices(std::int64_t n, std::int64_t count, const std::string& what, const OutputOptions& output) {
+  if (n < 1 || n > kMaxMatrixPositions) {
+    throw bad_input(what, "bias matrices are drawn for 1 to " + std::to_string(kMaxMatrixPositions) + " positions",
+                    "the slopes and curves do not depend on it");
+  }
   const long double copies = 2 + (output.format != "none" ? 1 : 0) + (output.data != "none" ? 1 : 0);
   check_memory(4.0L * n * n * count * copies + 80.0L * n, what, "the bias matrices", "choose a smaller --max-len");
 }
@@ -337,12 +344,12 @@ void run_alibi(const EncodingOptions& options) {
                 "for example: pevis encoding --kind alibi --heads 12");
   }
   const std::int64_t n = options.max_len.value_or(64);
-  if (n < 1) throw bad_input("--max-len " + std::to_string(n), "the number of positions must be positive");
   const auto slopes = alibi_slopes(*options.heads);
   check_square_matrices(n, static_cast<std::int64_t>(heads_to_draw(*options.heads, 4).size()), "--max-len " + std::to_string(n),
                         options.output);
-  human(options.output) << "alibi: " << *options.heads << " heads, slopes " << number_text(slopes.front()) << " to "
-                        << number_text(slopes.back()) << "\n";
+  const auto [low, high] = std::minmax_element(slopes.begin(), slopes.end());
+  human(options.output) << "alibi: " << *options.heads << " heads, slopes from " << number_text(*low) << " to "
+                        << number_text(*high) << "\n";
   nlohmann::json summary = {{"command", "encoding"}, {"kind", "alibi"}, {"heads", *options.heads},
                             {"positions", n},        {"slopes", slopes}};
   publish(alibi_products(*options.heads, n, options.output.format != "none"), options.output, std::move(summary));
@@ -431,7 +438,7 @@ void run_t5(const EncodingOptions& options, const Model& model, const std::strin
   spec.max_distance = options.max_distance.value_or(128);
   check_t5_spec(spec, t.shape()[0]);
   const std::int64_t n = options.max_len.value_or(64);
-  if (n < 1) throw bad_input("--max-len " + std::to_string(n), "the number of positions must be positive");
+  if (t.shape()[1] > 4096) throw bad_input(name, std::to_string(t.shape()[1]) + " heads: not a T5 bias table ([buckets, heads])");
   check_square_matrices(n, std::min<std::int64_t>(t.shape()[1], 4) + t.shape()[1], "--max-len " + std::to_string(n),
                         options.output);
   human(options.output) << name << ": T5 relative attention bias, " << t.shape()[1] << " heads, " << spec.num_buckets
@@ -452,6 +459,13 @@ void run_swin(const EncodingOptions& options, const Model& model, const std::str
   check_read(table, model);
   const std::string index_name = name.substr(0, name.size() - std::string("bias_table").size()) + "index";
   std::optional<at::Tensor> index;
+  // N^2 entries of the maps, per head: from the index, else from the window the table implies.
+  const auto window = static_cast<long double>(swin_window_of_table(table.shape()[0]));
+  long double cells = window * window * window * window;
+  for (const auto& t : model.tensors) {
+    if (t.name == index_name) cells = static_cast<long double>(t.numel());
+  }
+  check_memory(4.0L * cells * table.shape()[1] * 4 + 40.0L * cells, model.path, "the bias maps of " + name, "");
   for (const auto& t : model.tensors) {
     if (t.name == index_name) check_read(t, model), index = t.tensor();
   }
@@ -562,11 +576,18 @@ void setup_encoding(CLI::App& app) {
   CLI::App* command = app.add_subcommand("encoding", "draw positional encodings: sinusoidal, rotary, ALiBi, or a model's own");
   command->add_option("MODEL", options->model,
                       "a model whose positional tensors to draw instead (file, folder or builtin:NAME)");
+  // Names become enums here, at the door; IsMember gives the usual one-line error.
   const std::map<std::string, EncodingKind> kinds = {
       {"sinusoidal", EncodingKind::kSinusoidal}, {"rope", EncodingKind::kRope}, {"alibi", EncodingKind::kAlibi}};
-  command->add_option("--kind", options->kind, "computed family: sinusoidal (default), rope or alibi")
-      ->transform(CLI::CheckedTransformer(kinds))
-      ->each([options](const std::string&) { options->kind_given = true; });
+  command
+      ->add_option_function<std::string>(
+          "--kind",
+          [options, kinds](const std::string& name) {
+            options->kind = kinds.at(name);
+            options->kind_given = true;
+          },
+          "computed family: sinusoidal (default), rope or alibi")
+      ->check(CLI::IsMember({"sinusoidal", "rope", "alibi"}));
   command->add_option("--d-model", options->d_model, "sinusoidal: embedding width (even)");
   command->add_option("--max-len", options->max_len,
                       "positions: sinusoidal table (default 5000), rope context (default config's or 4096), "
@@ -599,8 +620,11 @@ void setup_encoding(CLI::App& app) {
                                                        {"ntk", RopeScaling::kNtk},
                                                        {"yarn", RopeScaling::kYarn},
                                                        {"llama3", RopeScaling::kLlama3}};
-  command->add_option("--scaling", options->scaling, "context extension: none, linear, ntk, yarn or llama3")
-      ->transform(CLI::CheckedTransformer(scalings))
+  command
+      ->add_option_function<std::string>(
+          "--scaling", [options, scalings](const std::string& name) { options->scaling = scalings.at(name); },
+          "context extension: none, linear, ntk, yarn or llama3")
+      ->check(CLI::IsMember({"none", "linear", "ntk", "yarn", "llama3"}))
       ->group(rope);
   command->add_option("--factor", options->factor, "the scaling's factor")->group(rope);
   command->add_option("--original-max-position-embeddings", options->original_max_position_embeddings,

@@ -141,7 +141,7 @@ std::vector<Product> rope_products(const RopeView& view, bool figures) {
     plot::Series used, marked, overlay;
     used.title = view.label;
     used.look = plot::Series::Look::kLines;
-    marked.title = "less than one turn in " + n_text;
+    marked.title = "< 1 turn in " + n_text;
     marked.look = plot::Series::Look::kPoints;
     overlay.title = view.reference_label;
     overlay.look = plot::Series::Look::kDashed;
@@ -349,7 +349,8 @@ std::vector<Product> t5_products(const at::Tensor& table, bool bidirectional, st
     const at::Tensor matrix = t5_bias_matrix(table, {bidirectional, num_buckets, max_distance}, positions);
     Product product;
     product.figure.name = "t5-matrix";
-    product.figure.title = "T5 bias, query x key, " + std::to_string(positions) + " positions (" + mode + "): " + name;
+    product.figure.title =
+        "T5 bias, query x key (" + mode + ", " + std::to_string(positions) + " positions): " + name;
     const auto drawn = heads_to_draw(heads, 4);
     product.figure.columns = grid_columns(drawn.size());
     product.figure.palette = plot::Palette::kDiverging;
@@ -383,7 +384,9 @@ std::vector<Product> swin_products(const at::Tensor& maps, const std::string& na
     product.figure.palette = plot::Palette::kDiverging;
     const int side = product.figure.columns;
     const int rows_of_panels = static_cast<int>((heads + side - 1) / side);
-    product.figure.size = {std::max(900, 440 * side), std::max(500, 70 + 380 * rows_of_panels)};
+    // Square plot areas: a panel's plot is its cell less 235 pixels of margins
+    // and colour bar across and 94 down.
+    product.figure.size = {std::max(900, 440 * side), std::max(400, 70 + 300 * rows_of_panels)};
     const auto labels = index_labels(static_cast<std::size_t>(n));
     for (std::int64_t h = 0; h < heads; ++h) {
       product.figure.panels.push_back(heat_panel(to_matrix(maps[h], "swin-bias", "query", labels, labels),

@@ -84,9 +84,10 @@ std::string scaling_name(RopeScaling scaling) {
 }
 
 void check_rope_spec(const RopeSpec& spec) {
-  if (spec.d_head <= 0 || spec.d_head % 2 != 0 || spec.d_head > (1 << 20)) {
+  if (spec.d_head <= 0 || spec.d_head % 2 != 0 || spec.d_head > kMaxRotaryWidth) {
     throw bad_input("--d-head " + std::to_string(spec.d_head),
-                    "a rotated head width must be a positive even number (dimensions rotate in pairs), at most 1048576",
+                    "a rotated head width must be a positive even number (dimensions rotate in pairs), at most " +
+                        std::to_string(kMaxRotaryWidth),
                     "use for example --d-head 128");
   }
   if (!std::isfinite(spec.base) || spec.base <= 1.0) {
@@ -302,7 +303,10 @@ RopeSpec read_rope_config(const std::string& path) {
 
 RopeFit fit_inv_freq(const std::vector<double>& values, std::optional<double> base) {
   const std::size_t n = values.size();
-  if (n < 2) throw bad_input("inv_freq", "a rotary frequency vector needs at least 2 values");
+  if (n < 2 || n > static_cast<std::size_t>(kMaxRotaryWidth / 2)) {
+    throw bad_input("inv_freq", "a rotary frequency vector has from 2 to " + std::to_string(kMaxRotaryWidth / 2) +
+                                    " values, one per rotated pair");
+  }
   for (std::size_t i = 0; i < n; ++i) {
     if (!std::isfinite(values[i]) || values[i] <= 0 || (i > 0 && values[i] >= values[i - 1])) {
       throw bad_input("inv_freq", "rotary frequencies must be positive, finite and decreasing (fastest first)");

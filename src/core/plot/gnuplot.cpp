@@ -144,6 +144,19 @@ std::string shortened(const std::string& label) {
   return "\xE2\x80\xA6" + label.substr(start);  // U+2026
 }
 
+// `text` cut in its middle to at most `most` characters (UTF-8 aware), so
+// that a title with a long tensor name or path fits where it is drawn.
+std::string fitted(const std::string& text, double most_chars) {
+  const auto most = static_cast<std::size_t>(std::max(9.0, most_chars));
+  std::vector<std::size_t> starts;  // byte offset of each character
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xc0) != 0x80) starts.push_back(i);
+  }
+  if (starts.size() <= most) return text;
+  const std::size_t head = (most - 1) / 2, tail = most - 1 - head;
+  return text.substr(0, starts[head]) + "\xE2\x80\xA6" + text.substr(starts[starts.size() - tail]);
+}
+
 // Longest label, in characters drawn (UTF-8 continuation bytes do not count).
 std::size_t longest_label(const std::vector<std::string>& labels) {
   std::size_t longest = 0;
@@ -199,7 +212,7 @@ Layout layout_panel(const Figure& figure, std::size_t index, bool text, int note
     // Room for the key's longest title beside its sample line.
     std::vector<std::string> titles;
     for (const auto& series : std::get<XYPlot>(panel.content).series) titles.push_back(series.title);
-    right = std::max(text ? 120.0 : 150.0, (text ? 60 : 70) + char_w * longest_label(titles));
+    right = std::max(text ? 120.0 : 150.0, (text ? 100 : 70) + char_w * longest_label(titles));
   }
   const auto* box = std::get_if<BoxPlot>(&panel.content);
   const auto* xy = std::get_if<XYPlot>(&panel.content);
@@ -494,7 +507,11 @@ Script render(const Figure& figure, const Target& target) {
   script.data = out.str();
   out.str("");
   out << "set multiplot";
-  if (!figure.title.empty()) out << " title " << quote(figure.title) << (text ? "" : " font ',15'");
+  // A title's characters are up to 11 pixels wide at 15 points, 7 at 11.
+  const double width = std::max(figure.size.width, 1);
+  if (!figure.title.empty()) {
+    out << " title " << quote(fitted(figure.title, text ? width / 10 - 2 : width / 11.5)) << (text ? "" : " font ',15'");
+  }
   out << "\n";
   for (std::size_t i = 0; i < n; ++i) {
     const Panel& panel = figure.panels[i];
@@ -505,7 +522,10 @@ Script render(const Figure& figure, const Target& target) {
         << "\nset tmargin at screen " << num(layout.top) << "\nset bmargin at screen " << num(layout.bottom) << "\n";
     if (!panel.title.empty()) {
       const auto* heat = std::get_if<Heatmap>(&panel.content);
-      out << "set title " << quote(panel.title) << (heat && heat->compact && !text ? " font ',9' offset 0,-0.6" : "") << "\n";
+      const double panel_px = (layouts[i].right - layouts[i].left) * width + (heat && !heat->compact ? 140 : 0);
+      const double char_px = text ? 10 : heat && heat->compact ? 5.5 : 7;
+      out << "set title " << quote(fitted(panel.title, panel_px / char_px))
+          << (heat && heat->compact && !text ? " font ',9' offset 0,-0.6" : "") << "\n";
     }
     if (!panel.x_title.empty()) out << "set xlabel " << quote(panel.x_title) << "\n";
     if (!panel.y_title.empty()) out << "set ylabel " << quote(panel.y_title) << "\n";
