@@ -19,6 +19,7 @@
 #include "pevis/position_views.h"
 #include "pevis/relative_bias.h"
 #include "pevis/rope.h"
+#include "test_util.h"
 
 namespace pevis {
 namespace {
@@ -403,6 +404,22 @@ TEST(T5, TablesThatCannotBeT5sAreRefused) {
   EXPECT_THROW(check_t5_spec({true, 31, 128}, 31), Error);  // odd and bidirectional
   EXPECT_THROW(check_t5_spec({false, 32, 8}, 32), Error);   // max_distance within the exact range
   EXPECT_NO_THROW(check_t5_spec({false, 31, 128}, 31));
+}
+
+TEST(T5, ConfigGivesBucketsAndDistance) {
+  test::TempDir dir;
+  const auto write = [&](const std::string& text) {
+    std::ofstream(dir.path() / "config.json") << text;
+    return (dir.path() / "config.json").string();
+  };
+  T5Spec spec = t5_from_config(write(R"({"relative_attention_num_buckets": 64, "relative_attention_max_distance": 256})"), {});
+  EXPECT_EQ(spec.num_buckets, 64);
+  EXPECT_EQ(spec.max_distance, 256);
+  spec = t5_from_config(write(R"({"relative_attention_max_distance": "far"})"), {});
+  EXPECT_EQ(spec.max_distance, 128);  // not a number: left as it was
+  spec = t5_from_config(write("{broken"), {});
+  EXPECT_EQ(spec.num_buckets, 32);
+  EXPECT_EQ(t5_from_config((dir.path() / "missing.json").string(), {}).max_distance, 128);
 }
 
 TEST(Swin, BiasMapsEqualTorchvisionsOwn) {

@@ -35,6 +35,12 @@ struct T5Spec {
   std::int64_t max_distance = 128;
 };
 
+/// `spec` with `relative_attention_num_buckets` and
+/// `relative_attention_max_distance` taken from a T5 `config.json` at `path`
+/// where it gives them as whole numbers; a config that cannot be read or
+/// parsed leaves `spec` as it is (it is shown, never trusted for sizes).
+T5Spec t5_from_config(const std::string& path, T5Spec spec);
+
 /// Checks `num_buckets` (from 2, even when bidirectional, and the table's
 /// rows) and `max_distance` (above the exact range). Throws `pevis::Error` (exit 3).
 void check_t5_spec(const T5Spec& spec, std::int64_t table_rows);

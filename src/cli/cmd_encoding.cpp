@@ -434,8 +434,10 @@ void run_t5(const EncodingOptions& options, const Model& model, const std::strin
   spec.bidirectional = name.find("decoder") == std::string::npos;
   if (options.causal) spec.bidirectional = false;
   if (options.bidirectional) spec.bidirectional = true;
-  spec.num_buckets = options.num_buckets.value_or(t.shape()[0]);
-  spec.max_distance = options.max_distance.value_or(128);
+  spec.num_buckets = t.shape()[0];
+  if (!model.config_file.empty()) spec = t5_from_config(model.config_file, spec);
+  if (options.num_buckets) spec.num_buckets = *options.num_buckets;
+  if (options.max_distance) spec.max_distance = *options.max_distance;
   check_t5_spec(spec, t.shape()[0]);
   const std::int64_t n = options.max_len.value_or(64);
   if (t.shape()[1] > 4096) throw bad_input(name, std::to_string(t.shape()[1]) + " heads: not a T5 bias table ([buckets, heads])");
@@ -642,7 +644,7 @@ void setup_encoding(CLI::App& app) {
   command->add_option("--heads", options->heads, "alibi: number of heads")->group(relative);
   command->add_option("--num-buckets", options->num_buckets, "T5 table of MODEL: buckets (default: the table's rows)")
       ->group(relative);
-  command->add_option("--max-distance", options->max_distance, "T5 table of MODEL: distance of the last bucket (128)")
+  command->add_option("--max-distance", options->max_distance, "T5 table of MODEL: distance of the last bucket (config.json's, else 128)")
       ->group(relative);
   auto* causal = command->add_flag("--causal", options->causal, "T5 table of MODEL: decoder buckets (default for names with 'decoder')")
                      ->group(relative);

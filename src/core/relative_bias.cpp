@@ -15,6 +15,9 @@
 #include <cmath>
 #include <limits>
 
+#include <nlohmann/json.hpp>
+
+#include "pevis/archive.h"
 #include "pevis/error.h"
 
 namespace pevis {
@@ -71,6 +74,22 @@ at::Tensor t5_bucket(const at::Tensor& relative, bool bidirectional, std::int64_
   at::Tensor large = exact + scaled.to(at::kLong);
   large = at::minimum(large, at::full_like(large, num_buckets - 1));
   return buckets + at::where(small, n, large);
+}
+
+T5Spec t5_from_config(const std::string& path, T5Spec spec) {
+  try {
+    const auto source = open_file(path);
+    if (source->size() > (16u << 20)) return spec;
+    const auto config = nlohmann::json::parse(source->read_string(0, source->size()));
+    const auto whole = [&](const char* key, std::int64_t& into) {
+      if (config.is_object() && config.contains(key) && config[key].is_number_integer()) into = config[key].get<std::int64_t>();
+    };
+    whole("relative_attention_num_buckets", spec.num_buckets);
+    whole("relative_attention_max_distance", spec.max_distance);
+  } catch (const nlohmann::json::exception&) {
+  } catch (const Error&) {
+  }
+  return spec;
 }
 
 void check_t5_spec(const T5Spec& spec, std::int64_t table_rows) {
