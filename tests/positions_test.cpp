@@ -206,6 +206,9 @@ TEST(Rope, ConfigsPevisCannotUseAreOneLineErrors) {
                            "rope_scaling": {"rope_type": "yarn", "factor": 4}})", "config.json");
   EXPECT_EQ(yarn.original_max_position_embeddings, 32768);
   EXPECT_EQ(yarn.max_len, 131072);
+  const RopeSpec deepseek = rope_from_config(R"({"head_dim": 64, "rope_scaling": {"type": "yarn", "factor": 40,
+      "mscale": 1.0, "mscale_all_dim": 0.707, "original_max_position_embeddings": 4096}})", "config.json");
+  EXPECT_NEAR(rope_attention_factor(deepseek), (0.1 * std::log(40.0) + 1) / (0.1 * 0.707 * std::log(40.0) + 1), 1e-12);
   const RopeSpec partial = rope_from_config(R"({"hidden_size": 2560, "num_attention_heads": 32,
                                                 "partial_rotary_factor": 0.25})", "config.json");
   EXPECT_EQ(partial.d_head, 20);

@@ -298,9 +298,13 @@ std::string describe(const RopeSpec& spec) {
 }
 
 nlohmann::json rope_summary(const RopeSpec& spec) {
-  return {{"command", "encoding"}, {"kind", "rope"},     {"d_head", spec.d_head},
-          {"base", spec.base},     {"scaling", scaling_name(spec.scaling)}, {"factor", spec.factor},
-          {"original_context", rope_original_context(spec)}};
+  nlohmann::json summary = {{"command", "encoding"}, {"kind", "rope"}, {"d_head", spec.d_head},
+                            {"base", spec.base},     {"scaling", scaling_name(spec.scaling)}};
+  if (spec.scaling != RopeScaling::kNone) {
+    summary["factor"] = spec.factor;
+    summary["original_context"] = rope_original_context(spec);
+  }
+  return summary;
 }
 
 // Command-line values override the config's.

@@ -283,6 +283,12 @@ RopeSpec rope_from_config(const std::string& text, const std::string& path) {
       spec.low_freq_factor = number(scaling, "low_freq_factor", where).value_or(1.0);
       spec.high_freq_factor = number(scaling, "high_freq_factor", where).value_or(4.0);
       spec.attention_factor = number(scaling, "attention_factor", where);
+      const auto mscale = number(scaling, "mscale", where), mscale_all_dim = number(scaling, "mscale_all_dim", where);
+      if (spec.scaling == RopeScaling::kYarn && !spec.attention_factor && mscale && mscale_all_dim && spec.factor > 1) {
+        // DeepSeek's variant: the ratio of two such factors.
+        const double ln = std::log(spec.factor);
+        spec.attention_factor = (0.1 * *mscale * ln + 1) / (0.1 * *mscale_all_dim * ln + 1);
+      }
       if (spec.original_max_position_embeddings) {
         // The figures cover the extended context.
         const double extended = static_cast<double>(*spec.original_max_position_embeddings) * spec.factor;
