@@ -567,6 +567,18 @@ TEST(CliEncodingModel, RotaryT5AndSwinTensorsAndTheBaseCheck) {
   r = pevis({"encoding", positions + "llama3_folder", "--positions", "0:4", "--format", "none", "-o", "folder"}, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(read_csv_rows(dir / "folder/rope-sin.csv").size(), 5u);
+  EXPECT_NE(r.out.find("config.json declares rope, d_head 128, base 500000, llama3 x8 (original context 8192): "
+                       "model.layers.0.self_attn.rotary_emb.inv_freq matches it"),
+            std::string::npos)
+      << r.out;
+  // A checkpoint converted with the wrong theta: its inv_freq and config.json disagree.
+  r = pevis({"encoding", positions + "qwen2_wrong_theta", "--format", "none", "--data", "none"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("base 10000 (d_head 128), no scaling"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("config.json declares rope, d_head 128, base 1000000: "
+                       "model.layers.0.self_attn.rotary_emb.inv_freq does not match it"),
+            std::string::npos)
+      << r.out;
 }
 
 }  // namespace

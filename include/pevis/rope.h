@@ -79,6 +79,10 @@ RopeSpec rope_from_config(const std::string& text, const std::string& path);
 /// Reads a config.json file (at most 16 MB) and then as `rope_from_config`.
 RopeSpec read_rope_config(const std::string& path);
 
+/// The largest relative difference between stored frequencies and those of
+/// `spec`, or infinity when their pair counts differ.
+double deviation_from(const std::vector<double>& inv_freq, const RopeSpec& spec);
+
 /// What a stored `inv_freq` vector turns out to be.
 struct RopeFit {
   std::int64_t pairs = 0;

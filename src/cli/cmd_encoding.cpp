@@ -392,11 +392,26 @@ void run_inv_freq(const EncodingOptions& options, const Model& model, const std:
   // The context: given, declared by the folder's config.json, or the one a
   // Llama 3 fit implies; else an assumption that the figures say.
   std::optional<std::int64_t> context = options.max_len;
-  if (!context && !model.config_file.empty()) {
+  std::optional<RopeSpec> declared;
+  if (!model.config_file.empty()) {
     try {
-      context = read_rope_config(model.config_file).max_len;
-    } catch (const Error&) {
+      declared = read_rope_config(model.config_file);
+    } catch (const Error& e) {
+      messages << "config.json: " << e.what() << " (ignored)\n";
     }
+  }
+  nlohmann::json against_config;
+  if (declared) {
+    // Whether the file's own frequencies are those its config.json declares.
+    if (!context) context = declared->max_len;
+    char off[64];
+    const double deviation = deviation_from(stored, *declared);
+    std::snprintf(off, sizeof off, "%.3g", deviation);
+    messages << "config.json declares " << describe(*declared) << ": " << name
+             << (deviation <= 1e-6 ? " matches it (to " + std::string(off) + " relative)"
+                                   : " does not match it (off by up to " + std::string(off) + " relative)")
+             << "\n";
+    against_config = {{"declared", describe(*declared)}, {"deviation", deviation}, {"matches", deviation <= 1e-6}};
   }
   if (!context && fit.scaling == RopeScaling::kLlama3) context = std::llround(fit.smooth_to * fit.factor);
   if (!context) messages << "context: 4096 positions assumed (give --max-len N)\n";
@@ -414,6 +429,7 @@ void run_inv_freq(const EncodingOptions& options, const Model& model, const std:
                             {"fit", fit.description},
                             {"max_relative_deviation", fit.max_relative_deviation},
                             {"matches", fit.matches}};
+  if (!against_config.is_null()) summary["config"] = against_config;
   std::optional<RopeFit> expected;
   if (options.expect_rope_base) {
     expected = fit_inv_freq(stored, *options.expect_rope_base);

@@ -301,6 +301,12 @@ RopeSpec rope_from_config(const std::string& text, const std::string& path) {
   return spec;
 }
 
+double deviation_from(const std::vector<double>& inv_freq, const RopeSpec& spec) {
+  const std::vector<double> want = rope_inv_freq(spec);
+  if (want.size() != inv_freq.size()) return std::numeric_limits<double>::infinity();
+  return max_relative(inv_freq, want);
+}
+
 RopeSpec read_rope_config(const std::string& path) {
   const auto source = open_file(path);
   if (source->size() > (16u << 20)) throw bad_input(path, "too large for a config.json (over 16 MB)");

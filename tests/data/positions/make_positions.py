@@ -16,7 +16,9 @@ Run by scripts/fixtures with Debian's python3-torch and python3-torchvision
   swin_reference.pt   torchvision's own relative position bias of some of
                       those blocks (ShiftedWindowAttention.get_relative_position_bias)
   llama3_folder/      a weights-only Hugging Face folder with a Llama-3.1-8B
-                      config.json
+                      config.json and an inv_freq buffer that matches it
+  qwen2_wrong_theta/  the same with a Qwen2-7B config.json and an inv_freq of
+                      base 10000, as a wrong conversion leaves it
 """
 
 import json
@@ -249,16 +251,19 @@ def write_safetensors(path, tensors):
         f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
-def folder_fixture():
-    folder = os.path.join(HERE, "llama3_folder")
+def folder_fixture(name, config_name, inv_freq):
+    """A weights-only folder: a config.json and a small model.safetensors
+    holding one layer's inv_freq buffer beside other tensors."""
+    folder = os.path.join(HERE, name)
     os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(HERE, "llama3.1-8b.config.json")) as f:
+    with open(os.path.join(HERE, config_name)) as f:
         config = f.read()
     with open(os.path.join(folder, "config.json"), "w") as f:
         f.write(config)
     g = torch.Generator().manual_seed(3)
     write_safetensors(os.path.join(folder, "model.safetensors"),
-                      {"model.norm.weight": torch.ones(16), "lm_head.weight": torch.randn(4, 16, generator=g)})
+                      {"model.norm.weight": torch.ones(16), "lm_head.weight": torch.randn(4, 16, generator=g),
+                       "model.layers.0.self_attn.rotary_emb.inv_freq": inv_freq})
 
 
 def main():
@@ -266,7 +271,10 @@ def main():
     t5_buckets, t5_matrices = t5_cases(encoder, decoder)
     swin_names = swin_fixture()
     rope_buffers()
-    folder_fixture()
+    # Llama 3.1 as Hugging Face computes it, and a Qwen2 checkpoint converted
+    # with the wrong theta (10000 instead of its config's 1000000).
+    folder_fixture("llama3_folder", "llama3.1-8b.config.json", hf_llama3(hf_inv_freq(128, 500000.0), 8.0, 1.0, 4.0, 8192))
+    folder_fixture("qwen2_wrong_theta", "qwen2-7b.config.json", hf_inv_freq(128, 10000.0))
     reference = {"rope": rope_cases(), "alibi": alibi_cases(), "t5_buckets": t5_buckets, "t5_matrices": t5_matrices,
                  "swin_tensors": swin_names}
     with open(os.path.join(HERE, "reference.json"), "w") as f:
