@@ -281,7 +281,7 @@ TEST(CliAttention, ListsSites) {
   test::write_file(dir / "ids.txt", "3 1 4 1 5 9 2 6\n");
   const auto r = pevis({"attention", kData + "/attn_encoder.pt", "--input", "ids.txt", "--list"}, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("encoder.layers.0.self_attn      4  1x4x8x8"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("encoder.layers.0.self_attn      4      1        1  1x4x8x8"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("encoder.layers.1.self_attn"), std::string::npos);
   EXPECT_FALSE(std::filesystem::exists(dir / "pevis-out"));
 }
@@ -365,7 +365,7 @@ TEST(CliAttention, FloatInputOfAGivenShape) {
   test::TempDir dir;
   const auto r = pevis({"attention", kData + "/attn_features.pt", "--input-shape", "1,6,16", "--seed", "3", "--list"}, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("attn      2  1x2x6x6"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("attn      2      1        1  1x2x6x6"), std::string::npos) << r.out;
   const auto drawn = pevis({"attention", kData + "/attn_features.pt", "--input-shape", "1,6,16"}, dir);
   ASSERT_EQ(drawn.exit_code, 0) << drawn.err;
   const auto rows = read_csv_rows(dir / "pevis-out/attention/attn.head1.csv");
@@ -400,6 +400,28 @@ TEST(CliAttention, BadInputsAreClearErrors) {
 
 
 // ---- built-ins
+
+TEST(CliAttention, WindowsAndBatchesAreSaidAndChosen) {
+  test::TempDir dir;
+  const std::string swin = kData + "/positions/swin_tiny.scripted.pt";
+  auto r = pevis({"attention", swin, "--input-shape", "2,3,16,16", "--list"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("features.1.1.attn      2      2  16 (4x4)  32x2x4x4"), std::string::npos) << r.out;
+  r = pevis({"attention", swin, "--input-shape", "2,3,16,16", "--batch-index", "1", "--layer", "features.3.1", "--json"},
+            dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto summary = nlohmann::json::parse(r.out);
+  EXPECT_EQ(summary["batch_index"], 1);
+  EXPECT_EQ(summary["sites"][0]["windows"], 4);
+  const auto rows = read_csv_rows(dir / "pevis-out/attention/features.3.1.attn.head3.csv");
+  ASSERT_EQ(rows.size(), 1u + 4 * 4);  // header, then 4 windows x 4 queries
+  EXPECT_EQ(rows[0][0], "window:query");
+  EXPECT_EQ(rows[16][0], "3:3");
+  EXPECT_TRUE(test::looks_like(dir / "pevis-out/attention/features.3.1.attn.png", "png"));
+  expect_one_line_error(pevis({"attention", swin, "--input-shape", "2,3,16,16", "--batch-index", "2"}, dir), 3,
+                        "has a batch of 2");
+  expect_one_line_error(pevis({"attention", swin, "--input-shape", "1,3,16,16", "--rollout"}, dir), 3, "16 windows");
+}
 
 TEST(CliBuiltins, ListWriteAndExport) {
   test::TempDir dir;

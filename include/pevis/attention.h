@@ -17,8 +17,26 @@ struct AttentionSite {
   std::string path;     ///< module path, "" for the root module
   std::string name;     ///< unique display and file name: the path, "model" for the root, "#2" for a second softmax
   std::int64_t heads = 1;
-  at::Tensor weights;   ///< float32 [batch, heads, target, source]
+  at::Tensor weights;   ///< float32 [batch * windows, heads, target, source]
+  /// How the leading dimension splits (see `split_batches`): `batch` inputs,
+  /// each attended in `windows` windows (Swin), batch-major as Swin orders
+  /// them. Until split, every leading element counts as an input.
+  std::int64_t batch = 1;
+  std::int64_t windows = 1;
+  /// The windows' grid, row-major, when it is known to be square; else 0.
+  std::int64_t grid_rows = 0, grid_cols = 0;
+  std::int64_t shift = -1;  ///< shifted windows: the shift in tokens, 0 for none, -1 when unknown
 };
+
+/// Splits each site's leading dimension into `input_batch` inputs and the
+/// windows each is cut into. A site is windowed when its module (or an
+/// ancestor) has a `window_size` attribute (scripted Swin), or, where
+/// attributes are gone (traces), when the input is an image batch
+/// (`image_input`) and the leading dimension is a multiple of its batch.
+/// Windows are placed on a square grid when their count is a square;
+/// `shift_size` gives the shift when the module has it. A leading dimension
+/// that `input_batch` does not divide stays one input per element.
+void split_batches(std::vector<AttentionSite>& sites, const Model& model, std::int64_t input_batch, bool image_input);
 
 /// The operators whose runs are attention sites: softmax, and the fused
 /// operators that never return their weights (scaled dot-product attention,

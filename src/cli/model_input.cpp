@@ -45,6 +45,11 @@ ModelInput make_input(const InputOptions& options, const Model* model) {
   if (options.input.empty() && options.input_shape.empty() && model && model->program) {
     ModelInput input;  // the example the program was exported with
     input.values = exported_example_inputs(*model);
+    if (!input.values.empty() && input.values[0].isTensor() && input.values[0].toTensor().dim() >= 1 &&
+        input.values[0].toTensor().is_floating_point()) {
+      input.batch = input.values[0].toTensor().size(0);
+      input.image = input.values[0].toTensor().dim() == 4;
+    }
     return input;
   }
   if (options.input.empty() == options.input_shape.empty()) {
@@ -54,7 +59,10 @@ ModelInput make_input(const InputOptions& options, const Model* model) {
   ModelInput input;
   if (!options.input_shape.empty()) {
     auto generator = at::make_generator<at::CPUGeneratorImpl>(options.seed);
-    input.values.emplace_back(at::randn(parse_shape(options.input_shape), generator));
+    const auto shape = parse_shape(options.input_shape);
+    input.values.emplace_back(at::randn(shape, generator));
+    input.batch = shape[0];
+    input.image = shape.size() == 4;
     return input;
   }
   const auto tokens = split_tokens(read_text_file(options.input, kMaxTextBytes), options.input);

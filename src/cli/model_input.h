@@ -27,6 +27,8 @@ void add_input_options(CLI::App& command, InputOptions& options);
 struct ModelInput {
   std::vector<c10::IValue> values;
   std::vector<std::string> labels;
+  std::int64_t batch = 1;    ///< inputs in the batch: the first size of a float input, 1 for tokens
+  bool image = false;        ///< a 4-D float input, [N, C, H, W]
 };
 
 /// Builds the input; throws `pevis::Error` (exit 2 for a malformed

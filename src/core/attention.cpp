@@ -2,6 +2,8 @@
 
 #include <torch/script.h>
 
+#include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "pevis/capture.h"
@@ -28,6 +30,22 @@ std::int64_t heads_attribute(const torch::jit::Module& root, const std::string& 
     }
     if (p.empty()) return 0;
     p = parent_of(p);
+  }
+}
+
+// The list-of-ints attribute `name` of the module at `path` or its nearest
+// ancestor that has it; empty when none has.
+std::vector<std::int64_t> ints_attribute(const torch::jit::Module& root, const std::string& path, const char* name) {
+  std::map<std::string, torch::jit::Module> by_path;
+  for (const auto& item : root.named_modules()) by_path.emplace(item.name, item.value);
+  for (std::string p = path;; p = parent_of(p)) {
+    const auto found = by_path.find(p);
+    if (found != by_path.end() && found->second.hasattr(name)) {
+      const auto value = found->second.attr(name);
+      if (value.isIntList()) return value.toIntVector();
+      if (value.isInt()) return {value.toInt()};
+    }
+    if (p.empty()) return {};
   }
 }
 
@@ -102,6 +120,29 @@ std::vector<AttentionSite> capture_attention(const Model& model, const std::vect
     }
   }
   return sites;
+}
+
+void split_batches(std::vector<AttentionSite>& sites, const Model& model, std::int64_t input_batch, bool image_input) {
+  for (auto& site : sites) {
+    const std::int64_t leading = site.weights.size(0);
+    site.batch = leading, site.windows = 1, site.grid_rows = site.grid_cols = 0, site.shift = -1;
+    if (input_batch < 1 || leading % input_batch != 0) continue;
+    const std::vector<std::int64_t> window =
+        model.module ? ints_attribute(*model.module, site.path, "window_size") : std::vector<std::int64_t>{};
+    const bool windowed = !window.empty() || (image_input && leading > input_batch);
+    if (!windowed) {
+      site.batch = leading;
+      continue;
+    }
+    site.batch = input_batch;
+    site.windows = leading / input_batch;
+    const auto side = static_cast<std::int64_t>(std::llround(std::sqrt(static_cast<double>(site.windows))));
+    if (side * side == site.windows) site.grid_rows = site.grid_cols = side;
+    const std::vector<std::int64_t> shift =
+        model.module ? ints_attribute(*model.module, site.path, "shift_size") : std::vector<std::int64_t>{};
+    // Swin does not shift a window that covers its whole feature map.
+    if (!shift.empty()) site.shift = site.windows == 1 ? 0 : *std::max_element(shift.begin(), shift.end());
+  }
 }
 
 at::Tensor fuse_heads(const at::Tensor& heads, Fusion fusion) {

@@ -93,6 +93,9 @@ struct Figure {
   Palette palette = Palette::kViridis;
   int columns = 1;   ///< panels per grid row
   std::vector<Panel> panels;
+  /// Lines at the bottom, under the panels: what the figure shows that its
+  /// title has no room for (which input, which windows).
+  std::vector<std::string> notes;
 };
 
 /// Parses a palette or format name as given on the command line; returns

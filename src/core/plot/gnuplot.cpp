@@ -417,6 +417,16 @@ void write_box_panel(std::ostringstream& out, std::size_t index, const BoxPlot& 
 
 }  // namespace
 
+namespace {
+
+// A heatmap without cells: its place in the grid stays empty.
+bool blank(const Panel& panel) {
+  const auto* heat = std::get_if<Heatmap>(&panel.content);
+  return heat && (heat->matrix.rows == 0 || heat->matrix.cols == 0);
+}
+
+}  // namespace
+
 Script render(const Figure& figure, const Target& target) {
   const bool text = target.format == Format::kText;
   const std::size_t n = figure.panels.size();
@@ -427,6 +437,7 @@ Script render(const Figure& figure, const Target& target) {
   std::size_t heatmaps = 0;
   bool any_reduced = false;
   for (std::size_t i = 0; i < n; ++i) {
+    if (blank(figure.panels[i])) continue;
     if (const auto* heat = std::get_if<Heatmap>(&figure.panels[i].content)) {
       const Layout layout = layout_panel(figure, i, text, 0);
       ++heatmaps;
@@ -435,13 +446,15 @@ Script render(const Figure& figure, const Target& target) {
                     heat->matrix.cols > static_cast<std::size_t>(layout.plot_w);
     }
   }
-  const int note_lines = (any_reduced ? 1 : 0) + (text && heatmaps > 0 ? 1 : 0);
+  const int note_lines =
+      (any_reduced ? 1 : 0) + (text && heatmaps > 0 ? 1 : 0) + static_cast<int>(figure.notes.size());
   std::vector<Layout> layouts;
   std::vector<LabeledMatrix> drawn(n);
   std::vector<std::string> reduced;
   std::pair<double, double> shade_range{0, 1};
   for (std::size_t i = 0; i < n; ++i) {
     layouts.push_back(layout_panel(figure, i, text, note_lines));
+    if (blank(figure.panels[i])) continue;
     if (const auto* heat = std::get_if<Heatmap>(&figure.panels[i].content)) {
       drawn[i] = drawn_matrix(*heat, layouts[i]);
       const std::size_t full_rows = heat->full_rows ? heat->full_rows : heat->matrix.rows;
@@ -453,7 +466,7 @@ Script render(const Figure& figure, const Target& target) {
       shade_range = value_range(*heat, figure.palette);
     }
   }
-  std::vector<std::string> notes;
+  std::vector<std::string> notes(figure.notes);
   if (reduced.size() == 1) {
     notes.push_back("drawn box-averaged from " + reduced[0] + " cells to fit; the data file has every value");
   } else if (!reduced.empty()) {
@@ -476,6 +489,7 @@ Script render(const Figure& figure, const Target& target) {
   std::ostringstream out;
   for (std::size_t i = 0; i < n; ++i) {
     const Panel& panel = figure.panels[i];
+    if (blank(panel)) continue;
     if (std::holds_alternative<Heatmap>(panel.content) && binary) {
       binary_files[i] = target.binary_prefix + "-" + std::to_string(i) + ".bin";
       script.files.push_back({binary_files[i], binary_matrix(drawn[i])});
@@ -513,9 +527,15 @@ Script render(const Figure& figure, const Target& target) {
     out << " title " << quote(fitted(figure.title, text ? width / 10 - 2 : width / 11.5)) << (text ? "" : " font ',15'");
   }
   out << "\n";
+  std::size_t first_drawn = 0;  // the notes are set with the first panel drawn
+  while (first_drawn + 1 < n && blank(figure.panels[first_drawn])) ++first_drawn;
   for (std::size_t i = 0; i < n; ++i) {
     const Panel& panel = figure.panels[i];
     const Layout& layout = layouts[i];
+    if (blank(panel)) {
+      out << "# panel " << i << ": empty\n";
+      continue;
+    }
     out << "# panel " << i << "\nreset\n";
     out << palette_commands(figure.palette);
     out << "set lmargin at screen " << num(layout.left) << "\nset rmargin at screen " << num(layout.right)
@@ -523,13 +543,13 @@ Script render(const Figure& figure, const Target& target) {
     if (!panel.title.empty()) {
       const auto* heat = std::get_if<Heatmap>(&panel.content);
       const double panel_px = (layouts[i].right - layouts[i].left) * width + (heat && !heat->compact ? 140 : 0);
-      const double char_px = text ? 10 : heat && heat->compact ? 5.5 : 7;
+      const double char_px = text ? 10 : heat && heat->compact ? 6.5 : 7;
       out << "set title " << quote(fitted(panel.title, panel_px / char_px))
           << (heat && heat->compact && !text ? " font ',9' offset 0,-0.6" : "") << "\n";
     }
     if (!panel.x_title.empty()) out << "set xlabel " << quote(panel.x_title) << "\n";
     if (!panel.y_title.empty()) out << "set ylabel " << quote(panel.y_title) << "\n";
-    if (i == 0) {
+    if (i == first_drawn) {
       const double h = std::max(figure.size.height, 1), line = text ? 20 : 18;
       for (std::size_t k = 0; k < notes.size(); ++k) {
         out << "set label " << 1000 + k << " " << quote(notes[k]) << " at screen 0.01, screen "

@@ -15,6 +15,8 @@ Run by scripts/fixtures with Debian's python3-torch and python3-torchvision
                       relative_position_index of torchvision's swin_t
   swin_reference.pt   torchvision's own relative position bias of some of
                       those blocks (ShiftedWindowAttention.get_relative_position_bias)
+  swin_tiny.*.pt      a tiny torchvision Swin, scripted and traced, and the
+                      windowed attention weights it forms for two images
   llama3_folder/      a weights-only Hugging Face folder with a Llama-3.1-8B
                       config.json and an inv_freq buffer that matches it
   qwen2_wrong_theta/  the same with a Qwen2-7B config.json and an inv_freq of
@@ -236,6 +238,40 @@ def swin_fixture():
     return sorted(state)
 
 
+def swin_tiny_fixture():
+    """A tiny torchvision Swin (2x2 windows, two stages), scripted and traced,
+    with the attention weights PyTorch forms for a batch of two images:
+    stage 1 has 16 windows of 4 tokens per image, stage 2 has 4."""
+    from torchvision.models import SwinTransformer
+    import torch.nn.functional as F
+    torch.manual_seed(11)
+    model = SwinTransformer(patch_size=[2, 2], embed_dim=8, depths=[2, 2], num_heads=[2, 4], window_size=[2, 2],
+                            num_classes=3).eval()
+    images = torch.randn(2, 3, 16, 16)
+    recorded = []
+    softmax = F.softmax
+
+    def recording(x, *args, **kwargs):
+        y = softmax(x, *args, **kwargs)
+        recorded.append(y.detach().clone())
+        return y
+    F.softmax = recording
+    try:
+        with torch.no_grad():
+            output = model(images)
+    finally:
+        F.softmax = softmax
+    names = [n for n, m in model.named_modules() if type(m).__name__ == "ShiftedWindowAttention"]
+    assert len(names) == len(recorded), (names, len(recorded))
+    reference = {name: w for name, w in zip(names, recorded)}
+    reference["input"] = images
+    reference["output"] = output
+    torch.save(reference, os.path.join(HERE, "swin_tiny.expected.pt"))
+    torch.jit.script(model).save(os.path.join(HERE, "swin_tiny.scripted.pt"))
+    with torch.no_grad():
+        torch.jit.trace(model, images).save(os.path.join(HERE, "swin_tiny.traced.pt"))
+
+
 # ------------------------------------------------------------------ a folder
 
 def write_safetensors(path, tensors):
@@ -270,6 +306,7 @@ def main():
     encoder, decoder = t5_fixture()
     t5_buckets, t5_matrices = t5_cases(encoder, decoder)
     swin_names = swin_fixture()
+    swin_tiny_fixture()
     rope_buffers()
     # Llama 3.1 as Hugging Face computes it, and a Qwen2 checkpoint converted
     # with the wrong theta (10000 instead of its config's 1000000).

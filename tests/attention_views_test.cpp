@@ -1,0 +1,175 @@
+// The attention views: batches and windows, what the figures say and hold,
+// against the weights PyTorch formed (tests/data/positions/make_positions.py).
+#include "pevis/attention_views.h"
+
+#include <gtest/gtest.h>
+
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/randn.h>
+
+#include "pevis/error.h"
+
+namespace pevis {
+namespace {
+
+const std::string kData = PEVIS_TEST_DATA;
+
+at::Tensor tensor_of(const Model& model, const std::string& name) {
+  for (const auto& t : model.tensors) {
+    if (t.name == name) return t.tensor();
+  }
+  throw std::runtime_error("no tensor " + name);
+}
+
+struct Swin {
+  Model model;
+  Model expected;
+  std::vector<AttentionSite> sites;
+};
+
+Swin swin(const std::string& file) {
+  Swin s{load_model(kData + "/positions/" + file), load_model(kData + "/positions/swin_tiny.expected.pt"), {}};
+  s.sites = capture_attention(s.model, {tensor_of(s.expected, "input")});
+  split_batches(s.sites, s.model, /*input_batch=*/2, /*image_input=*/true);
+  return s;
+}
+
+const LabeledMatrix& data_named(const std::vector<Product>& products, const std::string& name) {
+  for (const auto& p : products) {
+    for (const auto& m : p.data) {
+      if (m.name == name) return m;
+    }
+  }
+  throw std::runtime_error("no data " + name);
+}
+
+const plot::Figure& figure_named(const std::vector<Product>& products, const std::string& name) {
+  for (const auto& p : products) {
+    if (p.figure.name == name) return p.figure;
+  }
+  throw std::runtime_error("no figure " + name);
+}
+
+TEST(AttentionViews, SwinWindowsAreSplitFromTheBatch) {
+  for (const char* file : {"swin_tiny.scripted.pt", "swin_tiny.traced.pt"}) {
+    const Swin s = swin(file);
+    ASSERT_EQ(s.sites.size(), 4u) << file;
+    const bool scripted = std::string(file).find("scripted") != std::string::npos;
+    for (const auto& site : s.sites) {
+      // The capture holds what PyTorch formed, for both images and every window.
+      const at::Tensor want = tensor_of(s.expected, site.path);
+      ASSERT_EQ(site.weights.sizes(), want.sizes()) << file << " " << site.name;
+      EXPECT_LT((site.weights - want).abs().max().item<double>(), 1e-6) << file << " " << site.name;
+      EXPECT_EQ(site.batch, 2) << site.name;
+      const bool first_stage = site.path.rfind("features.1.", 0) == 0;
+      EXPECT_EQ(site.windows, first_stage ? 16 : 4) << site.name;
+      EXPECT_EQ(site.grid_rows, first_stage ? 4 : 2) << site.name;
+      EXPECT_EQ(site.grid_cols, site.grid_rows);
+      // Odd blocks shift their windows by half a window; a trace forgets the attribute.
+      const bool odd = site.path.find(".1.attn") != std::string::npos;
+      EXPECT_EQ(site.shift, scripted ? (odd ? 1 : 0) : -1) << file << " " << site.name;
+    }
+  }
+}
+
+TEST(AttentionViews, TheMosaicPutsEachWindowInItsPlace) {
+  const Swin s = swin("swin_tiny.scripted.pt");
+  const AttentionSite& site = s.sites[0];  // 16 windows of 4 tokens on a 4x4 grid
+  const at::Tensor want = tensor_of(s.expected, site.path);
+  const at::Tensor mosaic = drawn_weights(site, /*batch_index=*/1);
+  ASSERT_EQ(mosaic.sizes(), (std::vector<std::int64_t>{2, 16, 16}));
+  for (std::int64_t w = 0; w < 16; ++w) {
+    const std::int64_t r = w / 4, c = w % 4;
+    const at::Tensor block = mosaic.slice(1, r * 4, r * 4 + 4).slice(2, c * 4, c * 4 + 4);
+    EXPECT_TRUE(block.equal(want[16 + w])) << "window " << w;  // input 1's windows follow input 0's
+  }
+  EXPECT_TRUE(drawn_weights(site, 0).slice(1, 0, 4).slice(2, 0, 4).equal(want[0]));
+}
+
+TEST(AttentionViews, FiguresSayWhichInputAndWindowsTheyShowAndDataHoldsEveryWindow) {
+  Swin s = swin("swin_tiny.scripted.pt");
+  const at::Tensor want = tensor_of(s.expected, "features.1.1.attn");
+  AttentionViewOptions options;
+  options.batch_index = 1;
+  const auto products = attention_views(s.sites, options);
+  const auto& figure = figure_named(products, "attention/features.1.1.attn");
+  ASSERT_EQ(figure.notes.size(), 1u);
+  EXPECT_EQ(figure.notes[0], "shown: input 1 of 2, 16 windows of 4 tokens on their 4x4 grid, shifted by 1");
+  ASSERT_EQ(figure.panels.size(), 3u);  // two heads and their mean
+  const auto& data = data_named(products, "attention/features.1.1.attn.head1");
+  ASSERT_EQ(data.rows, 64u);  // 16 windows x 4 queries
+  ASSERT_EQ(data.cols, 4u);
+  EXPECT_EQ(data.row_title, "window:query");
+  EXPECT_EQ(data.row_labels[13], "3:1");
+  for (std::size_t k = 0; k < 4; ++k) EXPECT_EQ(data.at(13, k), want[16 + 3][1][1][k].item<float>());
+  // The captured weights are released once drawn.
+  for (const auto& site : s.sites) EXPECT_FALSE(site.weights.defined());
+
+  // The overview: a row per site, its name on the first panel, nothing where a site has fewer heads.
+  const auto& overview = figure_named(products, "attention/overview");
+  ASSERT_EQ(overview.columns, 4);
+  ASSERT_EQ(overview.panels.size(), 16u);
+  EXPECT_EQ(overview.panels[0].title, "features.1.0.attn");
+  EXPECT_EQ(overview.panels[1].title, "H1");
+  EXPECT_EQ(overview.panels[8].title, "features.3.0.attn");
+  for (std::size_t p : {2u, 3u, 6u, 7u}) {
+    EXPECT_EQ(std::get<plot::Heatmap>(overview.panels[p].content).matrix.rows, 0u) << "panel " << p;
+    EXPECT_TRUE(overview.panels[p].title.empty());
+  }
+  EXPECT_GT(std::get<plot::Heatmap>(overview.panels[11].content).matrix.rows, 0u);
+}
+
+TEST(AttentionViews, RolloutOverWindowsAndInputsOutsideTheBatchAreRefused) {
+  const Swin s = swin("swin_tiny.scripted.pt");
+  AttentionViewOptions options;
+  options.rollout = true;
+  try {
+    check_attention_views(s.sites, options);
+    ADD_FAILURE() << "rollout over windows accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::kBadInput);
+    EXPECT_NE(std::string(e.what()).find("16 windows"), std::string::npos) << e.what();
+  }
+  options = {};
+  options.batch_index = 2;
+  EXPECT_THROW(check_attention_views(s.sites, options), Error);
+  options.batch_index = 0;
+  options.head = 2;  // the first stage has two heads
+  EXPECT_THROW(check_attention_views(s.sites, options), Error);
+}
+
+TEST(AttentionViews, ABatchOfTwoImagesWithoutWindows) {
+  // ViT-B/16-shaped blocks traced by PyTorch 1.13 with grad at batch 2.
+  const Model model = load_model(kData + "/torch2/v113_vit_trace_grad_b2.pt");
+  auto sites = capture_attention(model, {at::randn({2, 3, 32, 32})});
+  split_batches(sites, model, 2, true);
+  ASSERT_FALSE(sites.empty());
+  for (const auto& site : sites) {
+    EXPECT_EQ(site.batch, 2) << site.name;
+    EXPECT_EQ(site.windows, 1) << site.name;
+    EXPECT_TRUE(drawn_weights(site, 1).equal(site.weights[1]));
+    EXPECT_EQ(element_text(site, 1), "input 1 of 2");
+  }
+  // One sequence: nothing to say.
+  AttentionSite one;
+  one.weights = at::randn({1, 2, 3, 3});
+  one.heads = 2;
+  EXPECT_EQ(element_text(one, 0), "");
+}
+
+TEST(AttentionViews, WindowsThatAreNotASquareAreDrawnInOrder) {
+  AttentionSite site;
+  site.name = "w";
+  site.heads = 1;
+  site.batch = 1;
+  site.windows = 3;
+  site.weights = at::randn({3, 1, 2, 2});
+  const at::Tensor mosaic = drawn_weights(site, 0);  // two to a row: [w0 w1; w2 nan]
+  ASSERT_EQ(mosaic.sizes(), (std::vector<std::int64_t>{1, 4, 4}));
+  EXPECT_TRUE(mosaic[0].slice(0, 2, 4).slice(1, 0, 2).equal(site.weights[2][0]));
+  EXPECT_TRUE(mosaic[0].slice(0, 2, 4).slice(1, 2, 4).isnan().all().item<bool>());
+  EXPECT_NE(element_text(site, 0).find("in order, 2 to a row (not a square grid)"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pevis
