@@ -92,4 +92,24 @@ TEST(Figure, ParsesNames) {
 }
 
 }  // namespace
+TEST(DistinctParts, PanelTitlesKeepWhatTellsNamesApart) {
+  auto d = distinct_parts({"model.layers.0.self_attn.q_proj.bias", "model.layers.12.self_attn.q_proj.bias"});
+  EXPECT_EQ(d.names, (std::vector<std::string>{"0", "12"}));
+  EXPECT_EQ(d.pattern, "model.layers.*.self_attn.q_proj.bias");
+  d = distinct_parts({"bn1.bias", "layer1.0.bn1.bias", "fc.bias"});
+  EXPECT_EQ(d.names, (std::vector<std::string>{"bn1", "layer1.0.bn1", "fc"}));
+  EXPECT_EQ(d.pattern, "*.bias");
+  d = distinct_parts({"a.x", "b.y"});  // nothing shared
+  EXPECT_EQ(d.names, (std::vector<std::string>{"a.x", "b.y"}));
+  EXPECT_TRUE(d.pattern.empty());
+  d = distinct_parts({"only.one.bias"});
+  EXPECT_EQ(d.names[0], "only.one.bias");
+  EXPECT_TRUE(d.pattern.empty());
+  d = distinct_parts({"enc.bias", "enc.bias"});  // alike names stay whole
+  EXPECT_EQ(d.names[0], "enc.bias");
+  d = distinct_parts({"layers.0.bias", "layers.0.norm.bias"});  // one part of each is always left
+  EXPECT_EQ(d.names, (std::vector<std::string>{"bias", "norm.bias"}));
+  EXPECT_EQ(d.pattern, "layers.0.*");
+}
+
 }  // namespace pevis::plot

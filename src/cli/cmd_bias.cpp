@@ -66,13 +66,17 @@ void add_scatter_pages(std::vector<Product>& products, const std::vector<BiasVec
   paginate(biases.size(), per_page, [&](std::size_t first, std::size_t end, std::size_t page, std::size_t pages) {
     plot::Figure figure;
     figure.name = page_name("bias", page);
-    figure.title = "Bias vectors of " + label + page_note(page, pages);
+    std::vector<std::string> names;
+    for (std::size_t i = first; i < end; ++i) names.push_back(biases[i].name);
+    const auto titles = plot::distinct_parts(names);
+    figure.title = "Bias vectors of " + label + (titles.pattern.empty() ? "" : ": " + titles.pattern) + page_note(page, pages);
     figure.columns = grid_columns(end - first);
     for (std::size_t i = first; i < end; ++i) {
       plot::XYPlot dots;
       dots.style = plot::XYPlot::Style::kPoints;
       dots.series.push_back(indexed("", biases[i].values));
-      figure.panels.push_back({biases[i].name + " (" + std::to_string(biases[i].values.size()) + ")", "index", "value", dots});
+      figure.panels.push_back(
+          {titles.names[i - first] + " (" + std::to_string(biases[i].values.size()) + ")", "index", "value", dots});
     }
     products.push_back({std::move(figure), {}, {}});
   });
@@ -154,10 +158,15 @@ void add_compare(std::vector<Product>& products, const BiasComparison& cmp, cons
   paginate(cmp.common.size(), layers_per_page, [&](std::size_t first, std::size_t end, std::size_t page, std::size_t pages) {
     plot::Figure figure;
     figure.name = page_name("bias-compare", page);
-    figure.title = "Bias before (" + before_label + ") and after (" + after_label + ")" + page_note(page, pages);
+    std::vector<std::string> names;
+    for (std::size_t i = first; i < end; ++i) names.push_back(cmp.common[i].name);
+    const auto titles = plot::distinct_parts(names);
+    figure.title = "Bias before (" + before_label + ") and after (" + after_label + ")" +
+                   (titles.pattern.empty() ? "" : ": " + titles.pattern) + page_note(page, pages);
     figure.columns = 2;
     for (std::size_t i = first; i < end; ++i) {
       const auto& p = cmp.common[i];
+      const std::string& name = titles.names[i - first];
       plot::XYPlot overlay;
       overlay.style = plot::XYPlot::Style::kPoints;
       overlay.series.push_back(indexed("before", p.before));
@@ -167,8 +176,8 @@ void add_compare(std::vector<Product>& products, const BiasComparison& cmp, cons
       plot::XYPlot change;
       change.style = plot::XYPlot::Style::kPoints;
       change.series.push_back(indexed("", delta));
-      figure.panels.push_back({p.name, "index", "value", overlay});
-      figure.panels.push_back({p.name + ": after - before", "index", "delta", change});
+      figure.panels.push_back({name, "index", "value", overlay});
+      figure.panels.push_back({name + ": after - before", "index", "delta", change});
     }
     products.push_back({std::move(figure), {}, {}});
   });
@@ -217,7 +226,11 @@ void add_drift(std::vector<Product>& products, const std::vector<std::string>& l
   paginate(tracks.size(), per_page, [&](std::size_t first, std::size_t end, std::size_t page, std::size_t pages) {
     plot::Figure figure;
     figure.name = page_name("bias-drift", page);
-    figure.title = "Bias over " + std::to_string(labels.size()) + " checkpoints" + page_note(page, pages);
+    std::vector<std::string> names;
+    for (std::size_t i = first; i < end; ++i) names.push_back(tracks[i].name);
+    const auto titles = plot::distinct_parts(names);
+    figure.title = "Bias over " + std::to_string(labels.size()) + " checkpoints" +
+                   (titles.pattern.empty() ? "" : ": " + titles.pattern) + page_note(page, pages);
     figure.columns = grid_columns(end - first);
     for (std::size_t i = first; i < end; ++i) {
       plot::XYPlot lines;
@@ -241,7 +254,7 @@ void add_drift(std::vector<Product>& products, const std::vector<std::string>& l
       const auto& last_stats = tracks[i].stats.back();
       char norms[96];
       std::snprintf(norms, sizeof norms, " (L2 %.4g -> %.4g)", first_stats.l2, last_stats.size ? last_stats.l2 : std::nan(""));
-      figure.panels.push_back({tracks[i].name + norms, "", "value", lines});
+      figure.panels.push_back({titles.names[i - first] + norms, "", "value", lines});
     }
     products.push_back({std::move(figure), {}, {}});
   });

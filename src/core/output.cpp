@@ -129,7 +129,7 @@ void write_products(std::vector<Product> products, const OutputSpec& spec,
       make_folder(path.parent_path());
       // The script draws next to itself: its output name has no folder.
       const std::string figure_file = fs::path(name + "." + ext).filename().string();
-      const std::string script = plot::render_script(*figure, {format, to_files ? figure_file : "", ""});
+      const std::string script = plot::render_script(*figure, {format, to_files ? figure_file : "", "", with_data});
       write_file_atomic(path.string(), [&](std::ostream& out) { out << script; });
       on_written({path.string(), "script", "gp"});
     }
@@ -163,7 +163,7 @@ void write_products(std::vector<Product> products, const OutputSpec& spec,
     const std::string name = drawn[i]->name;
     if (to_files) make_folder((dir / name).parent_path());
     const std::string stem = ".pevis-data-" + std::to_string(::getpid()) + "-" + std::to_string(i);
-    const plot::Script parts = plot::render(*drawn[i], {format, to_files ? name + "." + ext + suffix : "", stem});
+    const plot::Script parts = plot::render(*drawn[i], {format, to_files ? name + "." + ext + suffix : "", stem, with_data});
     data_files.push_back(dir / (stem + ".gp"));
     write_file_atomic(data_files.back().string(), [&](std::ostream& out) { out << parts.data; });
     std::size_t values = 0;  // heatmap values gnuplot reads

@@ -34,6 +34,7 @@ set ylabel 'value'
 set grid lc rgb '#dddddd'
 set autoscale xfix
 set xzeroaxis lt -1 lc rgb '#999999'
+set xtics 1
 set key at screen 0.3125, screen 0.753333333 left top vertical Left reverse noautotitle
 plot $pevis_0_0 using 1:2 with lines lw 2 title 'dim 0', \
      $pevis_0_1 using 1:2 with lines lw 2 title 'it''s `dim 1`'
@@ -49,6 +50,7 @@ set grid lc rgb '#dddddd'
 set autoscale xfix
 set xzeroaxis lt -1 lc rgb '#999999'
 set offsets graph 0.02, graph 0.02, graph 0.04, graph 0.04
+set xtics 1
 set key at screen 0.9875, screen 0.753333333 left top vertical Left reverse noautotitle
 plot $pevis_1_0 using 1:2 with points pt 7 ps 0.8 title ''
 unset multiplot

@@ -98,6 +98,17 @@ struct Figure {
   std::vector<std::string> notes;
 };
 
+/// Dotted names (`model.layers.12.self_attn.q_proj.bias`) with the leading
+/// and trailing parts they all share removed (`12`), so panel titles keep
+/// what tells them apart, and the pattern that puts them back
+/// (`model.layers.*.self_attn.q_proj.bias`). One name, or names that share
+/// nothing or differ by nothing left, come back whole with an empty pattern.
+struct DistinctNames {
+  std::vector<std::string> names;
+  std::string pattern;
+};
+DistinctNames distinct_parts(const std::vector<std::string>& names);
+
 /// Parses a palette or format name as given on the command line; returns
 /// nothing for an unknown name.
 std::optional<Palette> parse_palette(const std::string& name);

@@ -22,6 +22,9 @@ struct Target {
   /// returned in `Script::files`: gnuplot reads those without parsing and
   /// without evaluating an expression per value, about three times faster.
   std::string binary_prefix;
+  /// Whether the figure's numbers are written beside it: only then does a
+  /// reduced figure's note point to the data file.
+  bool data_written = true;
 };
 
 /// A binary file a script reads: its name relative to gnuplot's working

@@ -1,8 +1,57 @@
 #include "pevis/plot/figure.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace pevis::plot {
+
+namespace {
+
+std::vector<std::string> split_dots(const std::string& name) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (true) {
+    const auto dot = name.find('.', start);
+    parts.push_back(name.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+    if (dot == std::string::npos) return parts;
+    start = dot + 1;
+  }
+}
+
+std::string join_dots(const std::vector<std::string>& parts, std::size_t first, std::size_t end) {
+  std::string out;
+  for (std::size_t i = first; i < end; ++i) out += (i > first ? "." : "") + parts[i];
+  return out;
+}
+
+}  // namespace
+
+DistinctNames distinct_parts(const std::vector<std::string>& names) {
+  DistinctNames whole{names, ""};
+  if (names.size() < 2) return whole;
+  std::vector<std::vector<std::string>> split;
+  std::size_t shortest = SIZE_MAX;
+  for (const auto& n : names) split.push_back(split_dots(n)), shortest = std::min(shortest, split.back().size());
+  // Shared leading and trailing parts, leaving at least one part of each name.
+  std::size_t head = 0, tail = 0;
+  const auto same_at = [&](auto index) {
+    for (const auto& parts : split) {
+      if (parts[index(parts)] != split[0][index(split[0])]) return false;
+    }
+    return true;
+  };
+  while (head + 1 < shortest && same_at([&](const auto&) { return head; })) ++head;
+  while (head + tail + 1 < shortest && same_at([&](const auto& parts) { return parts.size() - 1 - tail; })) ++tail;
+  if (head + tail == 0) return whole;
+  DistinctNames out;
+  for (const auto& parts : split) out.names.push_back(join_dots(parts, head, parts.size() - tail));
+  std::vector<std::string> sorted = out.names;
+  std::sort(sorted.begin(), sorted.end());
+  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) return whole;
+  const std::string prefix = join_dots(split[0], 0, head), suffix = join_dots(split[0], split[0].size() - tail, split[0].size());
+  out.pattern = (prefix.empty() ? "" : prefix + ".") + "*" + (suffix.empty() ? "" : "." + suffix);
+  return out;
+}
 
 std::optional<Palette> parse_palette(const std::string& name) {
   if (name == "viridis") return Palette::kViridis;

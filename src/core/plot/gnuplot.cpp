@@ -193,7 +193,7 @@ Layout layout_panel(const Figure& figure, std::size_t index, bool text, int note
   const auto* heat = std::get_if<Heatmap>(&panel.content);
   const double char_w = text ? 10 : 7.5;
   double left = text ? 80 : (panel.y_title.empty() ? 60 : 95), right = 20, top = panel.title.empty() ? 12 : 30,
-         bottom = text ? 60 : (panel.x_title.empty() ? 40 : 64);
+         bottom = text ? (panel.x_title.empty() ? 60 : 80) : (panel.x_title.empty() ? 40 : 64);
   if (heat) {
     right = text ? 20 : 140;
     if (heat->label_rows) {
@@ -381,6 +381,22 @@ void write_xy_panel(std::ostringstream& out, const Figure& figure, std::size_t i
     out << "set xtics rotate by 45 right " << tic_list(xy.x_labels, 0, layout.plot_w, text ? 2 : 14) << "\n";
   }
   if (xy.y_min && xy.y_max) out << "set yrange [" << num(*xy.y_min) << ":" << num(*xy.y_max) << "]\n";
+  if (!xy.log_x && xy.x_labels.empty()) {
+    // Numeric tics spaced so that their numbers never touch at this panel's width.
+    double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+    for (const auto& series : xy.series) {
+      for (double x : series.x) {
+        if (std::isfinite(x)) lo = std::min(lo, x), hi = std::max(hi, x);
+      }
+    }
+    if (lo < hi) {
+      const double widest = std::max(std::fabs(lo), std::fabs(hi));
+      const double digits = widest < 10 ? 1 : std::floor(std::log10(widest)) + 1;
+      const double room = (text ? 10 : 7.5) * (digits + 3);
+      const double step = nice_step(hi - lo, std::max(1.0, layout.plot_w * (text ? 10 : 1) / room));
+      if (hi - lo >= 1) out << "set xtics " << num(step) << "\n";
+    }
+  }
   if (xy.log_x) out << "set logscale x 10\n";
   if (xy.log_y) out << "set logscale y 10\n";
   // The key sits in the panel's own right margin (an "outside" key would go
@@ -468,9 +484,11 @@ Script render(const Figure& figure, const Target& target) {
   }
   std::vector<std::string> notes(figure.notes);
   if (reduced.size() == 1) {
-    notes.push_back("drawn box-averaged from " + reduced[0] + " cells to fit; the data file has every value");
+    notes.push_back("drawn box-averaged from " + reduced[0] + " cells to fit" +
+                    (target.data_written ? "; the data file has every value" : ""));
   } else if (!reduced.empty()) {
-    notes.push_back("heatmaps drawn box-averaged to fit; the data files have every value");
+    notes.push_back(std::string("heatmaps drawn box-averaged to fit") +
+                    (target.data_written ? "; the data files have every value" : ""));
   }
   if (text && heatmaps > 0) {
     notes.push_back("shades '" + std::string(kShadeRamp) + "' run from " +
@@ -543,7 +561,7 @@ Script render(const Figure& figure, const Target& target) {
     if (!panel.title.empty()) {
       const auto* heat = std::get_if<Heatmap>(&panel.content);
       const double panel_px = (layouts[i].right - layouts[i].left) * width + (heat && !heat->compact ? 140 : 0);
-      const double char_px = text ? 10 : heat && heat->compact ? 6.5 : 7;
+      const double char_px = text ? 10 : heat && heat->compact ? 6.5 : 7.5;
       out << "set title " << quote(fitted(panel.title, panel_px / char_px))
           << (heat && heat->compact && !text ? " font ',9' offset 0,-0.6" : "") << "\n";
     }
