@@ -157,4 +157,19 @@ TEST(Rollout, FusesHeads) {
 }
 
 }  // namespace
+TEST(Capture, FailedForwardsSayWhatTheFirstLayerTakes) {
+  EXPECT_EQ(first_layer_expects(load_model(kData + "/positions/swin_tiny.scripted.pt")), "features.0.0 expects [N, 3, H, W]");
+  EXPECT_EQ(first_layer_expects(load_model(kData + "/word_lm.pt")), "encoder takes token ids (give them with --input)");
+  EXPECT_EQ(first_layer_expects(load_model(kData + "/simple_net.script.pt")), "fc1 expects [..., 10]");
+  EXPECT_EQ(first_layer_expects(load_model(kData + "/simple_net.safetensors")), "fc1 expects [..., 10]");
+  const Model vit = load_model(kData + "/torch2/v113_vit_trace_grad_b2.pt");
+  try {
+    capture_attention(vit, {at::ones({1, 3, 32})});
+    ADD_FAILURE() << "a 3-D input ran through a 2-D convolution";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::kBadInput);
+    EXPECT_NE(std::string(e.what()).find("conv_proj expects [N, 3, H, W]"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace pevis

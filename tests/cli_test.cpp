@@ -51,6 +51,7 @@ TEST(Cli, UsageErrorsExit2) {
   expect_one_line_error(pevis({"frobnicate"}, dir), 2, "frobnicate");
   expect_one_line_error(pevis({"encoding"}, dir), 2, "--d-model");
   expect_one_line_error(pevis({"encoding", "--d-model", "abc"}, dir), 2, "abc");
+  expect_one_line_error(pevis({"encoding", "--dmodel", "512"}, dir), 2, "did you mean --d-model?");
   expect_one_line_error(pevis({"encoding", "--d-model", "8", "--format", "gif"}, dir), 2, "gif");
   expect_one_line_error(pevis({"encoding", "--d-model", "8", "--size", "10x10"}, dir), 2, "--size");
   expect_one_line_error(pevis({"encoding", "--d-model", "8", "--positions", "abc"}, dir), 2, "--positions");

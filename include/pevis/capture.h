@@ -86,4 +86,10 @@ c10::IValue plain_forward(const Model& model, const std::vector<c10::IValue>& in
 /// "x: Tensor, mask: Optional[Tensor]": the forward's arguments, for messages.
 std::string forward_signature(const Model& model);
 
+/// What the model's first layer takes, from the first weight in model order,
+/// for messages: "conv_proj expects [N, 3, H, W]" (a 2-D convolution),
+/// "fc1 expects [..., 784]" (a linear layer), "embedding takes token ids"; ""
+/// when there is no such weight.
+std::string first_layer_expects(const Model& model);
+
 }  // namespace pevis

@@ -1,5 +1,9 @@
 #include "app.h"
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include "commands.h"
 
 #ifndef PEVIS_VERSION
@@ -35,9 +39,53 @@ std::unique_ptr<CLI::App> make_app() {
   return app;
 }
 
+namespace {
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// The option of `command` nearest to `word` ("--dmodel" -> "--d-model"), or
+// "" when none is near: within a third of the word's length.
+std::string nearest_option(const CLI::App& command, const std::string& word) {
+  std::string best;
+  std::size_t best_distance = std::max<std::size_t>(1, word.size() / 3) + 1;
+  for (const CLI::Option* option : command.get_options()) {
+    for (const std::string& name : option->get_lnames()) {
+      const std::size_t d = edit_distance(word, "--" + name);
+      if (d < best_distance) best_distance = d, best = "--" + name;
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
 std::string usage_message(const CLI::App& app, const CLI::ParseError& error, int argc, char** argv) {
   std::string message = error.what();
   message = message.substr(0, message.find('\n'));
+  // An option CLI11 does not know: suggest the nearest one of the subcommand.
+  if (dynamic_cast<const CLI::ExtrasError*>(&error)) {
+    const auto used = app.get_subcommands();
+    const CLI::App& command = used.empty() ? app : *used.front();
+    for (int i = 1; i < argc; ++i) {
+      const std::string word = argv[i];
+      if (word.rfind("--", 0) != 0 || message.find(word.substr(0, word.find('='))) == std::string::npos) continue;
+      const std::string near = nearest_option(command, word.substr(0, word.find('=')));
+      if (!near.empty() && near != word) return message + "; did you mean " + near + "?";
+    }
+  }
   // CLI11 reports an unknown first word as a missing subcommand; name it.
   if (argc > 1 && argv[1][0] != '-' && app.get_subcommands().empty()) {
     std::string known;

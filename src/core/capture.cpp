@@ -277,6 +277,13 @@ void collect_nodes(torch::jit::Block* block, std::vector<torch::jit::Node*>& out
   }
 }
 
+// What a failed forward's message suggests: the forward's arguments, and
+// what its first layer takes.
+std::string input_hint(const Model& model) {
+  const std::string first = first_layer_expects(model);
+  return "forward takes (" + forward_signature(model) + ")" + (first.empty() ? "" : "; " + first);
+}
+
 c10::IValue run_graph(torch::jit::Module& module, std::shared_ptr<torch::jit::Graph> graph,
                       const std::vector<c10::IValue>& inputs, const Model& model) {
   torch::jit::GraphFunction function("pevis_forward", std::move(graph), nullptr);
@@ -295,11 +302,10 @@ c10::IValue run_graph(torch::jit::Module& module, std::shared_ptr<torch::jit::Gr
   } catch (const c10::Error& e) {
     if (is_out_of_memory(e)) throw out_of_memory("running the model's forward");
     throw bad_input(model.path, "the model's forward failed on this input: " + first_line(e.what_without_backtrace()),
-                    "forward takes (" + forward_signature(model) + "); check --input, --layout or --input-shape");
+                    input_hint(model) + "; check --input, --layout or --input-shape");
   } catch (const std::exception& e) {
     if (is_out_of_memory(e)) throw out_of_memory("running the model's forward");
-    throw bad_input(model.path, "the model's forward failed on this input: " + first_line(e.what()),
-                    "forward takes (" + forward_signature(model) + ")");
+    throw bad_input(model.path, "the model's forward failed on this input: " + first_line(e.what()), input_hint(model));
   }
 }
 
@@ -317,6 +323,32 @@ void check_arity(const Model& model, const std::vector<c10::IValue>& inputs) {
 }
 
 }  // namespace
+
+std::string first_layer_expects(const Model& model) {
+  for (const auto& t : model.tensors) {
+    const std::string suffix = ".weight";
+    if (t.name.size() <= suffix.size() || t.name.compare(t.name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+    const std::string layer = t.name.substr(0, t.name.size() - suffix.size());
+    const auto& shape = t.shape();
+    // The module's class where the file keeps it (TorchScript), else the name.
+    std::string lower = layer;
+    if (model.module) {
+      for (const auto& item : model.module->named_modules()) {
+        if (item.name == layer && item.value.type()->name()) lower = item.value.type()->name()->qualifiedName();
+      }
+    }
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (shape.size() == 2 && (lower.find("emb") != std::string::npos || lower.find("wte") != std::string::npos)) {
+      return layer + " takes token ids (give them with --input)";
+    }
+    if (shape.size() == 2) return layer + " expects [..., " + std::to_string(shape[1]) + "]";
+    if (shape.size() >= 3 && shape.size() <= 5) {
+      static const char* spatial[] = {"L", "H, W", "D, H, W"};
+      return layer + " expects [N, " + std::to_string(shape[1]) + ", " + spatial[shape.size() - 3] + "]";
+    }
+  }
+  return "";
+}
 
 std::string forward_signature(const Model& model) {
   if (model.program) return exported_signature(model);
@@ -339,7 +371,7 @@ c10::IValue plain_forward(const Model& model, const std::vector<c10::IValue>& in
   } catch (const c10::Error& e) {
     if (is_out_of_memory(e)) throw out_of_memory("running the model's forward");
     throw bad_input(model.path, "the model's forward failed on this input: " + first_line(e.what_without_backtrace()),
-                    "forward takes (" + forward_signature(model) + ")");
+                    input_hint(model));
   }
 }
 
