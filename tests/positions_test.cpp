@@ -322,6 +322,32 @@ TEST(Rope, DecayDistancesReachTheContext) {
   EXPECT_LT(d.size(), 65536u + 4097u);
 }
 
+TEST(TableViews, ASinusoidSaysWhichColumnsAreSinAndShowsFastWavesWhole) {
+  const at::Tensor pe = sinusoidal_table({512, 1000, 10000.0});
+  TableView view;
+  view.about = "sinusoid";
+  view.window = 256;
+  view.dims = default_dims(512);
+  view.sinusoid = true;
+  const auto products = table_products(pe, view);
+  ASSERT_EQ(products.size(), 3u);
+  ASSERT_EQ(products[0].figure.notes.size(), 1u);
+  EXPECT_NE(products[0].figure.notes[0].find("even dimensions hold sin, odd ones cos"), std::string::npos);
+  const auto& dims = products[1].figure;
+  ASSERT_EQ(dims.panels.size(), view.dims.size());
+  // Dimension 0 turns every 2*pi positions: its panel shows eight turns, the data all 256 rows.
+  EXPECT_EQ(std::get<plot::XYPlot>(dims.panels[0].content).series[0].x.size(), 50u);
+  EXPECT_NE(dims.panels[0].title.find("(first 50)"), std::string::npos) << dims.panels[0].title;
+  EXPECT_EQ(std::get<plot::XYPlot>(dims.panels.back().content).series[0].x.size(), 256u);
+  EXPECT_EQ(products[1].data[0].rows, 256u);
+  // A stored table is not assumed to be a sinusoid.
+  view.sinusoid = false;
+  const auto stored = table_products(pe, view);
+  EXPECT_TRUE(stored[0].figure.notes.empty());
+  EXPECT_EQ(std::get<plot::XYPlot>(stored[1].figure.panels[0].content).series[0].x.size(), 256u);
+  EXPECT_TRUE(table_products(pe, view, /*figures=*/false)[2].figure.panels.empty());
+}
+
 TEST(Alibi, SlopesAndBiasesMatchTheReference) {
   for (const auto& c : reference()["alibi"]) {
     const std::int64_t heads = c["heads"];

@@ -7,10 +7,29 @@
 #include <string>
 #include <vector>
 
+#include "pevis/encoding.h"
 #include "pevis/output.h"
 #include "pevis/rope.h"
 
 namespace pevis {
+
+/// What the figures of a [positions, dims] table show.
+struct TableView {
+  std::string about;                ///< what the table is, for titles
+  std::int64_t first = 0;           ///< the position of the table's first row
+  std::int64_t window = 256;        ///< rows of the line and similarity figures
+  std::vector<std::int64_t> dims;   ///< dimensions drawn as lines
+  Similarity similarity = Similarity::kDot;
+  bool sinusoid = false;            ///< computed here: values in [-1, 1], even dims sin, odd cos
+  double base = 10000;              ///< for the wavelengths of a sinusoid's dimensions
+};
+
+/// Products of a table ([rows, dims]): `encoding` (the table; a sinusoid's
+/// note says even dimensions hold sin and odd ones cos), `encoding-dims`
+/// (the chosen dimensions over the first `window` rows; a fast sinusoid's
+/// panel shows its first eight wavelengths, the data every row) and
+/// `encoding-similarity` (of the first `window` rows).
+std::vector<Product> table_products(const at::Tensor& table, const TableView& view, bool figures = true);
 
 /// What the rotary figures draw: the frequencies in use, and optionally a
 /// second set overlaid (the unscaled ones, or the ideal ones of a stored

@@ -82,19 +82,6 @@ std::pair<std::int64_t, std::int64_t> parse_range(const std::string& text, std::
   return {start, end};
 }
 
-plot::Figure heatmap_figure(LabeledMatrix matrix, std::string title, std::string x_title, std::string y_title,
-                            double row_first, std::string value_title) {
-  plot::Heatmap heat;
-  heat.matrix = std::move(matrix);
-  heat.row_first = row_first;
-  heat.value_title = std::move(value_title);
-  plot::Figure figure;
-  figure.name = heat.matrix.name;
-  figure.title = std::move(title);
-  figure.panels.push_back({"", std::move(x_title), std::move(y_title), std::move(heat)});
-  return figure;
-}
-
 // The sinusoidal table, computed (no model) or stored in `model` as `name`.
 void run_table(const EncodingOptions& options, const Model* model, const std::string& name) {
   const Similarity similarity = options.similarity == "cosine" ? Similarity::kCosine : Similarity::kDot;
@@ -160,66 +147,15 @@ void run_table(const EncodingOptions& options, const Model* model, const std::st
     }
   }
 
-  const at::Tensor table = full.slice(/*dim=*/0, first, end);
-  const auto positions = index_labels(static_cast<std::size_t>(end - first), first);
-  const auto window_positions = index_labels(static_cast<std::size_t>(window), first);
-
-  std::vector<Product> products;
-  {
-    LabeledMatrix m = to_matrix(table, "encoding", "position", positions, index_labels(spec.d_model));
-    Product product{heatmap_figure(m, about, "dimension", "position",
-                                   static_cast<double>(first), "value"),
-                    {}, {}};
-    if (sinusoid) {
-      auto& heat = std::get<plot::Heatmap>(product.figure.panels[0].content);
-      heat.z_min = -1;  // sin and cos: the full range, whatever part is shown
-      heat.z_max = 1;
-    }
-    product.data.push_back(std::move(m));
-    products.push_back(std::move(product));
-  }
-  {
-    std::vector<std::string> dim_labels;
-    plot::Figure figure;
-    figure.name = "encoding-dims";
-    figure.title = "Dimensions over position: " + about;
-    figure.columns = dims.size() <= 3 ? 1 : dims.size() <= 8 ? 2 : static_cast<int>(std::ceil(std::sqrt(dims.size())));
-    const at::Tensor rows = table.slice(/*dim=*/0, 0, window).contiguous();
-    at::Tensor selected = at::empty({window, static_cast<std::int64_t>(dims.size())}, at::kFloat);
-    for (std::size_t i = 0; i < dims.size(); ++i) {
-      const std::int64_t d = dims[i];
-      dim_labels.push_back(std::to_string(d));
-      selected.select(/*dim=*/1, static_cast<std::int64_t>(i)).copy_(rows.select(/*dim=*/1, d));
-      plot::Series series;
-      const at::Tensor column = selected.select(/*dim=*/1, static_cast<std::int64_t>(i)).contiguous();
-      const float* values = column.data_ptr<float>();
-      for (std::int64_t p = 0; p < window; ++p) {
-        series.x.push_back(static_cast<double>(first + p));
-        series.y.push_back(values[p]);
-      }
-      plot::XYPlot line;
-      line.series.push_back(std::move(series));
-      // Dimension pair (2i, 2i+1) has wavelength 2*pi*base^(2i/D) positions.
-      const double wavelength = 2 * M_PI * std::pow(spec.base, static_cast<double>(d - d % 2) / spec.d_model);
-      std::ostringstream title;
-      title.precision(wavelength < 100 ? 1 : 0);
-      title << "dim " << d;
-      if (sinusoid) title << (d % 2 == 0 ? ": sin" : ": cos") << ", wavelength " << std::fixed << wavelength << " positions";
-      if (sinusoid) line.y_min = -1.1, line.y_max = 1.1;
-      figure.panels.push_back({title.str(), "position", "value", std::move(line)});
-    }
-    products.push_back({std::move(figure), {to_matrix(selected, "encoding-dims", "position", window_positions, dim_labels)}, {}});
-  }
-  {
-    const at::Tensor sim = position_similarity(table.slice(/*dim=*/0, 0, window), similarity);
-    LabeledMatrix m = to_matrix(sim, "encoding-similarity", "position", window_positions, window_positions);
-    const std::string kind = similarity == Similarity::kCosine ? "cosine similarity" : "dot product";
-    plot::Figure figure = heatmap_figure(m, "Position similarity, " + kind + ": " + about,
-                                         "position", "position", static_cast<double>(first), kind);
-    auto& heat = std::get<plot::Heatmap>(figure.panels[0].content);
-    heat.col_first = static_cast<double>(first);
-    products.push_back({std::move(figure), {std::move(m)}, {}});
-  }
+  TableView view;
+  view.about = about;
+  view.first = first;
+  view.window = window;
+  view.dims = dims;
+  view.similarity = similarity;
+  view.sinusoid = sinusoid;
+  view.base = spec.base;
+  std::vector<Product> products = table_products(full.slice(/*dim=*/0, first, end), view, figures);
 
   summary["d_model"] = spec.d_model;
   summary["max_len"] = spec.max_len;

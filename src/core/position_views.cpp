@@ -1,10 +1,12 @@
 #include "pevis/position_views.h"
 
 #include <ATen/ops/arange.h>
+#include <ATen/ops/empty.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <sstream>
 
 #include "pevis/encoding.h"
 #include "pevis/relative_bias.h"
@@ -43,6 +45,89 @@ int grid_columns(std::size_t n) {
 }
 
 }  // namespace
+
+std::vector<Product> table_products(const at::Tensor& table, const TableView& view, bool figures) {
+  const std::int64_t rows = table.size(0), width = table.size(1);
+  const std::int64_t window = std::min(view.window, rows);
+  const auto positions = index_labels(static_cast<std::size_t>(rows), view.first);
+  const auto window_positions = index_labels(static_cast<std::size_t>(window), view.first);
+  std::vector<Product> products;
+  {
+    Product product;
+    LabeledMatrix m = to_matrix(table, "encoding", "position", positions, index_labels(static_cast<std::size_t>(width)));
+    if (figures) {
+      product.figure.name = "encoding";
+      product.figure.title = view.about;
+      auto panel = heat_panel(m, "", "dimension", "position", "value", static_cast<double>(view.first));
+      if (view.sinusoid) {
+        auto& heat = std::get<plot::Heatmap>(panel.content);
+        heat.z_min = -1;  // sin and cos: the full range, whatever part is shown
+        heat.z_max = 1;
+        product.figure.notes.push_back("even dimensions hold sin, odd ones cos: neighbouring columns alternate");
+      }
+      product.figure.panels.push_back(std::move(panel));
+    }
+    product.data.push_back(std::move(m));
+    products.push_back(std::move(product));
+  }
+  {
+    Product product;
+    const at::Tensor head = table.slice(/*dim=*/0, 0, window).contiguous();
+    at::Tensor selected = at::empty({window, static_cast<std::int64_t>(view.dims.size())}, at::kFloat);
+    std::vector<std::string> dim_labels;
+    plot::Figure& figure = product.figure;
+    figure.name = "encoding-dims";
+    figure.title = "Dimensions over position: " + view.about;
+    figure.columns = view.dims.size() <= 3 ? 1 : view.dims.size() <= 8 ? 2 : grid_columns(view.dims.size());
+    for (std::size_t i = 0; i < view.dims.size(); ++i) {
+      const std::int64_t d = view.dims[i];
+      dim_labels.push_back(std::to_string(d));
+      selected.select(/*dim=*/1, static_cast<std::int64_t>(i)).copy_(head.select(/*dim=*/1, d));
+      // Dimension pair (2i, 2i+1) has wavelength 2*pi*base^(2i/D) positions.
+      const double wavelength = 2 * M_PI * std::pow(view.base, static_cast<double>(d - d % 2) / static_cast<double>(width));
+      // A fast wave over hundreds of positions reads as noise: its panel
+      // shows eight wavelengths (at least 32 positions).
+      const std::int64_t shown =
+          view.sinusoid ? std::min<std::int64_t>(window, std::max<std::int64_t>(32, std::llround(8 * wavelength))) : window;
+      plot::Series series;
+      const at::Tensor column = selected.select(/*dim=*/1, static_cast<std::int64_t>(i)).contiguous();
+      const float* values = column.data_ptr<float>();
+      for (std::int64_t p = 0; p < shown; ++p) {
+        series.x.push_back(static_cast<double>(view.first + p));
+        series.y.push_back(values[p]);
+      }
+      plot::XYPlot line;
+      line.series.push_back(std::move(series));
+      std::ostringstream title;
+      title.precision(wavelength < 100 ? 1 : 0);
+      title << "dim " << d;
+      if (view.sinusoid) {
+        title << (d % 2 == 0 ? ": sin" : ": cos") << ", wavelength " << std::fixed << wavelength << " positions";
+        if (shown < window) title << " (first " << shown << ")";
+        line.y_min = -1.1, line.y_max = 1.1;
+      }
+      if (figures) figure.panels.push_back({title.str(), "position", "value", std::move(line)});
+    }
+    if (!figures) figure = {};
+    product.data.push_back(to_matrix(selected, "encoding-dims", "position", window_positions, dim_labels));
+    products.push_back(std::move(product));
+  }
+  {
+    Product product;
+    const at::Tensor sim = position_similarity(table.slice(/*dim=*/0, 0, window), view.similarity);
+    LabeledMatrix m = to_matrix(sim, "encoding-similarity", "position", window_positions, window_positions);
+    if (figures) {
+      const std::string kind = view.similarity == Similarity::kCosine ? "cosine similarity" : "dot product";
+      product.figure.name = "encoding-similarity";
+      product.figure.title = "Position similarity, " + kind + ": " + view.about;
+      product.figure.panels.push_back(
+          heat_panel(m, "", "position", "position", kind, static_cast<double>(view.first), static_cast<double>(view.first)));
+    }
+    product.data.push_back(std::move(m));
+    products.push_back(std::move(product));
+  }
+  return products;
+}
 
 std::vector<std::int64_t> decay_distances(std::int64_t max_len) {
   constexpr std::int64_t kAll = 65536, kSampled = 4096;
