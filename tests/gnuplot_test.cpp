@@ -192,6 +192,28 @@ TEST(Render, LongTitlesAreShortenedInTheMiddleToFit) {
   EXPECT_NE(render_script(figure, {Format::kPng, "t.png"}).find("title 'short'"), std::string::npos);
 }
 
+TEST(Render, SquareCellsShrinkTheLongerSideOfThePlot) {
+  Heatmap heat;
+  heat.matrix = labelled(10, 20, {"p"});
+  heat.square_cells = true;
+  Figure figure;
+  figure.size = {1200, 400};
+  figure.panels.push_back({"", "key", "query", heat});
+  const std::string script = render_script(figure, {Format::kPng, "sq.png"});
+  const auto margin = [&](const std::string& side) {
+    const auto at = script.find("set " + side + "margin at screen ");
+    EXPECT_NE(at, std::string::npos) << side;
+    return std::stod(script.substr(at + side.size() + 21));
+  };
+  const double width = (margin("r") - margin("l")) * 1200, height = (margin("t") - margin("b")) * 400;
+  EXPECT_NEAR(width / 20, height / 10, 1e-6);  // cells as wide as tall
+  EXPECT_LT(width, 1200 - 95 - 140);             // the wide panel gave up width, not height
+  heat.square_cells = false;
+  figure.panels[0].content = heat;
+  const std::string plain = render_script(figure, {Format::kPng, "p.png"});
+  EXPECT_NE(plain, script);
+}
+
 TEST(Render, ReducesLargeMatricesAndSaysSo) {
   Heatmap heat;
   heat.matrix = labelled(5000, 64, {"p"});

@@ -57,6 +57,7 @@ plot::Heatmap attention_heatmap(const LabeledMatrix& m, double z_max, std::size_
   heat.z_min = 0;
   heat.z_max = z_max;
   heat.value_title = "weight";
+  heat.square_cells = true;
   return heat;
 }
 

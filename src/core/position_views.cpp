@@ -27,6 +27,8 @@ plot::Panel heat_panel(LabeledMatrix matrix, std::string title, std::string x_ti
   heat.row_first = row_first;
   heat.col_first = col_first;
   heat.value_title = std::move(value_title);
+  // Query x key maps read best with square cells; long tables fill their panel.
+  heat.square_cells = heat.matrix.rows == heat.matrix.cols;
   return {std::move(title), std::move(x_title), std::move(y_title), std::move(heat)};
 }
 

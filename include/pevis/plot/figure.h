@@ -36,6 +36,9 @@ struct Heatmap {
   std::optional<double> z_max;
   std::string value_title;  ///< colour bar title
   bool compact = false;     ///< a thumbnail: no tics, axis titles or colour bar (for overviews)
+  /// Square cells: the plot area shrinks along its longer side so that a
+  /// cell is as wide as it is tall (attention maps, bias maps); not on text.
+  bool square_cells = false;
   /// When `matrix` was already box-averaged from a larger one (to save
   /// memory), that one's size: the figure's note and axes speak of it.
   std::size_t full_rows = 0;

@@ -231,6 +231,14 @@ Layout layout_panel(const Figure& figure, std::size_t index, bool text, int note
   layout.bottom = 1 - (y0 + cell_h - bottom) / h;
   if (layout.right <= layout.left) layout.right = std::min(1.0, layout.left + 0.01);
   if (layout.top <= layout.bottom) layout.top = std::min(1.0, layout.bottom + 0.01);
+  if (heat && heat->square_cells && !text && heat->matrix.rows > 0 && heat->matrix.cols > 0) {
+    const double rows_n = static_cast<double>(heat->full_rows ? heat->full_rows : heat->matrix.rows);
+    const double cols_n = static_cast<double>(heat->full_cols ? heat->full_cols : heat->matrix.cols);
+    const double px_w = (layout.right - layout.left) * w, px_h = (layout.top - layout.bottom) * h;
+    const double cell = std::min(px_w / cols_n, px_h / rows_n);
+    layout.right = layout.left + cell * cols_n / w;   // the colour bar follows the plot's right edge
+    layout.bottom = layout.top - cell * rows_n / h;   // the title stays; the x axis comes up
+  }
   layout.plot_w = std::max(1.0, (layout.right - layout.left) * w / (text ? 10 : 1));
   layout.plot_h = std::max(1.0, (layout.top - layout.bottom) * h / (text ? 20 : 1));
   return layout;
