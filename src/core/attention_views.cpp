@@ -100,7 +100,8 @@ Product site_product(const AttentionSite& site, const AttentionViewOptions& opti
   const std::size_t panels = drawn.size() + (with_mean ? 1 : 0);
   figure.columns = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(panels))));
   const int rows = static_cast<int>((panels + figure.columns - 1) / figure.columns);
-  figure.size = {std::clamp(figure.columns * 460, 700, 4000), std::clamp(rows * 420 + 60, 500, 4000)};
+  // Square maps in cells of 460 x 340 pixels: a plot area of about 225 x 245 beside its colour bar.
+  figure.size = {std::clamp(figure.columns * 460, 700, 4000), std::clamp(rows * 340 + 70, 420, 4000)};
   const std::size_t pixels = panel_pixels(figure, panels, options.size);
   // A windowed site's data: its windows one after another (the mosaic is for the eye).
   const at::Tensor windows =
