@@ -58,4 +58,14 @@ struct BiasComparison {
 
 BiasComparison compare_biases(const std::vector<BiasVector>& before, const std::vector<BiasVector>& after);
 
+/// One vector of the first file followed through the others.
+struct BiasTrack {
+  std::string name;
+  std::vector<BiasStats> stats;  ///< one per file; size 0 where the file lacks it
+};
+
+/// The vectors of the first of `sets`, each followed through every set by
+/// its canonical name (see `canonical_name`).
+std::vector<BiasTrack> track_biases(const std::vector<std::vector<BiasVector>>& sets);
+
 }  // namespace pevis

@@ -115,4 +115,20 @@ BiasComparison compare_biases(const std::vector<BiasVector>& before, const std::
   return out;
 }
 
+std::vector<BiasTrack> track_biases(const std::vector<std::vector<BiasVector>>& sets) {
+  std::vector<BiasTrack> tracks;
+  if (sets.empty()) return tracks;
+  for (const auto& b : sets[0]) {
+    BiasTrack t{b.name, {}};
+    const std::string name = canonical_name(b.name);
+    for (const auto& set : sets) {
+      const auto found =
+          std::find_if(set.begin(), set.end(), [&](const BiasVector& v) { return canonical_name(v.name) == name; });
+      t.stats.push_back(found == set.end() ? BiasStats{} : bias_stats(found->values));
+    }
+    tracks.push_back(std::move(t));
+  }
+  return tracks;
+}
+
 }  // namespace pevis
