@@ -51,6 +51,13 @@ struct RopeView {
 /// ones overlaid and the original context marked; angles for [first, end).
 RopeView rope_view_of(const RopeSpec& spec, std::string about, std::int64_t first, std::int64_t end);
 
+/// The view of a stored `inv_freq` that `fit` describes: the stored
+/// frequencies, with the fit's unscaled ones overlaid when it found a
+/// scaling, over `context` positions, else the one a Llama 3 fit implies
+/// (original x factor), else 4096 (`context_assumed` is then set).
+RopeView stored_rope_view(const std::vector<double>& stored, const RopeFit& fit, std::string about,
+                          std::optional<std::int64_t> context, bool* context_assumed = nullptr);
+
 /// Products of a rotary view:
 /// - `rope-angles`: cos and sin of position x pair angles, times the
 ///   attention factor (data `rope-cos`, `rope-sin`);

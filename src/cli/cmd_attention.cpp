@@ -83,6 +83,74 @@ void print_sites(std::ostream& out, const std::vector<AttentionSite>& sites) {
   }
 }
 
+// The plain forward pass, three times after the capture (so that the capture
+// is timed as in any run; the model's code is compiled by then, which only
+// makes the plain runs faster): the first run is what running the model once
+// costs (TorchScript profiles and optimises its graph over the first two),
+// the third what it costs warm.
+void time_plain_runs(const Model& model, const ModelInput& input, Stopwatch& clock, nlohmann::json& seconds) {
+  plain_forward(model, input.values);
+  seconds["plain_forward"] = clock.lap();
+  plain_forward(model, input.values);
+  clock.lap();
+  plain_forward(model, input.values);
+  seconds["plain_forward_warm"] = clock.lap();
+}
+
+void print_timings(const nlohmann::json& seconds) {
+  const double plain = seconds["plain_forward"].get<double>(), captured = seconds["capture"].get<double>();
+  const double warm = seconds["plain_forward_warm"].get<double>();
+  std::cerr << "pevis: load " << seconds_text(seconds["load"].get<double>()) << ", plain forward " << seconds_text(plain)
+            << " (warm: " << seconds_text(warm) << "), capturing forward " << seconds_text(captured) << " ("
+            << (plain > 0 ? captured / plain : 0) << "x the first plain run, " << (warm > 0 ? captured / warm : 0)
+            << "x a warm one), preparing figures " << seconds_text(seconds["prepare"].get<double>()) << ", writing and drawing "
+            << seconds_text(seconds["write"].get<double>()) << std::endl;
+}
+
+// The sites a run keeps: every site found, or those --layer names; refuses
+// an empty result, telling no match from no attention at all.
+void keep_wanted(std::vector<AttentionSite>& sites, std::size_t skipped, const std::optional<std::regex>& layer,
+                 const AttentionOptions& options) {
+  if (sites.empty() && skipped > 0) {
+    throw bad_input("--layer " + options.layer, "no attention site matches", "see the sites with --list");
+  }
+  if (sites.empty()) {
+    throw bad_input(options.model,
+                    "no attention was found: in the forward pass that ran, no softmax over the last dimension of a "
+                    "tensor of 3 or more dimensions, and no scaled_dot_product_attention, "
+                    "_native_multi_head_attention or _transformer_encoder_layer_fwd",
+                    "if the model has attention, it is computed some other way; see the sites pevis looks for in the README");
+  }
+  if (!layer) return;
+  sites.erase(std::remove_if(sites.begin(), sites.end(), [&](const AttentionSite& s) { return !std::regex_search(s.name, *layer); }),
+              sites.end());
+  if (sites.empty()) throw bad_input("--layer " + options.layer, "no attention site matches", "see the sites with --list");
+}
+
+nlohmann::json listed_sites(const std::vector<AttentionSite>& sites) {
+  nlohmann::json listed = nlohmann::json::array();
+  for (const auto& s : sites) {
+    std::vector<std::int64_t> shape(s.weights.sizes().begin(), s.weights.sizes().end());
+    listed.push_back({{"name", s.name}, {"path", s.path}, {"heads", s.heads}, {"batch", s.batch},
+                      {"windows", s.windows}, {"shape", shape}});
+  }
+  return listed;
+}
+
+AttentionViewOptions view_options(const AttentionOptions& options, const ModelInput& input) {
+  AttentionViewOptions view;
+  if (options.head == "mean") view.mean_only = true;
+  if (!options.head.empty() && options.head != "mean") view.head = std::stoll(options.head);
+  view.batch_index = options.batch_index;
+  view.data = options.output.data != "none";
+  view.figures = options.output.format != "none";
+  view.size = to_spec(options.output).size;
+  view.tokens = input.labels;
+  view.rollout = options.rollout;
+  view.fusion = options.fusion == "max" ? Fusion::kMax : options.fusion == "min" ? Fusion::kMin : Fusion::kMean;
+  return view;
+}
+
 void run_attention(const AttentionOptions& options) {
   const std::optional<std::regex> layer = regex_option("--layer", options.layer);
   if (!options.head.empty() && options.head != "mean" &&
@@ -97,84 +165,30 @@ void run_attention(const AttentionOptions& options) {
   const Model model = load_model(options.model);
   const ModelInput input = make_input(options.input, &model);
   seconds["load"] = clock.lap();
-  std::ostream& messages = human(options.output);
-  const bool progress = ::isatty(STDERR_FILENO);
-  if (progress) std::cerr << "pevis: running " << options.model << " and capturing attention..." << std::endl;
-
+  if (::isatty(STDERR_FILENO)) std::cerr << "pevis: running " << options.model << " and capturing attention..." << std::endl;
   // Sites --layer cannot match are not kept: they cost no memory.
   std::size_t skipped = 0;
   auto sites = capture_attention(model, input.values, nullptr, layer ? site_filter(*layer, options.layer) : SiteFilter{},
                                  &skipped);
   seconds["capture"] = clock.lap();
-  if (options.timings) {
-    // The same forward pass without capturing, three times, after the
-    // capture (so that the capture is timed as in any run; the model's code
-    // is compiled by then, which only makes the plain runs faster): the first
-    // run is what running the model once costs (TorchScript profiles and
-    // optimises its graph over the first two), the third what it costs warm.
-    plain_forward(model, input.values);
-    seconds["plain_forward"] = clock.lap();
-    plain_forward(model, input.values);
-    clock.lap();
-    plain_forward(model, input.values);
-    seconds["plain_forward_warm"] = clock.lap();
-  }
-  if (sites.empty() && skipped > 0) {
-    throw bad_input("--layer " + options.layer, "no attention site matches", "see the sites with --list");
-  }
-  if (sites.empty()) {
-    throw bad_input(options.model,
-                    "no attention was found: in the forward pass that ran, no softmax over the last dimension of a "
-                    "tensor of 3 or more dimensions, and no scaled_dot_product_attention, "
-                    "_native_multi_head_attention or _transformer_encoder_layer_fwd",
-                    "if the model has attention, it is computed some other way; see the sites pevis looks for in the README");
-  }
-  if (layer) {
-    sites.erase(std::remove_if(sites.begin(), sites.end(), [&](const AttentionSite& s) { return !std::regex_search(s.name, *layer); }),
-                sites.end());
-    if (sites.empty()) throw bad_input("--layer " + options.layer, "no attention site matches", "see the sites with --list");
-  }
+  if (options.timings) time_plain_runs(model, input, clock, seconds);
+  keep_wanted(sites, skipped, layer, options);
   split_batches(sites, model, input.batch, input.image);
-  nlohmann::json listed = nlohmann::json::array();
-  for (const auto& s : sites) {
-    std::vector<std::int64_t> shape(s.weights.sizes().begin(), s.weights.sizes().end());
-    listed.push_back({{"name", s.name}, {"path", s.path}, {"heads", s.heads}, {"batch", s.batch},
-                      {"windows", s.windows}, {"shape", shape}});
-  }
-  nlohmann::json summary = {{"command", "attention"}, {"model", options.model}, {"sites", listed}};
+  nlohmann::json summary = {{"command", "attention"}, {"model", options.model}, {"sites", listed_sites(sites)}};
   if (options.list) {
-    print_sites(messages, sites);
+    print_sites(human(options.output), sites);
     if (options.output.json) std::cout << summary.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return;
   }
-  AttentionViewOptions view;
-  if (options.head == "mean") view.mean_only = true;
-  if (!options.head.empty() && options.head != "mean") view.head = std::stoll(options.head);
-  view.batch_index = options.batch_index;
-  view.data = options.output.data != "none";
-  view.figures = options.output.format != "none";
-  view.size = to_spec(options.output).size;
-  view.tokens = input.labels;
-  view.rollout = options.rollout;
-  view.fusion = options.fusion == "max" ? Fusion::kMax : options.fusion == "min" ? Fusion::kMin : Fusion::kMean;
-  std::vector<Product> products = attention_views(sites, view);
+  std::vector<Product> products = attention_views(sites, view_options(options, input));
   summary["batch_index"] = options.batch_index;
   summary["tokens"] = input.labels.size();
-  if (!options.timings) {
-    publish(std::move(products), options.output, std::move(summary));
-    return;
-  }
+  if (!options.timings) return publish(std::move(products), options.output, std::move(summary));
   seconds["prepare"] = clock.lap();
   summary["seconds"] = seconds;
   publish(std::move(products), options.output, summary);
   seconds["write"] = clock.lap();
-  const double plain = seconds["plain_forward"].get<double>(), captured = seconds["capture"].get<double>();
-  const double warm = seconds["plain_forward_warm"].get<double>();
-  std::cerr << "pevis: load " << seconds_text(seconds["load"].get<double>()) << ", plain forward " << seconds_text(plain)
-            << " (warm: " << seconds_text(warm) << "), capturing forward " << seconds_text(captured) << " ("
-            << (plain > 0 ? captured / plain : 0) << "x the first plain run, " << (warm > 0 ? captured / warm : 0)
-            << "x a warm one), preparing figures " << seconds_text(seconds["prepare"].get<double>()) << ", writing and drawing "
-            << seconds_text(seconds["write"].get<double>()) << std::endl;
+  print_timings(seconds);
 }
 
 }  // namespace

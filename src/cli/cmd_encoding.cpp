@@ -82,6 +82,30 @@ std::pair<std::int64_t, std::int64_t> parse_range(const std::string& text, std::
   return {start, end};
 }
 
+// How far a stored table is from the sinusoid of its size, on the terminal and in the summary.
+void report_sinusoid_check(std::ostream& messages, nlohmann::json& summary, const std::string& name,
+                           const SinusoidCheck& check, const std::string& base, std::int64_t width) {
+  if (!check.comparable) {
+    messages << name << ": odd width " << width << ", so no sinusoid to compare with\n";
+    return;
+  }
+  char line[256];
+  std::snprintf(line, sizeof line, "%s: largest deviation from the sinusoid of the same size (base %s): %.3g (mean %.3g)",
+                name.c_str(), base.c_str(), check.deviation, check.mean_deviation);
+  messages << line;
+  if (check.deviation <= 1e-6) messages << ": sinusoidal";
+  // Another layout is worth naming only when the table is that sinusoid.
+  if (check.closest != "interleaved" && check.closest_deviation <= 1e-3) {
+    std::snprintf(line, sizeof line, "; it is the sinusoid in the %s layout (to %.3g)", check.closest.c_str(),
+                  check.closest_deviation);
+    messages << line;
+  }
+  messages << "\n";
+  summary["sinusoid_deviation"] = check.deviation;
+  summary["sinusoid_mean_deviation"] = check.mean_deviation;
+  summary["closest_layout"] = check.closest;
+}
+
 // The sinusoidal table, computed (no model) or stored in `model` as `name`.
 void run_table(const EncodingOptions& options, const Model* model, const std::string& name) {
   const Similarity similarity = options.similarity == "cosine" ? Similarity::kCosine : Similarity::kDot;
@@ -108,25 +132,7 @@ void run_table(const EncodingOptions& options, const Model* model, const std::st
     check = compare_with_sinusoid(full, spec.base);
     summary["model"] = options.model;
     summary["tensor"] = name;
-    if (check->comparable) {
-      char line[256];
-      std::snprintf(line, sizeof line, "%s: largest deviation from the sinusoid of the same size (base %s): %.3g (mean %.3g)",
-                    name.c_str(), base_text.str().c_str(), check->deviation, check->mean_deviation);
-      messages << line;
-      if (check->deviation <= 1e-6) messages << ": sinusoidal";
-      // Another layout is worth naming only when the table is that sinusoid.
-      if (check->closest != "interleaved" && check->closest_deviation <= 1e-3) {
-        std::snprintf(line, sizeof line, "; it is the sinusoid in the %s layout (to %.3g)", check->closest.c_str(),
-                      check->closest_deviation);
-        messages << line;
-      }
-      messages << "\n";
-      summary["sinusoid_deviation"] = check->deviation;
-      summary["sinusoid_mean_deviation"] = check->mean_deviation;
-      summary["closest_layout"] = check->closest;
-    } else {
-      messages << name << ": odd width " << full.size(1) << ", so no sinusoid to compare with\n";
-    }
+    report_sinusoid_check(messages, summary, name, *check, base_text.str(), full.size(1));
   } else {
     // Sizes are checked before anything large exists.
     check_sinusoidal_spec(spec, memory_budget());
@@ -165,13 +171,11 @@ void run_table(const EncodingOptions& options, const Model* model, const std::st
   summary["dims"] = dims;
   summary["similarity"] = options.similarity;
   publish(std::move(products), options.output, std::move(summary));
-  if (options.fail_tolerance && check) {
-    if (!check->comparable || check->deviation > *options.fail_tolerance) {
-      char why[160];
-      std::snprintf(why, sizeof why, "the table deviates from the sinusoid by up to %.3g, more than %.3g", check->deviation,
-                    *options.fail_tolerance);
-      throw Error(ExitCode::kCheckFailed, "--fail-if-not-sinusoidal", check->comparable ? why : "an odd width has no sinusoid");
-    }
+  if (options.fail_tolerance && check && (!check->comparable || check->deviation > *options.fail_tolerance)) {
+    char why[160];
+    std::snprintf(why, sizeof why, "the table deviates from the sinusoid by up to %.3g, more than %.3g", check->deviation,
+                  *options.fail_tolerance);
+    throw Error(ExitCode::kCheckFailed, "--fail-if-not-sinusoidal", check->comparable ? why : "an odd width has no sinusoid");
   }
 }
 
@@ -306,6 +310,29 @@ void check_read(const NamedTensor& t, const Model& model) {
   check_memory(static_cast<long double>(t.nbytes()) * 3, model.path, "reading " + t.name, "");
 }
 
+// What a folder's config.json declares of rotary settings, and whether the
+// stored frequencies are those (told on the terminal; null without one).
+nlohmann::json against_config(std::ostream& messages, const Model& model, const std::vector<double>& stored,
+                              const std::string& name, std::optional<std::int64_t>& context) {
+  if (model.config_file.empty()) return nullptr;
+  RopeSpec declared;
+  try {
+    declared = read_rope_config(model.config_file);
+  } catch (const Error& e) {
+    messages << "config.json: " << e.what() << " (ignored)\n";
+    return nullptr;
+  }
+  if (!context) context = declared.max_len;
+  char off[64];
+  const double deviation = deviation_from(stored, declared);
+  std::snprintf(off, sizeof off, "%.3g", deviation);
+  messages << "config.json declares " << describe(declared) << ": " << name
+           << (deviation <= 1e-6 ? " matches it (to " + std::string(off) + " relative)"
+                                 : " does not match it (off by up to " + std::string(off) + " relative)")
+           << "\n";
+  return {{"declared", describe(declared)}, {"deviation", deviation}, {"matches", deviation <= 1e-6}};
+}
+
 void run_inv_freq(const EncodingOptions& options, const Model& model, const std::string& name) {
   const NamedTensor& t = tensor_named(model, name);
   check_read(t, model);
@@ -317,55 +344,18 @@ void run_inv_freq(const EncodingOptions& options, const Model& model, const std:
   std::snprintf(deviation, sizeof deviation, "%.3g", fit.max_relative_deviation);
   messages << name << ": " << fit.description << (fit.matches ? ", matches to " : ", off by up to ") << deviation
            << " relative\n";
-  RopeView view;
-  view.about = name + " of " + options.model;
-  view.inv_freq = stored;
-  view.label = "stored";
-  if (fit.scaling != RopeScaling::kNone) {
-    view.reference = fit.ideal;
-    view.reference_label = "unscaled, base " + number_text(fit.base);
-  }
-  // The context: given, declared by the folder's config.json, or the one a
-  // Llama 3 fit implies; else an assumption that the figures say.
   std::optional<std::int64_t> context = options.max_len;
-  std::optional<RopeSpec> declared;
-  if (!model.config_file.empty()) {
-    try {
-      declared = read_rope_config(model.config_file);
-    } catch (const Error& e) {
-      messages << "config.json: " << e.what() << " (ignored)\n";
-    }
-  }
-  nlohmann::json against_config;
-  if (declared) {
-    // Whether the file's own frequencies are those its config.json declares.
-    if (!context) context = declared->max_len;
-    char off[64];
-    const double deviation = deviation_from(stored, *declared);
-    std::snprintf(off, sizeof off, "%.3g", deviation);
-    messages << "config.json declares " << describe(*declared) << ": " << name
-             << (deviation <= 1e-6 ? " matches it (to " + std::string(off) + " relative)"
-                                   : " does not match it (off by up to " + std::string(off) + " relative)")
-             << "\n";
-    against_config = {{"declared", describe(*declared)}, {"deviation", deviation}, {"matches", deviation <= 1e-6}};
-  }
-  if (!context && fit.scaling == RopeScaling::kLlama3) context = std::llround(fit.smooth_to * fit.factor);
-  if (!context) messages << "context: 4096 positions assumed (give --max-len N)\n";
-  view.max_len = context.value_or(4096);
+  const nlohmann::json config = against_config(messages, model, stored, name, context);
+  bool assumed = false;
+  RopeView view = stored_rope_view(stored, fit, name + " of " + options.model, context, &assumed);
+  if (assumed) messages << "context: 4096 positions assumed (give --max-len N)\n";
   if (view.max_len < 1) throw bad_input("--max-len " + std::to_string(view.max_len), "the context must be positive");
-  if (fit.scaling == RopeScaling::kLlama3) view.original_context = static_cast<std::int64_t>(std::llround(fit.smooth_to));
   std::tie(view.first, view.end) = positions_or(options, view.max_len, 4096);
-  nlohmann::json summary = {{"command", "encoding"},
-                            {"kind", "rope"},
-                            {"model", options.model},
-                            {"tensor", name},
-                            {"base", fit.base},
-                            {"scaling", scaling_name(fit.scaling)},
-                            {"factor", fit.factor},
-                            {"fit", fit.description},
-                            {"max_relative_deviation", fit.max_relative_deviation},
+  nlohmann::json summary = {{"command", "encoding"}, {"kind", "rope"}, {"model", options.model}, {"tensor", name},
+                            {"base", fit.base}, {"scaling", scaling_name(fit.scaling)}, {"factor", fit.factor},
+                            {"fit", fit.description}, {"max_relative_deviation", fit.max_relative_deviation},
                             {"matches", fit.matches}};
-  if (!against_config.is_null()) summary["config"] = against_config;
+  if (!config.is_null()) summary["config"] = config;
   std::optional<RopeFit> expected;
   if (options.expect_rope_base) {
     expected = fit_inv_freq(stored, *options.expect_rope_base);
@@ -527,6 +517,55 @@ void run_encoding(const EncodingOptions& options) {
   }
 }
 
+void add_rope_options(CLI::App& command_ref, EncodingOptions& options_ref) {
+  CLI::App* command = &command_ref;
+  EncodingOptions* options = &options_ref;
+  const std::string rope = "Rotary (--kind rope)";
+  command->add_option("--config", options->config, "a model's config.json: rope_theta, rope_scaling, head_dim, context")
+      ->check(CLI::ExistingFile)
+      ->group(rope);
+  command->add_option("--d-head", options->d_head, "rotated width of one head (even)")->group(rope);
+  const std::map<std::string, RopeScaling> scalings = {{"none", RopeScaling::kNone},
+                                                       {"linear", RopeScaling::kLinear},
+                                                       {"ntk", RopeScaling::kNtk},
+                                                       {"yarn", RopeScaling::kYarn},
+                                                       {"llama3", RopeScaling::kLlama3}};
+  command
+      ->add_option_function<std::string>(
+          "--scaling", [options, scalings](const std::string& name) { options->scaling = scalings.at(name); },
+          "context extension: none, linear, ntk, yarn or llama3")
+      ->check(CLI::IsMember({"none", "linear", "ntk", "yarn", "llama3"}))
+      ->group(rope);
+  command->add_option("--factor", options->factor, "the scaling's factor")->group(rope);
+  command->add_option("--original-max-position-embeddings", options->original_max_position_embeddings,
+                      "the context before scaling (default max-len / factor)")
+      ->group(rope);
+  command->add_option("--beta-fast", options->beta_fast, "yarn: rotations below which pairs are interpolated (32)")->group(rope);
+  command->add_option("--beta-slow", options->beta_slow, "yarn: rotations above which pairs are kept (1)")->group(rope);
+  command->add_option("--attention-factor", options->attention_factor, "yarn: scale of cos and sin (0.1 ln(factor) + 1)")
+      ->group(rope);
+  command->add_option("--low-freq-factor", options->low_freq_factor, "llama3: pairs with wavelengths above original / this are interpolated (1)")
+      ->group(rope);
+  command->add_option("--high-freq-factor", options->high_freq_factor, "llama3: pairs with wavelengths below original / this are kept (4)")->group(rope);
+
+}
+
+void add_relative_options(CLI::App& command_ref, EncodingOptions& options_ref) {
+  CLI::App* command = &command_ref;
+  EncodingOptions* options = &options_ref;
+  const std::string relative = "ALiBi and T5";
+  command->add_option("--heads", options->heads, "alibi: number of heads")->group(relative);
+  command->add_option("--num-buckets", options->num_buckets, "T5 table of MODEL: buckets (default: the table's rows)")
+      ->group(relative);
+  command->add_option("--max-distance", options->max_distance, "T5 table of MODEL: distance of the last bucket (config.json's, else 128)")
+      ->group(relative);
+  auto* causal = command->add_flag("--causal", options->causal, "T5 table of MODEL: decoder buckets (default for names with 'decoder')")
+                     ->group(relative);
+  command->add_flag("--bidirectional", options->bidirectional, "T5 table of MODEL: encoder buckets")
+      ->excludes(causal)
+      ->group(relative);
+}
+
 }  // namespace
 
 void setup_encoding(CLI::App& app) {
@@ -568,45 +607,8 @@ void setup_encoding(CLI::App& app) {
       ->check(CLI::IsMember({"dot", "cosine"}))
       ->capture_default_str();
 
-  const std::string rope = "Rotary (--kind rope)";
-  command->add_option("--config", options->config, "a model's config.json: rope_theta, rope_scaling, head_dim, context")
-      ->check(CLI::ExistingFile)
-      ->group(rope);
-  command->add_option("--d-head", options->d_head, "rotated width of one head (even)")->group(rope);
-  const std::map<std::string, RopeScaling> scalings = {{"none", RopeScaling::kNone},
-                                                       {"linear", RopeScaling::kLinear},
-                                                       {"ntk", RopeScaling::kNtk},
-                                                       {"yarn", RopeScaling::kYarn},
-                                                       {"llama3", RopeScaling::kLlama3}};
-  command
-      ->add_option_function<std::string>(
-          "--scaling", [options, scalings](const std::string& name) { options->scaling = scalings.at(name); },
-          "context extension: none, linear, ntk, yarn or llama3")
-      ->check(CLI::IsMember({"none", "linear", "ntk", "yarn", "llama3"}))
-      ->group(rope);
-  command->add_option("--factor", options->factor, "the scaling's factor")->group(rope);
-  command->add_option("--original-max-position-embeddings", options->original_max_position_embeddings,
-                      "the context before scaling (default max-len / factor)")
-      ->group(rope);
-  command->add_option("--beta-fast", options->beta_fast, "yarn: rotations below which pairs are interpolated (32)")->group(rope);
-  command->add_option("--beta-slow", options->beta_slow, "yarn: rotations above which pairs are kept (1)")->group(rope);
-  command->add_option("--attention-factor", options->attention_factor, "yarn: scale of cos and sin (0.1 ln(factor) + 1)")
-      ->group(rope);
-  command->add_option("--low-freq-factor", options->low_freq_factor, "llama3: pairs with wavelengths above original / this are interpolated (1)")
-      ->group(rope);
-  command->add_option("--high-freq-factor", options->high_freq_factor, "llama3: pairs with wavelengths below original / this are kept (4)")->group(rope);
-
-  const std::string relative = "ALiBi and T5";
-  command->add_option("--heads", options->heads, "alibi: number of heads")->group(relative);
-  command->add_option("--num-buckets", options->num_buckets, "T5 table of MODEL: buckets (default: the table's rows)")
-      ->group(relative);
-  command->add_option("--max-distance", options->max_distance, "T5 table of MODEL: distance of the last bucket (config.json's, else 128)")
-      ->group(relative);
-  auto* causal = command->add_flag("--causal", options->causal, "T5 table of MODEL: decoder buckets (default for names with 'decoder')")
-                     ->group(relative);
-  command->add_flag("--bidirectional", options->bidirectional, "T5 table of MODEL: encoder buckets")
-      ->excludes(causal)
-      ->group(relative);
+  add_rope_options(*command, *options);
+  add_relative_options(*command, *options);
   add_output_options(*command, options->output);
   command->footer(
       "Computed (no MODEL):\n"

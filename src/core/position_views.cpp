@@ -163,6 +163,23 @@ RopeView rope_view_of(const RopeSpec& spec, std::string about, std::int64_t firs
   return view;
 }
 
+RopeView stored_rope_view(const std::vector<double>& stored, const RopeFit& fit, std::string about,
+                          std::optional<std::int64_t> context, bool* context_assumed) {
+  RopeView view;
+  view.about = std::move(about);
+  view.inv_freq = stored;
+  view.label = "stored";
+  if (fit.scaling != RopeScaling::kNone) {
+    view.reference = fit.ideal;
+    view.reference_label = "unscaled, base " + compact(fit.base);
+  }
+  if (!context && fit.scaling == RopeScaling::kLlama3) context = std::llround(fit.smooth_to * fit.factor);
+  if (context_assumed) *context_assumed = !context;
+  view.max_len = context.value_or(4096);
+  if (fit.scaling == RopeScaling::kLlama3) view.original_context = static_cast<std::int64_t>(std::llround(fit.smooth_to));
+  return view;
+}
+
 std::int64_t pairs_without_full_turn(const std::vector<double>& inv_freq, std::int64_t context) {
   std::int64_t count = 0;
   for (double w : wavelengths(inv_freq)) count += w > static_cast<double>(context);
