@@ -36,7 +36,7 @@ struct AttentionOptions {
   std::string head;
   std::string layer;
   bool rollout = false;
-  std::string fusion = "mean";
+  Fusion fusion = Fusion::kMean;
   bool timings = false;
   std::int64_t batch_index = 0;
   OutputOptions output;
@@ -142,12 +142,12 @@ AttentionViewOptions view_options(const AttentionOptions& options, const ModelIn
   if (options.head == "mean") view.mean_only = true;
   if (!options.head.empty() && options.head != "mean") view.head = std::stoll(options.head);
   view.batch_index = options.batch_index;
-  view.data = options.output.data != "none";
-  view.figures = options.output.format != "none";
+  view.data = options.output.writes_data();
+  view.figures = options.output.figures();
   view.size = to_spec(options.output).size;
   view.tokens = input.labels;
   view.rollout = options.rollout;
-  view.fusion = options.fusion == "max" ? Fusion::kMax : options.fusion == "min" ? Fusion::kMin : Fusion::kMean;
+  view.fusion = options.fusion;
   return view;
 }
 
@@ -208,9 +208,15 @@ void setup_attention(CLI::App& app) {
   command->add_flag("--rollout", options->rollout, "also compute attention rollout through the layers");
   command->add_flag("--timings", options->timings,
                     "also run the model three times without capturing, and print on stderr how long each step took");
-  command->add_option("--fusion", options->fusion, "how rollout fuses heads: mean, max or min")
+  command
+      ->add_option_function<std::string>(
+          "--fusion",
+          [options](const std::string& name) {
+            options->fusion = name == "max" ? Fusion::kMax : name == "min" ? Fusion::kMin : Fusion::kMean;
+          },
+          "how rollout fuses heads: mean, max or min")
       ->check(CLI::IsMember({"mean", "max", "min"}))
-      ->capture_default_str();
+      ->default_str("mean");
   add_output_options(*command, options->output);
   command->footer(
       "Writes, in OUT/attention/: SITE.png (one heatmap per head and their mean; queries down, keys across),\n"

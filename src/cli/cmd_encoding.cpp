@@ -38,7 +38,7 @@ struct EncodingOptions {
   std::vector<std::int64_t> dims;
   std::string positions;
   std::int64_t window = 256;
-  std::string similarity = "dot";
+  Similarity similarity = Similarity::kDot;
   // rope
   std::string config;
   std::optional<std::int64_t> d_head;
@@ -108,12 +108,12 @@ void report_sinusoid_check(std::ostream& messages, nlohmann::json& summary, cons
 
 // The sinusoidal table, computed (no model) or stored in `model` as `name`.
 void run_table(const EncodingOptions& options, const Model* model, const std::string& name) {
-  const Similarity similarity = options.similarity == "cosine" ? Similarity::kCosine : Similarity::kDot;
+  const Similarity similarity = options.similarity;
   if (options.window < 0) {
     throw bad_input("--window " + std::to_string(options.window), "must be 0 (the whole range) or a positive count");
   }
   std::ostream& messages = human(options.output);
-  const bool data = options.output.data != "none", figures = options.output.format != "none";  // copies to plan for
+  const bool data = options.output.writes_data(), figures = options.output.figures();  // copies to plan for
   nlohmann::json summary = {{"command", "encoding"}};
   at::Tensor full;            // [positions, dims]
   std::string about;          // what the table is, for titles
@@ -169,7 +169,7 @@ void run_table(const EncodingOptions& options, const Model* model, const std::st
   summary["positions"] = {first, end};
   summary["window"] = window;
   summary["dims"] = dims;
-  summary["similarity"] = options.similarity;
+  summary["similarity"] = similarity == Similarity::kCosine ? "cosine" : "dot";
   publish(std::move(products), options.output, std::move(summary));
   if (options.fail_tolerance && check && (!check->comparable || check->deviation > *options.fail_tolerance)) {
     char why[160];
@@ -193,7 +193,7 @@ void check_square_matrices(std::int64_t n, std::int64_t count, const std::string
     throw bad_input(what, "bias matrices are drawn for 1 to " + std::to_string(kMaxMatrixPositions) + " positions",
                     "the slopes and curves do not depend on it");
   }
-  const long double copies = 2 + (output.format != "none" ? 1 : 0) + (output.data != "none" ? 1 : 0);
+  const long double copies = 2 + (output.figures() ? 1 : 0) + (output.writes_data() ? 1 : 0);
   check_memory(4.0L * n * n * count * copies + 80.0L * n, what, "the bias matrices", "choose a smaller --max-len");
 }
 
@@ -202,7 +202,7 @@ void publish_rope(RopeView view, const EncodingOptions& options, nlohmann::json 
   std::ostream& messages = human(options.output);
   const auto pairs = static_cast<std::int64_t>(view.inv_freq.size());
   const long double rows = static_cast<long double>(view.end - view.first);
-  const long double copies = 2 + (options.output.format != "none" ? 2 : 0);
+  const long double copies = 2 + (options.output.figures() ? 2 : 0);
   check_memory(4.0L * rows * pairs * copies + 40.0L * rows + 64.0L * std::min<std::int64_t>(view.max_len, 70000),
                "--positions", "the rotary angle table", "use --positions A:B");
   const std::int64_t short_of = pairs_without_full_turn(view.inv_freq, view.max_len);
@@ -220,7 +220,7 @@ void publish_rope(RopeView view, const EncodingOptions& options, nlohmann::json 
   summary["pairs_without_full_turn"] = short_of;
   summary["attention_factor"] = view.attention_factor;
   summary["positions"] = {view.first, view.end};
-  publish(rope_products(view, options.output.format != "none"), options.output, std::move(summary));
+  publish(rope_products(view, options.output.figures()), options.output, std::move(summary));
 }
 
 RopeView rope_view(const RopeSpec& spec, const std::string& about, const EncodingOptions& options) {
@@ -296,7 +296,7 @@ void run_alibi(const EncodingOptions& options) {
                         << number_text(*high) << "\n";
   nlohmann::json summary = {{"command", "encoding"}, {"kind", "alibi"}, {"heads", *options.heads},
                             {"positions", n},        {"slopes", slopes}};
-  publish(alibi_products(*options.heads, n, options.output.format != "none"), options.output, std::move(summary));
+  publish(alibi_products(*options.heads, n, options.output.figures()), options.output, std::move(summary));
 }
 
 const NamedTensor& tensor_named(const Model& model, const std::string& name) {
@@ -398,7 +398,7 @@ void run_t5(const EncodingOptions& options, const Model& model, const std::strin
                             {"max_distance", spec.max_distance}, {"bidirectional", spec.bidirectional},
                             {"positions", n}};
   publish(t5_products(t.tensor(), spec.bidirectional, spec.num_buckets, spec.max_distance, n, name,
-                      options.output.format != "none"),
+                      options.output.figures()),
           options.output, std::move(summary));
 }
 
@@ -422,7 +422,7 @@ void run_swin(const EncodingOptions& options, const Model& model, const std::str
                         << " tokens per window" << (index ? "" : " (index computed: the model has none)") << "\n";
   nlohmann::json summary = {{"command", "encoding"}, {"kind", "swin"},         {"model", options.model},
                             {"tensor", name},        {"heads", maps.size(0)}, {"window_tokens", maps.size(1)}};
-  publish(swin_products(maps, name, options.output.format != "none"), options.output, std::move(summary));
+  publish(swin_products(maps, name, options.output.figures()), options.output, std::move(summary));
 }
 
 // The rotary settings a folder's config.json declares, or nothing.
@@ -603,9 +603,13 @@ void setup_encoding(CLI::App& app) {
   command->add_option("--window", options->window,
                       "sinusoidal: the line and similarity figures show the first N positions of the range (0: all)")
       ->capture_default_str();
-  command->add_option("--similarity", options->similarity, "sinusoidal: how to compare positions: dot or cosine")
+  command
+      ->add_option_function<std::string>(
+          "--similarity",
+          [options](const std::string& name) { options->similarity = name == "cosine" ? Similarity::kCosine : Similarity::kDot; },
+          "sinusoidal: how to compare positions: dot or cosine")
       ->check(CLI::IsMember({"dot", "cosine"}))
-      ->capture_default_str();
+      ->default_str("dot");
 
   add_rope_options(*command, *options);
   add_relative_options(*command, *options);

@@ -66,7 +66,7 @@ void run_summary(const SummaryOptions& options) {
                             {"total_mult_adds", s.totals.mult_adds},
                             {"param_bytes", s.totals.param_bytes},
                             {"activation_bytes", s.totals.activation_bytes}};
-  publish(summary_products(s, rows, view, options.output.format != "none"), options.output, std::move(summary));
+  publish(summary_products(s, rows, view, options.output.figures()), options.output, std::move(summary));
 }
 
 }  // namespace

@@ -73,7 +73,7 @@ ModelInput make_input(const InputOptions& options, const Model* model) {
                                        options.input);
   const auto n = static_cast<std::int64_t>(seq.ids.size());
   at::Tensor ids = at::tensor(seq.ids, at::TensorOptions().dtype(at::kLong));
-  input.values.emplace_back(options.layout == "batch-first" ? ids.reshape({1, n}) : ids.reshape({n, 1}));
+  input.values.emplace_back(options.batch_first ? ids.reshape({1, n}) : ids.reshape({n, 1}));
   input.labels = seq.labels;
   return input;
 }
@@ -84,9 +84,12 @@ void add_input_options(CLI::App& command, InputOptions& options) {
   command.add_option("--vocab", options.vocab, "vocabulary: one token per line, the line number (from 0) is its id")
       ->group(group);
   command.add_option("--unk", options.unk, "vocabulary token to use for words the vocabulary lacks")->group(group);
-  command.add_option("--layout", options.layout, "shape of the token tensor: seq-first [S, 1] or batch-first [1, S]")
+  command
+      .add_option_function<std::string>(
+          "--layout", [&options](const std::string& name) { options.batch_first = name == "batch-first"; },
+          "shape of the token tensor: seq-first [S, 1] or batch-first [1, S]")
       ->check(CLI::IsMember({"seq-first", "batch-first"}))
-      ->capture_default_str()
+      ->default_str("seq-first")
       ->group(group);
   command.add_option("--input-shape", options.input_shape, "feed a random float tensor of this shape instead, e.g. 1,3,224,224")
       ->group(group);

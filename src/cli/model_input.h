@@ -15,7 +15,7 @@ struct InputOptions {
   std::string input;        ///< token file
   std::string vocab;
   std::string unk;
-  std::string layout = "seq-first";
+  bool batch_first = false;  ///< --layout batch-first: ids as [1, S], else [S, 1]
   std::string input_shape;  ///< a random float tensor instead
   std::uint64_t seed = 0;
 };

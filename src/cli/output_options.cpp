@@ -13,19 +13,31 @@ void add_output_options(CLI::App& command, OutputOptions& options) {
   command.add_option("-o,--out", options.out_dir, "folder for figures and data (created if missing)")
       ->capture_default_str()
       ->group(group);
-  command.add_option("--format", options.format, "figure format; txt draws on the terminal, none draws nothing")
+  // Names become types here, at the door; IsMember gives the usual one-line error.
+  command
+      .add_option_function<std::string>(
+          "--format", [&options](const std::string& name) { options.format = plot::parse_format(name); },
+          "figure format; txt draws on the terminal, none draws nothing")
       ->check(CLI::IsMember({"png", "svg", "pdf", "txt", "none"}))
-      ->capture_default_str()
+      ->default_str("png")
       ->group(group);
-  command.add_option("--data", options.data, "format of the numbers written beside every figure")
+  command
+      .add_option_function<std::string>(
+          "--data",
+          [&options](const std::string& name) {
+            options.data = name == "json" ? DataFormat::kJson : name == "none" ? DataFormat::kNone : DataFormat::kCsv;
+          },
+          "format of the numbers written beside every figure")
       ->check(CLI::IsMember({"csv", "json", "none"}))
-      ->capture_default_str()
+      ->default_str("csv")
       ->group(group);
   command.add_flag("--script", options.script, "also keep NAME.gp, the gnuplot script of each figure")->group(group);
   command.add_option("--size", options.size, "figure size in pixels, WIDTHxHEIGHT (default 1200x800; grids of panels grow)")
       ->group(group);
-  command.add_option("--palette", options.palette,
-                     "colour map: viridis, magma, gray, or diverging (default: viridis, diverging for signed biases)")
+  command
+      .add_option_function<std::string>(
+          "--palette", [&options](const std::string& name) { options.palette = plot::parse_palette(name); },
+          "colour map: viridis, magma, gray, or diverging (default: viridis, diverging for signed biases)")
       ->check(CLI::IsMember({"viridis", "magma", "gray", "diverging"}))
       ->group(group);
   command.add_flag("--json", options.json, "print one JSON object describing the run on stdout")->group(group);
@@ -34,10 +46,10 @@ void add_output_options(CLI::App& command, OutputOptions& options) {
 OutputSpec to_spec(const OutputOptions& options) {
   OutputSpec spec;
   spec.dir = options.out_dir;
-  spec.figures = options.format == "none" ? std::nullopt : plot::parse_format(options.format);
-  spec.data = options.data == "json" ? DataFormat::kJson : options.data == "none" ? DataFormat::kNone : DataFormat::kCsv;
+  spec.figures = options.format;
+  spec.data = options.data;
   spec.scripts = options.script;
-  if (!options.palette.empty()) spec.palette = plot::parse_palette(options.palette);
+  spec.palette = options.palette;
   spec.text_fd = options.json ? STDERR_FILENO : STDOUT_FILENO;
 
   if (options.size.empty()) return spec;

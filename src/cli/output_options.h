@@ -14,12 +14,15 @@ namespace pevis::cli {
 /// The output options every subcommand shares, as given on the command line.
 struct OutputOptions {
   std::string out_dir = "pevis-out";
-  std::string format = "png";
-  std::string data = "csv";
+  std::optional<plot::Format> format = plot::Format::kPng;  ///< nothing: no figures (--format none)
+  DataFormat data = DataFormat::kCsv;
   bool script = false;
-  std::string size;  ///< empty: each figure's own size (1200x800 for most)
-  std::string palette;  ///< empty: each figure's own (viridis for most)
+  std::string size;                      ///< empty: each figure's own size (1200x800 for most)
+  std::optional<plot::Palette> palette;  ///< nothing: each figure's own (viridis for most)
   bool json = false;
+
+  bool figures() const { return format.has_value(); }
+  bool writes_data() const { return data != DataFormat::kNone; }
 };
 
 /// Adds -o/--out, --format, --data, --script, --size, --palette and --json to

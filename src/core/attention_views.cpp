@@ -100,8 +100,18 @@ Product site_product(const AttentionSite& site, const AttentionViewOptions& opti
   const std::size_t panels = drawn.size() + (with_mean ? 1 : 0);
   figure.columns = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(panels))));
   const int rows = static_cast<int>((panels + figure.columns - 1) / figure.columns);
-  // Square maps in cells of 460 x 340 pixels: a plot area of about 225 x 245 beside its colour bar.
-  figure.size = {std::clamp(figure.columns * 460, 700, 4000), std::clamp(rows * 340 + 70, 420, 4000)};
+  // Square maps in cells of 460 x 340 pixels: a plot area of about 225 x 245
+  // beside its colour bar, and room for the longest token label on both axes.
+  std::size_t longest = 0;
+  if (!windowed && static_cast<std::int64_t>(options.tokens.size()) == heads.size(1)) {
+    for (const auto& t : options.tokens) {
+      std::size_t n = 0;
+      for (unsigned char c : t) n += (c & 0xc0) != 0x80;
+      longest = std::max(longest, std::min<std::size_t>(n, 24));
+    }
+  }
+  const int label_px = static_cast<int>(7.5 * static_cast<double>(longest));
+  figure.size = {std::clamp(figure.columns * (460 + label_px), 700, 4000), std::clamp(rows * (340 + label_px) + 70, 420, 4000)};
   const std::size_t pixels = panel_pixels(figure, panels, options.size);
   // A windowed site's data: its windows one after another (the mosaic is for the eye).
   const at::Tensor windows =
