@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 
 #include "pevis/error.h"
 #include "test_util.h"
@@ -212,6 +213,82 @@ TEST(Render, SquareCellsShrinkTheLongerSideOfThePlot) {
   figure.panels[0].content = heat;
   const std::string plain = render_script(figure, {Format::kPng, "p.png"});
   EXPECT_NE(plain, script);
+}
+
+// The plot area of panel `index`, in pixels, as the script sets its margins.
+std::pair<double, double> plot_pixels(const std::string& script, std::size_t index, const Size& size) {
+  const auto from = script.find("# panel " + std::to_string(index) + "\n");
+  const auto at = [&](const std::string& side) {
+    const auto p = script.find("set " + side + "margin at screen ", from);
+    return std::stod(script.substr(p + side.size() + 21));
+  };
+  return {(at("r") - at("l")) * size.width, (at("t") - at("b")) * size.height};
+}
+
+TEST(Render, NumericTicsLeaveRoomForTheirNumbers) {
+  // 1024 values in a narrow panel: gnuplot's own choice (every 100) runs the numbers together.
+  XYPlot dots;
+  dots.style = XYPlot::Style::kPoints;
+  Series s;
+  for (int i = 0; i < 1024; ++i) s.x.push_back(i), s.y.push_back(std::sin(i));
+  dots.series.push_back(s);
+  Figure figure;
+  figure.size = {1200, 800};
+  figure.columns = 4;
+  for (int p = 0; p < 4; ++p) figure.panels.push_back({"v", "index", "value", dots});
+  Heatmap heat;
+  heat.matrix = labelled(50, 5000, {"p"});
+  Figure table;
+  table.size = {600, 400};
+  table.panels.push_back({"", "dimension", "position", heat});
+  for (const Figure* f : {&figure, &table}) {
+    const std::string script = render_script(*f, {Format::kPng, "t.png"});
+    const auto at = script.find("set xtics ", script.find("# panel 0\n"));
+    ASSERT_NE(at, std::string::npos);
+    const double step = std::stod(script.substr(at + 10));
+    const double span = f == &figure ? 1023 : 5000, digits = 4;
+    const double tics = std::floor(span / step) + 1;
+    EXPECT_LE(tics * 7.5 * (digits + 1), plot_pixels(script, 0, f->size).first) << "step " << step;
+    EXPECT_GE(tics, 3);  // still a readable axis
+  }
+}
+
+TEST(Render, ANoteOffersTheDataFileOnlyWhenOneIsWritten) {
+  Heatmap heat;
+  heat.matrix = labelled(5000, 64, {"p"});
+  Figure figure;
+  figure.size = {600, 400};
+  figure.panels.push_back({"", "dimension", "position", heat});
+  EXPECT_NE(render_script(figure, {Format::kPng, "a.png"}).find("; the data file has every value"), std::string::npos);
+  Target without{Format::kPng, "b.png"};
+  without.data_written = false;
+  const std::string script = render_script(figure, without);
+  EXPECT_NE(script.find("box-averaged from 5000x64 to"), std::string::npos);
+  EXPECT_EQ(script.find("data file"), std::string::npos);
+}
+
+TEST(RunGnuplot, TextFiguresDrawTheAxisTitleAndTheNoteOnLinesOfTheirOwn) {
+  ASSERT_FALSE(find_gnuplot().empty());
+  Heatmap heat;
+  heat.matrix = labelled(500, 64, {"p"});
+  Figure figure;
+  figure.size = {1000, 500};
+  figure.panels.push_back({"", "dimension XTITLE", "position", heat});
+  test::TempDir dir;
+  const auto text = dir / "out.txt";
+  const int fd = ::open(text.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  run_gnuplot(render_script(figure, {Format::kText, ""}), dir.path().string(), fd);
+  ::close(fd);
+  std::istringstream lines(test::read_file(text));
+  std::string line, title_line, note_line;
+  while (std::getline(lines, line)) {
+    if (line.find("XTITLE") != std::string::npos) title_line = line;
+    if (line.find("box-averaged") != std::string::npos) note_line = line;
+  }
+  ASSERT_FALSE(title_line.empty()) << test::read_file(text);
+  ASSERT_FALSE(note_line.empty()) << test::read_file(text);
+  EXPECT_NE(title_line, note_line) << "the axis title is drawn over the note";
+  EXPECT_NE(note_line.find("box-averaged from 500x64 to"), std::string::npos) << note_line;
 }
 
 TEST(Render, ReducesLargeMatricesAndSaysSo) {

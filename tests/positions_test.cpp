@@ -478,6 +478,19 @@ TEST(Swin, BiasMapsEqualTorchvisionsOwn) {
   }
 }
 
+TEST(Swin, AModelsMapsComeFromItsTableAndTheIndexBesideIt) {
+  const Model model = load_model(data_path("swin_bias.pt"));
+  const Model expected = load_model(data_path("swin_reference.pt"));
+  bool found = false;
+  const at::Tensor maps = swin_maps_of(model, "features.7.1.attn.relative_position_bias_table", &found);
+  EXPECT_TRUE(found);
+  EXPECT_TRUE(maps.equal(tensor_of(expected, "features.7.1.attn")));
+  EXPECT_THROW(swin_maps_of(model, "features.9.attn.relative_position_bias_table"), Error);
+  const Model t5 = load_model(data_path("t5_bias.pt"));
+  EXPECT_FALSE(t5_spec_of(t5, "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight", 32).bidirectional);
+  EXPECT_TRUE(t5_spec_of(t5, "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight", 32).bidirectional);
+}
+
 TEST(Swin, TablesAndIndexesThatDoNotFitAreRefused) {
   const at::Tensor table = at::arange(169 * 3, at::kFloat).reshape({169, 3});
   EXPECT_THROW(swin_bias_maps(at::arange(170 * 3, at::kFloat).reshape({170, 3}), std::nullopt), Error);

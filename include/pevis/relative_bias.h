@@ -41,6 +41,17 @@ struct T5Spec {
 /// parsed leaves `spec` as it is (it is shown, never trusted for sizes).
 T5Spec t5_from_config(const std::string& path, T5Spec spec);
 
+/// The settings of the T5 table `name` of `model` ([buckets, heads]):
+/// causal when the name says `decoder`, the table's rows as buckets, then
+/// what the model's config.json gives. Callers apply their own options after.
+T5Spec t5_spec_of(const Model& model, const std::string& name, std::int64_t table_rows);
+
+/// A Swin `...relative_position_bias_table`'s maps from `model`: the table
+/// and the `...relative_position_index` beside it (computed when the model
+/// has none; `index_found` says which). The memory the maps need is checked
+/// first. Throws `pevis::Error` (exit 3).
+at::Tensor swin_maps_of(const Model& model, const std::string& name, bool* index_found = nullptr);
+
 /// Checks `num_buckets` (from 2, even when bidirectional, and the table's
 /// rows) and `max_distance` (above the exact range). Throws `pevis::Error` (exit 3).
 void check_t5_spec(const T5Spec& spec, std::int64_t table_rows);

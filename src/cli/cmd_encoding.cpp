@@ -376,12 +376,9 @@ void run_inv_freq(const EncodingOptions& options, const Model& model, const std:
 void run_t5(const EncodingOptions& options, const Model& model, const std::string& name) {
   const NamedTensor& t = tensor_named(model, name);
   check_read(t, model);
-  T5Spec spec;
-  spec.bidirectional = name.find("decoder") == std::string::npos;
+  T5Spec spec = t5_spec_of(model, name, t.shape()[0]);
   if (options.causal) spec.bidirectional = false;
   if (options.bidirectional) spec.bidirectional = true;
-  spec.num_buckets = t.shape()[0];
-  if (!model.config_file.empty()) spec = t5_from_config(model.config_file, spec);
   if (options.num_buckets) spec.num_buckets = *options.num_buckets;
   if (options.max_distance) spec.max_distance = *options.max_distance;
   check_t5_spec(spec, t.shape()[0]);
@@ -403,21 +400,8 @@ void run_t5(const EncodingOptions& options, const Model& model, const std::strin
 }
 
 void run_swin(const EncodingOptions& options, const Model& model, const std::string& name) {
-  const NamedTensor& table = tensor_named(model, name);
-  check_read(table, model);
-  const std::string index_name = name.substr(0, name.size() - std::string("bias_table").size()) + "index";
-  std::optional<at::Tensor> index;
-  // N^2 entries of the maps, per head: from the index, else from the window the table implies.
-  const auto window = static_cast<long double>(swin_window_of_table(table.shape()[0]));
-  long double cells = window * window * window * window;
-  for (const auto& t : model.tensors) {
-    if (t.name == index_name) cells = static_cast<long double>(t.numel());
-  }
-  check_memory(4.0L * cells * table.shape()[1] * 4 + 40.0L * cells, model.path, "the bias maps of " + name, "");
-  for (const auto& t : model.tensors) {
-    if (t.name == index_name) check_read(t, model), index = t.tensor();
-  }
-  const at::Tensor maps = swin_bias_maps(as_float(table.tensor()), index);
+  bool index = false;
+  const at::Tensor maps = swin_maps_of(model, name, &index);
   human(options.output) << name << ": Swin relative position bias, " << maps.size(0) << " heads, " << maps.size(1)
                         << " tokens per window" << (index ? "" : " (index computed: the model has none)") << "\n";
   nlohmann::json summary = {{"command", "encoding"}, {"kind", "swin"},         {"model", options.model},

@@ -19,6 +19,7 @@
 
 #include "pevis/archive.h"
 #include "pevis/error.h"
+#include "pevis/memory.h"
 
 namespace pevis {
 
@@ -90,6 +91,33 @@ T5Spec t5_from_config(const std::string& path, T5Spec spec) {
   } catch (const Error&) {
   }
   return spec;
+}
+
+T5Spec t5_spec_of(const Model& model, const std::string& name, std::int64_t table_rows) {
+  T5Spec spec;
+  spec.bidirectional = name.find("decoder") == std::string::npos;
+  spec.num_buckets = table_rows;
+  if (!model.config_file.empty()) spec = t5_from_config(model.config_file, spec);
+  return spec;
+}
+
+at::Tensor swin_maps_of(const Model& model, const std::string& name, bool* index_found) {
+  const NamedTensor* table = nullptr;
+  const NamedTensor* index = nullptr;
+  const std::string index_name = name.substr(0, name.size() - std::string("bias_table").size()) + "index";
+  for (const auto& t : model.tensors) {
+    if (t.name == name) table = &t;
+    if (t.name == index_name) index = &t;
+  }
+  if (!table || table->dim() != 2) throw bad_input(name, "the model has no [rows, heads] table of that name");
+  // N^2 entries of the maps, per head: from the index, else from the window the table implies.
+  const auto window = static_cast<long double>(swin_window_of_table(table->shape()[0]));
+  const long double cells = index ? static_cast<long double>(index->numel()) : window * window * window * window;
+  check_memory(static_cast<long double>(table->nbytes()) * 3 + (index ? index->nbytes() * 2.0L : 0) +
+                   4.0L * cells * static_cast<long double>(table->shape()[1]) * 4 + 40.0L * cells,
+               model.path, "the bias maps of " + name, "");
+  if (index_found) *index_found = index != nullptr;
+  return swin_bias_maps(as_float(table->tensor()), index ? std::optional<at::Tensor>(index->tensor()) : std::nullopt);
 }
 
 void check_t5_spec(const T5Spec& spec, std::int64_t table_rows) {

@@ -342,7 +342,8 @@ void write_heatmap_panel(std::ostringstream& out, const Figure& figure, std::siz
     const double widest = std::max(std::fabs(col0), std::fabs(col0 + cols));
     const double digits = widest < 10 ? 1 : std::floor(std::log10(widest)) + 1;
     const double room = (text ? 1 : 7.5) * (digits + 2);
-    out << "set xtics " << num(nice_step(cols, std::max(1.0, layout.plot_w * (text ? 1 : 1) / room))) << "\n";
+    // Tics at both ends of each step: one more tic than steps.
+    out << "set xtics " << num(nice_step(cols, std::max(1.0, std::floor(layout.plot_w / room) - 1))) << "\n";
   }
   if (heat.compact) {
     out << "unset xtics\nunset ytics\nunset colorbox\nunset xlabel\nunset ylabel\n";
@@ -400,8 +401,8 @@ void write_xy_panel(std::ostringstream& out, const Figure& figure, std::size_t i
     if (lo < hi) {
       const double widest = std::max(std::fabs(lo), std::fabs(hi));
       const double digits = widest < 10 ? 1 : std::floor(std::log10(widest)) + 1;
-      const double room = (text ? 10 : 7.5) * (digits + 3);
-      const double step = nice_step(hi - lo, std::max(1.0, layout.plot_w * (text ? 10 : 1) / room));
+      const double room = (text ? 10 : 7.5) * (digits + 1.5);  // the number and a gap
+      const double step = nice_step(hi - lo, std::max(1.0, std::floor(layout.plot_w * (text ? 10 : 1) / room) - 1));
       if (hi - lo >= 1) out << "set xtics " << num(step) << "\n";
     }
   }
