@@ -35,6 +35,10 @@ std::vector<ShownRow> shown_rows(const Summary& summary, const SummaryViewOption
 /// Each module's trainable parameters with everything below it, by path.
 std::vector<std::int64_t> subtree_trainable(const Summary& summary);
 
+/// The totals by name (total_params, trainable_params, ...), as the totals
+/// data file and the JSON summary give them.
+std::vector<std::pair<std::string, std::int64_t>> named_totals(const SummaryTotals& totals);
+
 /// The table and totals as text, torchinfo-style, ending with a note of what
 /// the table lacks (a forward pass, or weights-only files).
 std::string summary_text(const Summary& summary, const std::vector<ShownRow>& rows, const SummaryViewOptions& options,

@@ -56,16 +56,8 @@ void run_summary(const SummaryOptions& options) {
   view.root_name = file_base(options.model);
   const auto rows = shown_rows(s, view);
   out << summary_text(s, rows, view, model.format);
-  nlohmann::json summary = {{"command", "summary"},
-                            {"model", options.model},
-                            {"forward", s.totals.forward},
-                            {"total_params", s.totals.params},
-                            {"trainable_params", s.totals.trainable},
-                            {"non_trainable_params", s.totals.non_trainable},
-                            {"buffer_elements", s.totals.buffers},
-                            {"total_mult_adds", s.totals.mult_adds},
-                            {"param_bytes", s.totals.param_bytes},
-                            {"activation_bytes", s.totals.activation_bytes}};
+  nlohmann::json summary = {{"command", "summary"}, {"model", options.model}, {"forward", s.totals.forward}};
+  for (const auto& [name, value] : named_totals(s.totals)) summary[name] = value;
   publish(summary_products(s, rows, view, options.output.figures()), options.output, std::move(summary));
 }
 

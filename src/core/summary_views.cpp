@@ -145,6 +145,13 @@ plot::Panel bar_panel(const std::vector<std::pair<std::string, double>>& bars, c
 
 }  // namespace
 
+std::vector<std::pair<std::string, std::int64_t>> named_totals(const SummaryTotals& t) {
+  return {{"total_params", t.params},       {"trainable_params", t.trainable},
+          {"non_trainable_params", t.non_trainable}, {"buffer_elements", t.buffers},
+          {"total_mult_adds", t.mult_adds}, {"param_bytes", t.param_bytes},
+          {"buffer_bytes", t.buffer_bytes}, {"activation_bytes", t.activation_bytes}};
+}
+
 std::vector<std::int64_t> subtree_trainable(const Summary& s) {
   std::map<std::string, std::int64_t> by_path;
   for (const auto& r : s.rows) {
@@ -276,16 +283,7 @@ std::vector<Product> summary_products(const Summary& s, const std::vector<ShownR
                           r.subtree_mult_adds, dtypes, r.own_bytes, r.subtree_bytes});
   }
   Table totals{"summary-totals", {"name", "value"}, {}};
-  const std::pair<const char*, std::int64_t> values[] = {
-      {"total_params", s.totals.params},
-      {"trainable_params", s.totals.trainable},
-      {"non_trainable_params", s.totals.non_trainable},
-      {"buffer_elements", s.totals.buffers},
-      {"total_mult_adds", s.totals.mult_adds},
-      {"param_bytes", s.totals.param_bytes},
-      {"buffer_bytes", s.totals.buffer_bytes},
-      {"activation_bytes", s.totals.activation_bytes}};
-  for (const auto& [name, value] : values) totals.rows.push_back({std::string(name), value});
+  for (const auto& [name, value] : named_totals(s.totals)) totals.rows.push_back({name, value});
 
   Product product{plot::Figure{}, {}, {std::move(table), std::move(totals)}};
   std::vector<std::pair<std::string, double>> params, mult_adds;
