@@ -104,11 +104,7 @@ Product site_product(const AttentionSite& site, const AttentionViewOptions& opti
   // beside its colour bar, and room for the longest token label on both axes.
   std::size_t longest = 0;
   if (!windowed && static_cast<std::int64_t>(options.tokens.size()) == heads.size(1)) {
-    for (const auto& t : options.tokens) {
-      std::size_t n = 0;
-      for (unsigned char c : t) n += (c & 0xc0) != 0x80;
-      longest = std::max(longest, std::min<std::size_t>(n, 24));
-    }
+    for (const auto& t : options.tokens) longest = std::max(longest, std::min(plot::display_width(t), plot::kMaxLabelChars));
   }
   const int label_px = static_cast<int>(7.5 * static_cast<double>(longest));
   figure.size = {std::clamp(figure.columns * (460 + label_px), 700, 4000), std::clamp(rows * (340 + label_px) + 70, 420, 4000)};

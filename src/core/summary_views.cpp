@@ -37,12 +37,6 @@ std::string megabytes(std::int64_t bytes) {
   return buffer;
 }
 
-std::size_t display_width(const std::string& s) {
-  std::size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xc0) != 0x80;
-  return n;
-}
-
 bool numbered(const std::string& path) {
   const std::string last = path.substr(path.rfind('.') + 1);
   return !last.empty() && last.find_first_not_of("0123456789") == std::string::npos;
@@ -234,9 +228,9 @@ std::string summary_text(const Summary& s, const std::vector<ShownRow>& rows, co
   }
   const auto cells = table_cells(s, rows, options);
   std::vector<std::size_t> widths(header.size());
-  for (std::size_t c = 0; c < header.size(); ++c) widths[c] = display_width(header[c]);
+  for (std::size_t c = 0; c < header.size(); ++c) widths[c] = plot::display_width(header[c]);
   for (const auto& line : cells) {
-    for (std::size_t c = 0; c < line.size(); ++c) widths[c] = std::max(widths[c], display_width(line[c]));
+    for (std::size_t c = 0; c < line.size(); ++c) widths[c] = std::max(widths[c], plot::display_width(line[c]));
   }
   std::size_t total_width = 0;
   for (auto w : widths) total_width += w + 2;
@@ -246,7 +240,7 @@ std::string summary_text(const Summary& s, const std::vector<ShownRow>& rows, co
   const std::size_t left = options.weights_only ? 1u : options.verbose ? 3u : 2u;
   const auto print = [&](const std::vector<std::string>& line) {
     for (std::size_t c = 0; c < line.size(); ++c) {
-      const std::size_t pad = widths[c] - display_width(line[c]);
+      const std::size_t pad = widths[c] - plot::display_width(line[c]);
       out << (c < left ? line[c] + std::string(pad, ' ') : std::string(pad, ' ') + line[c]) << "  ";
     }
     out << "\n";

@@ -101,6 +101,14 @@ struct Figure {
   std::vector<std::string> notes;
 };
 
+/// Characters drawn for `text`: its UTF-8 code points (continuation bytes
+/// do not count).
+std::size_t display_width(const std::string& text);
+
+/// Tic labels longer than this are shortened (keeping their end, the telling
+/// part of a module path): layouts need no room for more.
+constexpr std::size_t kMaxLabelChars = 24;
+
 /// Dotted names (`model.layers.12.self_attn.q_proj.bias`) with the leading
 /// and trailing parts they all share removed (`12`), so panel titles keep
 /// what tells them apart, and the pattern that puts them back

@@ -26,6 +26,12 @@ std::string join_dots(const std::vector<std::string>& parts, std::size_t first, 
 
 }  // namespace
 
+std::size_t display_width(const std::string& text) {
+  std::size_t n = 0;
+  for (unsigned char c : text) n += (c & 0xc0) != 0x80;
+  return n;
+}
+
 DistinctNames distinct_parts(const std::vector<std::string>& names) {
   DistinctNames whole{names, ""};
   if (names.size() < 2) return whole;

@@ -128,14 +128,9 @@ std::string terminal_commands(const Figure& figure, const Target& target) {
   return text;
 }
 
-// Tic labels longer than the layout leaves room for keep their end, which is
-// the telling part of a module path ("...layers.0.self_attn").
-constexpr std::size_t kMaxLabelChars = 24;
-
+// A tic label of more than kMaxLabelChars keeps its end ("...layers.0.self_attn").
 std::string shortened(const std::string& label) {
-  std::size_t chars = 0;
-  for (unsigned char c : label) chars += (c & 0xc0) != 0x80;
-  if (chars <= kMaxLabelChars) return label;
+  if (display_width(label) <= kMaxLabelChars) return label;
   std::size_t start = label.size(), kept = 0;
   while (start > 0 && kept < kMaxLabelChars - 1) {
     --start;
@@ -160,11 +155,7 @@ std::string fitted(const std::string& text, double most_chars) {
 // Longest label, in characters drawn (UTF-8 continuation bytes do not count).
 std::size_t longest_label(const std::vector<std::string>& labels) {
   std::size_t longest = 0;
-  for (const auto& label : labels) {
-    std::size_t n = 0;
-    for (unsigned char c : label) n += (c & 0xc0) != 0x80;
-    longest = std::max(longest, n);
-  }
+  for (const auto& label : labels) longest = std::max(longest, display_width(label));
   return std::min<std::size_t>(longest, kMaxLabelChars);
 }
 
@@ -178,6 +169,12 @@ struct Layout {
 bool has_key(const Panel& panel) {
   const auto* xy = std::get_if<XYPlot>(&panel.content);
   return xy && (xy->series.size() > 1 || (!xy->series.empty() && !xy->series[0].title.empty()));
+}
+
+// Digits of the integer part of the widest of `a` and `b` (at least 1).
+double digits_of(double a, double b) {
+  const double widest = std::max(std::fabs(a), std::fabs(b));
+  return widest < 10 ? 1 : std::floor(std::log10(widest)) + 1;
 }
 
 Layout layout_panel(const Figure& figure, std::size_t index, bool text, int note_lines) {
@@ -200,8 +197,7 @@ Layout layout_panel(const Figure& figure, std::size_t index, bool text, int note
       left = std::max(left, 30 + char_w * longest_label(heat->matrix.row_labels));
     } else if (!text) {
       // Numeric tics: room for the widest number, then the axis title.
-      const double widest = std::max(std::fabs(heat->row_first), std::fabs(heat->row_first + heat->matrix.rows));
-      const double digits = widest < 10 ? 1 : std::floor(std::log10(widest)) + 1;
+      const double digits = digits_of(heat->row_first, heat->row_first + heat->matrix.rows);
       left = std::max(left, (panel.y_title.empty() ? 30 : 55) + char_w * (digits + 1));
     }
     if (heat->label_cols) {
@@ -268,10 +264,14 @@ std::pair<double, double> value_range(const Heatmap& heat, Palette palette) {
   return {lo, hi};
 }
 
-// The smallest step of 1, 2 or 5 times a power of ten that puts at most
-// `max_tics` tics on a range of `span`.
-double nice_step(double span, double max_tics) {
-  const double raw = span / std::max(1.0, std::floor(max_tics));
+// The step of numeric tics over [lo, hi] on an axis `plot_px` pixels long,
+// so that numbers never touch: each takes its digits and `gap_chars` more of
+// `char_px` pixels. The smallest 1, 2 or 5 times a power of ten that puts at
+// most as many steps as fit, less one (tics stand at both ends of each step).
+double tic_step(double lo, double hi, double plot_px, double char_px, double gap_chars) {
+  const double room = char_px * (digits_of(lo, hi) + gap_chars);
+  const double steps = std::max(1.0, std::floor(plot_px / room) - 1);
+  const double raw = (hi - lo) / steps;
   double step = std::pow(10.0, std::floor(std::log10(std::max(raw, 1e-300))));
   for (double m : {1.0, 2.0, 5.0, 10.0}) {
     if (m * step >= raw) return std::max(1.0, m * step);
@@ -339,11 +339,7 @@ void write_heatmap_panel(std::ostringstream& out, const Figure& figure, std::siz
   out << "set tics out nomirror\n";
   // Numeric tics spaced so that their numbers never touch at this panel's width.
   if (!heat.label_cols && !heat.compact) {
-    const double widest = std::max(std::fabs(col0), std::fabs(col0 + cols));
-    const double digits = widest < 10 ? 1 : std::floor(std::log10(widest)) + 1;
-    const double room = (text ? 1 : 7.5) * (digits + 2);
-    // Tics at both ends of each step: one more tic than steps.
-    out << "set xtics " << num(nice_step(cols, std::max(1.0, std::floor(layout.plot_w / room) - 1))) << "\n";
+    out << "set xtics " << num(tic_step(col0, col0 + cols, layout.plot_w, text ? 1 : 7.5, /*gap_chars=*/2)) << "\n";
   }
   if (heat.compact) {
     out << "unset xtics\nunset ytics\nunset colorbox\nunset xlabel\nunset ylabel\n";
@@ -398,12 +394,8 @@ void write_xy_panel(std::ostringstream& out, const Figure& figure, std::size_t i
         if (std::isfinite(x)) lo = std::min(lo, x), hi = std::max(hi, x);
       }
     }
-    if (lo < hi) {
-      const double widest = std::max(std::fabs(lo), std::fabs(hi));
-      const double digits = widest < 10 ? 1 : std::floor(std::log10(widest)) + 1;
-      const double room = (text ? 10 : 7.5) * (digits + 1.5);  // the number and a gap
-      const double step = nice_step(hi - lo, std::max(1.0, std::floor(layout.plot_w * (text ? 10 : 1) / room) - 1));
-      if (hi - lo >= 1) out << "set xtics " << num(step) << "\n";
+    if (hi - lo >= 1) {
+      out << "set xtics " << num(tic_step(lo, hi, layout.plot_w, text ? 1 : 7.5, /*gap_chars=*/1.5)) << "\n";
     }
   }
   if (xy.log_x) out << "set logscale x 10\n";
@@ -439,10 +431,6 @@ void write_box_panel(std::ostringstream& out, std::size_t index, const BoxPlot& 
   out << "plot " << datablock_name(index, 0) << " using 1:3:2:6:5 with candlesticks whiskerbars lc rgb '#2c718e' notitle, \\\n"
       << "     " << datablock_name(index, 0) << " using 1:4:4:4:4 with candlesticks lc rgb '#000000' lw 2 notitle\n";
 }
-
-}  // namespace
-
-namespace {
 
 // A heatmap without cells: its place in the grid stays empty.
 bool blank(const Panel& panel) {
@@ -569,7 +557,7 @@ Script render(const Figure& figure, const Target& target) {
         << "\nset tmargin at screen " << num(layout.top) << "\nset bmargin at screen " << num(layout.bottom) << "\n";
     if (!panel.title.empty()) {
       const auto* heat = std::get_if<Heatmap>(&panel.content);
-      const double panel_px = (layouts[i].right - layouts[i].left) * width + (heat && !heat->compact ? 140 : 0);
+      const double panel_px = (layout.right - layout.left) * width + (heat && !heat->compact ? 140 : 0);
       const double char_px = text ? 10 : heat && heat->compact ? 6.5 : 7.5;
       out << "set title " << quote(fitted(panel.title, panel_px / char_px))
           << (heat && heat->compact && !text ? " font ',9' offset 0,-0.6" : "") << "\n";
