@@ -39,9 +39,8 @@ struct RopeView {
   std::vector<double> inv_freq;    ///< radians per position of each pair
   std::string label = "rope";      ///< the legend of `inv_freq`
   double attention_factor = 1;     ///< scale of cos and sin
-  std::vector<double> reference;   ///< overlaid when not empty
+  std::vector<double> reference;   ///< overlaid when not empty (cos and sin unscaled: no attention factor)
   std::string reference_label;
-  double reference_attention_factor = 1;
   std::int64_t max_len = 4096;     ///< the context marked on the figures
   std::optional<std::int64_t> original_context;  ///< marked too, when scaled
   std::int64_t first = 0, end = 0;  ///< positions of the angle table [first, end)

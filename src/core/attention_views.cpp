@@ -98,7 +98,7 @@ Product site_product(const AttentionSite& site, const AttentionViewOptions& opti
                  "): rows are queries, columns keys";
   if (!element.empty()) figure.notes.push_back("shown: " + element);
   const std::size_t panels = drawn.size() + (with_mean ? 1 : 0);
-  figure.columns = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(panels))));
+  figure.columns = plot::square_grid_columns(panels);
   const int rows = static_cast<int>((panels + figure.columns - 1) / figure.columns);
   // Square maps in cells of 460 x 340 pixels: a plot area of about 225 x 245
   // beside its colour bar, and room for the longest token label on both axes.

@@ -17,9 +17,8 @@ std::string page_note(std::size_t page, std::size_t pages) {
   return pages > 1 ? " (page " + std::to_string(page + 1) + " of " + std::to_string(pages) + ")" : "";
 }
 
-int grid_columns(std::size_t panels) {
-  return panels <= 1 ? 1 : panels <= 4 ? 2 : panels <= 9 ? 3 : 4;
-}
+// As square as can be, at most four panels across (pages hold up to 100).
+int grid_columns(std::size_t panels) { return std::min(4, plot::square_grid_columns(panels)); }
 
 plot::Series indexed(std::string title, const std::vector<float>& values) {
   plot::Series s;

@@ -27,9 +27,17 @@ plot::Panel heat_panel(LabeledMatrix matrix, std::string title, std::string x_ti
   heat.row_first = row_first;
   heat.col_first = col_first;
   heat.value_title = std::move(value_title);
-  // Query x key maps read best with square cells; long tables fill their panel.
-  heat.square_cells = heat.matrix.rows == heat.matrix.cols;
   return {std::move(title), std::move(x_title), std::move(y_title), std::move(heat)};
+}
+
+// A position x position or query x key map: read best with square cells
+// (tables of positions by dimensions fill their panel instead).
+plot::Panel map_panel(LabeledMatrix matrix, std::string title, std::string x_title, std::string y_title,
+                      std::string value_title, double row_first = 0, double col_first = 0) {
+  plot::Panel panel = heat_panel(std::move(matrix), std::move(title), std::move(x_title), std::move(y_title),
+                                 std::move(value_title), row_first, col_first);
+  std::get<plot::Heatmap>(panel.content).square_cells = true;
+  return panel;
 }
 
 plot::Series level(std::string title, double x0, double x1, double y0, double y1) {
@@ -39,11 +47,6 @@ plot::Series level(std::string title, double x0, double x1, double y0, double y1
   s.y = {y0, y1};
   s.look = plot::Series::Look::kDashed;
   return s;
-}
-
-// Columns per grid row for `n` panels: as square as the figure allows.
-int grid_columns(std::size_t n) {
-  return n <= 1 ? 1 : n <= 4 ? 2 : n <= 9 ? 3 : n <= 16 ? 4 : static_cast<int>(std::ceil(std::sqrt(n)));
 }
 
 }  // namespace
@@ -80,7 +83,7 @@ std::vector<Product> table_products(const at::Tensor& table, const TableView& vi
     plot::Figure& figure = product.figure;
     figure.name = "encoding-dims";
     figure.title = "Dimensions over position: " + view.about;
-    figure.columns = view.dims.size() <= 3 ? 1 : view.dims.size() <= 8 ? 2 : grid_columns(view.dims.size());
+    figure.columns = view.dims.size() <= 3 ? 1 : view.dims.size() <= 8 ? 2 : plot::square_grid_columns(view.dims.size());
     for (std::size_t i = 0; i < view.dims.size(); ++i) {
       const std::int64_t d = view.dims[i];
       dim_labels.push_back(std::to_string(d));
@@ -123,7 +126,7 @@ std::vector<Product> table_products(const at::Tensor& table, const TableView& vi
       product.figure.name = "encoding-similarity";
       product.figure.title = "Position similarity, " + kind + ": " + view.about;
       product.figure.panels.push_back(
-          heat_panel(m, "", "position", "position", kind, static_cast<double>(view.first), static_cast<double>(view.first)));
+          map_panel(m, "", "position", "position", kind, static_cast<double>(view.first), static_cast<double>(view.first)));
     }
     product.data.push_back(std::move(m));
     products.push_back(std::move(product));
@@ -291,7 +294,8 @@ std::vector<Product> rope_products(const RopeView& view, bool figures) {
     const std::vector<std::int64_t> distances = decay_distances(view.max_len);
     const std::vector<double> score = rope_decay(view.inv_freq, view.attention_factor, distances);
     std::vector<double> before;
-    if (!view.reference.empty()) before = rope_decay(view.reference, view.reference_attention_factor, distances);
+    // The reference (unscaled, or a stored vector's ideal) has no attention factor.
+    if (!view.reference.empty()) before = rope_decay(view.reference, /*attention_factor=*/1.0, distances);
     Table table;
     table.name = "rope-decay";
     table.columns = {"distance", "score"};
@@ -377,7 +381,7 @@ std::vector<Product> alibi_products(std::int64_t heads, std::int64_t positions, 
     product.figure.name = "alibi-bias";
     product.figure.title = "ALiBi bias, query x key, " + std::to_string(positions) + " positions (later keys masked)";
     const auto drawn = heads_to_draw(heads, 4);
-    product.figure.columns = grid_columns(drawn.size());
+    product.figure.columns = plot::square_grid_columns(drawn.size());
     product.figure.palette = plot::Palette::kMagma;
     for (std::int64_t h : drawn) {
       const std::string name = "alibi-bias-head" + std::to_string(h);
@@ -385,7 +389,7 @@ std::vector<Product> alibi_products(std::int64_t heads, std::int64_t positions, 
                                   index_labels(static_cast<std::size_t>(positions)),
                                   index_labels(static_cast<std::size_t>(positions)));
       if (figures) {
-        auto panel = heat_panel(m, "head " + std::to_string(h) + ", slope " + compact(slopes[static_cast<std::size_t>(h)]),
+        auto panel = map_panel(m, "head " + std::to_string(h) + ", slope " + compact(slopes[static_cast<std::size_t>(h)]),
                                 "key position", "query position", "bias");
         // One colour scale for every head, so that the slopes compare.
         std::get<plot::Heatmap>(panel.content).z_min = -slopes.front() * static_cast<double>(positions - 1);
@@ -456,13 +460,13 @@ std::vector<Product> t5_products(const at::Tensor& table, bool bidirectional, st
     product.figure.title =
         "T5 bias, query x key (" + mode + ", " + std::to_string(positions) + " positions): " + name;
     const auto drawn = heads_to_draw(heads, 4);
-    product.figure.columns = grid_columns(drawn.size());
+    product.figure.columns = plot::square_grid_columns(drawn.size());
     product.figure.palette = plot::Palette::kDiverging;
     const auto labels = index_labels(static_cast<std::size_t>(positions));
     for (std::int64_t h : drawn) {
       LabeledMatrix m = to_matrix(matrix[h], "t5-matrix-head" + std::to_string(h), "query", labels, labels);
       if (figures) {
-        product.figure.panels.push_back(heat_panel(m, "head " + std::to_string(h), "key position", "query position", "bias"));
+        product.figure.panels.push_back(map_panel(m, "head " + std::to_string(h), "key position", "query position", "bias"));
       }
       product.data.push_back(std::move(m));
     }
@@ -484,7 +488,7 @@ std::vector<Product> swin_products(const at::Tensor& maps, const std::string& na
     product.figure.name = "swin-bias";
     product.figure.title = "Swin relative position bias, " + std::to_string(window) + "x" + std::to_string(window) +
                            " window (" + std::to_string(n) + " tokens), per head: " + name;
-    product.figure.columns = grid_columns(static_cast<std::size_t>(heads));
+    product.figure.columns = plot::square_grid_columns(static_cast<std::size_t>(heads));
     product.figure.palette = plot::Palette::kDiverging;
     const int side = product.figure.columns;
     const int rows_of_panels = static_cast<int>((heads + side - 1) / side);
@@ -493,7 +497,7 @@ std::vector<Product> swin_products(const at::Tensor& maps, const std::string& na
     product.figure.size = {std::max(900, 440 * side), std::max(400, 70 + 300 * rows_of_panels)};
     const auto labels = index_labels(static_cast<std::size_t>(n));
     for (std::int64_t h = 0; h < heads; ++h) {
-      product.figure.panels.push_back(heat_panel(to_matrix(maps[h], "swin-bias", "query", labels, labels),
+      product.figure.panels.push_back(map_panel(to_matrix(maps[h], "swin-bias", "query", labels, labels),
                                                  "head " + std::to_string(h), "key token", "query token", "bias"));
     }
   }

@@ -101,6 +101,9 @@ struct Figure {
   std::vector<std::string> notes;
 };
 
+/// Columns of a grid of `panels` that is as square as can be: ceil(sqrt(n)).
+int square_grid_columns(std::size_t panels);
+
 /// Characters drawn for `text`: its UTF-8 code points (continuation bytes
 /// do not count).
 std::size_t display_width(const std::string& text);

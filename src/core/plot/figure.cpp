@@ -1,6 +1,7 @@
 #include "pevis/plot/figure.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 namespace pevis::plot {
@@ -25,6 +26,10 @@ std::string join_dots(const std::vector<std::string>& parts, std::size_t first, 
 }
 
 }  // namespace
+
+int square_grid_columns(std::size_t panels) {
+  return std::max(1, static_cast<int>(std::ceil(std::sqrt(static_cast<double>(panels)))));
+}
 
 std::size_t display_width(const std::string& text) {
   std::size_t n = 0;
