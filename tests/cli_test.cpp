@@ -594,6 +594,15 @@ TEST(CliEncodingModel, RotaryT5AndSwinTensorsAndTheBaseCheck) {
                        "model.layers.0.self_attn.rotary_emb.inv_freq matches it"),
             std::string::npos)
       << r.out;
+  // A config.json whose rotary settings pevis cannot use is said and ignored, as the folder reader ignores it.
+  std::filesystem::create_directories(dir / "odd");
+  std::filesystem::copy_file(positions + "llama3_folder/model.safetensors", dir / "odd/model.safetensors");
+  test::write_file(dir / "odd/config.json", R"({"rope_theta": 10000})");
+  r = pevis({"encoding", (dir / "odd").string(), "--list"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("config.json: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(ignored)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("model.layers.0.self_attn.rotary_emb.inv_freq  64  tensor  rope"), std::string::npos) << r.out;
   // A checkpoint converted with the wrong theta: its inv_freq and config.json disagree.
   r = pevis({"encoding", positions + "qwen2_wrong_theta", "--format", "none", "--data", "none"}, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -40,6 +40,12 @@ struct RopeSpec {
   std::optional<double> attention_factor;  ///< YaRN: scale of cos and sin (default 0.1 ln(factor) + 1)
 };
 
+/// A number as pevis's messages spell it: up to 10 significant digits.
+std::string number_text(double value);
+
+/// "rope, d_head 128, base 500000, llama3 x8 (original context 8192)".
+std::string describe_rope(const RopeSpec& spec);
+
 /// Checks a spec before anything is computed: even positive width, base above
 /// 1, positive context, a factor of at least 1 and the parameters its scaling
 /// needs. Throws `pevis::Error` (exit 3) naming the option.

@@ -53,12 +53,6 @@ struct EncodingOptions {
   OutputOptions output;
 };
 
-std::string number_text(double v) {
-  std::ostringstream out;
-  out.precision(10);
-  out << v;
-  return out.str();
-}
 // Parses "A:B" (either side may be empty) into a half-open range within [0, limit).
 std::pair<std::int64_t, std::int64_t> parse_range(const std::string& text, std::int64_t limit) {
   const auto colon = text.find(':');
@@ -228,14 +222,6 @@ RopeView rope_view(const RopeSpec& spec, const std::string& about, const Encodin
   return rope_view_of(spec, about, first, end);
 }
 
-std::string describe(const RopeSpec& spec) {
-  std::string text = "rope, d_head " + std::to_string(spec.d_head) + ", base " + number_text(spec.base);
-  if (spec.scaling != RopeScaling::kNone) {
-    text += ", " + scaling_name(spec.scaling) + " x" + number_text(spec.factor) + " (original context " +
-            std::to_string(rope_original_context(spec)) + ")";
-  }
-  return text;
-}
 
 nlohmann::json rope_summary(const RopeSpec& spec) {
   nlohmann::json summary = {{"command", "encoding"}, {"kind", "rope"}, {"d_head", spec.d_head},
@@ -279,7 +265,7 @@ void run_rope(const EncodingOptions& options) {
   const RopeSpec spec = rope_spec(options, start);
   nlohmann::json summary = rope_summary(spec);
   if (!options.config.empty()) summary["config"] = options.config;
-  publish_rope(rope_view(spec, describe(spec), options), options, std::move(summary));
+  publish_rope(rope_view(spec, describe_rope(spec), options), options, std::move(summary));
 }
 
 void run_alibi(const EncodingOptions& options) {
@@ -310,30 +296,25 @@ void check_read(const NamedTensor& t, const Model& model) {
   check_memory(static_cast<long double>(t.nbytes()) * 3, model.path, "reading " + t.name, "");
 }
 
-// What a folder's config.json declares of rotary settings, and whether the
-// stored frequencies are those (told on the terminal; null without one).
-nlohmann::json against_config(std::ostream& messages, const Model& model, const std::vector<double>& stored,
-                              const std::string& name, std::optional<std::int64_t>& context) {
-  if (model.config_file.empty()) return nullptr;
-  RopeSpec declared;
-  try {
-    declared = read_rope_config(model.config_file);
-  } catch (const Error& e) {
-    messages << "config.json: " << e.what() << " (ignored)\n";
-    return nullptr;
-  }
-  if (!context) context = declared.max_len;
+// Whether stored frequencies are those a folder's config.json declares (told
+// on the terminal); null without a declaration. Its context is the default.
+nlohmann::json against_config(std::ostream& messages, const std::optional<RopeSpec>& declared,
+                              const std::vector<double>& stored, const std::string& name,
+                              std::optional<std::int64_t>& context) {
+  if (!declared) return nullptr;
+  if (!context) context = declared->max_len;
   char off[64];
-  const double deviation = deviation_from(stored, declared);
+  const double deviation = deviation_from(stored, *declared);
   std::snprintf(off, sizeof off, "%.3g", deviation);
-  messages << "config.json declares " << describe(declared) << ": " << name
+  messages << "config.json declares " << describe_rope(*declared) << ": " << name
            << (deviation <= 1e-6 ? " matches it (to " + std::string(off) + " relative)"
                                  : " does not match it (off by up to " + std::string(off) + " relative)")
            << "\n";
-  return {{"declared", describe(declared)}, {"deviation", deviation}, {"matches", deviation <= 1e-6}};
+  return {{"declared", describe_rope(*declared)}, {"deviation", deviation}, {"matches", deviation <= 1e-6}};
 }
 
-void run_inv_freq(const EncodingOptions& options, const Model& model, const std::string& name) {
+void run_inv_freq(const EncodingOptions& options, const Model& model, const std::string& name,
+                  const std::optional<RopeSpec>& declared) {
   const NamedTensor& t = tensor_named(model, name);
   check_read(t, model);
   const at::Tensor values = as_float(t.tensor()).to(at::kDouble).contiguous();
@@ -345,7 +326,7 @@ void run_inv_freq(const EncodingOptions& options, const Model& model, const std:
   messages << name << ": " << fit.description << (fit.matches ? ", matches to " : ", off by up to ") << deviation
            << " relative\n";
   std::optional<std::int64_t> context = options.max_len;
-  const nlohmann::json config = against_config(messages, model, stored, name, context);
+  const nlohmann::json config = against_config(messages, declared, stored, name, context);
   bool assumed = false;
   RopeView view = stored_rope_view(stored, fit, name + " of " + options.model, context, &assumed);
   if (assumed) messages << "context: 4096 positions assumed (give --max-len N)\n";
@@ -409,13 +390,20 @@ void run_swin(const EncodingOptions& options, const Model& model, const std::str
   publish(swin_products(maps, name, options.output.figures()), options.output, std::move(summary));
 }
 
-// The rotary settings a folder's config.json declares, or nothing.
-std::optional<RopeSpec> declared_rope(const Model& model) {
+// The rotary settings a folder's config.json declares, read once; nothing
+// when it declares none, or declares what pevis cannot use (said, and
+// otherwise ignored, as the folder reader ignores a bad config.json).
+std::optional<RopeSpec> declared_rope(const Model& model, std::ostream& messages) {
   if (model.config_file.empty()) return std::nullopt;
   bool rotary = false;
   for (const auto& [key, value] : model.config) rotary = rotary || key == "rope_theta" || key == "rope_scaling";
   if (!rotary) return std::nullopt;
-  return read_rope_config(model.config_file);
+  try {
+    return read_rope_config(model.config_file);
+  } catch (const Error& e) {
+    messages << "config.json: " << e.what() << " (ignored)\n";
+    return std::nullopt;
+  }
 }
 
 constexpr const char* kConfigCandidate = "config.json";
@@ -427,14 +415,14 @@ void list_candidates(std::ostream& out, const std::vector<PositionalCandidate>& 
     for (std::size_t i = 0; i < c.shape.size(); ++i) shape += (i ? "x" : "") + std::to_string(c.shape[i]);
     out << c.name << "  " << shape << "  " << c.kind << "  " << family_name(c.family) << "\n";
   }
-  if (rope) out << kConfigCandidate << "  " << describe(*rope) << "  config  rope\n";
+  if (rope) out << kConfigCandidate << "  " << describe_rope(*rope) << "  config  rope\n";
 }
 
 void run_model(const EncodingOptions& options) {
   const Model model = load_model(options.model);
   const auto candidates = find_positional_tensors(model);
-  const std::optional<RopeSpec> rope = declared_rope(model);
   std::ostream& messages = human(options.output);
+  const std::optional<RopeSpec> rope = declared_rope(model, messages);
   if (options.list) return list_candidates(messages, candidates, rope);
   std::string name = options.tensor;
   std::optional<PositionalFamily> family;
@@ -457,7 +445,7 @@ void run_model(const EncodingOptions& options) {
     nlohmann::json summary = rope_summary(spec);
     summary["model"] = options.model;
     summary["tensor"] = kConfigCandidate;
-    return publish_rope(rope_view(spec, describe(spec) + ", declared by " + model.config_file, options), options,
+    return publish_rope(rope_view(spec, describe_rope(spec) + ", declared by " + model.config_file, options), options,
                         std::move(summary));
   }
   const PositionalFamily chosen = family.value_or(PositionalFamily::kTable);
@@ -471,7 +459,7 @@ void run_model(const EncodingOptions& options) {
   }
   switch (chosen) {
     case PositionalFamily::kTable: return run_table(options, &model, name);
-    case PositionalFamily::kRopeInvFreq: return run_inv_freq(options, model, name);
+    case PositionalFamily::kRopeInvFreq: return run_inv_freq(options, model, name, rope);
     case PositionalFamily::kT5Bias: return run_t5(options, model, name);
     case PositionalFamily::kSwinBias: return run_swin(options, model, name);
   }

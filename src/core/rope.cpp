@@ -18,12 +18,6 @@ using json = nlohmann::json;
 
 constexpr double kTolerance = 1e-6;
 
-std::string number_text(double v) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%.10g", v);
-  return buffer;
-}
-
 // The fewest significant digits (up to 8) that still describe `value` to
 // `tolerance` relative: 500000 rather than 499999.97.
 double round_to_fit(double value, double tolerance) {
@@ -71,6 +65,21 @@ std::vector<double> blend(const std::vector<double>& ideal, const std::vector<do
 double clamp01(double v) { return std::min(1.0, std::max(0.0, v)); }
 
 }  // namespace
+
+std::string number_text(double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%.10g", value);
+  return buffer;
+}
+
+std::string describe_rope(const RopeSpec& spec) {
+  std::string text = "rope, d_head " + std::to_string(spec.d_head) + ", base " + number_text(spec.base);
+  if (spec.scaling != RopeScaling::kNone) {
+    text += ", " + scaling_name(spec.scaling) + " x" + number_text(spec.factor) + " (original context " +
+            std::to_string(rope_original_context(spec)) + ")";
+  }
+  return text;
+}
 
 std::string scaling_name(RopeScaling scaling) {
   switch (scaling) {
