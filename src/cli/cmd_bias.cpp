@@ -1,6 +1,5 @@
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -28,7 +27,6 @@ struct BiasOptions {
   OutputOptions output;
 };
 
-std::string file_label(const std::string& path) { return std::filesystem::path(path).filename().string(); }
 
 void run_bias(const BiasOptions& options) {
   std::vector<std::string> paths = options.models;

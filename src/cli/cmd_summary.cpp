@@ -26,13 +26,6 @@ struct SummaryOptions {
   OutputOptions output;
 };
 
-std::string file_base(const std::string& path) {
-  std::string p = path;
-  while (p.size() > 1 && p.back() == '/') p.pop_back();
-  const auto slash = p.rfind('/');
-  return slash == std::string::npos ? p : p.substr(slash + 1);
-}
-
 void run_summary(const SummaryOptions& options) {
   if (options.depth < 0 || options.depth > 64) {
     throw Error(ExitCode::kUsage, "--depth " + std::to_string(options.depth), "must be from 0 to 64");
@@ -53,7 +46,7 @@ void run_summary(const SummaryOptions& options) {
   view.ascii = options.ascii;
   view.verbose = options.verbose;
   view.weights_only = !model.runnable();
-  view.root_name = file_base(options.model);
+  view.root_name = file_label(options.model);
   const auto rows = shown_rows(s, view);
   out << summary_text(s, rows, view, model.format);
   nlohmann::json summary = {{"command", "summary"}, {"model", options.model}, {"forward", s.totals.forward}};

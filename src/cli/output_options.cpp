@@ -66,6 +66,13 @@ OutputSpec to_spec(const OutputOptions& options) {
   return spec;
 }
 
+std::string file_label(const std::string& path) {
+  std::string p = path;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  const auto slash = p.rfind('/');
+  return slash == std::string::npos ? p : p.substr(slash + 1);
+}
+
 std::optional<long long> whole_number(const std::string& text) {
   std::size_t used = 0;
   long long value = 0;

@@ -41,6 +41,10 @@ void publish(std::vector<Product> products, const OutputOptions& options, nlohma
 /// Where human messages go: stdout, or stderr when --json keeps stdout for JSON.
 std::ostream& human(const OutputOptions& options);
 
+/// The last part of a path, as titles and labels name a file or folder
+/// (`runs/a/model.pt` -> `model.pt`, `Qwen2-7B/` -> `Qwen2-7B`).
+std::string file_label(const std::string& path);
+
 /// `text` as a whole number (optional sign, digits only), or nothing.
 std::optional<long long> whole_number(const std::string& text);
 

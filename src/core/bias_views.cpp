@@ -37,6 +37,18 @@ void paginate(std::size_t count, std::size_t per_page, Make make) {
   for (std::size_t page = 0; page < pages; ++page) make(page * per_page, std::min(count, (page + 1) * per_page), page, pages);
 }
 
+// The panel titles of items [first, end) of a page, told apart by what
+// their names do not share (`name_of(i)` gives item i's name).
+template <typename NameOf>
+plot::DistinctNames page_titles(std::size_t first, std::size_t end, NameOf name_of) {
+  std::vector<std::string> names;
+  for (std::size_t i = first; i < end; ++i) names.push_back(name_of(i));
+  return plot::distinct_parts(names);
+}
+
+// ": model.layers.*.bias" for a figure title, or nothing.
+std::string pattern_note(const plot::DistinctNames& titles) { return titles.pattern.empty() ? "" : ": " + titles.pattern; }
+
 // ---- one file: scatter pages, distribution boxes, long data and stats
 
 void add_scatter_pages(std::vector<Product>& products, const std::vector<BiasVector>& biases, const std::string& label,
@@ -44,10 +56,8 @@ void add_scatter_pages(std::vector<Product>& products, const std::vector<BiasVec
   paginate(biases.size(), per_page, [&](std::size_t first, std::size_t end, std::size_t page, std::size_t pages) {
     plot::Figure figure;
     figure.name = page_name("bias", page);
-    std::vector<std::string> names;
-    for (std::size_t i = first; i < end; ++i) names.push_back(biases[i].name);
-    const auto titles = plot::distinct_parts(names);
-    figure.title = "Bias vectors of " + label + (titles.pattern.empty() ? "" : ": " + titles.pattern) + page_note(page, pages);
+    const auto titles = page_titles(first, end, [&](std::size_t i) { return biases[i].name; });
+    figure.title = "Bias vectors of " + label + pattern_note(titles) + page_note(page, pages);
     figure.columns = grid_columns(end - first);
     for (std::size_t i = first; i < end; ++i) {
       plot::XYPlot dots;
@@ -136,11 +146,9 @@ void add_compare(std::vector<Product>& products, const BiasComparison& cmp, cons
   paginate(cmp.common.size(), layers_per_page, [&](std::size_t first, std::size_t end, std::size_t page, std::size_t pages) {
     plot::Figure figure;
     figure.name = page_name("bias-compare", page);
-    std::vector<std::string> names;
-    for (std::size_t i = first; i < end; ++i) names.push_back(cmp.common[i].name);
-    const auto titles = plot::distinct_parts(names);
+    const auto titles = page_titles(first, end, [&](std::size_t i) { return cmp.common[i].name; });
     figure.title = "Bias before (" + before_label + ") and after (" + after_label + ")" +
-                   (titles.pattern.empty() ? "" : ": " + titles.pattern) + page_note(page, pages);
+                   pattern_note(titles) + page_note(page, pages);
     figure.columns = 2;
     for (std::size_t i = first; i < end; ++i) {
       const auto& p = cmp.common[i];
@@ -190,11 +198,9 @@ void add_drift(std::vector<Product>& products, const std::vector<std::string>& l
   paginate(tracks.size(), per_page, [&](std::size_t first, std::size_t end, std::size_t page, std::size_t pages) {
     plot::Figure figure;
     figure.name = page_name("bias-drift", page);
-    std::vector<std::string> names;
-    for (std::size_t i = first; i < end; ++i) names.push_back(tracks[i].name);
-    const auto titles = plot::distinct_parts(names);
+    const auto titles = page_titles(first, end, [&](std::size_t i) { return tracks[i].name; });
     figure.title = "Bias over " + std::to_string(labels.size()) + " checkpoints" +
-                   (titles.pattern.empty() ? "" : ": " + titles.pattern) + page_note(page, pages);
+                   pattern_note(titles) + page_note(page, pages);
     figure.columns = grid_columns(end - first);
     for (std::size_t i = first; i < end; ++i) {
       plot::XYPlot lines;
