@@ -13,40 +13,41 @@
 namespace pevis {
 namespace {
 
-// num_heads of the module at `path`, or of its nearest ancestor that has it.
-std::int64_t heads_attribute(const torch::jit::Module& root, const std::string& path) {
-  std::map<std::string, torch::jit::Module> by_path;
-  for (const auto& item : root.named_modules()) by_path.emplace(item.name, item.value);
-  std::string p = path;
-  while (true) {
-    const auto found = by_path.find(p);
-    if (found != by_path.end()) {
-      for (const char* name : {"num_heads", "n_heads", "nhead", "heads"}) {
-        if (found->second.hasattr(name)) {
-          const auto value = found->second.attr(name);
-          if (value.isInt() && value.toInt() > 0) return value.toInt();
-        }
-      }
-    }
-    if (p.empty()) return 0;
-    p = parent_of(p);
-  }
-}
-
-// The list-of-ints attribute `name` of the module at `path` or its nearest
-// ancestor that has it; empty when none has.
-std::vector<std::int64_t> ints_attribute(const torch::jit::Module& root, const std::string& path, const char* name) {
+// The first attribute among `names` that `usable` accepts, on the module at
+// `path` or on its nearest ancestor that has one; None when none has.
+template <typename Usable>
+c10::IValue nearest_attribute(const torch::jit::Module& root, const std::string& path,
+                              std::initializer_list<const char*> names, Usable usable) {
   std::map<std::string, torch::jit::Module> by_path;
   for (const auto& item : root.named_modules()) by_path.emplace(item.name, item.value);
   for (std::string p = path;; p = parent_of(p)) {
     const auto found = by_path.find(p);
-    if (found != by_path.end() && found->second.hasattr(name)) {
-      const auto value = found->second.attr(name);
-      if (value.isIntList()) return value.toIntVector();
-      if (value.isInt()) return {value.toInt()};
+    if (found != by_path.end()) {
+      for (const char* name : names) {
+        if (!found->second.hasattr(name)) continue;
+        c10::IValue value = found->second.attr(name);
+        if (usable(value)) return value;
+      }
     }
     if (p.empty()) return {};
   }
+}
+
+// num_heads of the module at `path`, or of its nearest ancestor that has it; 0 when none has.
+std::int64_t heads_attribute(const torch::jit::Module& root, const std::string& path) {
+  const c10::IValue heads = nearest_attribute(root, path, {"num_heads", "n_heads", "nhead", "heads"},
+                                              [](const c10::IValue& v) { return v.isInt() && v.toInt() > 0; });
+  return heads.isInt() ? heads.toInt() : 0;
+}
+
+// The int or list-of-ints attribute `name` of the module at `path` or its
+// nearest ancestor that has it; empty when none has.
+std::vector<std::int64_t> ints_attribute(const torch::jit::Module& root, const std::string& path, const char* name) {
+  const c10::IValue value =
+      nearest_attribute(root, path, {name}, [](const c10::IValue& v) { return v.isIntList() || v.isInt(); });
+  if (value.isIntList()) return value.toIntVector();
+  if (value.isInt()) return {value.toInt()};
+  return {};
 }
 
 // A fused encoder layer forms its attention inside itself: name the site

@@ -153,6 +153,9 @@ Product overview_product(const std::vector<AttentionSite>& sites, std::int64_t b
   figure.columns = static_cast<int>(max_heads);
   const int cell = std::clamp(static_cast<int>(7800 / std::max<std::size_t>(sites.size(), max_heads)), 60, 140);
   figure.size = {std::max(600, cell * figure.columns + 20), std::max(300, cell * static_cast<int>(sites.size()) + 60)};
+  // Each site's maps once (a windowed site's mosaic is laid out for all its heads at a time).
+  std::vector<at::Tensor> maps(sites.size());
+  rethrow_first(for_each_index(sites.size(), [&](std::size_t i) { maps[i] = drawn_weights(sites[i], batch_index); }));
   figure.panels.resize(sites.size() * static_cast<std::size_t>(max_heads));
   rethrow_first(for_each_index(figure.panels.size(), [&](std::size_t p) {
     const std::size_t i = p / static_cast<std::size_t>(max_heads);
@@ -164,7 +167,7 @@ Product overview_product(const std::vector<AttentionSite>& sites, std::int64_t b
       figure.panels[p] = {"", "", "", heat};
       return;
     }
-    const at::Tensor map = drawn_weights(sites[i], batch_index)[k];
+    const at::Tensor map = maps[i][k];
     heat.matrix = plot::box_average(to_matrix(map, "", "query", index_labels(map.size(0)), index_labels(map.size(1))), 256, 256);
     figure.panels[p] = {k == 0 ? sites[i].name : "H" + std::to_string(k), "", "", heat};
   }));

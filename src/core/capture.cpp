@@ -330,6 +330,7 @@ std::string first_layer_expects(const Model& model) {
     if (t.name.size() <= suffix.size() || t.name.compare(t.name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
     const std::string layer = t.name.substr(0, t.name.size() - suffix.size());
     const auto& shape = t.shape();
+    if (shape.size() < 2 || shape.size() > 5) continue;  // not a linear, embedding or convolution weight
     // The module's class where the file keeps it (TorchScript), else the name.
     std::string lower = layer;
     if (model.module) {
