@@ -8,18 +8,16 @@
 #include <ATen/ops/randn.h>
 
 #include "pevis/error.h"
+#include "product_util.h"
 
 namespace pevis {
 namespace {
 
-const std::string kData = PEVIS_TEST_DATA;
+using test::figure_named;
+using test::matrix_named;
+using test::tensor_of;
 
-at::Tensor tensor_of(const Model& model, const std::string& name) {
-  for (const auto& t : model.tensors) {
-    if (t.name == name) return t.tensor();
-  }
-  throw std::runtime_error("no tensor " + name);
-}
+const std::string kData = PEVIS_TEST_DATA;
 
 struct Swin {
   Model model;
@@ -32,22 +30,6 @@ Swin swin(const std::string& file) {
   s.sites = capture_attention(s.model, {tensor_of(s.expected, "input")});
   split_batches(s.sites, s.model, /*input_batch=*/2, /*image_input=*/true);
   return s;
-}
-
-const LabeledMatrix& data_named(const std::vector<Product>& products, const std::string& name) {
-  for (const auto& p : products) {
-    for (const auto& m : p.data) {
-      if (m.name == name) return m;
-    }
-  }
-  throw std::runtime_error("no data " + name);
-}
-
-const plot::Figure& figure_named(const std::vector<Product>& products, const std::string& name) {
-  for (const auto& p : products) {
-    if (p.figure.name == name) return p.figure;
-  }
-  throw std::runtime_error("no figure " + name);
 }
 
 TEST(AttentionViews, SwinWindowsAreSplitFromTheBatch) {
@@ -96,7 +78,7 @@ TEST(AttentionViews, FiguresSayWhichInputAndWindowsTheyShowAndDataHoldsEveryWind
   ASSERT_EQ(figure.notes.size(), 1u);
   EXPECT_EQ(figure.notes[0], "shown: input 1 of 2, 16 windows of 4 tokens on their 4x4 grid, shifted by 1");
   ASSERT_EQ(figure.panels.size(), 3u);  // two heads and their mean
-  const auto& data = data_named(products, "attention/features.1.1.attn.head1");
+  const auto& data = matrix_named(products, "attention/features.1.1.attn.head1");
   ASSERT_EQ(data.rows, 64u);  // 16 windows x 4 queries
   ASSERT_EQ(data.cols, 4u);
   EXPECT_EQ(data.row_title, "window:query");

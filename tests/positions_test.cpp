@@ -19,12 +19,16 @@
 #include "pevis/position_views.h"
 #include "pevis/relative_bias.h"
 #include "pevis/rope.h"
+#include "product_util.h"
 #include "test_util.h"
 
 namespace pevis {
 namespace {
 
 using json = nlohmann::json;
+using test::matrix_named;
+using test::table_named;
+using test::tensor_of;
 
 std::string data_path(const std::string& name) { return std::string(PEVIS_TEST_DATA) + "/positions/" + name; }
 
@@ -56,24 +60,6 @@ RopeSpec spec_of(const json& c) {
   return spec;
 }
 
-const Table& table_named(const std::vector<Product>& products, const std::string& name) {
-  for (const auto& p : products) {
-    for (const auto& t : p.tables) {
-      if (t.name == name) return t;
-    }
-  }
-  throw std::runtime_error("no table " + name);
-}
-
-const LabeledMatrix& matrix_named(const std::vector<Product>& products, const std::string& name) {
-  for (const auto& p : products) {
-    for (const auto& m : p.data) {
-      if (m.name == name) return m;
-    }
-  }
-  throw std::runtime_error("no matrix " + name);
-}
-
 double cell(const Cell& c) {
   if (const auto* d = std::get_if<double>(&c)) return *d;
   if (const auto* f = std::get_if<float>(&c)) return *f;
@@ -87,13 +73,6 @@ std::vector<double> tensor_values(const Model& model, const std::string& name) {
       const at::Tensor v = as_float(t.tensor()).to(at::kDouble).contiguous();
       return {v.data_ptr<double>(), v.data_ptr<double>() + v.numel()};
     }
-  }
-  throw std::runtime_error("no tensor " + name);
-}
-
-at::Tensor tensor_of(const Model& model, const std::string& name) {
-  for (const auto& t : model.tensors) {
-    if (t.name == name) return t.tensor();
   }
   throw std::runtime_error("no tensor " + name);
 }
