@@ -193,28 +193,6 @@ TEST(Render, LongTitlesAreShortenedInTheMiddleToFit) {
   EXPECT_NE(render_script(figure, {Format::kPng, "t.png"}).find("title 'short'"), std::string::npos);
 }
 
-TEST(Render, SquareCellsShrinkTheLongerSideOfThePlot) {
-  Heatmap heat;
-  heat.matrix = labelled(10, 20, {"p"});
-  heat.square_cells = true;
-  Figure figure;
-  figure.size = {1200, 400};
-  figure.panels.push_back({"", "key", "query", heat});
-  const std::string script = render_script(figure, {Format::kPng, "sq.png"});
-  const auto margin = [&](const std::string& side) {
-    const auto at = script.find("set " + side + "margin at screen ");
-    EXPECT_NE(at, std::string::npos) << side;
-    return std::stod(script.substr(at + side.size() + 21));
-  };
-  const double width = (margin("r") - margin("l")) * 1200, height = (margin("t") - margin("b")) * 400;
-  EXPECT_NEAR(width / 20, height / 10, 1e-6);  // cells as wide as tall
-  EXPECT_LT(width, 1200 - 95 - 140);             // the wide panel gave up width, not height
-  heat.square_cells = false;
-  figure.panels[0].content = heat;
-  const std::string plain = render_script(figure, {Format::kPng, "p.png"});
-  EXPECT_NE(plain, script);
-}
-
 // The plot area of panel `index`, in pixels, as the script sets its margins.
 std::pair<double, double> plot_pixels(const std::string& script, std::size_t index, const Size& size) {
   const auto from = script.find("# panel " + std::to_string(index) + "\n");
@@ -223,6 +201,23 @@ std::pair<double, double> plot_pixels(const std::string& script, std::size_t ind
     return std::stod(script.substr(p + side.size() + 21));
   };
   return {(at("r") - at("l")) * size.width, (at("t") - at("b")) * size.height};
+}
+
+TEST(Render, SquareCellsShrinkTheLongerSideOfThePlot) {
+  Heatmap heat;
+  heat.matrix = labelled(10, 20, {"p"});
+  heat.square_cells = true;
+  Figure figure;
+  figure.size = {1200, 400};
+  figure.panels.push_back({"", "key", "query", heat});
+  const std::string script = render_script(figure, {Format::kPng, "sq.png"});
+  const auto [width, height] = plot_pixels(script, 0, figure.size);
+  EXPECT_NEAR(width / 20, height / 10, 1e-6);  // cells as wide as tall
+  EXPECT_LT(width, 1200 - 95 - 140);             // the wide panel gave up width, not height
+  heat.square_cells = false;
+  figure.panels[0].content = heat;
+  const std::string plain = render_script(figure, {Format::kPng, "p.png"});
+  EXPECT_NE(plain, script);
 }
 
 TEST(Render, NumericTicsLeaveRoomForTheirNumbers) {
