@@ -6,6 +6,7 @@
 #include <new>
 
 #include "app.h"
+#include "runners.h"
 #include "pevis/error.h"
 #include "pevis/memory.h"
 
@@ -31,6 +32,7 @@ std::string first_line(const std::string& text) { return pevis::one_line(text.su
 
 int main(int argc, char** argv) {
   using pevis::ExitCode;
+  pevis::cli::keep_command_line(argc, argv);
   try {
     auto app = pevis::cli::make_app();
     try {

@@ -18,6 +18,7 @@
 #include "pevis/model.h"
 #include "pevis/position_views.h"
 #include "pevis/relative_bias.h"
+#include "pevis/relative_views.h"
 #include "pevis/rope.h"
 #include "product_util.h"
 #include "test_util.h"
@@ -302,13 +303,13 @@ TEST(Rope, DecayDistancesReachTheContext) {
 }
 
 TEST(TableViews, ASinusoidSaysWhichColumnsAreSinAndShowsFastWavesWhole) {
-  const at::Tensor pe = sinusoidal_table({512, 1000, 10000.0});
+  const std::vector<float> pe = sinusoid_values({512, 1000, 10000.0});
   TableView view;
   view.about = "sinusoid";
   view.window = 256;
   view.dims = default_dims(512);
   view.sinusoid = true;
-  const auto products = table_products(pe, view);
+  const auto products = table_products(pe.data(), 1000, 512, view);
   ASSERT_EQ(products.size(), 3u);
   ASSERT_EQ(products[0].figure.notes.size(), 1u);
   EXPECT_NE(products[0].figure.notes[0].find("even dimensions hold sin, odd ones cos"), std::string::npos);
@@ -321,10 +322,10 @@ TEST(TableViews, ASinusoidSaysWhichColumnsAreSinAndShowsFastWavesWhole) {
   EXPECT_EQ(products[1].data[0].rows, 256u);
   // A stored table is not assumed to be a sinusoid.
   view.sinusoid = false;
-  const auto stored = table_products(pe, view);
+  const auto stored = table_products(pe.data(), 1000, 512, view);
   EXPECT_TRUE(stored[0].figure.notes.empty());
   EXPECT_EQ(std::get<plot::XYPlot>(stored[1].figure.panels[0].content).series[0].x.size(), 256u);
-  EXPECT_TRUE(table_products(pe, view, /*figures=*/false)[2].figure.panels.empty());
+  EXPECT_TRUE(table_products(pe.data(), 1000, 512, view, /*figures=*/false)[2].figure.panels.empty());
 }
 
 TEST(Alibi, SlopesAndBiasesMatchTheReference) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "pevis/capture.h"
+#include "pevis/fusion.h"
 #include "pevis/model.h"
 
 namespace pevis {
@@ -64,9 +65,6 @@ std::vector<AttentionSite> capture_attention(const Model& model, const std::vect
 /// the root, the `.self_attn` a fused encoder layer's site is named after,
 /// and, when the pattern names a repeat (`#2`), every path.
 SiteFilter site_filter(const std::regex& pattern, const std::string& source);
-
-/// How heads are fused for rollout.
-enum class Fusion { kMean, kMax, kMin };
 
 /// Attention rollout (Abnar and Zuidema, 2020) over `layers`, each a fused
 /// [T, T] map of one layer in order: A + I with rows renormalised, multiplied

@@ -3,34 +3,16 @@
 #include <string>
 #include <vector>
 
+#include "pevis/builtin_info.h"
 #include "pevis/model.h"
 
 namespace pevis {
-
-/// The prefix that names a built-in model wherever a model file is accepted.
-constexpr const char* kBuiltinPrefix = "builtin:";
-
-/// One built-in model.
-struct BuiltinInfo {
-  std::string name;         ///< e.g. "reverse"
-  std::string description;  ///< one line
-  std::string example;      ///< a pevis command that shows it
-};
-
-/// Every built-in, in the order `pevis builtins` lists them.
-const std::vector<BuiltinInfo>& builtin_list();
 
 /// Builds `builtin:NAME` as a TorchScript module (deterministic weights from
 /// a fixed seed; trained ones are trained on first use and cached) and
 /// returns it as a Model, exactly like a loaded file. Throws `pevis::Error`
 /// (exit 3) for an unknown name, listing the known ones.
 Model load_builtin(const std::string& name);
-
-/// The vocabulary (one token per line) and a sample sequence of
-/// builtin:transformer-lm, and a sample input of builtin:reverse.
-std::string builtin_lm_vocab();
-std::string builtin_lm_sequence();
-std::string builtin_reverse_sequence();
 
 /// How well builtin:reverse has learnt its task.
 struct ReverseReport {

@@ -9,41 +9,13 @@
 #include "pevis/matrix.h"
 #include "pevis/memory.h"
 #include "pevis/model.h"
+#include "pevis/sinusoid.h"
 
 namespace pevis {
 
-/// Parameters of the sinusoidal positional encoding of "Attention Is All You
-/// Need", as the PyTorch word-language-model example computes it.
-struct SinusoidalSpec {
-  std::int64_t d_model = 512;   ///< embedding width; must be even and positive
-  std::int64_t max_len = 5000;  ///< number of positions
-  double base = 10000.0;        ///< the wavelength base; must be finite and > 1
-};
-
-/// Checks a spec before anything is allocated: `d_model` even and positive,
-/// `max_len` positive, `base` finite and above 1, and `extra_bytes` (copies
-/// the caller will make) plus the table's own cost within `budget`. Throws
-/// `pevis::Error` (exit 3) naming the value, the size it would need, the
-/// budget and the limit behind it.
-void check_sinusoidal_spec(const SinusoidalSpec& spec, const MemoryBudget& budget, std::uint64_t extra_bytes = 0);
-
-/// The table `pe` of shape [max_len, d_model], float32, computed with the same
-/// operations as PyTorch's example: `div = exp(arange(0, D, 2) * -ln(base)/D)`,
-/// `pe[:, 0::2] = sin(pos * div)`, `pe[:, 1::2] = cos(pos * div)`.
+/// `sinusoid_values(spec)` as a [max_len, d_model] float32 tensor.
 /// Call `check_sinusoidal_spec` first; this one only asserts.
 at::Tensor sinusoidal_table(const SinusoidalSpec& spec);
-
-/// How position similarity is measured.
-enum class Similarity { kDot, kCosine };
-
-/// The [n, n] matrix of similarities between the rows of `table` ([n, d]):
-/// dot products, or cosines (rows scaled to unit length; a zero row gives 0).
-at::Tensor position_similarity(const at::Tensor& table, Similarity kind);
-
-/// Dimensions worth drawing as lines for a width `d_model`: a fast pair
-/// (0, 1), then even dimensions at 1/8, 1/4 and 1/2 of the width and the
-/// last even one, so that waves from fast to slow show.
-std::vector<std::int64_t> default_dims(std::int64_t d_model);
 
 /// Copies a 2-D tensor into a labelled matrix (converted to float32).
 LabeledMatrix to_matrix(const at::Tensor& values, std::string name, std::string row_title,
@@ -102,11 +74,6 @@ struct SinusoidCheck {
   std::string closest;       ///< the closest layout: "interleaved", "halves", "swapped", or "transposed"
   double closest_deviation = 0;
 };
-
-/// Bytes the encoding job holds besides the table: the copy of `rows` x
-/// `cols` values written as data and the one drawn (each only when asked
-/// for), their labels, and the similarity of `window` positions.
-std::uint64_t encoding_copies_bytes(std::int64_t rows, std::int64_t cols, std::int64_t window, bool data, bool figures);
 
 /// Compares `table` ([L, D]) with `sinusoidal_table({D, L, base})` and with
 /// the usual other layouts: sin and cos halves (tensor2tensor), cos before sin,

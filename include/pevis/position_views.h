@@ -1,13 +1,11 @@
 #pragma once
 
-#include <ATen/core/Tensor.h>
-
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "pevis/encoding.h"
+#include "pevis/sinusoid.h"
 #include "pevis/output.h"
 #include "pevis/rope.h"
 
@@ -29,7 +27,9 @@ struct TableView {
 /// (the chosen dimensions over the first `window` rows; a fast sinusoid's
 /// panel shows its first eight wavelengths, the data every row) and
 /// `encoding-similarity` (of the first `window` rows).
-std::vector<Product> table_products(const at::Tensor& table, const TableView& view, bool figures = true);
+/// `table` is row-major, `rows` x `width`.
+std::vector<Product> table_products(const float* table, std::int64_t rows, std::int64_t width, const TableView& view,
+                                    bool figures = true);
 
 /// What the rotary figures draw: the frequencies in use, and optionally a
 /// second set overlaid (the unscaled ones, or the ideal ones of a stored
@@ -83,16 +83,9 @@ std::vector<Product> alibi_products(std::int64_t heads, std::int64_t positions, 
 /// last and evenly spaced ones between.
 std::vector<std::int64_t> heads_to_draw(std::int64_t heads, std::int64_t most);
 
-/// Products of a T5 table ([buckets, heads]) named `name`: `t5-bias` (each
-/// head's bias over relative distance key - query, -(n-1)..n-1, or ..0 when
-/// causal; data relative, bucket, one column per head) and `t5-matrix`
-/// (query x key bias of up to four heads; data `t5-matrix-head<h>`).
-std::vector<Product> t5_products(const at::Tensor& table, bool bidirectional, std::int64_t num_buckets,
-                                 std::int64_t max_distance, std::int64_t positions, const std::string& name,
-                                 bool figures = true);
-
-/// Products of Swin bias maps ([heads, N, N]) of table `name`: `swin-bias`,
-/// one panel per head, data `swin-bias` with a row per head and query.
-std::vector<Product> swin_products(const at::Tensor& maps, const std::string& name, bool figures = true);
+/// A position x position or query x key map panel: read best with square
+/// cells (tables of positions by dimensions fill their panel instead).
+plot::Panel map_panel(LabeledMatrix matrix, std::string title, std::string x_title, std::string y_title,
+                      std::string value_title, double row_first = 0, double col_first = 0);
 
 }  // namespace pevis

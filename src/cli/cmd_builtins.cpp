@@ -1,27 +1,18 @@
-#include <torch/script.h>
-
 #include <filesystem>
 #include <iostream>
 #include <memory>
-#include <unistd.h>
 
 #include "commands.h"
-#include "output_options.h"
-#include "pevis/builtins.h"
+#include "options.h"
+#include "runners.h"
+#include "pevis/builtin_info.h"
 #include "pevis/error.h"
 #include "pevis/export.h"
-#include "pevis/model.h"
 
 namespace pevis::cli {
-namespace {
 
-struct BuiltinsOptions {
-  std::string write_dir;
-  bool verbose = false;
-  bool json = false;
-};
-
-void run_builtins(const BuiltinsOptions& options) {
+void builtins_job(const BuiltinsOptions& options,
+                  const std::function<void(std::ostream& out, nlohmann::json& summary)>& check) {
   std::ostream& out = options.json ? std::cerr : std::cout;
   nlohmann::json listed = nlohmann::json::array();
   for (const auto& b : builtin_list()) {
@@ -29,15 +20,7 @@ void run_builtins(const BuiltinsOptions& options) {
     listed.push_back({{"name", std::string(kBuiltinPrefix) + b.name}, {"description", b.description}});
   }
   nlohmann::json summary = {{"command", "builtins"}, {"builtins", listed}};
-  if (options.verbose) {
-    if (::isatty(STDERR_FILENO)) std::cerr << "pevis: loading builtin:reverse (trained on first use)..." << std::endl;
-    const ReverseReport report = reverse_report();
-    out << "builtin:reverse reverses " << report.sequence_accuracy * 100 << "% of 2000 held-out sequences without error";
-    if (report.cached) out << " (cached in " << report.cache_path << ")";
-    else out << " (trained in " << report.seconds << " s" << (report.cache_path.empty() ? ", not cached" : ", cached in " + report.cache_path) << ")";
-    out << "\n";
-    summary["reverse_accuracy"] = report.sequence_accuracy;
-  }
+  if (check) check(out, summary);
   nlohmann::json files = nlohmann::json::array();
   if (!options.write_dir.empty()) {
     std::error_code error;
@@ -59,33 +42,6 @@ void run_builtins(const BuiltinsOptions& options) {
   if (options.json) std::cout << summary.dump() << "\n";
 }
 
-struct ExportOptions {
-  std::string model;
-  std::string file;
-};
-
-void run_export(const ExportOptions& options) {
-  const Model model = load_model(options.model);
-  if (!model.module) {
-    throw bad_input(options.model, "a " + model.format + " file has no module to export", "export a built-in or a TorchScript model");
-  }
-  // Written whole under a temporary name, then renamed, like every output.
-  const std::string temp = options.file + ".tmp-" + std::to_string(::getpid());
-  bool saved = true;
-  try {
-    model.module->save(temp);
-  } catch (const std::exception&) {
-    saved = false;
-  }
-  if (!saved || std::rename(temp.c_str(), options.file.c_str()) != 0) {
-    std::remove(temp.c_str());
-    throw output_error(options.file, "cannot write the archive", "check that the folder exists and is writable");
-  }
-  std::cout << "wrote " << options.file << "\n";
-}
-
-}  // namespace
-
 void setup_builtins(CLI::App& app) {
   auto options = std::make_shared<BuiltinsOptions>();
   CLI::App* command = app.add_subcommand("builtins", "list the built-in models, usable as builtin:NAME wherever a model is");
@@ -98,7 +54,10 @@ void setup_builtins(CLI::App& app) {
       "  pevis attention builtin:transformer-lm --input inputs/seq.txt --vocab inputs/vocab.txt\n"
       "  pevis attention builtin:reverse --input inputs/reverse.txt --layout batch-first\n"
       "  pevis export builtin:reverse reverse.pt        # a TorchScript archive torch.jit.load reads");
-  command->callback([options] { run_builtins(*options); });
+  command->callback([options] {
+    if (options->verbose) return run_builtins_verbose(*options);
+    builtins_job(*options);
+  });
 
   auto exported = std::make_shared<ExportOptions>();
   CLI::App* save = app.add_subcommand("export", "save a built-in (or any TorchScript model) as a TorchScript archive");

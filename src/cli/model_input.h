@@ -1,27 +1,14 @@
 #pragma once
 
+#include "options.h"
 #include "pevis/model.h"
 
 #include <ATen/core/ivalue.h>
 
-#include <CLI/CLI.hpp>
 #include <string>
 #include <vector>
 
 namespace pevis::cli {
-
-/// How a subcommand that runs a model gets its one input tensor.
-struct InputOptions {
-  std::string input;        ///< token file
-  std::string vocab;
-  std::string unk;
-  bool batch_first = false;  ///< --layout batch-first: ids as [1, S], else [S, 1]
-  std::string input_shape;  ///< a random float tensor instead
-  std::uint64_t seed = 0;
-};
-
-/// Adds --input, --vocab, --unk, --layout, --input-shape and --seed.
-void add_input_options(CLI::App& command, InputOptions& options);
 
 /// The model's input and a label per token (empty for --input-shape).
 struct ModelInput {

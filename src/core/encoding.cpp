@@ -4,11 +4,8 @@
 #include <ATen/ops/arange.h>
 #include <ATen/ops/cat.h>
 #include <ATen/ops/stack.h>
-#include <ATen/ops/cos.h>
 #include <ATen/ops/empty.h>
-#include <ATen/ops/exp.h>
-#include <ATen/ops/matmul.h>
-#include <ATen/ops/sin.h>
+#include <ATen/ops/from_blob.h>
 
 #include <algorithm>
 #include <cctype>
@@ -16,6 +13,7 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <sstream>
 
 #include "pevis/error.h"
@@ -23,65 +21,11 @@
 
 namespace pevis {
 
-void check_sinusoidal_spec(const SinusoidalSpec& spec, const MemoryBudget& budget, std::uint64_t extra_bytes) {
-  if (spec.d_model <= 0 || spec.d_model % 2 != 0) {
-    throw bad_input("--d-model " + std::to_string(spec.d_model),
-                    "the width must be a positive even number (sin and cos fill alternate dimensions)",
-                    "use for example --d-model 512");
-  }
-  if (spec.max_len <= 0) {
-    throw bad_input("--max-len " + std::to_string(spec.max_len), "the number of positions must be positive",
-                    "use for example --max-len 5000");
-  }
-  if (!std::isfinite(spec.base) || spec.base <= 1.0) {
-    std::ostringstream value;
-    value << spec.base;
-    throw bad_input("--base " + value.str(), "the base must be a finite number above 1",
-                    "the usual base is 10000");
-  }
-  // The table and the position/angle temporaries that exist while it is computed.
-  const long double needed =
-      4.0L * static_cast<long double>(spec.max_len) * static_cast<long double>(spec.d_model) * 3.0L + extra_bytes;
-  if (needed > static_cast<long double>(budget.bytes)) {
-    throw bad_input("--max-len " + std::to_string(spec.max_len) + " --d-model " + std::to_string(spec.d_model),
-                    "the table and its copies would need about " + human_bytes(needed) + " of memory, and " +
-                        human_bytes(budget.bytes) + " is left under " + budget.limited_by,
-                    "choose a smaller size, or show part of it with --positions A:B, --data none and --format none");
-  }
-}
-
 at::Tensor sinusoidal_table(const SinusoidalSpec& spec) {
-  assert(spec.d_model > 0 && spec.d_model % 2 == 0 && spec.max_len > 0);
-  const auto options = at::TensorOptions().dtype(at::kFloat);
-  at::Tensor pe = at::empty({spec.max_len, spec.d_model}, options);
-  at::Tensor position = at::arange(0, spec.max_len, options).unsqueeze(1);
-  // Same order of operations as the example: float32 arange times a double
-  // scalar, exponentiated in float32.
-  at::Tensor div_term =
-      at::exp(at::arange(0, spec.d_model, 2).to(at::kFloat) * (-std::log(spec.base) / static_cast<double>(spec.d_model)));
-  at::Tensor angle = position * div_term;
-  pe.slice(/*dim=*/1, /*start=*/0, /*end=*/spec.d_model, /*step=*/2).copy_(at::sin(angle));
-  pe.slice(/*dim=*/1, /*start=*/1, /*end=*/spec.d_model, /*step=*/2).copy_(at::cos(angle));
-  return pe;
-}
-
-at::Tensor position_similarity(const at::Tensor& table, Similarity kind) {
-  at::Tensor rows = table.to(at::kFloat);
-  if (kind == Similarity::kCosine) {
-    at::Tensor norms = rows.norm(2, /*dim=*/{1}, /*keepdim=*/true).clamp_min(1e-12);
-    rows = rows / norms;
-  }
-  return at::matmul(rows, rows.t());
-}
-
-std::vector<std::int64_t> default_dims(std::int64_t d_model) {
-  const auto even = [](std::int64_t v) { return v - v % 2; };
-  std::vector<std::int64_t> dims = {0, 1, even(d_model / 8), even(d_model / 4), even(d_model / 2), d_model - 2};
-  std::vector<std::int64_t> unique;
-  for (auto d : dims) {
-    if (d >= 0 && d < d_model && std::find(unique.begin(), unique.end(), d) == unique.end()) unique.push_back(d);
-  }
-  return unique;
+  auto values = std::make_unique<std::vector<float>>(sinusoid_values(spec));
+  float* data = values->data();
+  return at::from_blob(
+      data, {spec.max_len, spec.d_model}, [owner = values.release()](void*) { delete owner; }, at::kFloat);
 }
 
 LabeledMatrix to_matrix(const at::Tensor& values, std::string name, std::string row_title,
@@ -194,17 +138,6 @@ at::Tensor positional_table(const Model& model, const std::string& name, const T
     return as_float(t.tensor()).reshape(dims).contiguous();
   }
   throw bad_input(name, "the model has no tensor of that name", "--list shows the candidates");
-}
-
-std::uint64_t encoding_copies_bytes(std::int64_t rows, std::int64_t cols, std::int64_t window, bool data, bool figures) {
-  const long double cells = static_cast<long double>(rows) * static_cast<long double>(cols);
-  const long double square = static_cast<long double>(window) * static_cast<long double>(window);
-  const int copies = (data ? 1 : 0) + (figures ? 1 : 0);
-  // A label is a short string: about 40 bytes with its bookkeeping.
-  const long double labels = 40.0L * static_cast<long double>(rows + cols + 2 * window);
-  // The similarity: the product and its temporaries (3), then its copies.
-  const long double total = 4.0L * cells * copies + 4.0L * square * (3 + copies) + labels;
-  return total >= 1.8e19L ? std::numeric_limits<std::uint64_t>::max() : static_cast<std::uint64_t>(total);
 }
 
 SinusoidCheck compare_with_sinusoid(const at::Tensor& table, double base) {

@@ -1,15 +1,11 @@
 #include "pevis/position_views.h"
 
-#include <ATen/ops/arange.h>
-#include <ATen/ops/empty.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
 
-#include "pevis/encoding.h"
-#include "pevis/relative_bias.h"
+#include "pevis/alibi.h"
 
 namespace pevis {
 namespace {
@@ -30,16 +26,6 @@ plot::Panel heat_panel(LabeledMatrix matrix, std::string title, std::string x_ti
   return {std::move(title), std::move(x_title), std::move(y_title), std::move(heat)};
 }
 
-// A position x position or query x key map: read best with square cells
-// (tables of positions by dimensions fill their panel instead).
-plot::Panel map_panel(LabeledMatrix matrix, std::string title, std::string x_title, std::string y_title,
-                      std::string value_title, double row_first = 0, double col_first = 0) {
-  plot::Panel panel = heat_panel(std::move(matrix), std::move(title), std::move(x_title), std::move(y_title),
-                                 std::move(value_title), row_first, col_first);
-  std::get<plot::Heatmap>(panel.content).square_cells = true;
-  return panel;
-}
-
 plot::Series level(std::string title, double x0, double x1, double y0, double y1) {
   plot::Series s;
   s.title = std::move(title);
@@ -51,15 +37,25 @@ plot::Series level(std::string title, double x0, double x1, double y0, double y1
 
 }  // namespace
 
-std::vector<Product> table_products(const at::Tensor& table, const TableView& view, bool figures) {
-  const std::int64_t rows = table.size(0), width = table.size(1);
+plot::Panel map_panel(LabeledMatrix matrix, std::string title, std::string x_title, std::string y_title,
+                      std::string value_title, double row_first, double col_first) {
+  plot::Panel panel = heat_panel(std::move(matrix), std::move(title), std::move(x_title), std::move(y_title),
+                                 std::move(value_title), row_first, col_first);
+  std::get<plot::Heatmap>(panel.content).square_cells = true;
+  return panel;
+}
+
+std::vector<Product> table_products(const float* table, std::int64_t rows, std::int64_t width, const TableView& view,
+                                    bool figures) {
   const std::int64_t window = std::min(view.window, rows);
   const auto positions = index_labels(static_cast<std::size_t>(rows), view.first);
   const auto window_positions = index_labels(static_cast<std::size_t>(window), view.first);
   std::vector<Product> products;
   {
     Product product;
-    LabeledMatrix m = to_matrix(table, "encoding", "position", positions, index_labels(static_cast<std::size_t>(width)));
+    LabeledMatrix m = labeled(std::vector<float>(table, table + rows * width), static_cast<std::size_t>(rows),
+                              static_cast<std::size_t>(width), "encoding", "position", positions,
+                              index_labels(static_cast<std::size_t>(width)));
     if (figures) {
       product.figure.name = "encoding";
       product.figure.title = view.about;
@@ -77,17 +73,18 @@ std::vector<Product> table_products(const at::Tensor& table, const TableView& vi
   }
   {
     Product product;
-    const at::Tensor head = table.slice(/*dim=*/0, 0, window).contiguous();
-    at::Tensor selected = at::empty({window, static_cast<std::int64_t>(view.dims.size())}, at::kFloat);
+    const auto count = static_cast<std::int64_t>(view.dims.size());
+    std::vector<float> selected(static_cast<std::size_t>(window * count));
     std::vector<std::string> dim_labels;
     plot::Figure& figure = product.figure;
     figure.name = "encoding-dims";
     figure.title = "Dimensions over position: " + view.about;
     figure.columns = view.dims.size() <= 3 ? 1 : view.dims.size() <= 8 ? 2 : plot::square_grid_columns(view.dims.size());
-    for (std::size_t i = 0; i < view.dims.size(); ++i) {
-      const std::int64_t d = view.dims[i];
+    for (std::int64_t i = 0; i < count; ++i) {
+      const std::int64_t d = view.dims[static_cast<std::size_t>(i)];
       dim_labels.push_back(std::to_string(d));
-      selected.select(/*dim=*/1, static_cast<std::int64_t>(i)).copy_(head.select(/*dim=*/1, d));
+      for (std::int64_t p = 0; p < window; ++p) selected[static_cast<std::size_t>(p * count + i)] = table[p * width + d];
+      if (!figures) continue;
       // Dimension pair (2i, 2i+1) has wavelength 2*pi*base^(2i/D) positions.
       const double wavelength = 2 * M_PI * std::pow(view.base, static_cast<double>(d - d % 2) / static_cast<double>(width));
       // A fast wave over hundreds of positions reads as noise: its panel
@@ -95,11 +92,9 @@ std::vector<Product> table_products(const at::Tensor& table, const TableView& vi
       const std::int64_t shown =
           view.sinusoid ? std::min<std::int64_t>(window, std::max<std::int64_t>(32, std::llround(8 * wavelength))) : window;
       plot::Series series;
-      const at::Tensor column = selected.select(/*dim=*/1, static_cast<std::int64_t>(i)).contiguous();
-      const float* values = column.data_ptr<float>();
       for (std::int64_t p = 0; p < shown; ++p) {
         series.x.push_back(static_cast<double>(view.first + p));
-        series.y.push_back(values[p]);
+        series.y.push_back(table[p * width + d]);
       }
       plot::XYPlot line;
       line.series.push_back(std::move(series));
@@ -111,16 +106,18 @@ std::vector<Product> table_products(const at::Tensor& table, const TableView& vi
         if (shown < window) title << " (first " << shown << ")";
         line.y_min = -1.1, line.y_max = 1.1;
       }
-      if (figures) figure.panels.push_back({title.str(), "position", "value", std::move(line)});
+      figure.panels.push_back({title.str(), "position", "value", std::move(line)});
     }
     if (!figures) figure = {};
-    product.data.push_back(to_matrix(selected, "encoding-dims", "position", window_positions, dim_labels));
+    product.data.push_back(labeled(std::move(selected), static_cast<std::size_t>(window), view.dims.size(), "encoding-dims",
+                                   "position", window_positions, dim_labels));
     products.push_back(std::move(product));
   }
   {
     Product product;
-    const at::Tensor sim = position_similarity(table.slice(/*dim=*/0, 0, window), view.similarity);
-    LabeledMatrix m = to_matrix(sim, "encoding-similarity", "position", window_positions, window_positions);
+    LabeledMatrix m = labeled(row_similarity(table, window, width, view.similarity), static_cast<std::size_t>(window),
+                              static_cast<std::size_t>(window), "encoding-similarity", "position", window_positions,
+                              window_positions);
     if (figures) {
       const std::string kind = view.similarity == Similarity::kCosine ? "cosine similarity" : "dot product";
       product.figure.name = "encoding-similarity";
@@ -385,9 +382,10 @@ std::vector<Product> alibi_products(std::int64_t heads, std::int64_t positions, 
     product.figure.palette = plot::Palette::kMagma;
     for (std::int64_t h : drawn) {
       const std::string name = "alibi-bias-head" + std::to_string(h);
-      LabeledMatrix m = to_matrix(alibi_bias(slopes[static_cast<std::size_t>(h)], positions), name, "query",
-                                  index_labels(static_cast<std::size_t>(positions)),
-                                  index_labels(static_cast<std::size_t>(positions)));
+      LabeledMatrix m = labeled(alibi_bias(slopes[static_cast<std::size_t>(h)], positions),
+                                static_cast<std::size_t>(positions), static_cast<std::size_t>(positions), name, "query",
+                                index_labels(static_cast<std::size_t>(positions)),
+                                index_labels(static_cast<std::size_t>(positions)));
       if (figures) {
         auto panel = map_panel(m, "head " + std::to_string(h) + ", slope " + compact(slopes[static_cast<std::size_t>(h)]),
                                 "key position", "query position", "bias");
@@ -402,108 +400,6 @@ std::vector<Product> alibi_products(std::int64_t heads, std::int64_t positions, 
     products.push_back(std::move(product));
   }
   return products;
-}
-
-std::vector<Product> t5_products(const at::Tensor& table, bool bidirectional, std::int64_t num_buckets,
-                                 std::int64_t max_distance, std::int64_t positions, const std::string& name,
-                                 bool figures) {
-  const std::int64_t heads = table.size(1);
-  const at::Tensor values = table.to(at::kFloat).contiguous();
-  const float* v = values.data_ptr<float>();
-  const std::string mode = bidirectional ? "bidirectional" : "causal";
-  std::vector<Product> products;
-  {
-    // Relative distance key - query over the range a query of `positions` sees.
-    const std::int64_t low = -(positions - 1), high = bidirectional ? positions - 1 : 0;
-    const at::Tensor relative = at::arange(low, high + 1, at::kLong);
-    const at::Tensor bucket = t5_bucket(relative, bidirectional, num_buckets, max_distance).contiguous();
-    const std::int64_t* b = bucket.data_ptr<std::int64_t>();
-    Table data;
-    data.name = "t5-bias";
-    data.columns = {"relative", "bucket"};
-    for (std::int64_t h = 0; h < heads; ++h) data.columns.push_back("head" + std::to_string(h));
-    std::vector<plot::Series> series;
-    const auto drawn = heads_to_draw(heads, 12);
-    for (std::int64_t h : drawn) {
-      series.emplace_back();
-      series.back().title = "head " + std::to_string(h);
-    }
-    for (std::int64_t k = 0; k < relative.size(0); ++k) {
-      std::vector<Cell> row = {low + k, b[k]};
-      for (std::int64_t h = 0; h < heads; ++h) row.push_back(v[b[k] * heads + h]);
-      data.rows.push_back(std::move(row));
-      for (std::size_t s = 0; s < drawn.size(); ++s) {
-        series[s].x.push_back(static_cast<double>(low + k));
-        series[s].y.push_back(v[b[k] * heads + drawn[s]]);
-      }
-    }
-    Product product;
-    if (figures) {
-      plot::XYPlot xy;
-      xy.series = std::move(series);
-      product.figure.name = "t5-bias";
-      product.figure.title = "T5 relative position bias: " + name;
-      product.figure.panels.push_back({mode + ", " + std::to_string(num_buckets) + " buckets, max_distance " +
-                                           std::to_string(max_distance) +
-                                           (heads > static_cast<std::int64_t>(drawn.size())
-                                                ? ", " + std::to_string(drawn.size()) + " of " + std::to_string(heads) + " heads"
-                                                : ""),
-                                       "relative position (key - query)", "bias", std::move(xy)});
-    }
-    product.tables.push_back(std::move(data));
-    products.push_back(std::move(product));
-  }
-  {
-    const at::Tensor matrix = t5_bias_matrix(table, {bidirectional, num_buckets, max_distance}, positions);
-    Product product;
-    product.figure.name = "t5-matrix";
-    product.figure.title =
-        "T5 bias, query x key (" + mode + ", " + std::to_string(positions) + " positions): " + name;
-    const auto drawn = heads_to_draw(heads, 4);
-    product.figure.columns = plot::square_grid_columns(drawn.size());
-    product.figure.palette = plot::Palette::kDiverging;
-    const auto labels = index_labels(static_cast<std::size_t>(positions));
-    for (std::int64_t h : drawn) {
-      LabeledMatrix m = to_matrix(matrix[h], "t5-matrix-head" + std::to_string(h), "query", labels, labels);
-      if (figures) {
-        product.figure.panels.push_back(map_panel(m, "head " + std::to_string(h), "key position", "query position", "bias"));
-      }
-      product.data.push_back(std::move(m));
-    }
-    if (!figures) product.figure = {};
-    products.push_back(std::move(product));
-  }
-  return products;
-}
-
-std::vector<Product> swin_products(const at::Tensor& maps, const std::string& name, bool figures) {
-  const std::int64_t heads = maps.size(0), n = maps.size(1);
-  Product product;
-  std::vector<std::string> rows;
-  for (std::int64_t h = 0; h < heads; ++h) {
-    for (std::int64_t q = 0; q < n; ++q) rows.push_back(std::to_string(h) + ":" + std::to_string(q));
-  }
-  const auto window = static_cast<std::int64_t>(std::llround(std::sqrt(static_cast<double>(n))));
-  if (figures) {
-    product.figure.name = "swin-bias";
-    product.figure.title = "Swin relative position bias, " + std::to_string(window) + "x" + std::to_string(window) +
-                           " window (" + std::to_string(n) + " tokens), per head: " + name;
-    product.figure.columns = plot::square_grid_columns(static_cast<std::size_t>(heads));
-    product.figure.palette = plot::Palette::kDiverging;
-    const int side = product.figure.columns;
-    const int rows_of_panels = static_cast<int>((heads + side - 1) / side);
-    // Square plot areas: a panel's plot is its cell less 235 pixels of margins
-    // and colour bar across and 94 down.
-    product.figure.size = {std::max(900, 440 * side), std::max(400, 70 + 300 * rows_of_panels)};
-    const auto labels = index_labels(static_cast<std::size_t>(n));
-    for (std::int64_t h = 0; h < heads; ++h) {
-      product.figure.panels.push_back(map_panel(to_matrix(maps[h], "swin-bias", "query", labels, labels),
-                                                 "head " + std::to_string(h), "key token", "query token", "bias"));
-    }
-  }
-  product.data.push_back(
-      to_matrix(maps.reshape({heads * n, n}), "swin-bias", "head:query", rows, index_labels(static_cast<std::size_t>(n))));
-  return {std::move(product)};
 }
 
 }  // namespace pevis
