@@ -153,5 +153,36 @@ TEST(AttentionViews, WindowsThatAreNotASquareAreDrawnInOrder) {
   EXPECT_NE(element_text(site, 0).find("in order, 2 to a row (not a square grid)"), std::string::npos);
 }
 
+TEST(AttentionViews, NothingAskedForIsNotPrepared) {
+  const Model model = load_model(kData + "/torch2/v113_vit_trace_grad_b2.pt");
+  auto sites = capture_attention(model, {at::randn({2, 3, 32, 32})});
+  split_batches(sites, model, 2, true);
+  ASSERT_FALSE(sites.empty());
+  AttentionViewOptions options;
+  options.figures = false;
+  options.data = false;
+  const auto products = attention_views(sites, options);
+  ASSERT_FALSE(products.empty());
+  for (const auto& p : products) {
+    EXPECT_TRUE(p.figure.panels.empty());
+    EXPECT_TRUE(p.figure.name.empty());
+    EXPECT_TRUE(p.data.empty());
+    EXPECT_TRUE(p.tables.empty());
+  }
+  // Data alone: every head's matrix and the mean, and still no figure.
+  auto again = capture_attention(model, {at::randn({2, 3, 32, 32})});
+  split_batches(again, model, 2, true);
+  options.data = true;
+  const auto data_only = attention_views(again, options);
+  std::size_t matrices = 0;
+  for (const auto& p : data_only) {
+    EXPECT_TRUE(p.figure.panels.empty());
+    matrices += p.data.size();
+  }
+  std::size_t expected = 0;
+  for (const auto& s : again) expected += static_cast<std::size_t>(s.heads) + 1;
+  EXPECT_EQ(matrices, expected);
+}
+
 }  // namespace
 }  // namespace pevis

@@ -1,7 +1,10 @@
 // The memory budget, and the refusals it makes before anything large exists.
 #include "pevis/memory.h"
+#include "pevis/cpu_allocator.h"
 
 #include <gtest/gtest.h>
+
+#include <ATen/ops/empty.h>
 
 #include <filesystem>
 #include <new>
@@ -122,6 +125,27 @@ TEST(Memory, AnAllocationThatFailsAnywayIsAOneLineResourceError) {
   EXPECT_NE(run.err.find("pevis: memory : an allocation failed while"), std::string::npos) << run.err;
   EXPECT_EQ(run.err.find("internal error"), std::string::npos) << run.err;
   EXPECT_EQ(run.err.find("enforce fail"), std::string::npos) << run.err;
+}
+
+// Test programs link the runners' set-up: LibTorch's CPU tensors come from
+// the caching allocator, which hands a freed large block out again.
+TEST(CpuAllocator, ALargeFreedBlockIsHandedOutAgain) {
+  const CpuAllocatorCounts before = cpu_allocator_counts();
+  const void* first = nullptr;
+  {
+    at::Tensor t = at::empty({3 << 20}, at::kFloat);  // 12 MiB
+    first = t.data_ptr();
+    t.fill_(1.5f);
+  }
+  at::Tensor again = at::empty({3 << 20}, at::kFloat);
+  EXPECT_EQ(again.data_ptr(), first);
+  const CpuAllocatorCounts after = cpu_allocator_counts();
+  EXPECT_EQ(after.reused, before.reused + 1);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(again.data_ptr()) % 64, 0u);
+  // Small tensors are malloc's.
+  at::Tensor small = at::empty({16}, at::kFloat);
+  EXPECT_EQ(cpu_allocator_counts().reused, after.reused);
+  EXPECT_EQ(cpu_allocator_counts().fresh, after.fresh);
 }
 
 }  // namespace

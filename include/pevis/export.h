@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <iosfwd>
 #include <string>
@@ -24,6 +25,17 @@ void write_csv(std::ostream& out, const LabeledMatrix& m);
 /// "col_labels", "values"}`, values as an array of rows; non-finite values are
 /// the strings "nan", "inf", "-inf" (JSON has no numbers for them).
 void write_json(std::ostream& out, const LabeledMatrix& m);
+
+/// Writes `m`'s values as a NumPy .npy file (format 1.0): little-endian
+/// float32, C order, shape (rows, cols); `numpy.load` reads it as it is.
+void write_npy(std::ostream& out, const LabeledMatrix& m);
+
+/// The bytes `write_npy` writes for `m`.
+std::uint64_t npy_bytes(const LabeledMatrix& m);
+
+/// Writes what an .npy file cannot hold beside it: one JSON object
+/// `{"name", "row_title", "row_labels", "col_labels", "shape"}`.
+void write_npy_labels(std::ostream& out, const LabeledMatrix& m);
 
 /// Shortest decimal text that reads back as the same double; non-finite
 /// values as in `format_float`.

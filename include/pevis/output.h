@@ -10,8 +10,9 @@
 
 namespace pevis {
 
-/// Formats of the numbers written beside every figure.
-enum class DataFormat { kCsv, kJson, kNone };
+/// Formats of the numbers written beside every figure. With kNpy, matrices
+/// are `.npy` files (labels beside them in `.labels.json`) and tables CSV.
+enum class DataFormat { kCsv, kJson, kNpy, kNone };
 
 /// What a run writes and where: the shared output options of every subcommand.
 struct OutputSpec {

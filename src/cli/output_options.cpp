@@ -25,10 +25,10 @@ void add_output_options(CLI::App& command, OutputOptions& options) {
       .add_option_function<std::string>(
           "--data",
           [&options](const std::string& name) {
-            options.data = name == "json" ? DataFormat::kJson : name == "none" ? DataFormat::kNone : DataFormat::kCsv;
+            options.data = name == "json" ? DataFormat::kJson : name == "npy" ? DataFormat::kNpy : name == "none" ? DataFormat::kNone : DataFormat::kCsv;
           },
-          "format of the numbers written beside every figure")
-      ->check(CLI::IsMember({"csv", "json", "none"}))
+          "numbers beside every figure: csv, json, npy (matrices as NumPy .npy, labels in .labels.json) or none")
+      ->check(CLI::IsMember({"csv", "json", "npy", "none"}))
       ->default_str("csv")
       ->group(group);
   command.add_flag("--script", options.script, "also keep NAME.gp, the gnuplot script of each figure")->group(group);

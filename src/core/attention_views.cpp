@@ -74,6 +74,7 @@ std::size_t panel_pixels(const plot::Figure& figure, std::size_t panels, const s
 double finite_max(const at::Tensor& t) { return at::nan_to_num(t, 0.0, 0.0, 0.0).max().item<double>(); }
 
 Product site_product(const AttentionSite& site, const AttentionViewOptions& options) {
+  if (!options.figures && !options.data) return {};  // nothing asked for: no copy, no colour scale
   const at::Tensor heads = drawn_weights(site, options.batch_index);  // [heads, rows, cols]
   const at::Tensor mean = heads.mean(/*dim=*/0);
   const bool windowed = site.windows > 1;
@@ -86,9 +87,13 @@ Product site_product(const AttentionSite& site, const AttentionViewOptions& opti
   }
   // One head is its own mean: no second panel for it.
   const bool with_mean = options.mean_only || (!options.head && site.heads > 1);
-  double z_max = with_mean ? finite_max(mean) : 0;
-  for (auto k : drawn) z_max = std::max(z_max, finite_max(heads[k]));
-  if (!(z_max > 0)) z_max = 1;
+  // One colour scale for the panels of a figure; data alone needs none.
+  double z_max = 1;
+  if (options.figures) {
+    z_max = with_mean ? finite_max(mean) : 0;
+    for (auto k : drawn) z_max = std::max(z_max, finite_max(heads[k]));
+    if (!(z_max > 0)) z_max = 1;
+  }
 
   Product product;
   plot::Figure& figure = product.figure;

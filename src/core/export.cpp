@@ -159,6 +159,55 @@ void write_json(std::ostream& out, const LabeledMatrix& m) {
 
 namespace {
 
+// The .npy header: magic, version 1.0, the length of the header text, and
+// the text itself, a Python dict padded with spaces so that the data starts
+// at a multiple of 64 bytes, ending in a newline.
+std::string npy_header(const LabeledMatrix& m) {
+  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(m.rows) + ", " +
+                     std::to_string(m.cols) + "), }";
+  const std::size_t unpadded = 10 + dict.size() + 1;
+  dict.append((64 - unpadded % 64) % 64, ' ');
+  dict += '\n';
+  std::string header = "\x93NUMPY";
+  header += '\x01';
+  header += '\x00';
+  header += static_cast<char>(dict.size() & 0xff);
+  header += static_cast<char>((dict.size() >> 8) & 0xff);
+  return header + dict;
+}
+
+}  // namespace
+
+void write_npy(std::ostream& out, const LabeledMatrix& m) {
+  static_assert(sizeof(float) == 4, "float32");
+  const std::uint32_t probe = 1;
+  const bool little = *reinterpret_cast<const unsigned char*>(&probe) == 1;
+  out << npy_header(m);
+  if (little) {
+    out.write(reinterpret_cast<const char*>(m.values.data()), static_cast<std::streamsize>(m.values.size() * sizeof(float)));
+    return;
+  }
+  for (float v : m.values) {
+    char bytes[4];
+    std::memcpy(bytes, &v, 4);
+    std::reverse(bytes, bytes + 4);
+    out.write(bytes, 4);
+  }
+}
+
+std::uint64_t npy_bytes(const LabeledMatrix& m) { return npy_header(m).size() + m.values.size() * sizeof(float); }
+
+void write_npy_labels(std::ostream& out, const LabeledMatrix& m) {
+  out << "{\"name\":" << json_string(m.name) << ",\"row_title\":" << json_string(m.row_title) << ",\"shape\":[" << m.rows
+      << "," << m.cols << "],\"row_labels\":";
+  write_json_labels(out, m.row_labels);
+  out << ",\"col_labels\":";
+  write_json_labels(out, m.col_labels);
+  out << "}\n";
+}
+
+namespace {
+
 std::string cell_text(const Cell& cell) {
   if (const auto* text = std::get_if<std::string>(&cell)) return *text;
   if (const auto* f = std::get_if<float>(&cell)) return format_float(*f);

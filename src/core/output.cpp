@@ -65,21 +65,36 @@ long double data_file_bytes(const Table& table) {
 void write_data(const std::vector<Product>& products, const OutputSpec& spec,
                 const std::function<void(const WrittenFile&)>& on_written) {
   const fs::path dir(spec.dir);
-  const bool csv = spec.data == DataFormat::kCsv;
-  const std::string ext = csv ? "csv" : "json";
+  const bool npy = spec.data == DataFormat::kNpy;
+  const std::string text_ext = spec.data == DataFormat::kJson ? "json" : "csv";  // tables: CSV beside .npy
+  enum class Writes { kTable, kMatrix, kNpy, kLabels };
   struct Job {
     fs::path path;
+    std::string format;
+    Writes writes;
     const Table* table = nullptr;
     const LabeledMatrix* matrix = nullptr;
   };
   std::vector<Job> jobs;
   for (const auto& product : products) {
-    for (const auto& table : product.tables) jobs.push_back({dir / (table.name + "." + ext), &table, nullptr});
-    for (const auto& matrix : product.data) jobs.push_back({dir / (matrix.name + "." + ext), nullptr, &matrix});
+    for (const auto& table : product.tables) {
+      jobs.push_back({dir / (table.name + "." + text_ext), text_ext, Writes::kTable, &table, nullptr});
+    }
+    for (const auto& matrix : product.data) {
+      if (npy) {
+        jobs.push_back({dir / (matrix.name + ".npy"), "npy", Writes::kNpy, nullptr, &matrix});
+        jobs.push_back({dir / (matrix.name + ".labels.json"), "json", Writes::kLabels, nullptr, &matrix});
+      } else {
+        jobs.push_back({dir / (matrix.name + "." + text_ext), text_ext, Writes::kMatrix, nullptr, &matrix});
+      }
+    }
   }
   for (const auto& job : jobs) {
     make_folder(job.path.parent_path());
-    const long double bytes = job.matrix ? data_file_bytes(*job.matrix) : data_file_bytes(*job.table);
+    if (job.writes == Writes::kLabels) continue;
+    const long double bytes = job.writes == Writes::kNpy    ? static_cast<long double>(npy_bytes(*job.matrix))
+                              : job.writes == Writes::kTable ? data_file_bytes(*job.table)
+                                                             : data_file_bytes(*job.matrix);
     if (bytes >= spec.large_data_file && spec.on_notice) {
       spec.on_notice("writing " + job.path.string() + ", about " + human_bytes(bytes) +
                      " (--data none writes no data files; --positions or --layer make them smaller)");
@@ -90,15 +105,16 @@ void write_data(const std::vector<Product>& products, const OutputSpec& spec,
   const auto failures = for_each_index(jobs.size(), [&](std::size_t i) {
     const Job& job = jobs[i];
     write_file_atomic(job.path.string(), [&](std::ostream& out) {
-      if (job.table) {
-        csv ? write_csv(out, *job.table) : write_json(out, *job.table);
-      } else {
-        csv ? write_csv(out, *job.matrix) : write_json(out, *job.matrix);
+      switch (job.writes) {
+        case Writes::kTable: return text_ext == "csv" ? write_csv(out, *job.table) : write_json(out, *job.table);
+        case Writes::kMatrix: return text_ext == "csv" ? write_csv(out, *job.matrix) : write_json(out, *job.matrix);
+        case Writes::kNpy: return write_npy(out, *job.matrix);
+        case Writes::kLabels: return write_npy_labels(out, *job.matrix);
       }
     });
   });
   for (std::size_t i = 0; i < jobs.size(); ++i) {
-    if (!failures[i]) on_written({jobs[i].path.string(), "data", ext});
+    if (!failures[i]) on_written({jobs[i].path.string(), "data", jobs[i].format});
   }
   rethrow_first(failures);
 }

@@ -1,0 +1,24 @@
+#pragma once
+
+#include <cstddef>
+
+namespace pevis {
+
+/// Makes LibTorch's CPU tensors come from an allocator that keeps large
+/// freed blocks (1 MiB and up, at most `cache_bytes` of them) and hands them
+/// out again for tensors of the same rounded size. A forward pass allocates
+/// the same large buffers layer after layer (scores, softmax, products): a
+/// fresh block costs a page fault per 4 KiB touched, a kept one none. Values
+/// are not affected: every block is 64-byte aligned, as LibTorch's own.
+/// Safe to call more than once; the first call decides.
+void use_caching_cpu_allocator(std::size_t cache_bytes);
+
+/// What the allocator did: blocks handed out again, and new large ones.
+struct CpuAllocatorCounts {
+  std::size_t reused = 0;
+  std::size_t fresh = 0;
+  std::size_t cached_bytes = 0;
+};
+CpuAllocatorCounts cpu_allocator_counts();
+
+}  // namespace pevis
