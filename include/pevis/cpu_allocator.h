@@ -8,10 +8,18 @@ namespace pevis {
 /// freed blocks (1 MiB and up, at most `cache_bytes` of them) and hands them
 /// out again for tensors of the same rounded size. A forward pass allocates
 /// the same large buffers layer after layer (scores, softmax, products): a
-/// fresh block costs a page fault per 4 KiB touched, a kept one none. Values
-/// are not affected: every block is 64-byte aligned, as LibTorch's own.
+/// fresh block costs a page fault per 4 KiB touched, a kept one none. Kept
+/// blocks only fill the room below the most that large blocks in use have
+/// taken, plus an eighth (at least 64 MiB), which bounds what they add to the
+/// peak. Values are not affected: every block is
+/// 64-byte aligned, as LibTorch's own.
 /// Safe to call more than once; the first call decides.
 void use_caching_cpu_allocator(std::size_t cache_bytes);
+
+/// Frees the kept blocks and keeps no more: called once the forward passes
+/// are done, so that blocks of a shape no later step asks for do not sit
+/// beside the copies that figures and data files are made of.
+void stop_keeping_cpu_blocks();
 
 /// What the allocator did: blocks handed out again, and new large ones.
 struct CpuAllocatorCounts {

@@ -19,6 +19,7 @@
 #include "pevis/attention.h"
 #include "pevis/attention_views.h"
 #include "pevis/capture.h"
+#include "pevis/cpu_allocator.h"
 #include "pevis/encoding.h"
 #include "pevis/error.h"
 #include "pevis/memory.h"
@@ -161,6 +162,7 @@ void run_attention(const AttentionOptions& options) {
                                  &skipped);
   seconds["capture"] = clock.lap();
   if (options.timings) time_plain_runs(model, input, clock, seconds);
+  stop_keeping_cpu_blocks();  // no more forward passes
   keep_wanted(sites, skipped, layer, options);
   split_batches(sites, model, input.batch, input.image);
   nlohmann::json summary = {{"command", "attention"}, {"model", options.model}, {"sites", listed_sites(sites)}};

@@ -7,6 +7,7 @@
 #include "runners.h"
 #include "model_input.h"
 #include "output_options.h"
+#include "pevis/cpu_allocator.h"
 #include "pevis/error.h"
 #include "pevis/model.h"
 #include "pevis/module_path.h"
@@ -29,6 +30,7 @@ void run_summary(const SummaryOptions& options) {
     out << "note: " << model.format << " files have no forward pass: parameters only\n";
   }
   const Summary s = summarize(model, with_input && model.runnable() ? &input.values : nullptr);
+  stop_keeping_cpu_blocks();  // the forward pass is done
   SummaryViewOptions view;
   view.depth = options.depth;
   view.fold_repeats = options.fold_repeats;

@@ -6,6 +6,7 @@
 #include <torch/version.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <vector>
 #include <list>
@@ -36,6 +37,11 @@ class CachingCpuAllocator final : public c10::Allocator {
   c10::DataPtr allocate(std::size_t n) const override { return allocate_block(n); }
 #endif
   c10::DeleterFnPtr raw_deleter() const override { return &release; }
+
+  void stop_keeping() {
+    limit_ = 0;
+    drop_cache(0);
+  }
 
   CpuAllocatorCounts counts() {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -69,9 +75,22 @@ class CachingCpuAllocator final : public c10::Allocator {
         counts_.cached_bytes -= size;
         ++counts_.reused;
         in_use_[p] = size;
+        live_ += size;
         return p;
       }
     }
+    // A new block: kept blocks may fill the room below the highest that
+    // large blocks in use have reached, and an eighth more (at least 64 MiB:
+    // a layer's buffers come back a little smaller than they went), so that
+    // keeping them raises the peak by that much at most; the oldest give way
+    // first.
+    std::size_t room = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      high_water_ = std::max(high_water_, live_ + size);
+      room = high_water_ - live_ - size + std::max<std::size_t>(64u << 20, high_water_ / 8);
+    }
+    drop_cache(room);
     void* p = aligned_block(size);
     if (!p) {
       drop_cache(0);  // memory kept for later may be what this one needs
@@ -81,6 +100,7 @@ class CachingCpuAllocator final : public c10::Allocator {
     std::lock_guard<std::mutex> lock(mutex_);
     ++counts_.fresh;
     in_use_[p] = size;
+    live_ += size;
     return p;
   }
 
@@ -98,6 +118,7 @@ class CachingCpuAllocator final : public c10::Allocator {
     }
     const std::size_t size = it->second;
     a->in_use_.erase(it);
+    a->live_ -= size;
     if (size > a->limit_) {
       lock.unlock();
       std::free(p);
@@ -113,29 +134,27 @@ class CachingCpuAllocator final : public c10::Allocator {
 
   // Frees the blocks kept longest until at most `keep` bytes are kept.
   void drop_cache(std::size_t keep) {
-    std::vector<void*> gone;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      while (counts_.cached_bytes > keep && !order_.empty()) {
-        void* p = order_.front();
-        order_.pop_front();
-        const std::size_t size = sizes_.at(p);
-        sizes_.erase(p);
-        auto& list = free_[size];
-        list.erase(std::find(list.begin(), list.end(), p));
-        counts_.cached_bytes -= size;
-        gone.push_back(p);
-      }
+    std::lock_guard<std::mutex> lock(mutex_);
+    while (counts_.cached_bytes > keep && !order_.empty()) {
+      void* p = order_.front();
+      order_.pop_front();
+      const std::size_t size = sizes_.at(p);
+      sizes_.erase(p);
+      auto& list = free_[size];
+      list.erase(std::find(list.begin(), list.end(), p));
+      counts_.cached_bytes -= size;
+      std::free(p);
     }
-    for (void* p : gone) std::free(p);
   }
 
-  const std::size_t limit_;
+  std::atomic<std::size_t> limit_;
   std::mutex mutex_;
   std::unordered_map<void*, std::size_t> in_use_;       // large blocks handed out
   std::map<std::size_t, std::vector<void*>> free_;      // kept, by size
   std::unordered_map<void*, std::size_t> sizes_;        // kept, their sizes
   std::list<void*> order_;                              // kept, oldest first
+  std::size_t live_ = 0;                                // bytes of large blocks handed out
+  std::size_t high_water_ = 0;                          // the most live_ has been
   CpuAllocatorCounts counts_;
 };
 
@@ -150,6 +169,10 @@ void use_caching_cpu_allocator(std::size_t cache_bytes) {
     CachingCpuAllocator::self_ = new CachingCpuAllocator(cache_bytes);
     c10::SetCPUAllocator(CachingCpuAllocator::self_, /*priority=*/10);
   });
+}
+
+void stop_keeping_cpu_blocks() {
+  if (CachingCpuAllocator::self_) CachingCpuAllocator::self_->stop_keeping();
 }
 
 CpuAllocatorCounts cpu_allocator_counts() {
