@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
     try {
       app->parse(argc, argv);
     } catch (const CLI::Success& done) {
-      return app->exit(done);  // --help, --version
+      finish(app->exit(done));  // --help, --version
     } catch (const CLI::ParseError& error) {
       std::cerr << "pevis: " << first_line(pevis::cli::usage_message(*app, error, argc, argv))
                 << " (see 'pevis --help')\n";
