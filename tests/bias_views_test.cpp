@@ -51,5 +51,32 @@ TEST(BiasViews, CheckpointsAreComparedAndFollowed) {
   EXPECT_EQ(tracks[0].stats[2].max, 1.0);
 }
 
+TEST(BiasViews, NoFigureIsMadeWhenNoneIsDrawnAndTheDataStaysTheSame) {
+  const std::vector<BiasVector> a = {vector("fc1.bias", {0, 0}), vector("fc2.bias", {1, 1})};
+  const std::vector<BiasVector> b = {vector("fc1.bias", {0.5f, 0}), vector("fc2.bias", {1, NAN})};
+  const std::vector<BiasVector> c = {vector("module.fc1.bias", {1, 0}), vector("fc2.bias", {1, 2})};
+  for (const auto& sets : std::vector<std::vector<std::vector<BiasVector>>>{{a}, {a, b}, {a, b, c}}) {
+    const std::vector<std::string> labels = {"a", "b", "c"};
+    const std::vector<std::string> used(labels.begin(), labels.begin() + static_cast<long>(sets.size()));
+    const BiasViews drawn = bias_views(used, sets, 12);
+    const BiasViews bare = bias_views(used, sets, 12, /*figures=*/false);
+    std::vector<std::string> drawn_tables, bare_tables;
+    std::size_t drawn_panels = 0;
+    for (const auto& p : drawn.products) {
+      drawn_panels += p.figure.panels.size();
+      for (const auto& t : p.tables) drawn_tables.push_back(t.name + ":" + std::to_string(t.rows.size()));
+    }
+    for (const auto& p : bare.products) {
+      EXPECT_TRUE(p.figure.panels.empty());
+      EXPECT_TRUE(p.figure.name.empty());
+      for (const auto& t : p.tables) bare_tables.push_back(t.name + ":" + std::to_string(t.rows.size()));
+    }
+    EXPECT_GT(drawn_panels, 0u);
+    EXPECT_EQ(bare_tables, drawn_tables);
+    EXPECT_EQ(bare.shown.name, drawn.shown.name);
+    EXPECT_EQ(bare.nonfinite, drawn.nonfinite);
+  }
+}
+
 }  // namespace
 }  // namespace pevis

@@ -25,9 +25,10 @@ struct BiasViews {
 };
 
 /// Builds the views of the vectors of each file (`sets`, labelled by
-/// `labels`), pages of at most `per_page` panels.
+/// `labels`), pages of at most `per_page` panels; with `figures` false no
+/// figure page is made (the tables and data are the same).
 BiasViews bias_views(const std::vector<std::string>& labels, const std::vector<std::vector<BiasVector>>& sets,
-                     std::size_t per_page);
+                     std::size_t per_page, bool figures = true);
 
 /// A table as aligned text: the first column (and `file`) to the left,
 /// numbers to the right at four significant digits.

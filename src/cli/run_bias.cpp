@@ -49,7 +49,7 @@ void run_bias(const BiasOptions& options) {
       if (i != j && labels[i] == labels[j]) labels[i] = paths[i];
 
   nlohmann::json summary = {{"command", "bias"}, {"files", paths}, {"layers", sets[0].size()}};
-  BiasViews views = bias_views(labels, sets, static_cast<std::size_t>(options.per_page));
+  BiasViews views = bias_views(labels, sets, static_cast<std::size_t>(options.per_page), options.output.figures());
   messages << table_text(views.shown);
   if (sets.size() > 1) {
     const BiasComparison& cmp = views.comparison;

@@ -141,9 +141,9 @@ Change change_of(const BiasComparison::Pair& p) {
 }
 
 void add_compare(std::vector<Product>& products, const BiasComparison& cmp, const std::string& before_label,
-                 const std::string& after_label, std::size_t per_page) {
+                 const std::string& after_label, std::size_t per_page, bool figures) {
   const std::size_t layers_per_page = std::max<std::size_t>(1, per_page / 2);
-  paginate(cmp.common.size(), layers_per_page, [&](std::size_t first, std::size_t end, std::size_t page, std::size_t pages) {
+  if (figures) paginate(cmp.common.size(), layers_per_page, [&](std::size_t first, std::size_t end, std::size_t page, std::size_t pages) {
     plot::Figure figure;
     figure.name = page_name("bias-compare", page);
     const auto titles = page_titles(first, end, [&](std::size_t i) { return cmp.common[i].name; });
@@ -184,7 +184,7 @@ void add_compare(std::vector<Product>& products, const BiasComparison& cmp, cons
 // ---- three or more files: how each layer drifts over checkpoints
 
 void add_drift(std::vector<Product>& products, const std::vector<std::string>& labels,
-               const std::vector<std::vector<BiasVector>>& sets, std::size_t per_page) {
+               const std::vector<std::vector<BiasVector>>& sets, std::size_t per_page, bool figures) {
   const std::vector<BiasTrack> tracks = track_biases(sets);
   Table table{"bias-drift", {"layer", "checkpoint", "file", "size", "mean", "std", "min", "p25", "median", "p75", "max", "l2"}, {}};
   for (const auto& t : tracks) {
@@ -195,7 +195,7 @@ void add_drift(std::vector<Product>& products, const std::vector<std::string>& l
                             s.min, s.p25, s.p50, s.p75, s.max, s.l2});
     }
   }
-  paginate(tracks.size(), per_page, [&](std::size_t first, std::size_t end, std::size_t page, std::size_t pages) {
+  if (figures) paginate(tracks.size(), per_page, [&](std::size_t first, std::size_t end, std::size_t page, std::size_t pages) {
     plot::Figure figure;
     figure.name = page_name("bias-drift", page);
     const auto titles = page_titles(first, end, [&](std::size_t i) { return tracks[i].name; });
@@ -228,6 +228,8 @@ void add_drift(std::vector<Product>& products, const std::vector<std::string>& l
     }
     products.push_back({std::move(figure), {}, {}});
   });
+  // With the last page, or alone when no page is drawn.
+  if (!figures) products.emplace_back();
   products.back().tables.push_back(std::move(table));
 }
 
@@ -268,17 +270,19 @@ std::string table_text(const Table& table) {
 
 
 BiasViews bias_views(const std::vector<std::string>& labels, const std::vector<std::vector<BiasVector>>& sets,
-                     std::size_t per_page) {
+                     std::size_t per_page, bool figures) {
   BiasViews views;
   Table stats = stats_table(labels, sets);
   if (sets.size() == 1) {
-    add_scatter_pages(views.products, sets[0], labels[0], per_page);
-    add_distribution_pages(views.products, sets[0], labels[0]);
+    if (figures) {
+      add_scatter_pages(views.products, sets[0], labels[0], per_page);
+      add_distribution_pages(views.products, sets[0], labels[0]);
+    }
     views.shown = stats;
   } else {
     views.comparison = compare_biases(sets.front(), sets.back());
-    if (sets.size() > 2) add_drift(views.products, labels, sets, per_page);
-    add_compare(views.products, views.comparison, labels.front(), labels.back(), per_page);
+    if (sets.size() > 2) add_drift(views.products, labels, sets, per_page, figures);
+    add_compare(views.products, views.comparison, labels.front(), labels.back(), per_page, figures);
     views.shown = views.products.back().tables[1];
   }
   for (std::size_t f = 0; f < sets.size(); ++f) {
