@@ -67,6 +67,12 @@ TEST(Front, JobsWithoutAModelNeverStartPevisTorch) {
   EXPECT_EQ(pevis({"bias"}, dir, missing).exit_code, 2);
   EXPECT_EQ(pevis({"attention", "m.pt", "--nonsense"}, dir, missing).exit_code, 2);
   EXPECT_EQ(pevis({"encoding", "--d-model", "63"}, dir, missing).exit_code, 3);
+  EXPECT_EQ(pevis({"summary", "m.pt", "--depth", "99"}, dir, missing).exit_code, 2);
+  EXPECT_EQ(pevis({"bias", "m.pt", "--per-page", "0"}, dir, missing).exit_code, 2);
+  EXPECT_EQ(pevis({"bias", "m.pt", "--match", "(["}, dir, missing).exit_code, 2);
+  EXPECT_EQ(pevis({"attention", "m.pt", "--head", "first"}, dir, missing).exit_code, 2);
+  EXPECT_EQ(pevis({"attention", "m.pt", "--batch-index", "-1"}, dir, missing).exit_code, 3);
+  EXPECT_EQ(pevis({"summary", "m.pt", "--size", "tiny"}, dir, missing).exit_code, 2);
   const RunResult heavy = pevis({"bias", "builtin:simple-net"}, dir, missing);
   EXPECT_EQ(heavy.exit_code, 1);
   EXPECT_EQ(test::count_lines(heavy.err), 1) << heavy.err;

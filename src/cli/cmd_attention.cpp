@@ -1,6 +1,7 @@
 #include "commands.h"
 #include "options.h"
 #include "runners.h"
+#include "pevis/error.h"
 
 namespace pevis::cli {
 
@@ -42,7 +43,20 @@ void setup_attention(CLI::App& app) {
       "  pevis attention vit.pt --input-shape 1,3,224,224 --rollout\n"
       "  pevis attention swin_t.pt --input-shape 2,3,224,224 --batch-index 1 --layer 'features.1.0'\n"
       "  pevis attention model.pt2                  # a torch.export program, on the example it was exported with");
-  command->callback([options] { run_attention(*options); });
+  command->callback([options] {
+    // Usage errors and impossible values are found here, before a job is
+    // handed to pevis-torch.
+    regex_option("--layer", options->layer);
+    if (!options->head.empty() && options->head != "mean" &&
+        (options->head.find_first_not_of("0123456789") != std::string::npos || options->head.size() > 6)) {
+      throw Error(ExitCode::kUsage, "--head " + options->head, "expected a head number or 'mean'");
+    }
+    if (options->batch_index < 0) {
+      throw bad_input("--batch-index " + std::to_string(options->batch_index), "inputs count from 0");
+    }
+    to_spec(options->output);
+    run_attention(*options);
+  });
 }
 
 }  // namespace pevis::cli

@@ -1,6 +1,7 @@
 #include "commands.h"
 #include "options.h"
 #include "runners.h"
+#include "pevis/error.h"
 
 namespace pevis::cli {
 
@@ -29,7 +30,16 @@ void setup_bias(CLI::App& app) {
       "  pevis bias ckpt-1.pt ckpt-2.pt ckpt-3.pt        # drift over checkpoints\n"
       "  pevis bias model.safetensors --match 'norm.*weight$'\n"
       "  pevis bias model.pt --fail-on-nonfinite --format none   # a CI gate");
-  command->callback([options] { run_bias(*options); });
+  command->callback([options] {
+    // Usage errors are found here, before a job is handed to pevis-torch.
+    if (options->per_page < 1 || options->per_page > 100) {
+      throw Error(ExitCode::kUsage, "--per-page " + std::to_string(options->per_page), "must be from 1 to 100");
+    }
+    regex_option("--match", options->match);
+    regex_option("--layer", options->layer);
+    to_spec(options->output);
+    run_bias(*options);
+  });
 }
 
 }  // namespace pevis::cli

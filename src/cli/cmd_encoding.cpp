@@ -217,6 +217,7 @@ void run_alibi(const EncodingOptions& options) {
 }
 
 void run_encoding(const EncodingOptions& options) {
+  to_spec(options.output);  // a malformed --size is a usage error, found before any work
   if (!options.model.empty()) {
     if (options.kind_given || options.d_model) {
       throw Error(ExitCode::kUsage, "encoding", "give either a MODEL or --kind/--d-model (a computed encoding), not both",

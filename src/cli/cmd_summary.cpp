@@ -1,6 +1,7 @@
 #include "commands.h"
 #include "options.h"
 #include "runners.h"
+#include "pevis/error.h"
 
 namespace pevis::cli {
 
@@ -28,7 +29,14 @@ void setup_summary(CLI::App& app) {
       "  pevis summary checkpoint.pt                        # parameters only\n"
       "  pevis summary Qwen2-7B/ -v                         # a Hugging Face folder: reads no weights\n"
       "  pevis summary model.pt --input-shape 1,3,224,224 --json --format none | jq .total_params");
-  command->callback([options] { run_summary(*options); });
+  command->callback([options] {
+    // Usage errors are found here, before a job is handed to pevis-torch.
+    if (options->depth < 0 || options->depth > 64) {
+      throw Error(ExitCode::kUsage, "--depth " + std::to_string(options->depth), "must be from 0 to 64");
+    }
+    to_spec(options->output);
+    run_summary(*options);
+  });
 }
 
 }  // namespace pevis::cli

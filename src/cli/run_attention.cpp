@@ -143,13 +143,6 @@ AttentionViewOptions view_options(const AttentionOptions& options, const ModelIn
 
 void run_attention(const AttentionOptions& options) {
   const std::optional<std::regex> layer = regex_option("--layer", options.layer);
-  if (!options.head.empty() && options.head != "mean" &&
-      (options.head.find_first_not_of("0123456789") != std::string::npos || options.head.size() > 6)) {
-    throw Error(ExitCode::kUsage, "--head " + options.head, "expected a head number or 'mean'");
-  }
-  if (options.batch_index < 0) {
-    throw bad_input("--batch-index " + std::to_string(options.batch_index), "inputs count from 0");
-  }
   Stopwatch clock;
   nlohmann::json seconds = nlohmann::json::object();
   const Model model = load_model(options.model);

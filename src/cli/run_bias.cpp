@@ -18,9 +18,6 @@ namespace pevis::cli {
 void run_bias(const BiasOptions& options) {
   std::vector<std::string> paths = options.models;
   if (!options.compare.empty()) paths.push_back(options.compare);
-  if (options.per_page < 1 || options.per_page > 100) {
-    throw Error(ExitCode::kUsage, "--per-page " + std::to_string(options.per_page), "must be from 1 to 100");
-  }
   const BiasSelection selection{regex_option("--match", options.match), regex_option("--layer", options.layer)};
   std::ostream& messages = human(options.output);
 

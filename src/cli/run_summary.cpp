@@ -17,9 +17,6 @@
 namespace pevis::cli {
 
 void run_summary(const SummaryOptions& options) {
-  if (options.depth < 0 || options.depth > 64) {
-    throw Error(ExitCode::kUsage, "--depth " + std::to_string(options.depth), "must be from 0 to 64");
-  }
   const Model model = load_model(options.model);
   const bool with_input = !options.input.input.empty() || !options.input.input_shape.empty() || model.program;
   ModelInput input;
