@@ -51,7 +51,6 @@ class CachingCpuAllocator final : public c10::Allocator {
   static CachingCpuAllocator* self_;  // the one in use
 
  private:
-
   c10::DataPtr allocate_block(std::size_t n) const {
     auto* self = const_cast<CachingCpuAllocator*>(this);
     void* p = self->take(n == 0 ? 1 : n);
@@ -72,6 +71,7 @@ class CachingCpuAllocator final : public c10::Allocator {
         void* p = found->second.back();
         found->second.pop_back();
         order_.remove(p);
+        sizes_.erase(p);
         counts_.cached_bytes -= size;
         ++counts_.reused;
         in_use_[p] = size;
