@@ -1,18 +1,12 @@
-// pevis: build the command line, run it, and map every failure to one line
-// on stderr and a documented exit code.
+// pevis: run the command line and end with its documented exit code.
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
-#include <new>
 
 #include "app.h"
 #include "runners.h"
-#include "pevis/error.h"
-#include "pevis/memory.h"
 
 namespace {
-
-std::string first_line(const std::string& text) { return pevis::one_line(text.substr(0, text.find('\n'))); }
 
 // Ends the process once the work is done and every file is closed: LibTorch's
 // teardown (thread pools, registries) would add about 70 ms to every run.
@@ -31,30 +25,8 @@ std::string first_line(const std::string& text) { return pevis::one_line(text.su
 }  // namespace
 
 int main(int argc, char** argv) {
-  using pevis::ExitCode;
   pevis::cli::keep_command_line(argc, argv);
-  try {
-    auto app = pevis::cli::make_app();
-    try {
-      app->parse(argc, argv);
-    } catch (const CLI::Success& done) {
-      finish(app->exit(done));  // --help, --version
-    } catch (const CLI::ParseError& error) {
-      std::cerr << "pevis: " << first_line(pevis::cli::usage_message(*app, error, argc, argv))
-                << " (see 'pevis --help')\n";
-      return static_cast<int>(ExitCode::kUsage);
-    }
-    finish(static_cast<int>(ExitCode::kSuccess));
-  } catch (const pevis::Error& error) {
-    std::cerr << "pevis: " << error.what() << "\n";
-    return static_cast<int>(error.code());
-  } catch (const std::exception& error) {
-    // An allocation that failed although the job's estimate fitted the budget.
-    if (pevis::is_out_of_memory(error)) {
-      std::cerr << "pevis: " << pevis::out_of_memory("running the job").what() << "\n";
-      return static_cast<int>(ExitCode::kBadInput);
-    }
-    std::cerr << "pevis: internal error : " << first_line(error.what()) << " (please report this)\n";
-    return static_cast<int>(ExitCode::kInternal);
-  }
+  const int code = pevis::cli::run_command_line(argc, argv, std::cerr);
+  if (code == 0) finish(code);
+  return code;
 }

@@ -1,10 +1,13 @@
-// Tests of the real pevis binary: exit codes, messages and files.
+// Tests of the command line: exit codes, messages and files. Most run the
+// command line in this process (the function `main` calls, with the runners
+// of pevis-torch); a few per subcommand run the real binary end to end.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "in_process.h"
 #include "pevis/encoding.h"
 #include "test_util.h"
 
@@ -15,6 +18,11 @@ using test::RunResult;
 
 RunResult pevis(const std::vector<std::string>& args, const test::TempDir& dir,
                 const std::map<std::string, std::string>& env = {}) {
+  return test::run_in_process(args, dir.path(), env);
+}
+
+RunResult pevis_binary(const std::vector<std::string>& args, const test::TempDir& dir,
+                       const std::map<std::string, std::string>& env = {}) {
   return test::run(PEVIS_BINARY, args, dir.path(), env);
 }
 
@@ -31,14 +39,14 @@ void expect_one_line_error(const RunResult& r, int code, const std::string& frag
 
 TEST(Cli, VersionAndHelp) {
   test::TempDir dir;
-  auto r = pevis({"--version"}, dir);
+  auto r = pevis_binary({"--version"}, dir);
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(r.out.rfind("pevis ", 0), 0u) << r.out;
-  r = pevis({"--help"}, dir);
+  r = pevis_binary({"--help"}, dir);
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("encoding"), std::string::npos);
   EXPECT_NE(r.out.find("Exit codes"), std::string::npos);
-  r = pevis({"encoding", "--help"}, dir);
+  r = pevis_binary({"encoding", "--help"}, dir);
   EXPECT_EQ(r.exit_code, 0);
   for (const char* text : {"Examples:", "--d-model", "--format", "--data", "--script", "--size", "--palette", "--json"}) {
     EXPECT_NE(r.out.find(text), std::string::npos) << text;
@@ -47,14 +55,14 @@ TEST(Cli, VersionAndHelp) {
 
 TEST(Cli, UsageErrorsExit2) {
   test::TempDir dir;
-  expect_one_line_error(pevis({}, dir), 2, "subcommand");
-  expect_one_line_error(pevis({"frobnicate"}, dir), 2, "frobnicate");
-  expect_one_line_error(pevis({"encoding"}, dir), 2, "--d-model");
-  expect_one_line_error(pevis({"encoding", "--d-model", "abc"}, dir), 2, "abc");
-  expect_one_line_error(pevis({"encoding", "--dmodel", "512"}, dir), 2, "did you mean --d-model?");
-  expect_one_line_error(pevis({"encoding", "--d-model", "8", "--format", "gif"}, dir), 2, "gif");
-  expect_one_line_error(pevis({"encoding", "--d-model", "8", "--size", "10x10"}, dir), 2, "--size");
-  expect_one_line_error(pevis({"encoding", "--d-model", "8", "--positions", "abc"}, dir), 2, "--positions");
+  expect_one_line_error(pevis_binary({}, dir), 2, "subcommand");
+  expect_one_line_error(pevis_binary({"frobnicate"}, dir), 2, "frobnicate");
+  expect_one_line_error(pevis_binary({"encoding"}, dir), 2, "--d-model");
+  expect_one_line_error(pevis_binary({"encoding", "--d-model", "abc"}, dir), 2, "abc");
+  expect_one_line_error(pevis_binary({"encoding", "--dmodel", "512"}, dir), 2, "did you mean --d-model?");
+  expect_one_line_error(pevis_binary({"encoding", "--d-model", "8", "--format", "gif"}, dir), 2, "gif");
+  expect_one_line_error(pevis_binary({"encoding", "--d-model", "8", "--size", "10x10"}, dir), 2, "--size");
+  expect_one_line_error(pevis_binary({"encoding", "--d-model", "8", "--positions", "abc"}, dir), 2, "--positions");
   EXPECT_TRUE(std::filesystem::is_empty(dir.path())) << "a failed run wrote files";
 }
 
@@ -111,7 +119,7 @@ TEST(Cli, EncodingWritesFiguresAndTheExactNumbers) {
 
 TEST(Cli, JsonSummaryOnStdoutAndMessagesOnStderr) {
   test::TempDir dir;
-  const auto r = pevis({"encoding", "--d-model", "8", "--max-len", "20", "--json", "--data", "json", "--format", "svg",
+  const auto r = pevis_binary({"encoding", "--d-model", "8", "--max-len", "20", "--json", "--data", "json", "--format", "svg",
                         "--script", "-o", "o"},
                        dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -135,7 +143,7 @@ TEST(Cli, JsonSummaryOnStdoutAndMessagesOnStderr) {
 
 TEST(Cli, TextFiguresGoToTheTerminal) {
   test::TempDir dir;
-  const auto r = pevis({"encoding", "--d-model", "16", "--max-len", "50", "--format", "txt", "--data", "none"}, dir);
+  const auto r = pevis_binary({"encoding", "--d-model", "16", "--max-len", "50", "--format", "txt", "--data", "none"}, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("Sinusoidal positional encoding"), std::string::npos);
   EXPECT_NE(r.out.find("shades"), std::string::npos);
@@ -200,7 +208,7 @@ std::vector<std::vector<std::string>> read_csv_rows(const std::filesystem::path&
 
 TEST(CliBias, OneFileGivesScatterDistributionAndExactNumbers) {
   test::TempDir dir;
-  const auto r = pevis({"bias", kData + "/simple_net.safetensors"}, dir);
+  const auto r = pevis_binary({"bias", kData + "/simple_net.safetensors"}, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const char* f : {"bias.png", "bias-hist.png"}) EXPECT_TRUE(test::looks_like(dir / "pevis-out" / f, "png")) << f;
   EXPECT_NE(r.out.find("fc1.bias"), std::string::npos);
@@ -300,7 +308,7 @@ TEST(CliAttention, WordsWithAVocabularyGivePyTorchsWeights) {
   for (const auto& v : vocab) vocab_text += v + "\n";
   test::write_file(dir / "vocab.txt", vocab_text);
   test::write_file(dir / "seq.txt", "it's w1 `id>SENTINEL` w1\n$(id>SENTINEL) \"q\" w2 w6");
-  const auto r = pevis({"attention", kData + "/attn_encoder.pt", "--input", "seq.txt", "--vocab", "vocab.txt",
+  const auto r = pevis_binary({"attention", kData + "/attn_encoder.pt", "--input", "seq.txt", "--vocab", "vocab.txt",
                         "--rollout", "--format", "svg"},
                        dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -426,28 +434,27 @@ TEST(CliAttention, WindowsAndBatchesAreSaidAndChosen) {
 
 TEST(CliBuiltins, ListWriteAndExport) {
   test::TempDir dir;
-  const std::map<std::string, std::string> cache = {{"XDG_CACHE_HOME", (dir / "cache").string()}};
-  auto r = pevis({"builtins", "--write", "inputs"}, dir, cache);
+  auto r = pevis({"builtins", "--write", "inputs"}, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const char* name : {"simple-net", "simple-net-trained", "transformer-lm", "self-attention", "reverse"}) {
     EXPECT_NE(r.out.find(std::string("builtin:") + name + "\n"), std::string::npos) << name;
   }
   EXPECT_EQ(test::read_file(dir / "inputs/reverse.txt"), "3 1 4 1 5 9 2 6\n");
   r = pevis({"attention", "builtin:transformer-lm", "--input", "inputs/seq.txt", "--vocab", "inputs/vocab.txt", "--list"},
-            dir, cache);
+            dir);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("transformer_encoder.layers.1.self_attn"), std::string::npos);
-  r = pevis({"attention", "builtin:reverse", "--input", "inputs/reverse.txt", "--layout", "batch-first"}, dir, cache);
+  r = pevis({"attention", "builtin:reverse", "--input", "inputs/reverse.txt", "--layout", "batch-first"}, dir);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(test::looks_like(dir / "pevis-out/attention/attn.png", "png"));
-  r = pevis({"export", "builtin:simple-net", "net.pt"}, dir, cache);
+  r = pevis({"export", "builtin:simple-net", "net.pt"}, dir);
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  r = pevis({"bias", "net.pt", "builtin:simple-net-trained", "--format", "none"}, dir, cache);
+  r = pevis({"bias", "net.pt", "builtin:simple-net-trained", "--format", "none"}, dir);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("fc2.bias"), std::string::npos);
-  expect_one_line_error(pevis({"export", "builtin:nothing", "x.pt"}, dir, cache), 3, "the built-ins are");
-  expect_one_line_error(pevis({"export", kData + "/simple_net.state.pt", "x.pt"}, dir, cache), 3, "no module");
-  expect_one_line_error(pevis({"export", "builtin:simple-net", "no/such/folder/x.pt"}, dir, cache), 4, "x.pt");
+  expect_one_line_error(pevis({"export", "builtin:nothing", "x.pt"}, dir), 3, "the built-ins are");
+  expect_one_line_error(pevis({"export", kData + "/simple_net.state.pt", "x.pt"}, dir), 3, "no module");
+  expect_one_line_error(pevis({"export", "builtin:simple-net", "no/such/folder/x.pt"}, dir), 4, "x.pt");
 }
 
 
@@ -456,7 +463,7 @@ TEST(CliBuiltins, ListWriteAndExport) {
 TEST(CliSummary, TableTotalsAndFiles) {
   test::TempDir dir;
   test::write_file(dir / "six.txt", "1 5 9 2 7 3");
-  auto r = pevis({"summary", kData + "/word_lm.pt", "--input", "six.txt", "--json", "--depth", "2"}, dir);
+  auto r = pevis_binary({"summary", kData + "/word_lm.pt", "--input", "six.txt", "--json", "--depth", "2"}, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["total_params"], 19688);
@@ -482,7 +489,7 @@ TEST(CliSummary, TableTotalsAndFiles) {
 
 TEST(CliEncodingModel, FindsAndChecksThePositionalTable) {
   test::TempDir dir;
-  auto r = pevis({"encoding", kData + "/word_lm.pt", "--list"}, dir);
+  auto r = pevis_binary({"encoding", kData + "/word_lm.pt", "--list"}, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("pos_encoder.pe  5000x1x32  buffer"), std::string::npos) << r.out;
   r = pevis({"encoding", kData + "/word_lm.pt", "--positions", "0:100", "--fail-if-not-sinusoidal", "1e-6"}, dir);
@@ -492,8 +499,7 @@ TEST(CliEncodingModel, FindsAndChecksThePositionalTable) {
   const auto rows = read_csv_rows(dir / "pevis-out/encoding.csv");
   EXPECT_EQ(rows.size(), 101u);
   // A learned table fails the check, after writing its figures.
-  r = pevis({"encoding", "builtin:reverse", "--fail-if-not-sinusoidal", "0.01", "-o", "learned"},
-            dir, {{"XDG_CACHE_HOME", (dir / "cache").string()}});
+  r = pevis({"encoding", "builtin:reverse", "--fail-if-not-sinusoidal", "0.01", "-o", "learned"}, dir);
   expect_one_line_error(r, 5, "deviates from the sinusoid");
   EXPECT_TRUE(std::filesystem::exists(dir / "learned/encoding.png"));
   expect_one_line_error(pevis({"encoding", kData + "/simple_net.state.pt"}, dir), 3, "--tensor");

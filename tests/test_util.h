@@ -93,6 +93,9 @@ inline RunResult run(const std::string& program, const std::vector<std::string>&
     ::dup2(out, 1);
     ::dup2(err, 2);
     if (::chdir(cwd.c_str()) != 0) ::_exit(126);
+#ifdef PEVIS_TEST_CACHE
+    ::setenv("XDG_CACHE_HOME", PEVIS_TEST_CACHE, 1);  // the tests' built-ins, never the user's
+#endif
     for (const auto& [key, value] : env) ::setenv(key.c_str(), value.c_str(), 1);
     if (address_limit) {
       const struct rlimit limit = {address_limit, address_limit};

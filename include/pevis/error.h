@@ -38,4 +38,9 @@ Error output_error(std::string what, std::string why, std::string todo = {});
 /// built from file contents or user text stays one line.
 std::string one_line(const std::string& text);
 
+/// The first line of `text` that holds more than blanks, made one line as
+/// `one_line` does: LibTorch's messages may start with a newline, and the
+/// line after it is the one that says what went wrong. "" when there is none.
+std::string first_line(const std::string& text);
+
 }  // namespace pevis

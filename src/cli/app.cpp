@@ -5,6 +5,8 @@
 #include <vector>
 
 #include "commands.h"
+#include "pevis/error.h"
+#include "pevis/memory.h"
 
 #ifndef PEVIS_VERSION
 #define PEVIS_VERSION "unknown"
@@ -93,6 +95,32 @@ std::string usage_message(const CLI::App& app, const CLI::ParseError& error, int
     message = std::string("unknown subcommand '") + argv[1] + "' (the subcommands are: " + known + ")";
   }
   return message;
+}
+
+int run_command_line(int argc, char** argv, std::ostream& err) {
+  try {
+    auto app = make_app();
+    try {
+      app->parse(argc, argv);
+    } catch (const CLI::Success& done) {
+      return app->exit(done);  // --help, --version
+    } catch (const CLI::ParseError& error) {
+      err << "pevis: " << first_line(usage_message(*app, error, argc, argv)) << " (see 'pevis --help')\n";
+      return static_cast<int>(ExitCode::kUsage);
+    }
+    return static_cast<int>(ExitCode::kSuccess);
+  } catch (const Error& error) {
+    err << "pevis: " << error.what() << "\n";
+    return static_cast<int>(error.code());
+  } catch (const std::exception& error) {
+    // An allocation that failed although the job's estimate fitted the budget.
+    if (is_out_of_memory(error)) {
+      err << "pevis: " << out_of_memory("running the job").what() << "\n";
+      return static_cast<int>(ExitCode::kBadInput);
+    }
+    err << "pevis: internal error : " << first_line(error.what()) << " (please report this)\n";
+    return static_cast<int>(ExitCode::kInternal);
+  }
 }
 
 }  // namespace pevis::cli

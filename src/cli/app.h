@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 #include <memory>
+#include <ostream>
 
 namespace pevis::cli {
 
@@ -10,5 +11,10 @@ std::unique_ptr<CLI::App> make_app();
 
 /// The one-line message for a command line that could not be parsed.
 std::string usage_message(const CLI::App& app, const CLI::ParseError& error, int argc, char** argv);
+
+/// Parses one command line and runs its job: what `main` does, and what
+/// tests call to run a job in their own process. Every failure is written to
+/// `err` as one line `pevis: ...`; returns the exit code (README, "Exit codes").
+int run_command_line(int argc, char** argv, std::ostream& err);
 
 }  // namespace pevis::cli

@@ -202,8 +202,8 @@ const std::vector<FusedRecorder>& fused_recorders() {
 
 // The line of a LibTorch error that says what went wrong: for errors raised
 // inside TorchScript code that is the last "...Error: ..." line, after the
-// interpreter's traceback.
-std::string first_line(const std::string& text) {
+// interpreter's traceback; otherwise the first line that is not blank.
+std::string forward_error_line(const std::string& text) {
   if (text.rfind("The following operation failed", 0) == 0) {
     const auto error = text.rfind("Error: ");
     if (error != std::string::npos) {
@@ -212,7 +212,7 @@ std::string first_line(const std::string& text) {
       return one_line(line.substr(0, line.find('\n')));
     }
   }
-  return one_line(text.substr(0, text.find('\n')));
+  return first_line(text);
 }
 
 torch::jit::Module& module_of(const Model& model, const std::string& needs) {
@@ -301,11 +301,11 @@ c10::IValue run_graph(torch::jit::Module& module, std::shared_ptr<torch::jit::Gr
     return function(std::move(stack));
   } catch (const c10::Error& e) {
     if (is_out_of_memory(e)) throw out_of_memory("running the model's forward");
-    throw bad_input(model.path, "the model's forward failed on this input: " + first_line(e.what_without_backtrace()),
+    throw bad_input(model.path, "the model's forward failed on this input: " + forward_error_line(e.what_without_backtrace()),
                     input_hint(model) + "; check --input, --layout or --input-shape");
   } catch (const std::exception& e) {
     if (is_out_of_memory(e)) throw out_of_memory("running the model's forward");
-    throw bad_input(model.path, "the model's forward failed on this input: " + first_line(e.what()), input_hint(model));
+    throw bad_input(model.path, "the model's forward failed on this input: " + forward_error_line(e.what()), input_hint(model));
   }
 }
 
@@ -371,7 +371,7 @@ c10::IValue plain_forward(const Model& model, const std::vector<c10::IValue>& in
     return module.forward(inputs);
   } catch (const c10::Error& e) {
     if (is_out_of_memory(e)) throw out_of_memory("running the model's forward");
-    throw bad_input(model.path, "the model's forward failed on this input: " + first_line(e.what_without_backtrace()),
+    throw bad_input(model.path, "the model's forward failed on this input: " + forward_error_line(e.what_without_backtrace()),
                     input_hint(model));
   }
 }

@@ -1,5 +1,7 @@
 #include "pevis/error.h"
 
+#include <algorithm>
+
 namespace pevis {
 namespace {
 
@@ -27,6 +29,17 @@ std::string one_line(const std::string& text) {
   out.reserve(text.size());
   for (unsigned char c : text) out += (c < 0x20 || c == 0x7f) ? ' ' : static_cast<char>(c);
   return out;
+}
+
+std::string first_line(const std::string& text) {
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t end = std::min(text.find('\n', start), text.size());
+    const std::string line = one_line(text.substr(start, end - start));
+    if (line.find_first_not_of(' ') != std::string::npos) return line.substr(line.find_first_not_of(' '));
+    start = end + 1;
+  }
+  return "";
 }
 
 }  // namespace pevis

@@ -17,13 +17,6 @@
 namespace pevis {
 namespace {
 
-// The first line that says something: LibTorch's messages may start with a newline.
-std::string first_line(const std::string& text) {
-  std::size_t start = text.find_first_not_of(" \n");
-  if (start == std::string::npos) return "";
-  return one_line(text.substr(start, text.find('\n', start) - start));
-}
-
 // A TorchScript load error, said in one line with what to do.
 Error load_error(const std::string& path, const std::string& text) {
   const std::string line = first_line(text);
