@@ -172,4 +172,31 @@ TEST(Capture, FailedForwardsSayWhatTheFirstLayerTakes) {
   }
 }
 
+// Work started with torch.jit.fork runs a subgraph of its own, on another
+// thread: pevis does not look into it. What the forward computes outside it
+// is captured, also after the `wait`, where the interpreter resumes the
+// forward on another thread (recorders with thread-local slots lost it); a
+// capture that finds attention only inside forked work is refused in one
+// line instead of showing nothing.
+TEST(Capture, ForkedWorkIsNotLookedIntoAndSaysSo) {
+  // Scripted by PyTorch (make_fixtures.py): attend(x) in a forked task, and
+  // again in forward itself (attn_forked.pt) or not (attn_forked_only.pt).
+  const auto forked_model = [](bool also_here) {
+    return load_model(kData + (also_here ? "/attn_forked.pt" : "/attn_forked_only.pt"));
+  };
+  const at::Tensor x = at::ones({1, 3, 4});
+  const CaptureResult both = capture_forward(forked_model(true), {x}, {"aten::softmax"});
+  EXPECT_EQ(both.forked, 1u);
+  ASSERT_EQ(both.captured.size(), 1u);  // the softmax of forward's own call, not the forked one
+  EXPECT_EQ(both.captured[0].values.size(), 1u);
+  EXPECT_EQ(capture_attention(forked_model(true), {x}).size(), 1u);
+  try {
+    capture_attention(forked_model(false), {x});
+    ADD_FAILURE() << "attention only inside forked work was not refused";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::kBadInput);
+    EXPECT_NE(std::string(e.what()).find("torch.jit.fork"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace pevis

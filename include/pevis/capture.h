@@ -28,6 +28,10 @@ struct CaptureResult {
   c10::IValue output;                   ///< the model's own output, unchanged by capturing
   std::vector<CapturedValue> captured;  ///< nodes that ran, in order of their first execution
   std::size_t skipped = 0;              ///< executions not kept: their module path was not wanted
+  /// Tasks the forward starts with torch.jit.fork (prim::fork nodes). Their
+  /// code is a subgraph of its own that runs on another thread: pevis
+  /// inserts no recorder there, so what they form is not captured.
+  std::size_t forked = 0;
 };
 
 /// Which module paths a capture keeps (all when empty): what is not wanted is
@@ -43,6 +47,9 @@ using SiteFilter = std::function<bool(const std::string& path)>;
 /// choose fused kernels (`torch.is_grad_enabled()`, `x.requires_grad`) read
 /// as true, so nn.MultiheadAttention and nn.TransformerEncoderLayer take their
 /// explicit path, the one that forms the softmax; it computes the same outputs.
+///
+/// Work started with torch.jit.fork is not looked into (`forked` counts it).
+/// The recorders keep what they see in a slot of the capturing thread.
 ///
 /// Keeps only the nodes whose module path `wanted` accepts. What is kept may
 /// hold at most three quarters of the memory budget (see memory.h).

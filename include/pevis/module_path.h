@@ -13,6 +13,12 @@ inline std::string parent_of(const std::string& path) {
   return dot == std::string::npos ? "" : path.substr(0, dot);
 }
 
+/// The last name of a path: "self_attn" for "encoder.layers.0.self_attn".
+inline std::string last_part(const std::string& path) {
+  const auto dot = path.rfind('.');
+  return dot == std::string::npos ? path : path.substr(dot + 1);
+}
+
 /// True when `path` is `root` or below it ("" holds everything).
 inline bool within(const std::string& path, const std::string& root) {
   return root.empty() || path == root ||

@@ -120,6 +120,12 @@ std::vector<AttentionSite> capture_attention(const Model& model, const std::vect
       sites.push_back(std::move(site));
     }
   }
+  if (sites.empty() && result.forked > 0 && result.skipped == 0) {
+    throw bad_input(model.path,
+                    "no attention formed outside the " + std::to_string(result.forked) +
+                        " task(s) the model starts with torch.jit.fork, and pevis does not look into forked work",
+                    "script the attention without torch.jit.fork to see it");
+  }
   return sites;
 }
 

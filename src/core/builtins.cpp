@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 #include <torch/optim/adam.h>
 #include <torch/optim/sgd.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
 
 #include <chrono>
@@ -95,6 +96,10 @@ Module simple_net_trained() {
   std::vector<at::Tensor> params;
   for (const auto& p : m.parameters()) params.push_back(p);
   torch::optim::SGD optimizer(params, torch::optim::SGDOptions(0.05).momentum(0.9));
+  // The plain interpreter: LibTorch 2.6's profiling executor re-specialises
+  // this training graph without end (minutes for 200 steps); the numbers are
+  // the same either way.
+  torch::jit::GraphOptimizerEnabledGuard plain(false);
   for (int step = 0; step < 200; ++step) {
     optimizer.zero_grad();
     at::mse_loss(m.forward({x}).toTensor(), y).backward();
@@ -265,6 +270,7 @@ Module reverse_trained() {
   for (const auto& p : m.parameters()) params.push_back(p);
   torch::optim::Adam optimizer(params, torch::optim::AdamOptions(3e-3));
   auto gen = at::make_generator<at::CPUGeneratorImpl>(6);
+  torch::jit::GraphOptimizerEnabledGuard plain(false);  // as in simple_net_trained
   for (int step = 0; step < 1500; ++step) {
     const auto [x, y] = reverse_batch(gen, 64);
     optimizer.zero_grad();

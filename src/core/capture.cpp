@@ -3,13 +3,13 @@
 #include <ATen/ops/layer_norm.h>
 #include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/ir/ir.h>
-#include <torch/csrc/jit/passes/inliner.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/library.h>
 #include <torch/script.h>
 
 #include <deque>
 #include <map>
+#include <mutex>
 #include <set>
 
 #include "pevis/error.h"
@@ -17,8 +17,20 @@
 #include "pevis/memory.h"
 #include "pevis/module_path.h"
 #include "pevis/operators.h"
+#include "graph_passes.h"
+#include "module_boundaries.h"
 
 namespace pevis {
+
+using graph::crossed;
+using graph::crossing_values;
+using graph::fused_recorder;
+using graph::head_split_of;
+using graph::insert_recorder;
+using graph::is_tensor;
+using graph::ModulePaths;
+using graph::PreparedGraph;
+
 namespace {
 
 // What a capture keeps: (site, weights) in the order they formed, within a
@@ -47,8 +59,14 @@ struct Records {
   }
 };
 
-// The recorder of the run in progress on this thread; null outside capture_forward.
-thread_local Records* active_records = nullptr;
+// The recorders' slots: what the run in progress keeps; null outside a run.
+// They belong to the process, not to a thread: the interpreter may finish a
+// forward on another thread (after `wait` on a task started with
+// torch.jit.fork it resumes on LibTorch's inter-op pool), and what runs
+// there must be kept too. pevis runs one capture at a time; `recording`
+// orders the recorders of tasks that run at once.
+std::mutex recording;
+Records* active_records = nullptr;
 
 // The bytes of attention weights [.., queries, keys] formed from `query`
 // ([..., L, E]) and `key` ([..., S, E]) over `heads` heads.
@@ -72,19 +90,22 @@ Error capture_too_large(const Model& model, const Records& records) {
 }
 
 at::Tensor record(const at::Tensor& value, std::int64_t site) {
+  const std::lock_guard<std::mutex> lock(recording);
   if (active_records) active_records->keep(site, value.nbytes(), [&] { return value; });
   return value;
 }
 
 // Shape recorders: (site, sizes of each tensor), for summaries.
-thread_local std::vector<std::pair<std::int64_t, std::vector<std::vector<std::int64_t>>>>* active_shapes = nullptr;
+std::vector<std::pair<std::int64_t, std::vector<std::vector<std::int64_t>>>>* active_shapes = nullptr;
 
 at::Tensor record_shape(const at::Tensor& value, std::int64_t site) {
+  const std::lock_guard<std::mutex> lock(recording);
   if (active_shapes) active_shapes->push_back({site, {value.sizes().vec()}});
   return value;
 }
 
 at::Tensor record_op(const std::vector<at::Tensor>& inputs, const at::Tensor& output, std::int64_t site) {
+  const std::lock_guard<std::mutex> lock(recording);
   if (active_shapes) {
     std::vector<std::vector<std::int64_t>> shapes;
     for (const auto& t : inputs) shapes.push_back(t.sizes().vec());
@@ -99,6 +120,7 @@ at::Tensor record_op(const std::vector<at::Tensor>& inputs, const at::Tensor& ou
 at::Tensor record_sdpa(const at::Tensor& output, const at::Tensor& query, const at::Tensor& key,
                        const c10::optional<at::Tensor>& attn_mask, bool is_causal, c10::optional<double> scale,
                        bool enable_gqa, std::int64_t site) {
+  const std::lock_guard<std::mutex> lock(recording);
   if (active_records) {
     active_records->keep(site, weight_bytes(query, key, 1),
                          [&] { return sdpa_weights(query, key, attn_mask, is_causal, scale, enable_gqa); });
@@ -111,6 +133,7 @@ at::Tensor record_mha(const at::Tensor& output, const at::Tensor& query, const a
                       const at::Tensor& qkv_weight, const at::Tensor& qkv_bias, const at::Tensor& proj_weight,
                       const at::Tensor& proj_bias, const c10::optional<at::Tensor>& mask,
                       c10::optional<std::int64_t> mask_type, std::int64_t site) {
+  const std::lock_guard<std::mutex> lock(recording);
   if (active_records && !query.is_nested()) {
     active_records->keep(site, weight_bytes(query, key, num_head), [&] {
       return native_mha_weights(query, key, value, embed_dim, num_head, qkv_weight, qkv_bias, proj_weight, proj_bias,
@@ -128,6 +151,7 @@ at::Tensor record_encoder_layer(const at::Tensor& output, const at::Tensor& src,
                                 double eps, const at::Tensor& norm_weight_1, const at::Tensor& norm_bias_1,
                                 const c10::optional<at::Tensor>& mask, c10::optional<std::int64_t> mask_type,
                                 std::int64_t site) {
+  const std::lock_guard<std::mutex> lock(recording);
   if (active_records && !src.is_nested()) {
     const at::Tensor x = norm_first ? at::layer_norm(src, {embed_dim}, norm_weight_1, norm_bias_1, eps) : src;
     active_records->keep(site, weight_bytes(x, x, num_heads), [&] {
@@ -139,10 +163,11 @@ at::Tensor record_encoder_layer(const at::Tensor& output, const at::Tensor& src,
 }
 
 // Heads seen by the split recorders of the run in progress: site -> heads.
-thread_local std::map<std::int64_t, std::int64_t>* active_heads = nullptr;
+std::map<std::int64_t, std::int64_t>* active_heads = nullptr;
 
 // After the view that splits the values into heads: embed_dim / head_dim.
 at::Tensor record_heads(const at::Tensor& split, const at::Tensor& whole, std::int64_t site) {
+  const std::lock_guard<std::mutex> lock(recording);
   if (active_heads && split.dim() >= 1 && whole.dim() >= 1 && split.size(-1) > 0 &&
       whole.size(-1) % split.size(-1) == 0) {
     (*active_heads)[site] = whole.size(-1) / split.size(-1);
@@ -178,28 +203,6 @@ TORCH_LIBRARY(pevis, m) {
         &record_encoder_layer);
 }
 
-// For each fused attention operator: its recorder, and the node's inputs
-// (by schema name) that the recorder takes after the node's first output.
-struct FusedRecorder {
-  const char* kind;
-  const char* recorder;
-  std::vector<const char*> inputs;
-};
-
-const std::vector<FusedRecorder>& fused_recorders() {
-  static const std::vector<FusedRecorder> recorders = {
-      {"aten::scaled_dot_product_attention", "pevis::record_sdpa",
-       {"query", "key", "attn_mask", "is_causal", "scale", "enable_gqa"}},
-      {"aten::_native_multi_head_attention", "pevis::record_mha",
-       {"query", "key", "value", "embed_dim", "num_head", "qkv_weight", "qkv_bias", "proj_weight", "proj_bias", "mask",
-        "mask_type"}},
-      {"aten::_transformer_encoder_layer_fwd", "pevis::record_encoder_layer",
-       {"src", "embed_dim", "num_heads", "qkv_weight", "qkv_bias", "proj_weight", "proj_bias", "norm_first", "eps",
-        "norm_weight_1", "norm_bias_1", "mask", "mask_type"}},
-  };
-  return recorders;
-}
-
 // The line of a LibTorch error that says what went wrong: for errors raised
 // inside TorchScript code that is the last "...Error: ..." line, after the
 // interpreter's traceback; otherwise the first line that is not blank.
@@ -222,59 +225,6 @@ torch::jit::Module& module_of(const Model& model, const std::string& needs) {
                     "give a TorchScript model: torch.jit.script(model).save(path)");
   }
   return *model.module;
-}
-
-// Callstacks name each module by its last attribute only ("0" for
-// layers[0]); the full path is found by walking the module tree down from
-// the root, matching type and name, skipping containers (ModuleList).
-class ModulePaths {
- public:
-  explicit ModulePaths(const torch::jit::Module& root) {
-    for (const auto& item : root.named_modules()) {
-      const std::string name = item.name;
-      entries_.push_back({name, item.value.type()});
-    }
-  }
-
-  std::string resolve(const torch::jit::Node* node) const {
-    std::string path;
-    const auto stack = node->callstack();
-    if (!stack) return path;
-    for (const auto& entry : (*stack)->vec()) {
-      const auto& info = std::get<2>(entry);
-      if (!info || info->instance_name() == "SELF") continue;
-      path = descend(path, info->instance_name(), info->class_type());
-    }
-    return path;
-  }
-
- private:
-  std::string descend(const std::string& from, const std::string& name, const c10::ClassTypePtr& type) const {
-    // The shallowest module below `from` with this last name and type.
-    const std::string prefix = from.empty() ? "" : from + ".";
-    const std::string* best = nullptr;
-    for (const auto& e : entries_) {
-      if (e.path.size() <= prefix.size() || e.path.compare(0, prefix.size(), prefix) != 0) continue;
-      const auto dot = e.path.rfind('.');
-      const std::string last = dot == std::string::npos ? e.path : e.path.substr(dot + 1);
-      if (last != name || (type && e.type != type)) continue;
-      if (!best || e.path.size() < best->size()) best = &e.path;
-    }
-    return best ? *best : prefix + name;
-  }
-
-  struct Entry {
-    std::string path;
-    c10::ClassTypePtr type;
-  };
-  std::vector<Entry> entries_;
-};
-
-void collect_nodes(torch::jit::Block* block, std::vector<torch::jit::Node*>& out) {
-  for (auto* node : block->nodes()) {
-    out.push_back(node);
-    for (auto* inner : node->blocks()) collect_nodes(inner, out);
-  }
 }
 
 // What a failed forward's message suggests: the forward's arguments, and
@@ -378,97 +328,24 @@ c10::IValue plain_forward(const Model& model, const std::vector<c10::IValue>& in
 
 namespace {
 
-// The forward graph, copied and inlined, with every node listed.
-struct PreparedGraph {
-  std::shared_ptr<torch::jit::Graph> graph;
-  std::vector<torch::jit::Node*> nodes;
-};
-
-PreparedGraph prepare(torch::jit::Module& module, bool explicit_paths) {
-  PreparedGraph prepared;
-  prepared.graph = torch::jit::toGraphFunction(module.get_method("forward").function()).graph()->copy();
-  torch::jit::Inline(*prepared.graph);
-  collect_nodes(prepared.graph->block(), prepared.nodes);
-  if (explicit_paths) {
-    torch::jit::WithInsertPoint at_start(prepared.graph->block()->nodes().front());
-    torch::jit::Value* yes = prepared.graph->insertConstant(true);
-    for (auto* node : prepared.nodes) {
-      const std::string kind = node->kind().toQualString();
-      if ((kind == "aten::is_grad_enabled" || kind == "prim::requires_grad") && node->outputs().size() == 1) {
-        node->output()->replaceAllUsesWith(yes);
-      }
-    }
-  }
-  return prepared;
-}
-
-bool is_tensor(const torch::jit::Value* v) { return v->type()->kind() == c10::TypeKind::TensorType; }
-
-bool is_kind(const torch::jit::Node* node, std::initializer_list<const char*> kinds) {
-  const std::string kind = node->kind().toQualString();
-  return std::any_of(kinds.begin(), kinds.end(), [&](const char* k) { return kind == k; });
-}
-
-// nn.MultiheadAttention's explicit path forms weights [batch*heads, T, S]
-// and multiplies them with v = view(x, [S, batch*heads, head_dim]) (then
-// transposed), x being [S, batch, embed_dim]: the view that splits the heads.
-// Null where the graph has no such shape.
-torch::jit::Node* head_split_of(torch::jit::Node* softmax) {
-  torch::jit::Value* weights = softmax->output();
-  for (bool moved = true; moved;) {  // past dropout
-    moved = false;
-    for (const auto& use : weights->uses()) {
-      if (is_kind(use.user, {"aten::dropout", "aten::feature_dropout"}) && use.offset == 0) {
-        weights = use.user->output();
-        moved = true;
-        break;
-      }
-    }
-  }
-  for (const auto& use : weights->uses()) {
-    if (!is_kind(use.user, {"aten::bmm"}) || use.offset != 0) continue;
-    torch::jit::Node* v = use.user->input(1)->node();
-    while (is_kind(v, {"aten::transpose", "aten::contiguous"})) v = v->input(0)->node();
-    if (is_kind(v, {"aten::view", "aten::reshape"})) return v;
-  }
-  return nullptr;
-}
-
-// Routes every later use of `value` through `symbol(inputs..., site)`, a
-// recorder that passes `value` on unchanged, inserted just before `anchor`.
-void insert_recorder(torch::jit::Graph& graph, c10::Symbol symbol, std::vector<torch::jit::Value*> inputs,
-                     torch::jit::Value* value, std::int64_t site, torch::jit::Node* anchor) {
-  torch::jit::WithInsertPoint at(anchor);
-  inputs.push_back(graph.insertConstant(site));
-  torch::jit::Node* recorder = graph.create(symbol, inputs);
-  recorder->insertAfter(inputs.back()->node());
-  recorder->output()->setType(value->type());
-  value->replaceAllUsesAfterNodeWith(recorder, recorder->output());
-}
-
 // Points a recorder slot at `records` for the life of the guard.
 template <typename T>
 class ActiveRecords {
  public:
-  ActiveRecords(T*& slot, T* records) : slot_(slot) { slot_ = records; }
-  ~ActiveRecords() { slot_ = nullptr; }
+  ActiveRecords(T*& slot, T* records) : slot_(slot) {
+    const std::lock_guard<std::mutex> lock(recording);
+    slot_ = records;
+  }
+  ~ActiveRecords() {
+    const std::lock_guard<std::mutex> lock(recording);
+    slot_ = nullptr;
+  }
   ActiveRecords(const ActiveRecords&) = delete;
   ActiveRecords& operator=(const ActiveRecords&) = delete;
 
  private:
   T*& slot_;
 };
-
-// The modules a value passes through from `from` to `to`: from `from` up to,
-// not including, their nearest common ancestor.
-std::vector<std::string> crossed(std::string from, const std::string& to) {
-  std::vector<std::string> out;
-  while (!within(to, from)) {
-    out.push_back(from);
-    from = parent_of(from);
-  }
-  return out;
-}
 
 std::vector<std::int64_t> sizes_of(const c10::IValue& v) {
   return v.isTensor() ? v.toTensor().sizes().vec() : std::vector<std::int64_t>{};
@@ -591,23 +468,11 @@ ForwardTrace trace_forward(const Model& model, const std::vector<c10::IValue>& i
   torch::jit::Module& module = module_of(model, "a traced forward pass");
   module.eval();
   check_arity(model, inputs);
-  PreparedGraph prepared = prepare(module, /*explicit_paths=*/true);
+  PreparedGraph prepared = graph::prepare(module, /*explicit_paths=*/true);
   auto& graph = prepared.graph;
   const ModulePaths paths(module);
   std::map<const torch::jit::Node*, std::string> node_path;
   for (auto* node : prepared.nodes) node_path[node] = paths.resolve(node);
-  // Where a use happens: a block's return counts as its owning node; the
-  // graph's return is the root.
-  const auto user_path = [&](const torch::jit::Use& use) -> std::string {
-    const torch::jit::Node* user = use.user;
-    while (user->kind() == c10::prim::Return) {
-      const torch::jit::Node* owner = user->owningBlock()->owningNode();
-      if (!owner) return "";
-      user = owner;
-    }
-    const auto found = node_path.find(user);
-    return found == node_path.end() ? "" : found->second;
-  };
 
   struct Site {
     std::vector<std::string> out_paths, in_paths;
@@ -618,75 +483,10 @@ ForwardTrace trace_forward(const Model& model, const std::vector<c10::IValue>& i
   const auto shape_symbol = c10::Symbol::fromQualString("pevis::record_shape");
   const auto op_symbol = c10::Symbol::fromQualString("pevis::record_op");
 
-  // Values crossing module boundaries: defined in one module, used in
-  // another. A tuple or list that crosses (nn.MultiheadAttention returns
-  // (output, weights)) carries its tensors across.
-  std::vector<torch::jit::Value*> values;
-  for (auto* input : graph->inputs()) values.push_back(input);
-  for (auto* node : prepared.nodes)
-    for (auto* output : node->outputs()) values.push_back(output);
-  std::map<torch::jit::Value*, Site> crossing;
-  const auto add = [](std::vector<std::string>& list, const std::string& p) {
-    if (std::find(list.begin(), list.end(), p) == list.end()) list.push_back(p);
-  };
-  for (auto* value : values) {
-    const bool graph_input = value->node()->kind() == c10::prim::Param;
-    const std::string from = graph_input ? "" : node_path[value->node()];
-    const bool packed = value->node()->kind() == c10::prim::TupleConstruct || value->node()->kind() == c10::prim::ListConstruct;
-    if (value->type()->kind() == c10::TypeKind::TupleType) {
-      // A tuple that leaves a module (often through an if): its tensors are
-      // the module's outputs where the receiving side unpacks them.
-      for (const auto& use : value->uses()) {
-        const auto kind = use.user->kind();
-        if (kind != c10::prim::TupleUnpack && kind != c10::prim::TupleIndex) continue;
-        for (const auto& p : crossed(from, user_path(use))) {
-          for (auto* item : use.user->outputs()) {
-            if (is_tensor(item)) add(crossing[item].out_paths, p);
-          }
-        }
-      }
-    }
-    if (!is_tensor(value) && !packed) continue;
-    for (const auto& use : value->uses()) {
-      // Reading a tensor's metadata is not data leaving a module (and such
-      // nodes may carry no call stack at all).
-      const std::string user_kind = use.user->kind().toQualString();
-      if (user_kind == "aten::size" || user_kind == "aten::dim" || user_kind == "aten::numel" ||
-          user_kind == "prim::device" || user_kind == "prim::dtype" || user_kind == "prim::is_cuda") {
-        continue;
-      }
-      const std::string to = user_path(use);
-      for (const auto& p : crossed(from, to)) {
-        if (is_tensor(value)) {
-          add(crossing[value].out_paths, p);
-        } else {
-          for (auto* item : value->node()->inputs()) {
-            if (is_tensor(item)) add(crossing[item].out_paths, p);
-          }
-        }
-      }
-      if (is_tensor(value)) {
-        for (const auto& p : crossed(to, from)) add(crossing[value].in_paths, p);
-      }
-    }
-  }
-  // What the forward returns leaves the root module; what it takes enters it.
-  for (auto* value : graph->outputs()) {
-    if (is_tensor(value)) add(crossing[value].out_paths, "");
-    else if (value->node()->kind() == c10::prim::TupleConstruct || value->node()->kind() == c10::prim::ListConstruct) {
-      for (auto* item : value->node()->inputs()) {
-        if (is_tensor(item)) add(crossing[item].out_paths, "");
-      }
-    }
-  }
-  for (auto* value : graph->inputs()) {
-    if (is_tensor(value)) add(crossing[value].in_paths, "");
-  }
-  for (auto* value : values) {
-    auto found = crossing.find(value);
-    if (found == crossing.end() || (found->second.out_paths.empty() && found->second.in_paths.empty())) continue;
+  // Every value crossing a module boundary: its shape after each run.
+  for (auto& [value, crossing] : crossing_values(prepared, node_path)) {
     const auto index = static_cast<std::int64_t>(sites.size());
-    sites.push_back(std::move(found->second));
+    sites.push_back({std::move(crossing.out_paths), std::move(crossing.in_paths)});
     const bool graph_input = value->node()->kind() == c10::prim::Param;
     insert_recorder(*graph, shape_symbol, {value}, value, index,
                     graph_input ? graph->block()->nodes().front() : value->node()->next());
@@ -768,7 +568,7 @@ CaptureResult capture_forward(const Model& model, const std::vector<c10::IValue>
   torch::jit::Module& module = module_of(model, "capturing");
   module.eval();
   check_arity(model, inputs);
-  PreparedGraph prepared = prepare(module, explicit_paths);
+  PreparedGraph prepared = graph::prepare(module, explicit_paths);
   auto& graph = prepared.graph;
   auto& nodes = prepared.nodes;
   const ModulePaths paths(module);
@@ -778,10 +578,9 @@ CaptureResult capture_forward(const Model& model, const std::vector<c10::IValue>
   for (auto* node : nodes) {
     const std::string kind = node->kind().toQualString();
     if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end() || node->outputs().empty()) continue;
-    const auto fused = std::find_if(fused_recorders().begin(), fused_recorders().end(),
-                                    [&](const FusedRecorder& r) { return kind == r.kind; });
+    const graph::FusedRecorder* fused = fused_recorder(kind);
     const auto site = static_cast<std::int64_t>(sites.size());
-    if (fused != fused_recorders().end()) {
+    if (fused) {
       if (!node->maybeSchema()) continue;  // an overload pevis does not know: left as it is
       std::vector<torch::jit::Value*> inputs = {node->output(0)};
       for (const char* name : fused->inputs) inputs.push_back(node->namedInput(name));
@@ -814,6 +613,8 @@ CaptureResult capture_forward(const Model& model, const std::vector<c10::IValue>
   }
   if (records.dropped) throw capture_too_large(model, records);
   result.skipped = records.skipped;
+  result.forked = static_cast<std::size_t>(
+      std::count_if(nodes.begin(), nodes.end(), [](const torch::jit::Node* n) { return n->kind() == c10::prim::fork; }));
   for (const auto& [site, n] : heads) sites[static_cast<std::size_t>(site)].heads = n;
   std::vector<std::int64_t> order;
   for (auto& [site, value] : records.kept) {

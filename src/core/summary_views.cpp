@@ -38,7 +38,7 @@ std::string megabytes(std::int64_t bytes) {
 }
 
 bool numbered(const std::string& path) {
-  const std::string last = path.substr(path.rfind('.') + 1);
+  const std::string last = last_part(path);
   return !last.empty() && last.find_first_not_of("0123456789") == std::string::npos;
 }
 
@@ -55,7 +55,7 @@ std::string tree_prefix(const std::vector<ShownRow>& rows, std::size_t i, bool a
 std::string row_name(const std::vector<ShownRow>& rows, std::size_t i, const SummaryViewOptions& options) {
   const SummaryRow& r = *rows[i].row;
   std::string name = r.path.empty() ? (r.type.empty() ? (options.root_name.empty() ? "model" : options.root_name) : r.type)
-                                    : tree_prefix(rows, i, options.ascii) + r.path.substr(r.path.rfind('.') + 1) +
+                                    : tree_prefix(rows, i, options.ascii) + last_part(r.path) +
                                           (r.type.empty() ? "" : ": " + r.type);
   if (rows[i].repeats > 1) name += " (x" + std::to_string(rows[i].repeats) + ", each)";
   return name;

@@ -530,9 +530,34 @@ def make_bad(out_dir):
     open(path("duplicate_vocab.txt"), "w").write("a\nb\nc\nb\n")
 
 
+class Forked(torch.nn.Module):
+    """Attention computed twice: once in a task started with torch.jit.fork,
+    once in forward itself (or only in the task)."""
+
+    def __init__(self, also_here):
+        super().__init__()
+        self.also_here = also_here
+
+    def attend(self, x):
+        return torch.softmax(x @ x.transpose(1, 2), -1)
+
+    def forward(self, x):
+        future = torch.jit.fork(self.attend, x)
+        forked = torch.jit.wait(future)
+        if self.also_here:
+            return forked + self.attend(x)
+        return forked
+
+
+def make_forked(out_dir):
+    torch.jit.script(Forked(True)).save(os.path.join(out_dir, "attn_forked.pt"))
+    torch.jit.script(Forked(False)).save(os.path.join(out_dir, "attn_forked_only.pt"))
+
+
 def main():
     out_dir = os.path.dirname(os.path.abspath(__file__))
     make_bad(out_dir)
+    make_forked(out_dir)
     if os.environ.get("PEVIS_BINARY"):
         check_builtins(out_dir, os.environ["PEVIS_BINARY"])
     make_summaries(out_dir)
