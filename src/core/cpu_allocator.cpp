@@ -3,7 +3,7 @@
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
 #include <c10/util/Exception.h>
-#include <torch/version.h>
+#include "pevis/torch_version.h"
 
 #include <algorithm>
 #include <atomic>
@@ -30,7 +30,7 @@ class CachingCpuAllocator final : public c10::Allocator {
  public:
   explicit CachingCpuAllocator(std::size_t cache_bytes) : limit_(cache_bytes) {}
 
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+#if PEVIS_TORCH_MUTABLE_ALLOCATOR
   c10::DataPtr allocate(std::size_t n) override { return allocate_block(n); }
   void copy_data(void* dest, const void* src, std::size_t count) const override { default_copy_data(dest, src, count); }
 #else

@@ -8,16 +8,17 @@
 #include <ATen/ops/where.h>
 #include <ATen/ops/zeros_like.h>
 #include <torch/library.h>
-#include <torch/version.h>
 
 #include <cmath>
 #include <limits>
 
+#include "pevis/torch_version.h"
+
 namespace pevis {
 namespace {
 
-constexpr bool kLacksSdpa = TORCH_VERSION_MAJOR < 2;
-constexpr bool kLacksRmsNorm = TORCH_VERSION_MAJOR < 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR < 4);
+constexpr bool kLacksSdpa = !PEVIS_TORCH_HAS_SDPA;
+constexpr bool kLacksRmsNorm = !PEVIS_TORCH_HAS_RMS_NORM;
 
 // Repeats each of the Hk key/value heads (dim -3) for Hq / Hk query heads.
 at::Tensor repeat_heads(const at::Tensor& kv, std::int64_t query_heads) {
@@ -68,7 +69,7 @@ at::Tensor repeat_heads(const at::Tensor& kv, std::int64_t query_heads) {
 
 // The schemas are PyTorch 2.6's, so that code saved by PyTorch 2.0-2.6
 // (which passes fewer arguments where it is older) resolves to them.
-#if TORCH_VERSION_MAJOR < 2
+#if !PEVIS_TORCH_HAS_SDPA
 TORCH_LIBRARY_FRAGMENT(aten, m) {
   m.def(
       "scaled_dot_product_attention(Tensor query, Tensor key, Tensor value, Tensor? attn_mask=None, "
@@ -80,7 +81,7 @@ TORCH_LIBRARY_IMPL(aten, CompositeImplicitAutograd, m) {
   m.impl("scaled_dot_product_attention", &scaled_dot_product_attention);
   m.impl("rms_norm", &rms_norm);
 }
-#elif TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR < 4
+#elif !PEVIS_TORCH_HAS_RMS_NORM
 TORCH_LIBRARY_FRAGMENT(aten, m) {
   m.def("rms_norm(Tensor input, int[] normalized_shape, Tensor? weight=None, float? eps=None) -> Tensor");
 }
