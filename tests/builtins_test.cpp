@@ -17,6 +17,7 @@
 #include "pevis/capture.h"
 #include "pevis/encoding.h"
 #include "pevis/error.h"
+#include "pevis/model.h"
 #include "test_util.h"
 
 namespace pevis {

@@ -4,9 +4,12 @@
 #include <vector>
 
 #include "pevis/builtin_info.h"
-#include "pevis/model.h"
 
 namespace pevis {
+
+// Declared, not included: model.h's loader reads `builtin:NAME` through this
+// header, so including model.h here would make the two headers a cycle.
+struct Model;
 
 /// Builds `builtin:NAME` as a TorchScript module (deterministic weights from
 /// a fixed seed; trained ones are trained on first use and cached) and

@@ -54,4 +54,11 @@ void write_json(std::ostream& out, const Table& table);
 /// (exit 4) when the file cannot be written; the temporary file is removed.
 void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& fill);
 
+/// The same for writers that take a file name (LibTorch's `save`): `write`
+/// writes the whole file under the temporary name it is given, which is then
+/// renamed over `path`. Every file pevis writes goes through here. Throws
+/// `pevis::Error` (exit 4) when `write` throws or the rename fails; the
+/// temporary file is removed.
+void write_via_temporary(const std::string& path, const std::function<void(const std::string& temp)>& write);
+
 }  // namespace pevis

@@ -22,6 +22,7 @@
 #include "pevis/cpu_allocator.h"
 #include "pevis/encoding.h"
 #include "pevis/error.h"
+#include "pevis/shape_text.h"
 #include "pevis/memory.h"
 #include "pevis/model.h"
 #include "pevis/parallel.h"
@@ -50,12 +51,6 @@ std::string seconds_text(double seconds) {
   return buffer;
 }
 
-std::string shape_text(const at::Tensor& t) {
-  std::string text;
-  for (std::int64_t d = 0; d < t.dim(); ++d) text += (d ? "x" : "") + std::to_string(t.size(d));
-  return text;
-}
-
 void print_sites(std::ostream& out, const std::vector<AttentionSite>& sites) {
   std::size_t width = 4;
   for (const auto& s : sites) width = std::max(width, s.name.size());
@@ -67,7 +62,7 @@ void print_sites(std::ostream& out, const std::vector<AttentionSite>& sites) {
     std::string windows = std::to_string(s.windows);
     if (s.grid_rows > 0 && s.windows > 1) windows += " (" + std::to_string(s.grid_rows) + "x" + std::to_string(s.grid_cols) + ")";
     out << s.name << std::string(width - s.name.size(), ' ') << "  " << right(std::to_string(s.heads), 5) << "  "
-        << right(std::to_string(s.batch), 5) << "  " << right(windows, 7) << "  " << shape_text(s.weights) << "\n";
+        << right(std::to_string(s.batch), 5) << "  " << right(windows, 7) << "  " << sizes_text(s.weights.sizes().vec()) << "\n";
   }
 }
 

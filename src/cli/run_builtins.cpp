@@ -7,6 +7,7 @@
 #include "runners.h"
 #include "pevis/builtins.h"
 #include "pevis/error.h"
+#include "pevis/export.h"
 #include "pevis/model.h"
 
 namespace pevis::cli {
@@ -28,16 +29,9 @@ void run_export(const ExportOptions& options) {
   if (!model.module) {
     throw bad_input(options.model, "a " + model.format + " file has no module to export", "export a built-in or a TorchScript model");
   }
-  // Written whole under a temporary name, then renamed, like every output.
-  const std::string temp = options.file + ".tmp-" + std::to_string(::getpid());
-  bool saved = true;
   try {
-    model.module->save(temp);
-  } catch (const std::exception&) {
-    saved = false;
-  }
-  if (!saved || std::rename(temp.c_str(), options.file.c_str()) != 0) {
-    std::remove(temp.c_str());
+    write_via_temporary(options.file, [&](const std::string& temp) { model.module->save(temp); });
+  } catch (const Error&) {
     throw output_error(options.file, "cannot write the archive", "check that the folder exists and is writable");
   }
   std::cout << "wrote " << options.file << "\n";

@@ -17,6 +17,7 @@
 #include "pevis/relative_bias.h"
 #include "pevis/relative_views.h"
 #include "pevis/rope.h"
+#include "pevis/shape_text.h"
 
 namespace pevis::cli {
 namespace {
@@ -195,9 +196,7 @@ constexpr const char* kConfigCandidate = "config.json";
 void list_candidates(std::ostream& out, const std::vector<PositionalCandidate>& candidates, const std::optional<RopeSpec>& rope) {
   if (candidates.empty() && !rope) out << "no positional tensor (tables, inv_freq, T5 or Swin biases) and no rotary config\n";
   for (const auto& c : candidates) {
-    std::string shape;
-    for (std::size_t i = 0; i < c.shape.size(); ++i) shape += (i ? "x" : "") + std::to_string(c.shape[i]);
-    out << c.name << "  " << shape << "  " << c.kind << "  " << family_name(c.family) << "\n";
+    out << c.name << "  " << sizes_text(c.shape) << "  " << c.kind << "  " << family_name(c.family) << "\n";
   }
   if (rope) out << kConfigCandidate << "  " << describe_rope(*rope) << "  config  rope\n";
 }

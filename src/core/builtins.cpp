@@ -15,6 +15,8 @@
 
 #include "pevis/encoding.h"
 #include "pevis/error.h"
+#include "pevis/model.h"
+#include "pevis/export.h"
 
 namespace pevis {
 namespace {
@@ -313,14 +315,11 @@ Loaded reverse_module() {
   if (!path.empty()) {
     std::error_code error;
     fs::create_directories(fs::path(path).parent_path(), error);
-    const std::string temp = path + ".tmp-" + std::to_string(::getpid());
     try {
-      m.save(temp);
-      fs::rename(temp, path, error);
-    } catch (const std::exception&) {
+      write_via_temporary(path, [&](const std::string& temp) { m.save(temp); });
+    } catch (const Error&) {
       // No cache this time: the model is still usable.
     }
-    fs::remove(temp, error);
   }
   return {m, seconds, false};
 }

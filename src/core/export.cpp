@@ -247,27 +247,17 @@ void write_json(std::ostream& out, const Table& table) {
   out << "]}\n";
 }
 
-void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& fill) {
+void write_via_temporary(const std::string& path, const std::function<void(const std::string& temp)>& write) {
   std::random_device entropy;
-  std::string temp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(entropy() % 1000000);
-  {
-    std::ofstream file(temp, std::ios::binary | std::ios::trunc);
-    if (!file) {
-      throw output_error(path, std::string("cannot create file: ") + std::strerror(errno),
-                         "check that the output folder exists and is writable");
-    }
-    try {
-      fill(file);
-    } catch (...) {
-      file.close();
-      std::remove(temp.c_str());
-      throw;
-    }
-    file.flush();
-    if (!file) {
-      std::remove(temp.c_str());
-      throw output_error(path, "writing failed", "check free disk space and permissions");
-    }
+  const std::string temp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(entropy() % 1000000);
+  try {
+    write(temp);
+  } catch (const Error&) {
+    std::remove(temp.c_str());
+    throw;
+  } catch (const std::exception& e) {
+    std::remove(temp.c_str());
+    throw output_error(path, "writing failed: " + first_line(e.what()), "check free disk space and permissions");
   }
   if (std::rename(temp.c_str(), path.c_str()) != 0) {
     int saved = errno;
@@ -275,6 +265,19 @@ void write_file_atomic(const std::string& path, const std::function<void(std::os
     throw output_error(path, std::string("cannot replace file: ") + std::strerror(saved),
                        "check that the output folder is writable");
   }
+}
+
+void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& fill) {
+  write_via_temporary(path, [&](const std::string& temp) {
+    std::ofstream file(temp, std::ios::binary | std::ios::trunc);
+    if (!file) {
+      throw output_error(path, std::string("cannot create file: ") + std::strerror(errno),
+                         "check that the output folder exists and is writable");
+    }
+    fill(file);
+    file.flush();
+    if (!file) throw output_error(path, "writing failed", "check free disk space and permissions");
+  });
 }
 
 }  // namespace pevis

@@ -201,13 +201,9 @@ void write_products(std::vector<Product> products, const OutputSpec& spec,
   if (spec.on_progress && drawn.size() > 1) {
     spec.on_progress("drawing " + std::to_string(drawn.size()) + " figures with gnuplot");
   }
-  // A gnuplot that dies early must give an error, not end pevis with SIGPIPE;
-  // ignored here once for both drawing threads.
-  struct sigaction ignore {}, previous {};
-  ignore.sa_handler = SIG_IGN;
-  ::sigaction(SIGPIPE, &ignore, &previous);
   std::vector<std::exception_ptr> failures(lanes + 1);
   {
+    const plot::IgnoreSigpipe quiet;  // once for all drawing threads
     std::vector<std::thread> threads;
     for (std::size_t lane = 0; lane < lanes; ++lane) {
       threads.emplace_back([&, lane] {
@@ -226,7 +222,6 @@ void write_products(std::vector<Product> products, const OutputSpec& spec,
     }
     for (auto& thread : threads) thread.join();
   }
-  ::sigaction(SIGPIPE, &previous, nullptr);
   for (const auto& failure : failures) {
     if (failure) {
       if (to_files) remove_parts();

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "pevis/module_path.h"
+#include "pevis/shape_text.h"
 
 namespace pevis {
 namespace {
@@ -24,9 +25,7 @@ std::string grouped(std::int64_t n) {
 std::string shape_text(const std::vector<std::vector<std::int64_t>>& shapes) {
   std::string text;
   for (std::size_t s = 0; s < shapes.size(); ++s) {
-    text += s ? ", [" : "[";
-    for (std::size_t d = 0; d < shapes[s].size(); ++d) text += (d ? ", " : "") + std::to_string(shapes[s][d]);
-    text += "]";
+    text += (s ? ", " : "") + shape_list_text(shapes[s]);
   }
   return text;
 }

@@ -10,28 +10,10 @@
 #include <set>
 
 #include "pevis/error.h"
+#include "pevis/utf8.h"
 
 namespace pevis {
 namespace {
-
-// Offset of the first byte that is not part of valid UTF-8, or npos.
-std::size_t invalid_utf8(const std::string& s) {
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return i;
-    for (std::size_t k = 1; k < n; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return i;
-    }
-    const auto c1 = n > 1 ? static_cast<unsigned char>(s[i + 1]) : 0;
-    if ((n == 2 && c < 0xc2) || (n == 3 && c == 0xe0 && c1 < 0xa0) || (n == 3 && c == 0xed && c1 >= 0xa0) ||
-        (n == 4 && (c > 0xf4 || (c == 0xf0 && c1 < 0x90) || (c == 0xf4 && c1 >= 0x90)))) {
-      return i;
-    }
-    i += n;
-  }
-  return std::string::npos;
-}
 
 void check_utf8(const std::string& text, const std::string& source) {
   const std::size_t bad = invalid_utf8(text);

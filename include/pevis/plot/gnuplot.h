@@ -1,5 +1,7 @@
 #pragma once
 
+#include <signal.h>
+
 #include <string>
 #include <vector>
 
@@ -64,5 +66,19 @@ std::string find_gnuplot();
 /// when gnuplot is missing, cannot be started, or reports an error; the
 /// message carries gnuplot's first error line.
 void run_gnuplot(const std::string& script, const std::string& work_dir, int stdout_fd);
+
+/// While it lives, SIGPIPE is ignored, so that writing to a gnuplot that died
+/// early gives an error instead of ending pevis; then what was set before is
+/// set again (a guard inside another restores "ignore").
+class IgnoreSigpipe {
+ public:
+  IgnoreSigpipe();
+  ~IgnoreSigpipe();
+  IgnoreSigpipe(const IgnoreSigpipe&) = delete;
+  IgnoreSigpipe& operator=(const IgnoreSigpipe&) = delete;
+
+ private:
+  struct sigaction previous_ {};
+};
 
 }  // namespace pevis::plot

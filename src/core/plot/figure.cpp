@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "pevis/utf8.h"
+
 namespace pevis::plot {
 
 namespace {
@@ -33,7 +35,7 @@ int square_grid_columns(std::size_t panels) {
 
 std::size_t display_width(const std::string& text) {
   std::size_t n = 0;
-  for (unsigned char c : text) n += (c & 0xc0) != 0x80;
+  for (unsigned char c : text) n += !is_utf8_continuation(c);
   return n;
 }
 

@@ -18,33 +18,13 @@
 #include <sstream>
 
 #include "pevis/error.h"
+#include "pevis/utf8.h"
 
 extern char** environ;
 
 namespace pevis::plot {
 
 // ---------------------------------------------------------------- quoting
-
-namespace {
-
-// Length of the valid UTF-8 sequence starting at s[i], or 0 when it is invalid.
-std::size_t utf8_sequence_length(const std::string& s, std::size_t i) {
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = byte(i);
-  std::size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-  if (length == 0 || i + length > s.size()) return 0;
-  for (std::size_t k = 1; k < length; ++k) {
-    if ((byte(i + k) & 0xc0) != 0x80) return 0;
-  }
-  // Overlong forms, surrogates and code points past U+10FFFF are invalid too.
-  if (length == 2 && c < 0xc2) return 0;
-  if (length == 3 && c == 0xe0 && byte(i + 1) < 0xa0) return 0;
-  if (length == 3 && c == 0xed && byte(i + 1) >= 0xa0) return 0;
-  if (length == 4 && (c > 0xf4 || (c == 0xf0 && byte(i + 1) < 0x90) || (c == 0xf4 && byte(i + 1) >= 0x90))) return 0;
-  return length;
-}
-
-}  // namespace
 
 std::string quote(const std::string& text) {
   std::string out = "'";
@@ -134,7 +114,7 @@ std::string shortened(const std::string& label) {
   std::size_t start = label.size(), kept = 0;
   while (start > 0 && kept < kMaxLabelChars - 1) {
     --start;
-    if ((static_cast<unsigned char>(label[start]) & 0xc0) != 0x80) ++kept;
+    if (!is_utf8_continuation(static_cast<unsigned char>(label[start]))) ++kept;
   }
   return "\xE2\x80\xA6" + label.substr(start);  // U+2026
 }
@@ -145,7 +125,7 @@ std::string fitted(const std::string& text, double most_chars) {
   const auto most = static_cast<std::size_t>(std::max(9.0, most_chars));
   std::vector<std::size_t> starts;  // byte offset of each character
   for (std::size_t i = 0; i < text.size(); ++i) {
-    if ((static_cast<unsigned char>(text[i]) & 0xc0) != 0x80) starts.push_back(i);
+    if (!is_utf8_continuation(static_cast<unsigned char>(text[i]))) starts.push_back(i);
   }
   if (starts.size() <= most) return text;
   const std::size_t head = (most - 1) / 2, tail = most - 1 - head;
@@ -664,27 +644,23 @@ void run_gnuplot(const std::string& script, const std::string& work_dir, int std
     throw output_error("gnuplot", std::string("cannot start ") + executable + ": " + std::strerror(spawned));
   }
 
-  // A gnuplot that dies early must give an error, not kill pevis with SIGPIPE.
-  // (Callers that draw from several threads ignore SIGPIPE around all of them;
-  // restoring it here then restores "ignore".)
-  struct sigaction ignore {}, previous {};
-  ignore.sa_handler = SIG_IGN;
-  ::sigaction(SIGPIPE, &ignore, &previous);
   bool write_failed = false;
-  if (std::FILE* stream = ::fdopen(pipe_fds[1], "w")) {
-    try {
-      Gnuplot gp(stream);  // closes the stream when it goes
-      gp << script << "\nexit\n";
-      gp.flush();
-      write_failed = !gp;
-    } catch (const std::exception&) {
+  {  // a gnuplot that dies early must give an error, not end pevis
+    const IgnoreSigpipe quiet;
+    if (std::FILE* stream = ::fdopen(pipe_fds[1], "w")) {
+      try {
+        Gnuplot gp(stream);  // closes the stream when it goes
+        gp << script << "\nexit\n";
+        gp.flush();
+        write_failed = !gp;
+      } catch (const std::exception&) {
+        write_failed = true;
+      }
+    } else {
+      ::close(pipe_fds[1]);
       write_failed = true;
     }
-  } else {
-    ::close(pipe_fds[1]);
-    write_failed = true;
   }
-  ::sigaction(SIGPIPE, &previous, nullptr);
 
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -694,5 +670,13 @@ void run_gnuplot(const std::string& script, const std::string& work_dir, int std
                        "keep the script with --script and run it with gnuplot to see more");
   }
 }
+
+IgnoreSigpipe::IgnoreSigpipe() {
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ignore, &previous_);
+}
+
+IgnoreSigpipe::~IgnoreSigpipe() { ::sigaction(SIGPIPE, &previous_, nullptr); }
 
 }  // namespace pevis::plot
