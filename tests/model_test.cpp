@@ -86,6 +86,24 @@ std::string refusal(const std::string& path) {
   return {};
 }
 
+// LibTorch's load errors start with a newline; the line after it says what
+// went wrong (a message made of the text before it printed "()").
+TEST(Model, ErrorsKeepTheFirstLineThatSaysSomething) {
+  EXPECT_EQ(first_line("\nUnknown builtin op: aten::new_op.\nHere are some suggestions: ..."),
+            "Unknown builtin op: aten::new_op.");
+  EXPECT_EQ(first_line("  \n \n  archive is damaged\nmore"), "archive is damaged");
+  EXPECT_EQ(first_line("one\ttwo"), "one two");
+  EXPECT_EQ(first_line("\n \n"), "");
+  try {
+    load_model(kData + "/bad/newer_operator.pt");
+    ADD_FAILURE() << "newer_operator.pt loaded";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("the operator aten::scaled_dot_product_attention_v9, which"), std::string::npos) << what;
+    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+  }
+}
+
 TEST(Model, RefusesWhatItCannotReadWithAReason) {
   test::TempDir dir;
   EXPECT_NE(refusal(kData + "/simple_net.model.pt").find("save model.state_dict()"), std::string::npos);

@@ -18,6 +18,7 @@
 
 #include "pevis/error.h"
 #include "pevis/memory.h"
+#include "pevis/module_path.h"
 
 namespace pevis {
 
@@ -57,8 +58,7 @@ std::vector<std::int64_t> non_unit(const std::vector<std::int64_t>& sizes) {
 
 bool positional_name(std::string name) {
   for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  const auto dot = name.rfind('.');
-  const std::string last = dot == std::string::npos ? name : name.substr(dot + 1);
+  const std::string last = last_part(name);
   return last == "pe" || name.find("position") != std::string::npos || name.find("pos_emb") != std::string::npos ||
          name.find("pos_enc") != std::string::npos || name.find("posemb") != std::string::npos ||
          last == "pos" || last.rfind("pos_", 0) == 0;
