@@ -460,6 +460,24 @@ ForwardTrace trace_program(const Model& model, const std::vector<c10::IValue>& i
   return trace;
 }
 
+// One execution of a costly operation, from what its recorder kept: the
+// sizes of its tensor inputs, then of its output.
+TracedOp traced_op(const torch::jit::Node* node, const std::map<const torch::jit::Node*, std::string>& node_path,
+                   std::vector<std::vector<std::int64_t>> shapes) {
+  TracedOp op;
+  op.path = node_path.at(node);
+  op.op = node->kind().toQualString();
+  if (op.op == "aten::einsum") {
+    if (auto equation = torch::jit::toIValue(node->input(0)); equation && equation->isString()) {
+      op.equation = equation->toStringRef();
+    }
+  }
+  op.output = shapes.back();
+  shapes.pop_back();
+  op.inputs = std::move(shapes);
+  return op;
+}
+
 }  // namespace
 
 ForwardTrace trace_forward(const Model& model, const std::vector<c10::IValue>& inputs,
@@ -500,27 +518,11 @@ ForwardTrace trace_forward(const Model& model, const std::vector<c10::IValue>& i
         !is_tensor(node->output(0))) {
       continue;
     }
-    std::vector<torch::jit::Value*> tensors;
-    for (auto* input : node->inputs()) {
-      if (is_tensor(input)) tensors.push_back(input);
-      else if (input->node()->kind() == c10::prim::ListConstruct) {
-        for (auto* item : input->node()->inputs()) {
-          if (is_tensor(item)) tensors.push_back(item);
-        }
-      }
-    }
     Site site;
     site.op = static_cast<int>(op_nodes.size());
     op_nodes.push_back(node);
-    const auto index = static_cast<std::int64_t>(sites.size());
+    graph::insert_op_recorder(*graph, op_symbol, node, static_cast<std::int64_t>(sites.size()));
     sites.push_back(std::move(site));
-    torch::jit::Node* anchor = node->next();
-    torch::jit::Value* list = nullptr;
-    {
-      torch::jit::WithInsertPoint at(anchor);
-      list = graph->insertNode(graph->createList(c10::TensorType::get(), tensors))->output();
-    }
-    insert_recorder(*graph, op_symbol, {list, node->output(0)}, node->output(0), index, anchor);
   }
 
   std::vector<std::pair<std::int64_t, std::vector<std::vector<std::int64_t>>>> records;
@@ -534,19 +536,7 @@ ForwardTrace trace_forward(const Model& model, const std::vector<c10::IValue>& i
   for (auto& [index, shapes] : records) {
     const Site& site = sites[static_cast<std::size_t>(index)];
     if (site.op >= 0) {
-      const torch::jit::Node* node = op_nodes[static_cast<std::size_t>(site.op)];
-      TracedOp op;
-      op.path = node_path[node];
-      op.op = node->kind().toQualString();
-      if (op.op == "aten::einsum") {
-        if (auto equation = torch::jit::toIValue(node->input(0)); equation && equation->isString()) {
-          op.equation = equation->toStringRef();
-        }
-      }
-      op.output = shapes.back();
-      shapes.pop_back();
-      op.inputs = std::move(shapes);
-      trace.ops.push_back(std::move(op));
+      trace.ops.push_back(traced_op(op_nodes[static_cast<std::size_t>(site.op)], node_path, std::move(shapes)));
       continue;
     }
     // A trace carries sizes as 0-d tensors (x.shape[0] becomes one) across

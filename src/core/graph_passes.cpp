@@ -59,6 +59,26 @@ void insert_recorder(torch::jit::Graph& graph, c10::Symbol symbol, std::vector<t
   value->replaceAllUsesAfterNodeWith(recorder, recorder->output());
 }
 
+void insert_op_recorder(torch::jit::Graph& graph, c10::Symbol symbol, torch::jit::Node* node, std::int64_t site) {
+  std::vector<torch::jit::Value*> tensors;
+  for (auto* input : node->inputs()) {
+    if (is_tensor(input)) {
+      tensors.push_back(input);
+    } else if (input->node()->kind() == c10::prim::ListConstruct) {
+      for (auto* item : input->node()->inputs()) {
+        if (is_tensor(item)) tensors.push_back(item);
+      }
+    }
+  }
+  torch::jit::Node* anchor = node->next();
+  torch::jit::Value* list = nullptr;
+  {
+    torch::jit::WithInsertPoint at(anchor);
+    list = graph.insertNode(graph.createList(c10::TensorType::get(), tensors))->output();
+  }
+  insert_recorder(graph, symbol, {list, node->output(0)}, node->output(0), site, anchor);
+}
+
 const FusedRecorder* fused_recorder(const std::string& kind) {
   static const std::vector<FusedRecorder> recorders = {
       {"aten::scaled_dot_product_attention", "pevis::record_sdpa",

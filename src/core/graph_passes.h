@@ -53,6 +53,11 @@ PreparedGraph prepare(const torch::jit::Module& module, bool explicit_paths);
 void insert_recorder(torch::jit::Graph& graph, c10::Symbol symbol, std::vector<torch::jit::Value*> inputs,
                      torch::jit::Value* value, std::int64_t site, torch::jit::Node* anchor);
 
+/// Pass 5 for a costly operation: records the sizes of its tensor inputs
+/// (the items of a list input too) and of its first output, through
+/// `symbol(Tensor[] inputs, Tensor output, int site)`.
+void insert_op_recorder(torch::jit::Graph& graph, c10::Symbol symbol, torch::jit::Node* node, std::int64_t site);
+
 /// Pass 6: a fused attention operator's recorder, and the node's inputs (by
 /// schema name) that it takes after the node's first output.
 struct FusedRecorder {
