@@ -7,6 +7,8 @@
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
 
+#include <dlfcn.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -20,6 +22,33 @@
 
 namespace pevis {
 namespace {
+
+// One BLAS thread while a built-in trains. OpenBLAS (Debian's BLAS under
+// LibTorch) keeps threads of its own that at::set_num_threads does not reach;
+// on a busy machine they wait for each other at every small product, and
+// training builtin:reverse took 160 s instead of 10. Found at run time, since
+// another BLAS has no such functions.
+class OneBlasThread {
+ public:
+  OneBlasThread() {
+    if (get_ && set_) {
+      before_ = get_();
+      set_(1);
+    }
+  }
+  ~OneBlasThread() {
+    if (get_ && set_) set_(before_);
+  }
+  OneBlasThread(const OneBlasThread&) = delete;
+  OneBlasThread& operator=(const OneBlasThread&) = delete;
+
+ private:
+  using Get = int (*)();
+  using Set = void (*)(int);
+  Get get_ = reinterpret_cast<Get>(::dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  Set set_ = reinterpret_cast<Set>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  int before_ = 0;
+};
 
 namespace fs = std::filesystem;
 using torch::jit::Module;
@@ -102,6 +131,7 @@ Module simple_net_trained() {
   // this training graph without end (minutes for 200 steps); the numbers are
   // the same either way.
   torch::jit::GraphOptimizerEnabledGuard plain(false);
+  const OneBlasThread one_blas_thread;
   for (int step = 0; step < 200; ++step) {
     optimizer.zero_grad();
     at::mse_loss(m.forward({x}).toTensor(), y).backward();
@@ -273,6 +303,7 @@ Module reverse_trained() {
   torch::optim::Adam optimizer(params, torch::optim::AdamOptions(3e-3));
   auto gen = at::make_generator<at::CPUGeneratorImpl>(6);
   torch::jit::GraphOptimizerEnabledGuard plain(false);  // as in simple_net_trained
+  const OneBlasThread one_blas_thread;
   for (int step = 0; step < 1500; ++step) {
     const auto [x, y] = reverse_batch(gen, 64);
     optimizer.zero_grad();
