@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <sys/stat.h>
 
+#include "pevis/allowed_ops.h"
 #include "pevis/archive.h"
 #include "pevis/builtins.h"
 #include "pevis/error.h"
@@ -134,7 +135,11 @@ Model read_checkpoint_bytes(const std::string& bytes, const std::string& path) {
   return read_checkpoint_from(open_archive(memory_source(bytes, path)), path);
 }
 
-Model load_model(const std::string& path) {
+namespace {
+
+// The file's model, read by the reader its content calls for; its code, if
+// any, not yet checked.
+Model read_model(const std::string& path) {
   if (path.rfind(kBuiltinPrefix, 0) == 0) return load_builtin(path.substr(std::strlen(kBuiltinPrefix)));
   struct stat info {};
   if (::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) return read_folder(path);
@@ -148,7 +153,14 @@ Model load_model(const std::string& path) {
   if (head.rfind("PK\x03\x04", 0) == 0) {
     auto zip = open_archive(file);
     if (is_exported_program(*zip)) return read_exported(*zip, path);
-    if (zip->find_suffix("constants.pkl") || zip->find_suffix("code/")) return read_torchscript(path, size);
+    if (zip->find_suffix("constants.pkl") || zip->find_suffix("code/")) {
+      for (const std::string& name : zip->names()) {
+        if (name.find("code/") != std::string::npos && name.size() > 3 && name.compare(name.size() - 3, 3, ".py") == 0) {
+          check_torchscript_source(path, name, zip->read(name));
+        }
+      }
+      return read_torchscript(path, size);
+    }
     if (zip->find_suffix("data.pkl")) return read_checkpoint_from(std::move(zip), path);
     throw bad_input(path, "a zip archive, but not one PyTorch writes (it has no data.pkl)",
                     "give a file written by torch.save or torch.jit.save");
@@ -166,6 +178,14 @@ Model load_model(const std::string& path) {
   }
   throw bad_input(path, "not a model file pevis knows (TorchScript, torch.export, torch.save checkpoint, safetensors, or an index of shards)",
                   "check the path; pevis tells formats by their content, not their name");
+}
+
+}  // namespace
+
+Model load_model(const std::string& path) {
+  Model model = read_model(path);
+  check_operators(model);
+  return model;
 }
 
 }  // namespace pevis
