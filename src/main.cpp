@@ -4,6 +4,10 @@
 #include <iostream>
 
 #include "app.h"
+#include "options.h"
+#ifdef PEVIS_CONFINES_JOBS
+#include "box.h"
+#endif
 #include "runners.h"
 
 namespace {
@@ -26,7 +30,13 @@ namespace {
 
 int main(int argc, char** argv) {
   pevis::cli::keep_command_line(argc, argv);
+#ifdef PEVIS_CONFINES_JOBS
+  pevis::cli::enable_confinement();  // pevis-torch: model jobs run confined (a test's own process never is)
+#endif
   const int code = pevis::cli::run_command_line(argc, argv, std::cerr);
+#ifdef PEVIS_CONFINES_JOBS
+  pevis::cli::leave_box(code == 0);
+#endif
   if (code == 0) finish(code);
   return code;
 }

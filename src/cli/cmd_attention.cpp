@@ -29,6 +29,7 @@ void setup_attention(CLI::App& app) {
           "how rollout fuses heads: mean, max or min")
       ->check(CLI::IsMember({"mean", "max", "min"}))
       ->default_str("mean");
+  add_safety_options(*command, options->safety, /*with_verbose=*/true);
   add_output_options(*command, options->output);
   command->footer(
       "Writes, in OUT/attention/: SITE.png (one heatmap per head and their mean; queries down, keys across),\n"

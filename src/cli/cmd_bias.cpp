@@ -18,6 +18,7 @@ void setup_bias(CLI::App& app) {
   command->add_flag("--fail-on-nonfinite", options->fail_on_nonfinite, "exit 5 when any value is NaN or Inf");
   command->add_flag("-v,--verbose", options->verbose,
                     "list each file's format, shards, config.json, tensors (name, dtype, shape) and other entries (e.g. epoch)");
+  add_safety_options(*command, options->safety, /*with_verbose=*/false);
   add_output_options(*command, options->output);
   command->footer(
       "One file: bias.png (a scatter panel per vector; more pages as bias-2.png, ...), bias-hist.png (the\n"

@@ -337,6 +337,7 @@ void setup_encoding(CLI::App& app) {
 
   add_rope_options(*command, *options);
   add_relative_options(*command, *options);
+  add_safety_options(*command, options->safety, /*with_verbose=*/true);
   add_output_options(*command, options->output);
   command->footer(
       "Computed (no MODEL):\n"

@@ -17,6 +17,7 @@ void setup_summary(CLI::App& app) {
   command->add_flag("--ascii", options->ascii, "draw the tree with ASCII characters");
   command->add_flag("--fold-repeats", options->fold_repeats, "show repeated identical modules once, with (xN)");
   command->add_flag("-v,--verbose", options->verbose, "also show each module's input shapes, and the files and config.json read");
+  add_safety_options(*command, options->safety, /*with_verbose=*/false);
   add_output_options(*command, options->output);
   command->footer(
       "Writes summary.csv (every module: path, type, depth, shapes, its own and its subtree's parameters and\n"

@@ -1,5 +1,15 @@
 #include "options.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
 #include "runners.h"
+#include "pevis/error.h"
 
 namespace pevis::cli {
 namespace {
@@ -9,7 +19,89 @@ std::vector<std::string>& command_line() {
   return words;
 }
 
+bool& confining() {
+  static bool on = false;
+  return on;
+}
+
+// The clock of --time-limit: a thread that ends the process when the job
+// overruns, unless publishing started first.
+struct TimeLimit {
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool armed = false;
+  std::chrono::steady_clock::time_point deadline;
+  double seconds = 0;
+};
+
+TimeLimit& time_limit() {
+  static TimeLimit* limit = new TimeLimit;  // never destroyed: its thread may outlive main
+  return *limit;
+}
+
 }  // namespace
+
+void enable_confinement() { confining() = true; }
+bool confinement_enabled() { return confining(); }
+
+void arm_time_limit(double seconds) {
+  if (seconds <= 0 || !confinement_enabled()) return;
+  TimeLimit& limit = time_limit();
+  {
+    const std::lock_guard<std::mutex> lock(limit.mutex);
+    limit.armed = true;
+    limit.seconds = seconds;
+    limit.deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                            std::chrono::duration<double>(seconds));
+  }
+  std::thread([&limit] {
+    std::unique_lock<std::mutex> lock(limit.mutex);
+    if (limit.changed.wait_until(lock, limit.deadline, [&limit] { return !limit.armed; })) return;
+    char seconds_text[32];
+    std::snprintf(seconds_text, sizeof seconds_text, "%g", limit.seconds);
+    const std::string line = "pevis: the job : ran longer than its time limit of " + std::string(seconds_text) +
+                             " s, so it was stopped (give a larger --time-limit, or 0 for none, if the model is "
+                             "simply slow)\n";
+    if (::write(STDERR_FILENO, line.data(), line.size()) < 0) {
+    }
+    ::_exit(static_cast<int>(ExitCode::kBadInput));
+  }).detach();
+}
+
+void disarm_time_limit() {
+  TimeLimit& limit = time_limit();
+  {
+    const std::lock_guard<std::mutex> lock(limit.mutex);
+    limit.armed = false;
+  }
+  limit.changed.notify_all();
+}
+
+void add_safety_options(CLI::App& command, SafetyOptions& options, bool with_verbose) {
+  const std::string group = "Safety";
+  command
+      .add_option("--allow-op", options.allow_ops,
+                  "let the model call this operator although it is not on pevis's list (a qualified name such as "
+                  "aten::from_file; repeat for more): only for a file you trust")
+      ->check(CLI::Validator(
+          [](std::string& name) -> std::string {
+            const auto colons = name.find("::");
+            if (colons == std::string::npos || colons == 0 || colons + 2 >= name.size() ||
+                name.find_first_of(" \t\n(") != std::string::npos) {
+              return "'" + one_line(name) + "' is not a qualified operator name such as aten::from_file";
+            }
+            return "";
+          },
+          "OPERATOR"))
+      ->group(group);
+  command
+      .add_option("--time-limit", options.time_limit,
+                  "stop with exit 3 when loading and running the model take longer than this many seconds (0: no limit)")
+      ->check(CLI::Range(0.0, 1e9))
+      ->capture_default_str()
+      ->group(group);
+  if (with_verbose) command.add_flag("-v,--verbose", options.verbose, "say which confinement the job runs in")->group(group);
+}
 
 void keep_command_line(int argc, char** argv) { command_line().assign(argv, argv + argc); }
 

@@ -30,9 +30,33 @@ struct InputOptions {
 /// Adds --input, --vocab, --unk, --layout, --input-shape and --seed.
 void add_input_options(CLI::App& command, InputOptions& options);
 
+/// What a job that reads a model may let it do, and for how long.
+struct SafetyOptions {
+  std::vector<std::string> allow_ops;  ///< operators allowed beyond pevis's list, by name
+  double time_limit = 900;             ///< seconds the job may take before publishing (0: no limit)
+  bool verbose = false;                ///< say which confinement is in force
+};
+
+/// Adds --allow-op and --time-limit (and -v/--verbose when `with_verbose`:
+/// subcommands that have their own -v set `verbose` themselves).
+void add_safety_options(CLI::App& command, SafetyOptions& options, bool with_verbose);
+
+/// Jobs of this process confine themselves (Landlock) and keep their time
+/// limit: set by `main` of pevis-torch, never in a test's own process (a
+/// confinement cannot be lifted).
+void enable_confinement();
+bool confinement_enabled();
+
+/// Ends the process with exit 3 and one line when the job has run for
+/// `seconds` (0: never); `disarm_time_limit` (called when publishing starts)
+/// stops the clock.
+void arm_time_limit(double seconds);
+void disarm_time_limit();
+
 enum class EncodingKind { kSinusoidal, kRope, kAlibi };
 
 struct EncodingOptions {
+  SafetyOptions safety;
   std::string model;
   std::string tensor;
   bool list = false;
@@ -62,6 +86,7 @@ struct EncodingOptions {
 };
 
 struct BiasOptions {
+  SafetyOptions safety;
   std::vector<std::string> models;
   std::string compare;
   std::string match;
@@ -73,6 +98,7 @@ struct BiasOptions {
 };
 
 struct AttentionOptions {
+  SafetyOptions safety;
   std::string model;
   InputOptions input;
   bool list = false;
@@ -86,6 +112,7 @@ struct AttentionOptions {
 };
 
 struct SummaryOptions {
+  SafetyOptions safety;
   std::string model;
   InputOptions input;
   int depth = 3;
@@ -102,6 +129,7 @@ struct BuiltinsOptions {
 };
 
 struct ExportOptions {
+  SafetyOptions safety;
   std::string model;
   std::string file;
 };

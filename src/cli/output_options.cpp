@@ -1,4 +1,5 @@
 #include "output_options.h"
+#include "options.h"
 
 #include <unistd.h>
 
@@ -97,6 +98,7 @@ std::optional<std::regex> regex_option(const std::string& option, const std::str
 std::ostream& human(const OutputOptions& options) { return options.json ? std::cerr : std::cout; }
 
 void publish(std::vector<Product> products, const OutputOptions& options, nlohmann::json summary) {
+  disarm_time_limit();  // the limit is on the model's work, not on drawing
   OutputSpec spec = to_spec(options);
   // Progress is for people watching a terminal, on stderr, never mixed with data.
   if (::isatty(STDERR_FILENO)) spec.on_progress = [](const std::string& step) { std::cerr << "pevis: " << step << "..." << std::endl; };

@@ -13,6 +13,7 @@
 #include <regex>
 #include <unistd.h>
 
+#include "box.h"
 #include "runners.h"
 #include "model_input.h"
 #include "output_options.h"
@@ -138,6 +139,8 @@ AttentionViewOptions view_options(const AttentionOptions& options, const ModelIn
 
 void run_attention(const AttentionOptions& options) {
   const std::optional<std::regex> layer = regex_option("--layer", options.layer);
+  enter_box({{options.model}, {options.input.input, options.input.vocab}, options.list ? nullptr : &options.output, ""},
+            options.safety, options.safety.verbose);
   Stopwatch clock;
   nlohmann::json seconds = nlohmann::json::object();
   const Model model = load_model(options.model);

@@ -3,6 +3,7 @@
 #include <iostream>
 #include <memory>
 
+#include "box.h"
 #include "runners.h"
 #include "model_input.h"
 #include "output_options.h"
@@ -19,6 +20,7 @@ void run_bias(const BiasOptions& options) {
   std::vector<std::string> paths = options.models;
   if (!options.compare.empty()) paths.push_back(options.compare);
   const BiasSelection selection{regex_option("--match", options.match), regex_option("--layer", options.layer)};
+  enter_box({paths, {}, &options.output, ""}, options.safety, options.verbose);
   std::ostream& messages = human(options.output);
 
   std::vector<std::string> labels;

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <unistd.h>
 
+#include "box.h"
 #include "runners.h"
 #include "pevis/builtins.h"
 #include "pevis/error.h"
@@ -25,6 +26,7 @@ void run_builtins_verbose(const BuiltinsOptions& options) {
 }
 
 void run_export(const ExportOptions& options) {
+  enter_box({{options.model}, {}, nullptr, options.file}, options.safety, options.safety.verbose);
   const Model model = load_model(options.model);
   if (!model.module) {
     throw bad_input(options.model, "a " + model.format + " file has no module to export", "export a built-in or a TorchScript model");

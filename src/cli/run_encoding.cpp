@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "encoding_common.h"
+#include "box.h"
 #include "runners.h"
 #include "pevis/encoding.h"
 #include "pevis/error.h"
@@ -204,6 +205,8 @@ void list_candidates(std::ostream& out, const std::vector<PositionalCandidate>& 
 }  // namespace
 
 void run_encoding_model(const EncodingOptions& options) {
+  enter_box({{options.model}, {options.config}, options.list ? nullptr : &options.output, ""}, options.safety,
+            options.safety.verbose);
   const Model model = load_model(options.model);
   const auto candidates = find_positional_tensors(model);
   std::ostream& messages = human(options.output);

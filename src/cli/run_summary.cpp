@@ -4,6 +4,7 @@
 #include <iostream>
 #include <memory>
 
+#include "box.h"
 #include "runners.h"
 #include "model_input.h"
 #include "output_options.h"
@@ -17,6 +18,8 @@
 namespace pevis::cli {
 
 void run_summary(const SummaryOptions& options) {
+  enter_box({{options.model}, {options.input.input, options.input.vocab}, &options.output, ""}, options.safety,
+            options.verbose);
   const Model model = load_model(options.model);
   const bool with_input = !options.input.input.empty() || !options.input.input_shape.empty() || model.program;
   ModelInput input;

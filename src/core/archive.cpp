@@ -73,7 +73,9 @@ std::string ByteSource::read_string(std::uint64_t offset, std::uint64_t n) const
 }
 
 std::shared_ptr<const ByteSource> open_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused
+  // below as not a regular file); reads of a regular file ignore the flag.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     const int error = errno;
     throw bad_input(path, std::string("cannot open the file: ") + std::strerror(error),

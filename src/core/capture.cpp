@@ -253,6 +253,8 @@ c10::IValue run_graph(torch::jit::Module& module, std::shared_ptr<torch::jit::Gr
     if (is_out_of_memory(e)) throw out_of_memory("running the model's forward");
     throw bad_input(model.path, "the model's forward failed on this input: " + forward_error_line(e.what_without_backtrace()),
                     input_hint(model) + "; check --input, --layout or --input-shape");
+  } catch (const Error&) {
+    throw;
   } catch (const std::exception& e) {
     if (is_out_of_memory(e)) throw out_of_memory("running the model's forward");
     throw bad_input(model.path, "the model's forward failed on this input: " + forward_error_line(e.what()), input_hint(model));
@@ -323,6 +325,13 @@ c10::IValue plain_forward(const Model& model, const std::vector<c10::IValue>& in
     if (is_out_of_memory(e)) throw out_of_memory("running the model's forward");
     throw bad_input(model.path, "the model's forward failed on this input: " + forward_error_line(e.what_without_backtrace()),
                     input_hint(model));
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    // LibTorch raises standard exceptions too (std::out_of_range from a
+    // list index, std::runtime_error): the model's or its input's, not pevis's.
+    if (is_out_of_memory(e)) throw out_of_memory("running the model's forward");
+    throw bad_input(model.path, "the model's forward failed on this input: " + forward_error_line(e.what()), input_hint(model));
   }
 }
 

@@ -20,6 +20,7 @@
 
 #include "pevis/archive.h"
 #include "pevis/error.h"
+#include "pevis/json_depth.h"
 #include "pevis/memory.h"
 #include "pevis/module_path.h"
 #include "pevis/operators.h"
@@ -81,14 +82,18 @@ std::pair<SizeOp, std::string> size_operation(const std::string& target) {
   return {found->second, "_operator::" + target.substr(10) + "(int a, int b) -> int"};
 }
 
+// Python's integers do not overflow; int64 does, and INT64_MIN / -1 traps.
+// A size past int64 is no size a tensor can have: refused.
 std::int64_t size_arithmetic(SizeOp op, std::int64_t a, std::int64_t b) {
+  std::int64_t out = 0;
   switch (op) {
-    case SizeOp::kAdd: return a + b;
-    case SizeOp::kSub: return a - b;
-    case SizeOp::kMul: return a * b;
+    case SizeOp::kAdd: TORCH_CHECK(!__builtin_add_overflow(a, b, &out), "a size overflows: ", a, " + ", b); return out;
+    case SizeOp::kSub: TORCH_CHECK(!__builtin_sub_overflow(a, b, &out), "a size overflows: ", a, " - ", b); return out;
+    case SizeOp::kMul: TORCH_CHECK(!__builtin_mul_overflow(a, b, &out), "a size overflows: ", a, " * ", b); return out;
     case SizeOp::kFloorDiv:
     case SizeOp::kMod: {
       TORCH_CHECK(b != 0, "a size is divided by zero");
+      TORCH_CHECK(!(b == -1 && a == std::numeric_limits<std::int64_t>::min()), "a size overflows: ", a, " // -1");
       std::int64_t q = a / b;
       if ((a % b != 0) && ((a < 0) != (b < 0))) --q;  // Python's floor division
       return op == SizeOp::kFloorDiv ? q : a - q * b;
@@ -589,8 +594,10 @@ Model read_exported(const ZipArchive& zip, const std::string& path) {
     return zip.read(prefix + name);
   };
   json program_json;
+  const std::string program_text = standard_json(read(kProgramEntry));
+  check_json_depth(program_text, path);
   try {
-    program_json = json::parse(standard_json(read(kProgramEntry)));
+    program_json = json::parse(program_text);
   } catch (const json::exception& e) {
     throw bad_input(path, std::string("the program's JSON cannot be read (") + e.what() + ")", "the file is damaged");
   }
@@ -655,6 +662,16 @@ Model read_exported(const ZipArchive& zip, const std::string& path) {
   model.program = std::move(program);
   return model;
 }
+
+namespace {
+
+Error node_failed(const Model& model, std::size_t i, const ExportedNodeInfo& info, const std::string& what) {
+  return bad_input(model.path, "node " + std::to_string(i) + " (" + info.op + " in '" + info.path +
+                                   "') failed on this input: " + what,
+                   "the program takes (" + exported_signature(model) + ")");
+}
+
+}  // namespace
 
 c10::IValue run_exported(const Model& model, const std::vector<c10::IValue>& inputs, const ExportedObserver& observe) {
   const ExportedProgram& program = program_of(model);
@@ -725,11 +742,12 @@ c10::IValue run_exported(const Model& model, const std::vector<c10::IValue>& inp
       }
     } catch (const c10::Error& e) {
       if (is_out_of_memory(e)) throw out_of_memory("running node " + std::to_string(i) + " (" + info.op + ")");
-      std::string what = e.what_without_backtrace();
-      what = what.substr(0, what.find('\n'));
-      throw bad_input(model.path, "node " + std::to_string(i) + " (" + info.op + " in '" + info.path +
-                                      "') failed on this input: " + what,
-                      "the program takes (" + exported_signature(model) + ")");
+      throw node_failed(model, i, info, first_line(e.what_without_backtrace()));
+    } catch (const std::exception& e) {
+      // LibTorch's kernels raise standard exceptions too: still the
+      // program's or its input's failure, not pevis's.
+      if (is_out_of_memory(e)) throw out_of_memory("running node " + std::to_string(i) + " (" + info.op + ")");
+      throw node_failed(model, i, info, first_line(e.what()));
     }
     // One list return spreads over several named outputs.
     if (stack.size() == 1 && stack[0].isTensorList() && node.outputs.size() != 1) {

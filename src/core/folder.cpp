@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 
 #include "pevis/archive.h"
 #include "pevis/error.h"
+#include "pevis/json_depth.h"
 #include "pevis/model.h"
 #include "pevis/module_path.h"
 
@@ -20,6 +22,15 @@ namespace {
 using nlohmann::json;
 
 constexpr std::uint64_t kMaxIndexBytes = 256ull << 20;  // a 1e6-tensor index is about 100 MB
+
+// The path with every link resolved, or "" when it cannot be.
+std::string real_path(const std::string& path) {
+  char* resolved = ::realpath(path.c_str(), nullptr);
+  if (!resolved) return "";
+  std::string out(resolved);
+  std::free(resolved);
+  return out;
+}
 
 bool is_dir(const std::string& path) {
   struct stat info {};
@@ -48,7 +59,9 @@ std::vector<std::pair<std::string, std::string>> read_config(const std::string& 
   try {
     const auto source = open_file(path);
     if (source->size() > kMaxIndexBytes) return {{"config.json", "too large to read"}};
-    config = json::parse(source->read_string(0, source->size()));
+    const std::string text = source->read_string(0, source->size());
+    check_json_depth(text, path);
+    config = json::parse(text);
   } catch (const json::exception&) {
     return {{"config.json", "not valid JSON (ignored)"}};
   } catch (const Error&) {
@@ -105,9 +118,11 @@ bool plain_name(const std::string& name) {
 Model read_index(const std::string& index_path) {
   const auto source = open_file(index_path);
   if (source->size() > kMaxIndexBytes) throw bad_input(index_path, "the index is larger than any index of a checkpoint", "check the path");
+  const std::string text = source->read_string(0, source->size());
+  check_json_depth(text, index_path);
   json index;
   try {
-    index = json::parse(source->read_string(0, source->size()));
+    index = json::parse(text);
   } catch (const json::exception&) {
     throw bad_input(index_path, "the index is not valid JSON", "the file is damaged: download it again");
   }
@@ -143,6 +158,12 @@ Model read_index(const std::string& index_path) {
   std::set<std::string> formats;
   for (const auto& shard : shards) {
     const std::string shard_path = join(folder, shard);
+    // A shard is a file of the folder: a link that leads elsewhere is refused.
+    const std::string real = real_path(shard_path), real_folder = real_path(folder.empty() ? "." : folder);
+    if (real.empty() || real_folder.empty() || real.substr(0, real.rfind('/')) != (real_folder == "/" ? "" : real_folder)) {
+      throw bad_input(index_path, "the shard " + one_line(shard) + " is a link that leads outside the folder",
+                      "copy the shard into the folder instead of linking to it");
+    }
     if (is_dir(shard_path) || index_on_disk(shard_path)) {
       throw bad_input(index_path, "the index names " + one_line(shard) + " as a shard, but it is a folder or an index",
                       "the index is damaged or hostile");

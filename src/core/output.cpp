@@ -124,6 +124,8 @@ void write_data(const std::vector<Product>& products, const OutputSpec& spec,
 void write_products(std::vector<Product> products, const OutputSpec& spec,
                     const std::function<void(const WrittenFile&)>& on_written) {
   const fs::path dir(spec.dir);
+  // Nothing asked for (--format none --data none): no folder either.
+  if (!spec.figures && spec.data == DataFormat::kNone && !spec.scripts) return;
   make_folder(dir);
   for (auto& product : products) {
     if (spec.size) product.figure.size = *spec.size;

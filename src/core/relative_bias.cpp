@@ -19,6 +19,7 @@
 
 #include "pevis/archive.h"
 #include "pevis/error.h"
+#include "pevis/json_depth.h"
 #include "pevis/memory.h"
 
 namespace pevis {
@@ -49,7 +50,9 @@ T5Spec t5_from_config(const std::string& path, T5Spec spec) {
   try {
     const auto source = open_file(path);
     if (source->size() > (16u << 20)) return spec;
-    const auto config = nlohmann::json::parse(source->read_string(0, source->size()));
+    const std::string text = source->read_string(0, source->size());
+    check_json_depth(text, path);
+    const auto config = nlohmann::json::parse(text);
     const auto whole = [&](const char* key, std::int64_t& into) {
       if (config.is_object() && config.contains(key) && config[key].is_number_integer()) into = config[key].get<std::int64_t>();
     };

@@ -10,6 +10,7 @@
 
 #include "pevis/archive.h"
 #include "pevis/error.h"
+#include "pevis/json_depth.h"
 
 namespace pevis {
 namespace {
@@ -220,6 +221,7 @@ std::vector<double> rope_decay(const std::vector<double>& inv_freq, double atten
 }
 
 RopeSpec rope_from_config(const std::string& text, const std::string& path) {
+  check_json_depth(text, path);
   json config;
   try {
     config = json::parse(text);

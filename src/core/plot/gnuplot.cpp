@@ -4,6 +4,7 @@
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -622,7 +623,12 @@ void run_gnuplot(const std::string& script, const std::string& work_dir, int std
     throw output_error("gnuplot", "not found on PATH, so no figure was drawn",
                        "install it with 'apt-get install gnuplot-nox', or pass --format none");
   }
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> messages(std::tmpfile(), &std::fclose);
+  // gnuplot's messages go to a file in memory: a confined pevis may write
+  // nothing outside its output folder, not even a temporary file.
+  const int messages_fd = ::memfd_create("gnuplot-messages", MFD_CLOEXEC);
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> messages(messages_fd < 0 ? nullptr : ::fdopen(messages_fd, "w+"),
+                                                           &std::fclose);
+  if (messages_fd >= 0 && !messages) ::close(messages_fd);
   int pipe_fds[2];
   if (!messages || ::pipe2(pipe_fds, O_CLOEXEC) != 0) {
     throw output_error("gnuplot", std::string("cannot start it: ") + std::strerror(errno));

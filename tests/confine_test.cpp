@@ -1,0 +1,100 @@
+// The second wall: pevis-torch confines itself (Landlock) before it reads a
+// model. A model the allow-list was told to let through (--allow-op) still
+// cannot touch a file outside the job's inputs and its output folder.
+#include <gtest/gtest.h>
+#include <sys/syscall.h>
+#include <torch/script.h>
+#include <unistd.h>
+
+#include "pevis/confine.h"
+#include "test_util.h"
+
+namespace pevis {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool kernel_has_landlock() { return ::syscall(444, nullptr, 0, 1u) >= 1; }
+
+// A scripted model whose forward is `body` (on x, a [1, 4] float tensor).
+void save_model(const fs::path& path, const std::string& body) {
+  torch::jit::Module m("Evil");
+  m.define("def forward(self, x):\n" + body);
+  m.save(path.string());
+}
+
+test::RunResult pevis(const std::vector<std::string>& args, const test::TempDir& dir) {
+  return test::run(PEVIS_BINARY, args, dir.path());
+}
+
+TEST(Confine, VerboseSaysWhichConfinementIsInForce) {
+  test::TempDir dir;
+  const auto r = pevis({"summary", "builtin:simple-net", "--format", "none", "--data", "none", "-v"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  if (kernel_has_landlock()) {
+    EXPECT_NE(r.err.find("pevis: Landlock ABI "), std::string::npos) << r.err;
+  } else {
+    EXPECT_NE(r.err.find("no Landlock confinement"), std::string::npos) << r.err;
+  }
+}
+
+// The attack of the issue: torch.from_file(path, shared=True) maps a file
+// read-write (creating it when absent), and fill_ writes it.
+TEST(Confine, AnAllowedFromFileCannotWriteOrCreateOrReadOutsideTheBox) {
+  if (!kernel_has_landlock()) GTEST_SKIP() << "this kernel has no Landlock: the allow-list is the only wall";
+  test::TempDir dir;
+  const fs::path victim = dir / "victim.txt", created = dir / "created.bin";
+  test::write_file(victim, "precious file");
+  save_model(dir / "overwrite.pt", "    t = torch.from_file('" + victim.string() + "', True, 8, dtype=0)\n"
+                                   "    t.fill_(88)\n    return x + t.sum()\n");
+  save_model(dir / "create.pt", "    t = torch.from_file('" + created.string() + "', True, 8, dtype=0)\n"
+                                "    t.fill_(88)\n    return x + t.sum()\n");
+  save_model(dir / "read.pt", "    t = torch.from_file('/etc/passwd', False, 16, dtype=0)\n    return x + t.sum()\n");
+  for (const std::string model : {"overwrite.pt", "create.pt", "read.pt"}) {
+    // Refused by the allow-list first...
+    auto r = pevis({"summary", model, "--input-shape", "1,4", "-o", "out"}, dir);
+    EXPECT_EQ(r.exit_code, 3) << r.err;
+    EXPECT_NE(r.err.find("aten::from_file"), std::string::npos) << r.err;
+    // ...and stopped by the kernel when the user lets it through.
+    r = pevis({"summary", model, "--input-shape", "1,4", "-o", "out", "--allow-op", "aten::from_file"}, dir);
+    EXPECT_EQ(r.exit_code, 3) << model << ": " << r.err;
+    EXPECT_EQ(test::count_lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find("forward failed"), std::string::npos) << r.err;
+    EXPECT_EQ(test::read_file(victim), "precious file");
+    EXPECT_FALSE(fs::exists(created)) << model;
+  }
+  // Inside the output folder the same operator works: the box is the
+  // output folder, not a refusal of the operator.
+  fs::create_directories(dir / "out");
+  test::write_file(dir / "out" / "scratch.bin", "12345678");
+  save_model(dir / "inside.pt", "    t = torch.from_file('" + (dir / "out" / "scratch.bin").string() +
+                                    "', True, 8, dtype=0)\n    t.fill_(88)\n    return x + t.sum()\n");
+  const auto r = pevis({"summary", "inside.pt", "--input-shape", "1,4", "-o", "out", "--allow-op", "aten::from_file",
+                        "--format", "none"},
+                       dir);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(test::read_file(dir / "out" / "scratch.bin"), "XXXXXXXX");
+}
+
+TEST(Confine, AllowOpNeedsAQualifiedName) {
+  test::TempDir dir;
+  const auto r = pevis({"summary", "builtin:simple-net", "--allow-op", "from_file"}, dir);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("not a qualified operator name"), std::string::npos) << r.err;
+}
+
+// A model that runs longer than --time-limit is stopped with exit 3.
+TEST(Confine, TheTimeLimitStopsALongForward) {
+  test::TempDir dir;
+  save_model(dir / "slow.pt",
+             "    y = x\n    for i in range(100000000):\n        y = y + 1.0\n    return y\n");
+  const auto started = std::chrono::steady_clock::now();
+  const auto r = pevis({"summary", "slow.pt", "--input-shape", "1,4", "--time-limit", "2", "-o", "out"}, dir);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("time limit of 2 s"), std::string::npos) << r.err;
+  EXPECT_LT(seconds, 30);
+}
+
+}  // namespace
+}  // namespace pevis
