@@ -76,6 +76,30 @@ TEST(Confine, AnAllowedFromFileCannotWriteOrCreateOrReadOutsideTheBox) {
   EXPECT_EQ(test::read_file(dir / "out" / "scratch.bin"), "XXXXXXXX");
 }
 
+// The same through a torch.export program (tests/data/bad/make_hostile_pt2.py),
+// which maps victim.txt of its working folder, for every subcommand that
+// runs a model.
+TEST(Confine, AnAllowedFromFileInAProgramCannotTouchTheWorkingFolder) {
+  if (!kernel_has_landlock()) GTEST_SKIP() << "this kernel has no Landlock: the allow-list is the only wall";
+  test::TempDir dir;
+  const std::string program = std::string(PEVIS_TEST_DATA) + "/bad/pt2_from_file.pt2";
+  for (const bool present : {true, false}) {
+    if (present) test::write_file(dir / "victim.txt", "precious file");
+    for (const std::string command : {"summary", "attention"}) {
+      const auto r = pevis({command, program, "-o", "out", "--allow-op", "aten::from_file"}, dir);
+      EXPECT_EQ(r.exit_code, 3) << command << ": " << r.err;
+      EXPECT_NE(r.err.find("aten::from_file"), std::string::npos) << r.err;
+      if (present) {
+        EXPECT_EQ(test::read_file(dir / "victim.txt"), "precious file") << command;
+      } else {
+        EXPECT_FALSE(fs::exists(dir / "victim.txt")) << command;
+      }
+      EXPECT_FALSE(fs::exists(dir / "out")) << "a failed run left its output folder";
+    }
+    if (present) fs::remove(dir / "victim.txt");
+  }
+}
+
 TEST(Confine, AllowOpNeedsAQualifiedName) {
   test::TempDir dir;
   const auto r = pevis({"summary", "builtin:simple-net", "--allow-op", "from_file"}, dir);

@@ -4,6 +4,7 @@
 // the function `main` calls; a few runs of the real binary check that what
 // a shell sees is the same.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <fstream>
@@ -105,6 +106,99 @@ TEST(Hostile, TheBinaryRefusesAsTheFunctionDoes) {
     }
   }
   expect_nothing_written(dir);
+}
+
+// Programs that load (every operator is allowed) and fail when run: exit 3
+// and one line, never a signal.
+TEST(Hostile, ProgramsThatFailWhenRunAreRefused) {
+  test::TempDir dir;
+  for (const auto& entry : fs::directory_iterator(kData + "/hostile_run")) {
+    const std::string file = entry.path().string();
+    for (const std::vector<std::string>& command : {std::vector<std::string>{"summary", file},
+                                                     std::vector<std::string>{"attention", file}}) {
+      const auto r = pevis(command, dir);
+      expect_refused(r, command[0] + " " + file);
+      EXPECT_NE(r.err.find("overflows"), std::string::npos) << r.err;
+    }
+  }
+  expect_nothing_written(dir);
+}
+
+// A safetensors file whose header is `header`, padded, with no data.
+void write_raw_safetensors(const fs::path& path, std::string header) {
+  header.append((8 - header.size() % 8) % 8, ' ');
+  std::string bytes(8, '\0');
+  for (int i = 0; i < 8; ++i) bytes[static_cast<std::size_t>(i)] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+  test::write_file(path, bytes + header);
+}
+
+std::string deep_json(std::size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
+
+// JSON nested hundreds of thousands deep overflowed the stack where it was
+// parsed, copied or printed: refused before parsing, or ignored where the
+// file is only shown (a folder's config.json).
+TEST(Hostile, DeeplyNestedJsonIsRefusedWithoutACrash) {
+  test::TempDir dir;
+  write_raw_safetensors(dir / "deep.safetensors", "{\"__metadata__\":{\"a\":" + deep_json(500000) + "}}");
+  auto r = pevis({"bias", "deep.safetensors"}, dir);
+  expect_refused(r, "deep safetensors header");
+  EXPECT_NE(r.err.find("nests deeper than 256 levels"), std::string::npos) << r.err;
+
+  fs::create_directories(dir / "indexed");
+  test::write_safetensors(dir / "indexed" / "a.safetensors", {{"fc.bias", "F32", {2}, test::float_bytes({1, 2})}});
+  test::write_file(dir / "indexed" / "model.safetensors.index.json",
+                   "{\"metadata\":" + deep_json(300000) + ",\"weight_map\":{\"fc.bias\":\"a.safetensors\"}}");
+  r = pevis({"bias", "indexed"}, dir);
+  expect_refused(r, "deep index");
+
+  fs::create_directories(dir / "configured");
+  test::write_safetensors(dir / "configured" / "model.safetensors", {{"fc.bias", "F32", {2}, test::float_bytes({1, 2})}});
+  test::write_file(dir / "configured" / "config.json", "{\"a\":" + deep_json(300000) + "}");
+  r = pevis({"summary", "configured", "--format", "none", "--data", "none", "-v"}, dir);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("cannot be read (ignored)"), std::string::npos) << r.out;
+}
+
+// A FIFO where a model, a shard or a config.json should be is refused (or,
+// for config.json, ignored) at once: opening it used to wait for a writer.
+TEST(Hostile, FifosAreRefusedWithoutWaiting) {
+  test::TempDir dir;
+  ASSERT_EQ(::mkfifo((dir / "model.fifo").c_str(), 0600), 0);
+  expect_refused(pevis({"bias", "model.fifo"}, dir), "a FIFO as the model");
+  fs::create_directories(dir / "folder");
+  ASSERT_EQ(::mkfifo((dir / "folder" / "model.safetensors").c_str(), 0600), 0);
+  expect_refused(pevis({"bias", "folder"}, dir), "a FIFO as model.safetensors");
+  fs::create_directories(dir / "configured");
+  test::write_safetensors(dir / "configured" / "model.safetensors", {{"fc.bias", "F32", {2}, test::float_bytes({1, 2})}});
+  ASSERT_EQ(::mkfifo((dir / "configured" / "config.json").c_str(), 0600), 0);
+  const auto r = pevis({"bias", "configured", "--format", "none", "--data", "none"}, dir);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+// An index's shard that is a link leading out of the folder is refused.
+TEST(Hostile, AShardLinkedFromOutsideTheFolderIsRefused) {
+  test::TempDir dir;
+  fs::create_directories(dir / "elsewhere");
+  fs::create_directories(dir / "model");
+  test::write_safetensors(dir / "elsewhere" / "a.safetensors", {{"fc.bias", "F32", {2}, test::float_bytes({1, 2})}});
+  fs::create_symlink(dir / "elsewhere" / "a.safetensors", dir / "model" / "a.safetensors");
+  test::write_file(dir / "model" / "model.safetensors.index.json", "{\"weight_map\":{\"fc.bias\":\"a.safetensors\"}}");
+  const auto r = pevis({"bias", "model"}, dir);
+  expect_refused(r, "a shard linked from elsewhere");
+  EXPECT_NE(r.err.find("leads outside the folder"), std::string::npos) << r.err;
+}
+
+// 100,000 tensors in one header: read (it took 16 s when each key was
+// looked up in an ordered object).
+TEST(Hostile, AHeaderOfManyTensorsIsRead) {
+  test::TempDir dir;
+  std::string header = "{";
+  for (int i = 0; i < 100000; ++i) {
+    header += (i ? "," : "") + std::string("\"t") + std::to_string(i) + ".bias\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}";
+  }
+  write_raw_safetensors(dir / "many.safetensors", header + "}");
+  const auto r = pevis({"summary", "many.safetensors", "--format", "none", "--data", "none"}, dir);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
 TEST(Hostile, BadTextInputsAreRefused) {
