@@ -144,5 +144,47 @@ TEST(Output, AFileWhereTheFolderShouldBeIsAnOutputError) {
   }
 }
 
+// A sub-folder pevis writes into (attention/ in OUT/attention/SITE.png) that
+// someone planted as a link to another folder is not followed.
+TEST(Output, ALinkPlantedInsideTheOutputFolderIsNotFollowed) {
+  test::TempDir dir, elsewhere;
+  std::filesystem::create_directories(dir / "out");
+  std::filesystem::create_directory_symlink(elsewhere.path(), dir / "out" / "attention");
+  for (const auto data : {DataFormat::kCsv, DataFormat::kNpy}) {
+    OutputSpec spec;
+    spec.dir = (dir / "out").string();
+    spec.figures = std::nullopt;
+    spec.data = data;
+    try {
+      write_all({heatmap_product("attention/site")}, spec);
+      ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ExitCode::kOutput);
+      EXPECT_NE(std::string(e.what()).find("symbolic link"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(elsewhere.path()));
+}
+
+// X.npy and X.labels.json appear together or not at all, and a failed run
+// leaves no data file.
+TEST(Output, AFailedRunLeavesNoHalfOfANpyPair) {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir / "h.labels.json");  // in the way of the second file
+  OutputSpec spec;
+  spec.dir = dir.path().string();
+  spec.figures = std::nullopt;
+  spec.data = DataFormat::kNpy;
+  try {
+    write_all({heatmap_product("g"), heatmap_product("h")}, spec);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::kOutput);
+  }
+  int entries = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir.path())) ++entries;
+  EXPECT_EQ(entries, 1) << "data files or temporary files were left behind";
+}
+
 }  // namespace
 }  // namespace pevis

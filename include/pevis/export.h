@@ -61,4 +61,14 @@ void write_file_atomic(const std::string& path, const std::function<void(std::os
 /// temporary file is removed.
 void write_via_temporary(const std::string& path, const std::function<void(const std::string& temp)>& write);
 
+/// The first half of `write_file_atomic`, for files that must appear together
+/// or not at all (`X.npy` and `X.labels.json`): writes the complete file under
+/// a temporary name beside `path` and returns that name. Throws as
+/// `write_file_atomic` does, leaving no temporary file.
+std::string write_staged(const std::string& path, const std::function<void(std::ostream&)>& fill);
+
+/// The second half: renames a staged file over `path`. Throws `pevis::Error`
+/// (exit 4) when it cannot, removing the staged file.
+void commit_staged(const std::string& staged, const std::string& path);
+
 }  // namespace pevis

@@ -247,9 +247,16 @@ void write_json(std::ostream& out, const Table& table) {
   out << "]}\n";
 }
 
-void write_via_temporary(const std::string& path, const std::function<void(const std::string& temp)>& write) {
+namespace {
+
+std::string temporary_name(const std::string& path) {
   std::random_device entropy;
-  const std::string temp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(entropy() % 1000000);
+  return path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(entropy() % 1000000);
+}
+
+// Runs `write` on `temp`; on failure removes it and throws (exit 4).
+void write_temporary(const std::string& path, const std::string& temp,
+                     const std::function<void(const std::string& temp)>& write) {
   try {
     write(temp);
   } catch (const Error&) {
@@ -259,25 +266,44 @@ void write_via_temporary(const std::string& path, const std::function<void(const
     std::remove(temp.c_str());
     throw output_error(path, "writing failed: " + first_line(e.what()), "check free disk space and permissions");
   }
-  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+}
+
+void fill_file(const std::string& path, const std::string& temp, const std::function<void(std::ostream&)>& fill) {
+  std::ofstream file(temp, std::ios::binary | std::ios::trunc);
+  if (!file) {
+    throw output_error(path, std::string("cannot create file: ") + std::strerror(errno),
+                       "check that the output folder exists and is writable");
+  }
+  fill(file);
+  file.flush();
+  if (!file) throw output_error(path, "writing failed", "check free disk space and permissions");
+}
+
+}  // namespace
+
+void commit_staged(const std::string& staged, const std::string& path) {
+  if (std::rename(staged.c_str(), path.c_str()) != 0) {
     int saved = errno;
-    std::remove(temp.c_str());
+    std::remove(staged.c_str());
     throw output_error(path, std::string("cannot replace file: ") + std::strerror(saved),
                        "check that the output folder is writable");
   }
 }
 
+void write_via_temporary(const std::string& path, const std::function<void(const std::string& temp)>& write) {
+  const std::string temp = temporary_name(path);
+  write_temporary(path, temp, write);
+  commit_staged(temp, path);
+}
+
+std::string write_staged(const std::string& path, const std::function<void(std::ostream&)>& fill) {
+  const std::string temp = temporary_name(path);
+  write_temporary(path, temp, [&](const std::string& name) { fill_file(path, name, fill); });
+  return temp;
+}
+
 void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& fill) {
-  write_via_temporary(path, [&](const std::string& temp) {
-    std::ofstream file(temp, std::ios::binary | std::ios::trunc);
-    if (!file) {
-      throw output_error(path, std::string("cannot create file: ") + std::strerror(errno),
-                         "check that the output folder exists and is writable");
-    }
-    fill(file);
-    file.flush();
-    if (!file) throw output_error(path, "writing failed", "check free disk space and permissions");
-  });
+  commit_staged(write_staged(path, fill), path);
 }
 
 }  // namespace pevis

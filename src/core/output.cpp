@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <system_error>
@@ -28,6 +30,34 @@ void make_folder(const fs::path& folder) {
   if (error || !fs::is_directory(folder)) {
     throw output_error(folder.string(), "cannot create the output folder" + (error ? ": " + error.message() : ""),
                        "choose another folder with -o");
+  }
+}
+
+// Makes `folder`, a folder inside the output folder `dir`, one part at a
+// time, and follows no link on the way: a link inside the output folder was
+// not made by pevis (someone planted it), and following it would write
+// outside. The output folder itself may be a link; the user chose it.
+void make_output_folder(const fs::path& dir, const fs::path& folder) {
+  const fs::path relative = folder.lexically_relative(dir);
+  if (relative.empty() || relative == ".") return;
+  fs::path at = dir;
+  for (const auto& part : relative) {
+    at /= part;
+    struct stat info {};
+    if (::lstat(at.c_str(), &info) != 0) {
+      if (::mkdir(at.c_str(), 0777) != 0 && errno != EEXIST) {
+        throw output_error(at.string(), std::string("cannot create the folder: ") + std::strerror(errno),
+                           "choose another folder with -o");
+      }
+      if (::lstat(at.c_str(), &info) != 0) {
+        throw output_error(at.string(), "cannot create the folder", "choose another folder with -o");
+      }
+    }
+    if (S_ISLNK(info.st_mode)) {
+      throw output_error(at.string(), "a symbolic link inside the output folder, which pevis did not make and does not follow",
+                         "remove it, or choose another folder with -o");
+    }
+    if (!S_ISDIR(info.st_mode)) throw output_error(at.string(), "not a folder", "remove it, or choose another folder with -o");
   }
 }
 
@@ -90,7 +120,7 @@ void write_data(const std::vector<Product>& products, const OutputSpec& spec,
     }
   }
   for (const auto& job : jobs) {
-    make_folder(job.path.parent_path());
+    make_output_folder(dir, job.path.parent_path());
     if (job.writes == Writes::kLabels) continue;
     const long double bytes = job.writes == Writes::kNpy    ? static_cast<long double>(npy_bytes(*job.matrix))
                               : job.writes == Writes::kTable ? data_file_bytes(*job.table)
@@ -102,9 +132,13 @@ void write_data(const std::vector<Product>& products, const OutputSpec& spec,
       spec.on_progress("writing " + job.path.string() + " (about " + human_bytes(bytes) + ")");
     }
   }
+  // Every data file is written under a temporary name first and renamed only
+  // once all are complete: a failed run leaves none (never an X.labels.json
+  // without its X.npy).
+  std::vector<std::string> staged(jobs.size());
   const auto failures = for_each_index(jobs.size(), [&](std::size_t i) {
     const Job& job = jobs[i];
-    write_file_atomic(job.path.string(), [&](std::ostream& out) {
+    staged[i] = write_staged(job.path.string(), [&](std::ostream& out) {
       switch (job.writes) {
         case Writes::kTable: return text_ext == "csv" ? write_csv(out, *job.table) : write_json(out, *job.table);
         case Writes::kMatrix: return text_ext == "csv" ? write_csv(out, *job.matrix) : write_json(out, *job.matrix);
@@ -113,10 +147,35 @@ void write_data(const std::vector<Product>& products, const OutputSpec& spec,
       }
     });
   });
-  for (std::size_t i = 0; i < jobs.size(); ++i) {
-    if (!failures[i]) on_written({jobs[i].path.string(), "data", jobs[i].format});
+  const auto discard = [&staged] {
+    for (auto& name : staged) {
+      if (!name.empty()) std::remove(name.c_str());
+      name.clear();
+    }
+  };
+  if (std::any_of(failures.begin(), failures.end(), [](const std::exception_ptr& f) { return f != nullptr; })) {
+    discard();
+    rethrow_first(failures);
   }
-  rethrow_first(failures);
+  // What would stop a rename is looked for before any is made.
+  for (const auto& job : jobs) {
+    struct stat info {};
+    if (::lstat(job.path.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {
+      discard();
+      throw output_error(job.path.string(), "a folder is where the file goes", "remove it, or choose another folder with -o");
+    }
+  }
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    try {
+      commit_staged(staged[i], jobs[i].path.string());
+      staged[i].clear();
+    } catch (...) {
+      staged[i].clear();
+      discard();
+      throw;
+    }
+    on_written({jobs[i].path.string(), "data", jobs[i].format});
+  }
 }
 
 }  // namespace
@@ -144,7 +203,7 @@ void write_products(std::vector<Product> products, const OutputSpec& spec,
     for (const plot::Figure* figure : drawn) {
       const std::string name = figure->name;
       const fs::path path = dir / (name + ".gp");
-      make_folder(path.parent_path());
+      make_output_folder(dir, path.parent_path());
       // The script draws next to itself: its output name has no folder.
       const std::string figure_file = fs::path(name + "." + ext).filename().string();
       const std::string script = plot::render_script(*figure, {format, to_files ? figure_file : "", "", with_data});
@@ -179,7 +238,7 @@ void write_products(std::vector<Product> products, const OutputSpec& spec,
   } cleanup{data_files};
   for (std::size_t i = 0; i < drawn.size(); ++i) {
     const std::string name = drawn[i]->name;
-    if (to_files) make_folder((dir / name).parent_path());
+    if (to_files) make_output_folder(dir, (dir / name).parent_path());
     const std::string stem = ".pevis-data-" + std::to_string(::getpid()) + "-" + std::to_string(i);
     const plot::Script parts = plot::render(*drawn[i], {format, to_files ? name + "." + ext + suffix : "", stem, with_data});
     data_files.push_back(dir / (stem + ".gp"));
