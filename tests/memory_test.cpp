@@ -115,16 +115,26 @@ TEST(Memory, AnAllocationThatFailsAnywayIsAOneLineResourceError) {
   // 2 x 14000 x 14000 score matrix (1.6 GB) and its softmax, more than a
   // 3 GB address space leaves. The failure inside LibTorch is said in one line.
   if (test::kSanitized) GTEST_SKIP() << "AddressSanitizer cannot run under an address-space limit";
+  // Without pevis's allocator (PEVIS_CPU_CACHE=0) nothing budgets the
+  // forward: malloc fails inside LibTorch.
   test::TempDir dir;
-  const auto run = test::run(PEVIS_BINARY,
-                             {"attention", std::string(PEVIS_TEST_DATA) + "/attn_features.pt", "--input-shape", "1,14000,16",
-                              "--format", "none", "--data", "none"},
-                             dir.path(), {}, 3'000'000'000ull);
+  const std::vector<std::string> args = {"attention", std::string(PEVIS_TEST_DATA) + "/attn_features.pt", "--input-shape",
+                                         "1,14000,16", "--format", "none", "--data", "none"};
+  const auto run = test::run(PEVIS_BINARY, args, dir.path(), {{"PEVIS_CPU_CACHE", "0"}}, 3'000'000'000ull);
   EXPECT_EQ(run.exit_code, 3) << run.err;
   EXPECT_EQ(test::count_lines(run.err), 1) << run.err;
   EXPECT_NE(run.err.find("pevis: memory : an allocation failed while"), std::string::npos) << run.err;
   EXPECT_EQ(run.err.find("internal error"), std::string::npos) << run.err;
   EXPECT_EQ(run.err.find("enforce fail"), std::string::npos) << run.err;
+  // With it, the job's budget refuses the block before malloc is asked, and
+  // says which limit set it.
+  const auto budgeted = test::run(PEVIS_BINARY, args, dir.path(), {}, 3'000'000'000ull);
+  EXPECT_EQ(budgeted.exit_code, 3) << budgeted.err;
+  EXPECT_EQ(test::count_lines(budgeted.err), 1) << budgeted.err;
+  EXPECT_NE(budgeted.err.find("pevis: memory : an allocation was refused while running the model's forward: a tensor of "),
+            std::string::npos)
+      << budgeted.err;
+  EXPECT_NE(budgeted.err.find("set by the address-space limit (ulimit -v)"), std::string::npos) << budgeted.err;
 }
 
 // Test programs link the runners' set-up: LibTorch's CPU tensors come from
@@ -146,6 +156,26 @@ TEST(CpuAllocator, ALargeFreedBlockIsHandedOutAgain) {
   at::Tensor small = at::empty({16}, at::kFloat);
   EXPECT_EQ(cpu_allocator_counts().reused, after.reused);
   EXPECT_EQ(cpu_allocator_counts().fresh, after.fresh);
+}
+
+// With a budget set (pevis-torch sets the job's, before the model is read), a
+// large block past it is refused in words that the job reports with exit 3,
+// instead of the kernel killing the process at a cgroup's limit.
+TEST(CpuAllocator, ABlockPastTheBudgetIsRefusedInWords) {
+  limit_cpu_allocations(200u << 20, "the cgroup's memory limit");
+  try {
+    at::Tensor fits = at::empty({16 << 20}, at::kByte);
+    EXPECT_EQ(fits.numel(), 16 << 20);
+    at::Tensor t = at::empty({256 << 20}, at::kByte);
+    ADD_FAILURE() << "no error";
+  } catch (const c10::Error& e) {
+    const std::string text = e.what_without_backtrace();
+    EXPECT_NE(text.find("memory budget of 209715200 bytes (the cgroup's memory limit)"), std::string::npos) << text;
+    EXPECT_TRUE(is_out_of_memory(e));
+  }
+  limit_cpu_allocations(0, "");
+  at::Tensor later = at::empty({256 << 20}, at::kByte);
+  EXPECT_EQ(later.numel(), 256 << 20);
 }
 
 }  // namespace

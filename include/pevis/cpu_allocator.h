@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 
 namespace pevis {
 
@@ -15,6 +16,15 @@ namespace pevis {
 /// 64-byte aligned, as LibTorch's own.
 /// Safe to call more than once; the first call decides.
 void use_caching_cpu_allocator(std::size_t cache_bytes);
+
+/// Refuses new large blocks (1 MiB and up) that would take those in use and
+/// kept past `bytes` (0: no limit): LibTorch then raises "can't allocate
+/// memory ... memory budget" naming `limited_by`, which the job reports with
+/// exit 3. Set once a job knows its budget, before the model is read, so that
+/// a forward pass that outgrows a cgroup's limit fails in words instead of
+/// being killed by the kernel. Has no effect when the caching allocator is
+/// not in use (PEVIS_CPU_CACHE=0).
+void limit_cpu_allocations(std::size_t bytes, const std::string& limited_by);
 
 /// Frees the kept blocks and keeps no more: called once the forward passes
 /// are done, so that blocks of a shape no later step asks for do not sit

@@ -49,7 +49,12 @@ void check_memory(long double need, const std::string& what, const std::string& 
 bool is_out_of_memory(const std::exception& error);
 
 /// The one-line error (exit 3) for an allocation that failed although the
-/// estimate fitted; `during` says what was being done.
+/// estimate fitted; `during` says what was being done. When the refusal was
+/// the job's budget's (`note_budget_refusal`), it says so, with the sizes.
 Error out_of_memory(const std::string& during);
+
+/// Kept for `out_of_memory`: an allocation of `bytes` was refused because it
+/// would take the job past its budget of `budget` bytes, set by `limited_by`.
+void note_budget_refusal(std::uint64_t bytes, std::uint64_t budget, const std::string& limited_by);
 
 }  // namespace pevis

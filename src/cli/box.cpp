@@ -14,6 +14,8 @@
 #include "pevis/builtin_info.h"
 #include "pevis/builtins.h"
 #include "pevis/confine.h"
+#include "pevis/cpu_allocator.h"
+#include "pevis/memory.h"
 #include "pevis/error.h"
 #include "pevis/model.h"
 #include "pevis/plot/gnuplot.h"
@@ -117,6 +119,10 @@ void leave_box(bool success) { keeper().finish(success); }
 void enter_box(const JobFiles& files, const SafetyOptions& safety, bool verbose) {
   set_extra_allowed_operators(safety.allow_ops);
   if (!confinement_enabled()) return;
+  // What the job may allocate, read while /proc and the cgroup's files can
+  // be: nine tenths of it for tensors, the rest for everything else.
+  const MemoryBudget budget = memory_budget();
+  limit_cpu_allocations(static_cast<std::size_t>(budget.bytes / 10 * 9), budget.limited_by);
   Confinement box = system_confinement();
   for (const auto& model : files.models) {
     if (model.rfind(kBuiltinPrefix, 0) == 0) {

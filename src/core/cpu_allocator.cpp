@@ -3,6 +3,7 @@
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
 #include <c10/util/Exception.h>
+#include "pevis/memory.h"
 #include "pevis/torch_version.h"
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <list>
 #include <map>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 
 namespace pevis {
@@ -91,6 +93,7 @@ class CachingCpuAllocator final : public c10::Allocator {
       room = high_water_ - live_ - size + std::max<std::size_t>(64u << 20, high_water_ / 8);
     }
     drop_cache(room);
+    check_budget(n, size);
     void* p = aligned_block(size);
     if (!p) {
       drop_cache(0);  // memory kept for later may be what this one needs
@@ -104,6 +107,34 @@ class CachingCpuAllocator final : public c10::Allocator {
     return p;
   }
 
+  // Refuses a new block that would take the large blocks in use and kept
+  // past the job's budget: a failure the job can report, where the kernel
+  // would kill the process without a word when a cgroup's limit is reached.
+  void check_budget(std::size_t n, std::size_t size) {
+    std::string limited_by;
+    std::size_t budget = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (budget_ == 0 || live_ + counts_.cached_bytes + size <= budget_) return;
+    }
+    drop_cache(0);
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (live_ + size <= budget_) return;
+    budget = budget_;
+    limited_by = limited_by_;
+    note_budget_refusal(n, budget, limited_by);
+    TORCH_CHECK(false, "pevis CPU allocator: can't allocate memory: a tensor of ", n, " bytes would take the job past its ",
+                "memory budget of ", budget, " bytes (", limited_by, ")");
+  }
+
+ public:
+  void set_budget(std::size_t bytes, const std::string& limited_by) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    budget_ = bytes;
+    limited_by_ = limited_by;
+  }
+
+ private:
   static void release_small(void* p) { std::free(p); }
 
   static void release(void* p) {
@@ -155,6 +186,8 @@ class CachingCpuAllocator final : public c10::Allocator {
   std::list<void*> order_;                              // kept, oldest first
   std::size_t live_ = 0;                                // bytes of large blocks handed out
   std::size_t high_water_ = 0;                          // the most live_ has been
+  std::size_t budget_ = 0;                              // 0: none
+  std::string limited_by_;
   CpuAllocatorCounts counts_;
 };
 
@@ -169,6 +202,10 @@ void use_caching_cpu_allocator(std::size_t cache_bytes) {
     CachingCpuAllocator::self_ = new CachingCpuAllocator(cache_bytes);
     c10::SetCPUAllocator(CachingCpuAllocator::self_, /*priority=*/10);
   });
+}
+
+void limit_cpu_allocations(std::size_t bytes, const std::string& limited_by) {
+  if (CachingCpuAllocator::self_) CachingCpuAllocator::self_->set_budget(bytes, limited_by);
 }
 
 void stop_keeping_cpu_blocks() {

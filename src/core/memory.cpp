@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <mutex>
 #include <new>
 #include <sstream>
 
@@ -136,7 +137,36 @@ bool is_out_of_memory(const std::exception& error) {
          text.find("std::bad_alloc") != std::string::npos;
 }
 
+namespace {
+
+struct BudgetRefusal {
+  std::mutex mutex;
+  std::string text;
+};
+
+BudgetRefusal& budget_refusal() {
+  static BudgetRefusal refusal;
+  return refusal;
+}
+
+}  // namespace
+
+void note_budget_refusal(std::uint64_t bytes, std::uint64_t budget, const std::string& limited_by) {
+  BudgetRefusal& refusal = budget_refusal();
+  const std::lock_guard<std::mutex> lock(refusal.mutex);
+  refusal.text = "a tensor of " + human_bytes(static_cast<long double>(bytes)) + " would take it past the job's budget of " +
+                 human_bytes(static_cast<long double>(budget)) + ", set by " + limited_by;
+}
+
 Error out_of_memory(const std::string& during) {
+  {
+    BudgetRefusal& refusal = budget_refusal();
+    const std::lock_guard<std::mutex> lock(refusal.mutex);
+    if (!refusal.text.empty()) {
+      return bad_input("memory", "an allocation was refused while " + during + ": " + refusal.text,
+                       "make the job smaller (fewer positions or tokens, --layer, --data none), or raise the limit");
+    }
+  }
   const MemoryBudget budget = memory_budget();
   return bad_input("memory", "an allocation failed while " + during + " (" + human_bytes(budget.bytes) + " is left under " +
                                  budget.limited_by + ")",
