@@ -54,6 +54,11 @@ bool is_exported_program(const ZipArchive& zip);
 /// line, for anything else.
 Model read_exported(const ZipArchive& zip, const std::string& path);
 
+/// Reads and checks the graph of a program from its JSON (the archive's
+/// `serialized_exported_program.json`) as `read_exported` does, without its
+/// weights: for tests and fuzzing. Throws `pevis::Error` (exit 3).
+ExportedGraph read_exported_graph(const std::string& program_json, const std::string& path);
+
 /// Runs the program's graph node by node through LibTorch's dispatcher on
 /// `inputs` (its user inputs, in order), calling `observe` after each node.
 /// Returns the user output (a tuple when there are several). Throws

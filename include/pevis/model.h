@@ -17,6 +17,7 @@ namespace pevis {
 
 struct ExportedProgram;  // exported.h
 class ByteSource;       // archive.h
+class ZipArchive;       // archive.h
 
 /// Reads the data of a tensor whose name, dtype and shape are already known.
 /// Throws `pevis::Error` (exit 3) when the data cannot be read.
@@ -92,6 +93,9 @@ Model load_model(const std::string& path);
 
 /// Reads a `torch.save` zip checkpoint with the restricted pickle reader.
 Model read_checkpoint(const std::string& path);
+
+/// The same from a zip archive already opened (`load_model` opens each file once).
+Model read_checkpoint_archive(std::shared_ptr<const ZipArchive> zip, const std::string& path);
 
 /// The same from the bytes of a checkpoint held inside another archive;
 /// `path` names it in messages.

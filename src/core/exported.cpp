@@ -581,21 +581,14 @@ std::string describe(const at::Tensor& t) {
 
 }  // namespace
 
-bool is_exported_program(const ZipArchive& zip) { return zip.find_suffix(kProgramEntry) != nullptr; }
+namespace {
 
-Model read_exported(const ZipArchive& zip, const std::string& path) {
-  const std::string* entry = zip.find_suffix(kProgramEntry);
-  if (!entry) throw bad_input(path, "not a torch.export archive (no " + std::string(kProgramEntry) + ")");
-  const std::string prefix = entry->substr(0, entry->size() - std::strlen(kProgramEntry));
-  const auto read = [&](const std::string& name) -> std::string {
-    if (!zip.find(prefix + name)) {
-      throw bad_input(path, "the torch.export archive lacks " + name, "the file may be damaged: export it again");
-    }
-    return zip.read(prefix + name);
-  };
-  json program_json;
-  const std::string program_text = standard_json(read(kProgramEntry));
+// The program's JSON, checked for depth, parsed and of schema version 8;
+// with its version as text.
+std::pair<json, std::string> parse_program(const std::string& text, const std::string& path) {
+  const std::string program_text = standard_json(text);
   check_json_depth(program_text, path);
+  json program_json;
   try {
     program_json = json::parse(program_text);
   } catch (const json::exception& e) {
@@ -612,7 +605,39 @@ Model read_exported(const ZipArchive& zip, const std::string& path) {
   } catch (const json::exception&) {
     throw bad_input(path, "the program's JSON has no schema version", "the file is damaged");
   }
+  return {std::move(program_json), version};
+}
 
+void build_graph(Builder& builder, const json& program_json, const std::string& path) {
+  try {
+    builder.build(program_json);
+  } catch (const json::exception& e) {
+    throw bad_input(path, std::string("the program's graph is malformed (") + e.what() + ")", "the file is damaged");
+  }
+}
+
+}  // namespace
+
+ExportedGraph read_exported_graph(const std::string& program_json, const std::string& path) {
+  ExportedProgram program;
+  Builder builder(path, program);
+  build_graph(builder, parse_program(program_json, path).first, path);
+  return program.graph;
+}
+
+bool is_exported_program(const ZipArchive& zip) { return zip.find_suffix(kProgramEntry) != nullptr; }
+
+Model read_exported(const ZipArchive& zip, const std::string& path) {
+  const std::string* entry = zip.find_suffix(kProgramEntry);
+  if (!entry) throw bad_input(path, "not a torch.export archive (no " + std::string(kProgramEntry) + ")");
+  const std::string prefix = entry->substr(0, entry->size() - std::strlen(kProgramEntry));
+  const auto read = [&](const std::string& name) -> std::string {
+    if (!zip.find(prefix + name)) {
+      throw bad_input(path, "the torch.export archive lacks " + name, "the file may be damaged: export it again");
+    }
+    return zip.read(prefix + name);
+  };
+  const auto [program_json, version] = parse_program(read(kProgramEntry), path);
   auto program = std::make_shared<ExportedProgram>();
   Model model;
   model.path = path;
@@ -623,11 +648,7 @@ Model read_exported(const ZipArchive& zip, const std::string& path) {
     model.metadata.emplace_back("torch_version", program_json["torch_version"].get<std::string>());
   }
   Builder builder(path, *program);
-  try {
-    builder.build(program_json);
-  } catch (const json::exception& e) {
-    throw bad_input(path, std::string("the program's graph is malformed (") + e.what() + ")", "the file is damaged");
-  }
+  build_graph(builder, program_json, path);
   // Weights and constants, through the restricted reader.
   const Model weights = read_checkpoint_bytes(read("serialized_state_dict.pt"), path + " (weights)");
   const Model constants = read_checkpoint_bytes(read("serialized_constants.pt"), path + " (constants)");
