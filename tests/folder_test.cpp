@@ -204,5 +204,30 @@ TEST(ModulePath, NaturalOrderCountsDigitRunsByValue) {
   EXPECT_TRUE(natural_less("h.02", "h.3"));
 }
 
+// The Hugging Face cache keeps a snapshot's files as links into the repo's
+// blobs (REPO/snapshots/REV/x -> ../../blobs/SHA): such a folder is read,
+// also by the confined pevis-torch, while a link out of an ordinary folder
+// is refused (Hostile.AShardLinkedFromOutsideTheFolderIsRefused).
+TEST(Folder, ASnapshotOfTheHubCacheIsRead) {
+  test::TempDir dir;
+  write_sharded(dir / "plain");
+  const fs::path repo = dir / "models--org--model", snapshot = repo / "snapshots" / "abc123";
+  fs::create_directories(repo / "blobs");
+  fs::create_directories(snapshot);
+  int blob = 0;
+  for (const auto& entry : fs::directory_iterator(dir / "plain")) {
+    const std::string sha = "sha" + std::to_string(blob++);
+    fs::copy_file(entry.path(), repo / "blobs" / sha);
+    fs::create_symlink("../../blobs/" + sha, snapshot / entry.path().filename());
+  }
+  EXPECT_EQ(hub_cache_repo(snapshot.string()), fs::canonical(repo).string());
+  EXPECT_EQ(hub_cache_repo((dir / "plain").string()), "");
+  const Model model = load_model(snapshot.string());
+  EXPECT_EQ(model.files.size(), 2u);
+  const auto r = test::run(PEVIS_BINARY, {"bias", snapshot.string(), "--format", "none", "--data", "none", "-v"}, dir.path());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("model.layers.11.attn.q_proj.bias"), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace pevis

@@ -116,6 +116,11 @@ Model read_safetensors(std::shared_ptr<const ByteSource> source);
 /// present, fills `Model::config`.
 Model read_folder(const std::string& path);
 
+/// For a folder of the Hugging Face cache (`REPO/snapshots/REVISION/`, whose
+/// files are links to `REPO/blobs/`): REPO, with links resolved. "" for any
+/// other folder.
+std::string hub_cache_repo(const std::string& folder);
+
 /// True when a file of `size` bytes that begins with `head` (its first 16
 /// bytes, or all of a shorter file) is JSON: an index of shards, not a
 /// safetensors file.

@@ -137,8 +137,13 @@ void enter_box(const JobFiles& files, const SafetyOptions& safety, bool verbose)
     }
     // An index of shards names files beside it; anything else is read alone
     // (a folder with all it holds).
-    const fs::path folder = fs::path(model).parent_path();
-    box.read.push_back(!is_index(model) ? model : folder.empty() ? "." : folder.string());
+    const fs::path parent = fs::path(model).parent_path();
+    const std::string folder = parent.empty() ? "." : parent.string();
+    box.read.push_back(!is_index(model) ? model : folder);
+    // A snapshot of the Hugging Face cache links its files to the repo's blobs.
+    for (const std::string& dir : {model, folder}) {
+      if (const std::string repo = hub_cache_repo(dir); !repo.empty()) box.read.push_back(repo + "/blobs");
+    }
   }
   for (const auto& input : files.inputs) {
     if (!input.empty() && input != "-") box.read.push_back(input);

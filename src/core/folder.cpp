@@ -158,9 +158,15 @@ Model read_index(const std::string& index_path) {
   std::set<std::string> formats;
   for (const auto& shard : shards) {
     const std::string shard_path = join(folder, shard);
-    // A shard is a file of the folder: a link that leads elsewhere is refused.
+    // A shard is a file of the folder: a link that leads elsewhere is
+    // refused, except into the blobs of a Hugging Face cache, where every
+    // file of a snapshot is such a link.
     const std::string real = real_path(shard_path), real_folder = real_path(folder.empty() ? "." : folder);
-    if (real.empty() || real_folder.empty() || real.substr(0, real.rfind('/')) != (real_folder == "/" ? "" : real_folder)) {
+    const std::string repo = hub_cache_repo(folder.empty() ? "." : folder);
+    const auto inside = [&real](const std::string& dir) {
+      return !dir.empty() && real.substr(0, real.rfind('/')) == (dir == "/" ? "" : dir);
+    };
+    if (real.empty() || !(inside(real_folder) || (!repo.empty() && inside(repo + "/blobs")))) {
       throw bad_input(index_path, "the shard " + one_line(shard) + " is a link that leads outside the folder",
                       "copy the shard into the folder instead of linking to it");
     }
@@ -211,6 +217,17 @@ Model read_index(const std::string& index_path) {
 }
 
 }  // namespace
+
+std::string hub_cache_repo(const std::string& folder) {
+  const std::string real = real_path(folder);
+  const auto cut = real.rfind('/');
+  if (real.empty() || cut == std::string::npos || cut == 0) return "";
+  const std::string snapshots = real.substr(0, cut);
+  const auto cut2 = snapshots.rfind('/');
+  if (cut2 == std::string::npos || snapshots.substr(cut2 + 1) != "snapshots") return "";
+  const std::string repo = snapshots.substr(0, cut2);
+  return is_dir(repo + "/blobs") ? repo : "";
+}
 
 Model read_folder(const std::string& path) {
   if (!is_dir(path)) {
