@@ -686,6 +686,26 @@ Model read_exported(const ZipArchive& zip, const std::string& path) {
 
 namespace {
 
+// The most elements one operator may be handed in a tensor: 2^34 (17
+// billion), far past any tensor that fits in memory (attention of 12 heads
+// over 8192 tokens is 0.8 billion), yet an expanded view (stride 0) can claim
+// any number for free, and reducing 2^33 x 16 of them took a minute.
+constexpr std::int64_t kMaxOperatorElements = std::int64_t{1} << 34;
+
+Error node_failed(const Model& model, std::size_t i, const ExportedNodeInfo& info, const std::string& what);
+
+void check_work(const Model& model, std::size_t i, const ExportedNodeInfo& info, const torch::jit::Stack& stack) {
+  for (const auto& value : stack) {
+    if (!value.isTensor()) continue;
+    const std::int64_t n = value.toTensor().numel();
+    if (n > kMaxOperatorElements) {
+      throw node_failed(model, i, info,
+                        "it would work on a tensor of " + std::to_string(n) + " elements, more than the " +
+                            std::to_string(kMaxOperatorElements) + " pevis lets one operator take");
+    }
+  }
+}
+
 Error node_failed(const Model& model, std::size_t i, const ExportedNodeInfo& info, const std::string& what) {
   return bad_input(model.path, "node " + std::to_string(i) + " (" + info.op + " in '" + info.path +
                                    "') failed on this input: " + what,
@@ -737,6 +757,7 @@ c10::IValue run_exported(const Model& model, const std::vector<c10::IValue>& inp
         default: stack.push_back(a.constant); break;
       }
     }
+    check_work(model, i, info, stack);
     const bool is_view = info.op == "aten::view";
     if (observe || is_view) arguments = stack;
     try {

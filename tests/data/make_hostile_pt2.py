@@ -13,6 +13,8 @@ hostile_run/: every operator allowed, so the program loads; it fails, with
 exit 3, when run:
   pt2_floordiv_min.pt2   the interpreter's floordiv of -2**63 by -1 (SIGFPE in
                          plain int64 arithmetic)
+  pt2_expand_sum.pt2     a weight expanded (for free: stride 0) to 2**33 x 16 x
+                         its size, then summed: a minute of work
 
     python3 make_hostile_pt2.py
 """
@@ -44,7 +46,7 @@ def write(name, edit, raw=None):
                 program = json.loads(data)
                 edit(program["graph_module"]["graph"]["nodes"])
                 data = raw(program) if raw else json.dumps(program).encode()
-            z.writestr(info.filename, data)
+            z.writestr(zipfile.ZipInfo(info.filename, date_time=info.date_time), data)
 
 
 def from_file(nodes):
@@ -73,6 +75,13 @@ def floordiv_min(nodes):
                          [{"as_sym_int": {"as_name": "quotient"}}]))
 
 
+def expand_sum(nodes):
+    nodes.insert(0, node("torch.ops.aten.expand.default",
+                         [("self", tensor("p_encoder_weight")), ("size", {"as_ints": [1 << 33, 16, -1, -1]})],
+                         [tensor("huge")]))
+    nodes.insert(1, node("torch.ops.aten.sum.default", [("self", tensor("huge"))], [tensor("huge_sum")]))
+
+
 def deep(nodes):
     nodes[0]["metadata"]["deep"] = "DEEP"
 
@@ -89,3 +98,4 @@ if __name__ == "__main__":
     write(os.path.join("bad", "pt2_set_storage.pt2"), set_storage)
     write(os.path.join("hostile_run", "pt2_floordiv_min.pt2"), floordiv_min)
     write(os.path.join("bad", "pt2_deep_metadata.pt2"), deep, deep_raw)
+    write(os.path.join("hostile_run", "pt2_expand_sum.pt2"), expand_sum)
