@@ -4,9 +4,6 @@
 #include <gtest/gtest.h>
 #include <torch/script.h>
 
-#include <nlohmann/json.hpp>
-#include <set>
-
 #include "pevis/allowed_ops.h"
 #include "pevis/builtin_info.h"
 #include "pevis/error.h"
@@ -35,11 +32,7 @@ std::string load_message(const std::string& path) {
 }
 
 TEST(AllowedOps, EveryOperatorOfTheSurveyIsAllowed) {
-  const auto survey = nlohmann::json::parse(test::read_file(kData + "/torch2/survey.json"));
-  std::set<std::string> ops;
-  for (const auto& [file, list] : survey["files"].items()) {
-    for (const auto& op : list) ops.insert(op.get<std::string>());
-  }
+  const auto ops = test::survey_operators();
   ASSERT_GT(ops.size(), 150u);
   for (const auto& op : ops) EXPECT_TRUE(operator_allowed(op)) << op;
 }

@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -159,6 +161,17 @@ inline void write_safetensors(const fs::path& path, const std::vector<Safetensor
   }
   out.close();
   fs::resize_file(path, data + offset);
+}
+
+/// Every operator the survey of PyTorch 2.6's TorchScript files calls
+/// (tests/data/torch2/survey.json, made by survey.py).
+inline std::set<std::string> survey_operators() {
+  const auto survey = nlohmann::json::parse(read_file(fs::path(PEVIS_TEST_DATA) / "torch2" / "survey.json"));
+  std::set<std::string> ops;
+  for (const auto& [file, list] : survey["files"].items()) {
+    for (const auto& op : list) ops.insert(op.get<std::string>());
+  }
+  return ops;
 }
 
 /// The bytes of float32 values, as a safetensors or zip record holds them.

@@ -283,11 +283,7 @@ TEST(Torch2, AttentionCommandDrawsPyTorch2Models) {
 // Every operator the survey found in PyTorch 2.6's files of torch.nn layers
 // and torchvision models is one this LibTorch, with pevis's additions, has.
 TEST(Torch2, EveryOperatorOfTheSurveyIsKnown) {
-  const auto survey = nlohmann::json::parse(test::read_file(kDir + "survey.json"));
-  std::set<std::string> ops;
-  for (const auto& [file, list] : survey["files"].items()) {
-    for (const auto& op : list) ops.insert(op.get<std::string>());
-  }
+  const auto ops = test::survey_operators();
   ASSERT_GT(ops.size(), 150u);
   for (const auto& op : ops) {
     EXPECT_FALSE(torch::jit::getAllOperatorsFor(c10::Symbol::fromQualString(op)).empty()) << op;
