@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <system_error>
@@ -158,6 +159,16 @@ void enter_box(const JobFiles& files, const SafetyOptions& safety, bool verbose)
     const fs::path parent = fs::path(files.write_file).parent_path();
     box.write.push_back(parent.empty() ? "." : parent.string());
   }
+#if defined(__SANITIZE_ADDRESS__)
+  // LeakSanitizer reads its suppressions when the process ends.
+  if (const char* options = std::getenv("LSAN_OPTIONS")) {
+    const std::string text = options;
+    const std::string key = "suppressions=";
+    if (const auto at = text.find(key); at != std::string::npos) {
+      box.read.push_back(text.substr(at + key.size(), text.find(':', at) - at - key.size()));
+    }
+  }
+#endif
   if (const std::string gnuplot = plot::find_gnuplot(); !gnuplot.empty()) {
     box.execute.push_back(gnuplot);
     for (const char* loader : kLoaders) box.execute.emplace_back(loader);
