@@ -63,6 +63,23 @@ TEST(Confine, AnAllowedFromFileCannotWriteOrCreateOrReadOutsideTheBox) {
     EXPECT_EQ(test::read_file(victim), "precious file");
     EXPECT_FALSE(fs::exists(created)) << model;
   }
+  // Every subcommand that takes a model, with the operator allowed: exit 0
+  // (those that do not run the forward) or 3, and nothing outside -o changed.
+  for (const std::vector<std::string>& command :
+       {std::vector<std::string>{"encoding", "overwrite.pt"}, std::vector<std::string>{"bias", "overwrite.pt"},
+        std::vector<std::string>{"attention", "overwrite.pt", "--input-shape", "1,4"},
+        std::vector<std::string>{"summary", "overwrite.pt", "--input-shape", "1,4"},
+        std::vector<std::string>{"export", "overwrite.pt", "out/copy.pt"}}) {
+    std::vector<std::string> args = command;
+    for (const std::string a : {"--allow-op", "aten::from_file"}) args.push_back(a);
+    if (command[0] != "export") args.insert(args.end(), {"-o", "out"});
+    fs::create_directories(dir / "out");
+    const auto r = pevis(args, dir);
+    EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 3) << command[0] << ": " << r.err;
+    EXPECT_EQ(r.err.find("internal error"), std::string::npos) << r.err;
+    EXPECT_EQ(test::read_file(victim), "precious file") << command[0];
+  }
+  fs::remove_all(dir / "out");
   // Inside the output folder the same operator works: the box is the
   // output folder, not a refusal of the operator.
   fs::create_directories(dir / "out");
