@@ -137,5 +137,23 @@ TEST(Confine, TheTimeLimitStopsALongForward) {
   EXPECT_LT(seconds, 30);
 }
 
+// A limit too far for the clock is no limit; a limit that is no number of
+// seconds is a usage error.
+TEST(Confine, TimeLimitsOutOfTheClocksRange) {
+  test::TempDir dir;
+  const std::vector<std::string> job = {"summary", "builtin:simple-net", "--format", "none", "--data", "none"};
+  auto args = job;
+  args.insert(args.end(), {"--time-limit", "1e99"});
+  auto r = pevis(args, dir);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  for (const std::string bad : {"-1", "nan", "inf", "soon"}) {
+    args = job;
+    args.insert(args.end(), {"--time-limit", bad});
+    r = pevis(args, dir);
+    EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.err;
+    EXPECT_NE(r.err.find("is not a number of seconds"), std::string::npos) << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace pevis

@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
@@ -45,7 +47,8 @@ void enable_confinement() { confining() = true; }
 bool confinement_enabled() { return confining(); }
 
 void arm_time_limit(double seconds) {
-  if (seconds <= 0 || !confinement_enabled()) return;
+  if (!(seconds > 0) || !confinement_enabled()) return;
+  seconds = std::min(seconds, 1e9);  // about 30 years: a deadline the clock can hold
   TimeLimit& limit = time_limit();
   {
     const std::lock_guard<std::mutex> lock(limit.mutex);
@@ -92,12 +95,23 @@ void add_safety_options(CLI::App& command, SafetyOptions& options, bool with_ver
             }
             return "";
           },
-          "OPERATOR"))
+          ""))
+      ->type_name("OPERATOR")
       ->group(group);
   command
       .add_option("--time-limit", options.time_limit,
                   "stop with exit 3 when loading and running the model take longer than this many seconds (0: no limit)")
-      ->check(CLI::Range(0.0, 1e9))
+      ->type_name("SECONDS")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            double seconds = -1;
+            try {
+              seconds = std::stod(text);
+            } catch (const std::exception&) {
+            }
+            return std::isfinite(seconds) && seconds >= 0 ? "" : "'" + one_line(text) + "' is not a number of seconds (0 or more)";
+          },
+          ""))
       ->capture_default_str()
       ->group(group);
   if (with_verbose) command.add_flag("-v,--verbose", options.verbose, "say which confinement the job runs in")->group(group);
