@@ -166,6 +166,21 @@ TEST(Output, ALinkPlantedInsideTheOutputFolderIsNotFollowed) {
   EXPECT_TRUE(std::filesystem::is_empty(elsewhere.path()));
 }
 
+// gnuplot writes each figure under a temporary name first; a link planted
+// under that name is replaced, not written through.
+TEST(Output, ALinkPlantedAtAFiguresTemporaryNameIsNotWrittenThrough) {
+  test::TempDir dir, elsewhere;
+  test::write_file(elsewhere / "victim", "precious");
+  std::filesystem::create_symlink(elsewhere / "victim", dir / ("h.png.part-" + std::to_string(::getpid())));
+  OutputSpec spec;
+  spec.dir = dir.path().string();
+  spec.data = DataFormat::kNone;
+  const auto files = write_all({heatmap_product("h")}, spec);
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_TRUE(test::looks_like(dir / "h.png", "png"));
+  EXPECT_EQ(test::read_file(elsewhere / "victim"), "precious");
+}
+
 // X.npy and X.labels.json appear together or not at all, and a failed run
 // leaves no data file.
 TEST(Output, AFailedRunLeavesNoHalfOfANpyPair) {

@@ -1,5 +1,6 @@
 #include "pevis/output.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -259,6 +260,23 @@ void write_products(std::vector<Product> products, const OutputSpec& spec,
   const auto remove_parts = [&] {
     for (const plot::Figure* figure : drawn) std::remove((dir / (figure->name + "." + ext + suffix)).c_str());
   };
+  // gnuplot opens each figure's temporary name as it is: pevis makes them
+  // first, as new regular files, so that nothing planted under those names
+  // (a link to a file elsewhere) is written through.
+  if (to_files) {
+    for (const plot::Figure* figure : drawn) {
+      const fs::path part = dir / (figure->name + "." + ext + suffix);
+      ::unlink(part.c_str());  // a stale or planted entry: removed, never followed
+      const int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+      if (fd < 0) {
+        const int error = errno;
+        remove_parts();
+        throw output_error(part.string(), std::string("cannot create the figure: ") + std::strerror(error),
+                           "check that the output folder is writable");
+      }
+      ::close(fd);
+    }
+  }
   if (spec.on_progress && drawn.size() > 1) {
     spec.on_progress("drawing " + std::to_string(drawn.size()) + " figures with gnuplot");
   }
