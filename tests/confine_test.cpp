@@ -137,6 +137,16 @@ TEST(Confine, TheTimeLimitStopsALongForward) {
   EXPECT_LT(seconds, 30);
 }
 
+// warnings.warn in a model's code (aten::warn, which stock layers call) prints
+// nothing: stderr keeps pevis's own lines.
+TEST(Confine, AModelsWarningsAreNotPrinted) {
+  test::TempDir dir;
+  save_model(dir / "warns.pt", "    for i in range(1000):\n        torch.warn('spam from the model')\n    return x\n");
+  const auto r = pevis({"summary", "warns.pt", "--input-shape", "1,4", "--format", "none", "--data", "none"}, dir);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("spam"), std::string::npos) << r.err;
+}
+
 // A limit too far for the clock is no limit; a limit that is no number of
 // seconds is a usage error.
 TEST(Confine, TimeLimitsOutOfTheClocksRange) {

@@ -23,4 +23,7 @@
 /// sinusoid (SLEEF's u10 functions, where the CPU has AVX2) up to 1.13; 2.6
 /// differs from both in the last bit of some values (at most 1.2e-7,
 /// measured on the tables of the tests).
+// c10's warnings: a function namespace (1.13) or a class with WarningUtils (2.x).
+#define PEVIS_TORCH_WARNING_CLASS PEVIS_TORCH_AT_LEAST(2, 0)
+
 #define PEVIS_TORCH_SINUSOID_BIT_EXACT (!PEVIS_TORCH_AT_LEAST(2, 0))
