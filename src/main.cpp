@@ -4,7 +4,6 @@
 #include <iostream>
 
 #include "app.h"
-#include "options.h"
 #ifdef PEVIS_CONFINES_JOBS
 #include "box.h"
 #endif

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "pevis/archive.h"
 #include "pevis/model.h"
 
 namespace pevis {
@@ -40,9 +41,9 @@ const std::vector<std::string>& extra_allowed_operators();
 /// called. Files without code pass.
 void check_operators(const Model& model);
 
-/// Refuses a TorchScript archive whose code defines `__setstate__`, before it
-/// is loaded: LibTorch runs that method while loading, before any check could
-/// read it. `code` is the text of one source record of the archive.
-void check_torchscript_source(const std::string& path, const std::string& record, const std::string& code);
+/// Refuses a TorchScript archive whose code (its `code/*.py` records) defines
+/// `__setstate__`, before it is loaded: LibTorch runs that method while
+/// loading, before any check could read it. `path` names it in messages.
+void check_torchscript_sources(const ZipArchive& zip, const std::string& path);
 
 }  // namespace pevis

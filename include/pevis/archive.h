@@ -45,6 +45,12 @@ std::uint64_t tensor_bytes_read();
 /// Adds to that count; called by the readers of tensor data.
 void count_tensor_bytes(std::uint64_t n);
 
+class ZipArchive;
+
+/// `source` opened as a zip archive of PyTorch's (a checkpoint, TorchScript
+/// or torch.export archive), named so in messages.
+std::shared_ptr<const ZipArchive> open_pytorch_archive(std::shared_ptr<const ByteSource> source);
+
 /// A zip archive as PyTorch writes them (`torch.save`, `torch.jit.save`,
 /// `torch.export.save`), ZIP64 included. The central directory is read and
 /// checked against the source's size when the archive is opened; an entry's

@@ -47,6 +47,10 @@ struct WrittenFile {
   std::string format;  ///< "png", "csv", "gp", ...
 };
 
+/// Makes the output folder and its parents. Throws `pevis::Error` (exit 4)
+/// when it cannot.
+void make_folder(const std::string& folder);
+
 /// Writes the scripts (when asked), then draws every figure of the run with
 /// two gnuplot processes (one per core) while the data files are written on
 /// every core. Every file appears complete or not at all. `on_written` is

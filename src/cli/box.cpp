@@ -19,21 +19,12 @@
 #include "pevis/memory.h"
 #include "pevis/error.h"
 #include "pevis/model.h"
+#include "pevis/output.h"
 #include "pevis/plot/gnuplot.h"
 
 namespace pevis::cli {
 namespace fs = std::filesystem;
 namespace {
-
-// A folder the job writes into, made now: a confined process can only write
-// beneath folders that exist when it is confined.
-void make_folder(const std::string& folder, const std::string& todo) {
-  std::error_code error;
-  fs::create_directories(folder, error);
-  if (error || !fs::is_directory(folder)) {
-    throw output_error(folder, "cannot create the folder" + (error ? ": " + error.message() : ""), todo);
-  }
-}
 
 bool writes_files(const OutputOptions& output) {
   // Text figures too: gnuplot reads their numbers from files in the folder.
@@ -151,7 +142,9 @@ void enter_box(const JobFiles& files, const SafetyOptions& safety, bool verbose)
   }
   if (files.output && writes_files(*files.output)) {
     const bool made = !fs::exists(files.output->out_dir);
-    make_folder(files.output->out_dir, "choose another folder with -o");
+    // Made now: a confined process can only write beneath folders that exist
+    // when it is confined.
+    make_folder(files.output->out_dir);
     if (made) keeper().watch(files.output->out_dir);
     box.write.push_back(files.output->out_dir);
   }

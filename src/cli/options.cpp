@@ -12,6 +12,7 @@
 
 #include "runners.h"
 #include "pevis/error.h"
+#include "pevis/operator_name.h"
 
 namespace pevis::cli {
 namespace {
@@ -88,12 +89,9 @@ void add_safety_options(CLI::App& command, SafetyOptions& options, bool with_ver
                   "aten::from_file; repeat for more): only for a file you trust")
       ->check(CLI::Validator(
           [](std::string& name) -> std::string {
-            const auto colons = name.find("::");
-            if (colons == std::string::npos || colons == 0 || colons + 2 >= name.size() ||
-                name.find_first_of(" \t\n(") != std::string::npos) {
-              return "'" + one_line(name) + "' is not a qualified operator name such as aten::from_file";
-            }
-            return "";
+            return is_qualified_operator_name(name)
+                       ? ""
+                       : "'" + one_line(name) + "' is not a qualified operator name such as aten::from_file";
           },
           ""))
       ->type_name("OPERATOR")

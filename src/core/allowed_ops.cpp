@@ -29,6 +29,7 @@
 
 #include "pevis/error.h"
 #include "pevis/exported.h"
+#include "pevis/operator_name.h"
 
 namespace pevis {
 namespace {
@@ -265,8 +266,7 @@ bool operator_allowed(const std::string& op) {
 
 void set_extra_allowed_operators(const std::vector<std::string>& ops) {
   for (const auto& op : ops) {
-    const auto colons = op.find("::");
-    if (colons == std::string::npos || colons == 0 || colons + 2 >= op.size() || op.find_first_of(" \t\n(") != std::string::npos) {
+    if (!is_qualified_operator_name(op)) {
       throw Error(ExitCode::kUsage, "--allow-op " + one_line(op), "give one operator by its qualified name",
                   "for example --allow-op aten::from_file");
     }
@@ -286,12 +286,16 @@ void check_operators(const Model& model) {
   }
 }
 
-void check_torchscript_source(const std::string& path, const std::string& record, const std::string& code) {
-  if (code.find("def __setstate__") == std::string::npos) return;
-  throw bad_input(path,
+void check_torchscript_sources(const ZipArchive& zip, const std::string& path) {
+  for (const std::string& record : zip.names()) {
+    const bool source = record.find("code/") != std::string::npos && record.size() > 3 &&
+                        record.compare(record.size() - 3, 3, ".py") == 0;
+    if (!source || zip.read(record).find("def __setstate__") == std::string::npos) continue;
+    throw bad_input(path,
                   "the TorchScript code in " + record +
                       " defines __setstate__, which LibTorch runs while loading the file, before pevis could check it",
                   "pevis does not load such files; save the weights with torch.save(model.state_dict(), path) to see them");
+  }
 }
 
 }  // namespace pevis

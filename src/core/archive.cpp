@@ -93,6 +93,10 @@ std::shared_ptr<const ByteSource> memory_source(std::string bytes, std::string n
   return std::make_shared<MemorySource>(std::move(bytes), std::move(name));
 }
 
+std::shared_ptr<const ZipArchive> open_pytorch_archive(std::shared_ptr<const ByteSource> source) {
+  return std::make_shared<const ZipArchive>(std::move(source), "PyTorch zip archive");
+}
+
 std::uint64_t tensor_bytes_read() { return bytes_read.load(); }
 void count_tensor_bytes(std::uint64_t n) { bytes_read += n; }
 

@@ -12,14 +12,6 @@
 #include "pevis/pickle.h"
 
 namespace pevis {
-namespace {
-
-std::shared_ptr<const ZipArchive> open_archive(std::shared_ptr<const ByteSource> source) {
-  return std::make_shared<const ZipArchive>(std::move(source), "PyTorch zip archive");
-}
-
-}  // namespace
-
 // Reads the pickle of a checkpoint; storages are checked against the zip
 // directory now and read from the archive only when a tensor is asked for.
 Model read_checkpoint_archive(std::shared_ptr<const ZipArchive> zip, const std::string& path) {
@@ -71,10 +63,10 @@ Model read_checkpoint_archive(std::shared_ptr<const ZipArchive> zip, const std::
   return model;
 }
 
-Model read_checkpoint(const std::string& path) { return read_checkpoint_archive(open_archive(open_file(path)), path); }
+Model read_checkpoint(const std::string& path) { return read_checkpoint_archive(open_pytorch_archive(open_file(path)), path); }
 
 Model read_checkpoint_bytes(const std::string& bytes, const std::string& path) {
-  return read_checkpoint_archive(open_archive(memory_source(bytes, path)), path);
+  return read_checkpoint_archive(open_pytorch_archive(memory_source(bytes, path)), path);
 }
 
 }  // namespace pevis

@@ -111,8 +111,6 @@ class CachingCpuAllocator final : public c10::Allocator {
   // past the job's budget: a failure the job can report, where the kernel
   // would kill the process without a word when a cgroup's limit is reached.
   void check_budget(std::size_t n, std::size_t size) {
-    std::string limited_by;
-    std::size_t budget = 0;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (budget_ == 0 || live_ + counts_.cached_bytes + size <= budget_) return;
@@ -120,11 +118,9 @@ class CachingCpuAllocator final : public c10::Allocator {
     drop_cache(0);
     std::lock_guard<std::mutex> lock(mutex_);
     if (live_ + size <= budget_) return;
-    budget = budget_;
-    limited_by = limited_by_;
-    note_budget_refusal(n, budget, limited_by);
+    note_budget_refusal(n, budget_, limited_by_);
     TORCH_CHECK(false, "pevis CPU allocator: can't allocate memory: a tensor of ", n, " bytes would take the job past its ",
-                "memory budget of ", budget, " bytes (", limited_by, ")");
+                "memory budget of ", budget_, " bytes (", limited_by_, ")");
   }
 
  public:

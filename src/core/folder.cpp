@@ -156,13 +156,14 @@ Model read_index(const std::string& index_path) {
   model.path = index_path;
   std::map<std::string, std::string> found_in;  // tensor -> the shard it was found in
   std::set<std::string> formats;
+  const std::string real_folder = real_path(folder.empty() ? "." : folder);
+  const std::string repo = hub_cache_repo(folder.empty() ? "." : folder);
   for (const auto& shard : shards) {
     const std::string shard_path = join(folder, shard);
     // A shard is a file of the folder: a link that leads elsewhere is
     // refused, except into the blobs of a Hugging Face cache, where every
     // file of a snapshot is such a link.
-    const std::string real = real_path(shard_path), real_folder = real_path(folder.empty() ? "." : folder);
-    const std::string repo = hub_cache_repo(folder.empty() ? "." : folder);
+    const std::string real = real_path(shard_path);
     const auto inside = [&real](const std::string& dir) {
       return !dir.empty() && real.substr(0, real.rfind('/')) == (dir == "/" ? "" : dir);
     };

@@ -86,14 +86,10 @@ Model read_model(const std::string& path) {
   if (is_index_head(head, size)) return read_folder(path);
   if (size == 0) throw bad_input(path, "the file is empty", "give a model file");
   if (head.rfind("PK\x03\x04", 0) == 0) {
-    auto zip = std::make_shared<const ZipArchive>(file, "PyTorch zip archive");
+    auto zip = open_pytorch_archive(file);
     if (is_exported_program(*zip)) return read_exported(*zip, path);
     if (zip->find_suffix("constants.pkl") || zip->find_suffix("code/")) {
-      for (const std::string& name : zip->names()) {
-        if (name.find("code/") != std::string::npos && name.size() > 3 && name.compare(name.size() - 3, 3, ".py") == 0) {
-          check_torchscript_source(path, name, zip->read(name));
-        }
-      }
+      check_torchscript_sources(*zip, path);
       return read_torchscript(path, size);
     }
     if (zip->find_suffix("data.pkl")) return read_checkpoint_archive(std::move(zip), path);

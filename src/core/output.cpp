@@ -23,9 +23,8 @@
 
 namespace pevis {
 namespace fs = std::filesystem;
-namespace {
-
-void make_folder(const fs::path& folder) {
+void make_folder(const std::string& path) {
+  const fs::path folder(path);
   std::error_code error;
   fs::create_directories(folder, error);
   if (error || !fs::is_directory(folder)) {
@@ -33,6 +32,8 @@ void make_folder(const fs::path& folder) {
                        "choose another folder with -o");
   }
 }
+
+namespace {
 
 // Makes `folder`, a folder inside the output folder `dir`, one part at a
 // time, and follows no link on the way: a link inside the output folder was
