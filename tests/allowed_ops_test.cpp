@@ -4,9 +4,9 @@
 #include <gtest/gtest.h>
 #include <torch/script.h>
 
-#include "pevis/allowed_ops.h"
-#include "pevis/builtin_info.h"
-#include "pevis/error.h"
+#include "pevis/operators/allowed_ops.h"
+#include "pevis/io/builtin_info.h"
+#include "pevis/base/error.h"
 #include "test_util.h"
 
 namespace pevis {

@@ -1,16 +1,16 @@
 // Reading only what is shown: the zip reader of PyTorch archives, and tensors
 // whose data is read when an analysis asks for it.
-#include "pevis/archive.h"
+#include "pevis/base/archive.h"
 
 #include <ATen/ops/equal.h>
 #include <caffe2/serialize/inline_container.h>
 #include <gtest/gtest.h>
 
-#include "pevis/bias.h"
-#include "pevis/encoding.h"
-#include "pevis/error.h"
-#include "pevis/model.h"
-#include "pevis/summary.h"
+#include "pevis/bias/bias.h"
+#include "pevis/encoding/encoding.h"
+#include "pevis/base/error.h"
+#include "pevis/io/model.h"
+#include "pevis/summary/summary.h"
 #include "test_util.h"
 
 namespace pevis {

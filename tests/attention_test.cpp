@@ -1,4 +1,4 @@
-#include "pevis/attention.h"
+#include "pevis/attention/attention.h"
 
 #include <gtest/gtest.h>
 
@@ -8,8 +8,8 @@
 #include <ATen/ops/tensor.h>
 #include <nlohmann/json.hpp>
 
-#include "pevis/capture.h"
-#include "pevis/error.h"
+#include "pevis/capture/capture.h"
+#include "pevis/base/error.h"
 #include "test_util.h"
 
 namespace pevis {

@@ -1,13 +1,13 @@
 // The attention views: batches and windows, what the figures say and hold,
 // against the weights PyTorch formed (tests/data/positions/make_positions.py).
-#include "pevis/attention_views.h"
+#include "pevis/attention/attention_views.h"
 
 #include <gtest/gtest.h>
 
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/randn.h>
 
-#include "pevis/error.h"
+#include "pevis/base/error.h"
 #include "product_util.h"
 
 namespace pevis {

@@ -1,4 +1,4 @@
-#include "pevis/bias.h"
+#include "pevis/bias/bias.h"
 
 #include <gtest/gtest.h>
 

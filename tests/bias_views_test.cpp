@@ -1,5 +1,5 @@
 // The bias views: pages, panel titles and the tables behind them.
-#include "pevis/bias_views.h"
+#include "pevis/bias/bias_views.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "pevis/builtins.h"
+#include "pevis/io/builtins.h"
 
 #include <gtest/gtest.h>
 
@@ -12,12 +12,12 @@
 #include <nlohmann/json.hpp>
 #include <torch/script.h>
 
-#include "pevis/attention.h"
-#include "pevis/bias.h"
-#include "pevis/capture.h"
-#include "pevis/encoding.h"
-#include "pevis/error.h"
-#include "pevis/model.h"
+#include "pevis/attention/attention.h"
+#include "pevis/bias/bias.h"
+#include "pevis/capture/capture.h"
+#include "pevis/encoding/encoding.h"
+#include "pevis/base/error.h"
+#include "pevis/io/model.h"
 #include "test_util.h"
 
 namespace pevis {

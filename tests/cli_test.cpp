@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "in_process.h"
-#include "pevis/encoding.h"
+#include "pevis/encoding/encoding.h"
 #include "test_util.h"
 
 namespace pevis {

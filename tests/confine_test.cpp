@@ -6,7 +6,7 @@
 #include <torch/script.h>
 #include <unistd.h>
 
-#include "pevis/confine.h"
+#include "pevis/base/confine.h"
 #include "test_util.h"
 
 namespace pevis {

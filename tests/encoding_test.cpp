@@ -1,4 +1,4 @@
-#include "pevis/encoding.h"
+#include "pevis/encoding/encoding.h"
 
 #include <gtest/gtest.h>
 
@@ -13,8 +13,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "pevis/error.h"
-#include "pevis/torch_version.h"
+#include "pevis/base/error.h"
+#include "pevis/operators/torch_version.h"
 
 namespace pevis {
 namespace {

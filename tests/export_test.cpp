@@ -1,4 +1,4 @@
-#include "pevis/export.h"
+#include "pevis/output/data_files.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <random>
 #include <sstream>
 
-#include "pevis/error.h"
+#include "pevis/base/error.h"
 #include "test_util.h"
 
 namespace pevis {

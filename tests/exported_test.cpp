@@ -11,12 +11,12 @@
 
 #include <functional>
 
-#include "pevis/attention.h"
-#include "pevis/capture.h"
-#include "pevis/encoding.h"
-#include "pevis/error.h"
-#include "pevis/exported.h"
-#include "pevis/summary.h"
+#include "pevis/attention/attention.h"
+#include "pevis/capture/capture.h"
+#include "pevis/encoding/encoding.h"
+#include "pevis/base/error.h"
+#include "pevis/io/exported_program.h"
+#include "pevis/summary/summary.h"
 #include "reference.h"
 #include "test_util.h"
 

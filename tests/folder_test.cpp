@@ -4,12 +4,12 @@
 
 #include <filesystem>
 
-#include "pevis/archive.h"
-#include "pevis/bias.h"
-#include "pevis/error.h"
-#include "pevis/model.h"
-#include "pevis/module_path.h"
-#include "pevis/summary.h"
+#include "pevis/base/archive.h"
+#include "pevis/bias/bias.h"
+#include "pevis/base/error.h"
+#include "pevis/io/model.h"
+#include "pevis/base/module_path.h"
+#include "pevis/summary/summary.h"
 #include "test_util.h"
 
 namespace pevis {

@@ -8,7 +8,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "pevis/sinusoid.h"
+#include "pevis/positional/sinusoid.h"
 #include "test_util.h"
 
 namespace pevis {

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "pevis/error.h"
+#include "pevis/base/error.h"
 #include "test_util.h"
 
 namespace pevis::plot {

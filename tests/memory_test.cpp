@@ -1,6 +1,6 @@
 // The memory budget, and the refusals it makes before anything large exists.
-#include "pevis/memory.h"
-#include "pevis/cpu_allocator.h"
+#include "pevis/base/memory.h"
+#include "pevis/capture/cpu_allocator.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <new>
 
-#include "pevis/output.h"
+#include "pevis/output/products.h"
 #include "test_util.h"
 
 namespace pevis {

@@ -1,4 +1,4 @@
-#include "pevis/model.h"
+#include "pevis/io/model.h"
 
 #include <ATen/ops/zeros.h>
 #include <caffe2/serialize/inline_container.h>
@@ -6,9 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "pevis/bias.h"
-#include "pevis/error.h"
-#include "pevis/pickle.h"
+#include "pevis/bias/bias.h"
+#include "pevis/base/error.h"
+#include "pevis/io/pickle.h"
 #include "test_util.h"
 
 namespace pevis {

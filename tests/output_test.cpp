@@ -1,4 +1,4 @@
-#include "pevis/output.h"
+#include "pevis/output/products.h"
 
 #include <gtest/gtest.h>
 
@@ -7,8 +7,8 @@
 #include <stdexcept>
 #include <nlohmann/json.hpp>
 
-#include "pevis/error.h"
-#include "pevis/parallel.h"
+#include "pevis/base/error.h"
+#include "pevis/base/parallel.h"
 #include "pevis/plot/gnuplot.h"
 #include "test_util.h"
 

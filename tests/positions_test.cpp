@@ -13,13 +13,13 @@
 #include <map>
 #include <sstream>
 
-#include "pevis/encoding.h"
-#include "pevis/error.h"
-#include "pevis/model.h"
-#include "pevis/position_views.h"
-#include "pevis/relative_bias.h"
-#include "pevis/relative_views.h"
-#include "pevis/rope.h"
+#include "pevis/encoding/encoding.h"
+#include "pevis/base/error.h"
+#include "pevis/io/model.h"
+#include "pevis/encoding/position_views.h"
+#include "pevis/encoding/relative_bias.h"
+#include "pevis/encoding/relative_views.h"
+#include "pevis/positional/rope.h"
 #include "product_util.h"
 #include "test_util.h"
 

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "pevis/model.h"
-#include "pevis/output.h"
+#include "pevis/io/model.h"
+#include "pevis/output/products.h"
 
 namespace pevis::test {
 

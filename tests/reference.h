@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "pevis/attention.h"
+#include "pevis/attention/attention.h"
 
 #include <functional>
 #include <vector>

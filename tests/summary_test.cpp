@@ -1,4 +1,4 @@
-#include "pevis/summary.h"
+#include "pevis/summary/summary.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <nlohmann/json.hpp>
 
-#include "pevis/encoding.h"
+#include "pevis/encoding/encoding.h"
 #include "test_util.h"
 
 namespace pevis {

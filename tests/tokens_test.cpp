@@ -1,8 +1,8 @@
-#include "pevis/tokens.h"
+#include "pevis/io/tokens.h"
 
 #include <gtest/gtest.h>
 
-#include "pevis/error.h"
+#include "pevis/base/error.h"
 
 namespace pevis {
 namespace {

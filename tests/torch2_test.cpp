@@ -16,15 +16,15 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <nlohmann/json.hpp>
 
-#include "pevis/attention.h"
-#include "pevis/capture.h"
-#include "pevis/error.h"
-#include "pevis/operators.h"
+#include "pevis/attention/attention.h"
+#include "pevis/capture/capture.h"
+#include "pevis/base/error.h"
+#include "pevis/operators/added_ops.h"
 #include <torch/csrc/jit/runtime/operator.h>
 
 #include <set>
 #include <sstream>
-#include "pevis/summary.h"
+#include "pevis/summary/summary.h"
 #include "reference.h"
 #include "test_util.h"
 

@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "commands.h"
-#include "pevis/error.h"
-#include "pevis/memory.h"
+#include "pevis/base/error.h"
+#include "pevis/base/memory.h"
 
 #ifndef PEVIS_VERSION
 #define PEVIS_VERSION "unknown"

@@ -10,16 +10,16 @@
 #include <iostream>
 #include <system_error>
 
-#include "pevis/allowed_ops.h"
-#include "pevis/archive.h"
-#include "pevis/builtin_info.h"
-#include "pevis/builtins.h"
-#include "pevis/confine.h"
-#include "pevis/cpu_allocator.h"
-#include "pevis/memory.h"
-#include "pevis/error.h"
-#include "pevis/model.h"
-#include "pevis/output.h"
+#include "pevis/operators/allowed_ops.h"
+#include "pevis/base/archive.h"
+#include "pevis/io/builtin_info.h"
+#include "pevis/io/builtins.h"
+#include "pevis/base/confine.h"
+#include "pevis/capture/cpu_allocator.h"
+#include "pevis/base/memory.h"
+#include "pevis/base/error.h"
+#include "pevis/io/model.h"
+#include "pevis/output/products.h"
 #include "pevis/plot/gnuplot.h"
 
 namespace pevis::cli {

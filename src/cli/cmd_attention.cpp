@@ -1,7 +1,7 @@
 #include "commands.h"
 #include "options.h"
 #include "runners.h"
-#include "pevis/error.h"
+#include "pevis/base/error.h"
 
 namespace pevis::cli {
 

@@ -5,9 +5,9 @@
 #include "commands.h"
 #include "options.h"
 #include "runners.h"
-#include "pevis/builtin_info.h"
-#include "pevis/error.h"
-#include "pevis/export.h"
+#include "pevis/io/builtin_info.h"
+#include "pevis/base/error.h"
+#include "pevis/output/data_files.h"
 
 namespace pevis::cli {
 

@@ -9,11 +9,11 @@
 #include "commands.h"
 #include "encoding_common.h"
 #include "runners.h"
-#include "pevis/alibi.h"
-#include "pevis/error.h"
-#include "pevis/memory.h"
-#include "pevis/position_views.h"
-#include "pevis/rope.h"
+#include "pevis/positional/alibi.h"
+#include "pevis/base/error.h"
+#include "pevis/base/memory.h"
+#include "pevis/encoding/position_views.h"
+#include "pevis/positional/rope.h"
 
 namespace pevis::cli {
 

@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "options.h"
-#include "pevis/position_views.h"
-#include "pevis/rope.h"
+#include "pevis/encoding/position_views.h"
+#include "pevis/positional/rope.h"
 
 namespace pevis::cli {
 

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "runners.h"
-#include "pevis/error.h"
+#include "pevis/base/error.h"
 
 namespace pevis::cli {
 namespace {

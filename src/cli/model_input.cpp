@@ -6,9 +6,9 @@
 #include <ATen/ops/tensor.h>
 
 #include "output_options.h"
-#include "pevis/error.h"
-#include "pevis/exported.h"
-#include "pevis/tokens.h"
+#include "pevis/base/error.h"
+#include "pevis/io/exported_program.h"
+#include "pevis/io/tokens.h"
 
 namespace pevis::cli {
 namespace {

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "options.h"
-#include "pevis/model.h"
+#include "pevis/io/model.h"
 
 #include <ATen/core/ivalue.h>
 

@@ -11,8 +11,8 @@
 #include <thread>
 
 #include "runners.h"
-#include "pevis/error.h"
-#include "pevis/operator_name.h"
+#include "pevis/base/error.h"
+#include "pevis/operators/operator_name.h"
 
 namespace pevis::cli {
 namespace {

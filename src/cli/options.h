@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "output_options.h"
-#include "pevis/fusion.h"
-#include "pevis/rope.h"
-#include "pevis/sinusoid.h"
+#include "pevis/attention/fusion.h"
+#include "pevis/positional/rope.h"
+#include "pevis/positional/sinusoid.h"
 
 namespace pevis::cli {
 

@@ -5,7 +5,7 @@
 
 #include <iostream>
 
-#include "pevis/error.h"
+#include "pevis/base/error.h"
 
 namespace pevis::cli {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "pevis/output.h"
+#include "pevis/output/products.h"
 
 namespace pevis::cli {
 

@@ -7,12 +7,12 @@
 #include "runners.h"
 #include "model_input.h"
 #include "output_options.h"
-#include "pevis/bias.h"
-#include "pevis/bias_views.h"
-#include "pevis/error.h"
-#include "pevis/memory.h"
-#include "pevis/archive.h"
-#include "pevis/model.h"
+#include "pevis/bias/bias.h"
+#include "pevis/bias/bias_views.h"
+#include "pevis/base/error.h"
+#include "pevis/base/memory.h"
+#include "pevis/base/archive.h"
+#include "pevis/io/model.h"
 
 namespace pevis::cli {
 

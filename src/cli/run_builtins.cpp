@@ -6,10 +6,10 @@
 
 #include "box.h"
 #include "runners.h"
-#include "pevis/builtins.h"
-#include "pevis/error.h"
-#include "pevis/export.h"
-#include "pevis/model.h"
+#include "pevis/io/builtins.h"
+#include "pevis/base/error.h"
+#include "pevis/output/data_files.h"
+#include "pevis/io/model.h"
 
 namespace pevis::cli {
 

@@ -8,12 +8,12 @@
 #include "runners.h"
 #include "model_input.h"
 #include "output_options.h"
-#include "pevis/cpu_allocator.h"
-#include "pevis/error.h"
-#include "pevis/model.h"
-#include "pevis/module_path.h"
-#include "pevis/summary.h"
-#include "pevis/summary_views.h"
+#include "pevis/capture/cpu_allocator.h"
+#include "pevis/base/error.h"
+#include "pevis/io/model.h"
+#include "pevis/base/module_path.h"
+#include "pevis/summary/summary.h"
+#include "pevis/summary/summary_views.h"
 
 namespace pevis::cli {
 

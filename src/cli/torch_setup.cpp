@@ -7,8 +7,8 @@
 
 #include <c10/util/Exception.h>
 
-#include "pevis/cpu_allocator.h"
-#include "pevis/torch_version.h"
+#include "pevis/capture/cpu_allocator.h"
+#include "pevis/operators/torch_version.h"
 
 namespace pevis::cli {
 namespace {

@@ -6,9 +6,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "pevis/error.h"
-#include "pevis/json_depth.h"
-#include "pevis/rope.h"
+#include "pevis/base/error.h"
+#include "pevis/base/json_depth.h"
+#include "pevis/positional/rope.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

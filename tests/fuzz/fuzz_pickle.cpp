@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <string_view>
 
-#include "pevis/error.h"
-#include "pevis/pickle.h"
+#include "pevis/base/error.h"
+#include "pevis/io/pickle.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   pevis::pickle::StorageLoader load;

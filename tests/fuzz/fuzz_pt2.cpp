@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <string>
 
-#include "pevis/allowed_ops.h"
-#include "pevis/error.h"
-#include "pevis/exported.h"
+#include "pevis/operators/allowed_ops.h"
+#include "pevis/base/error.h"
+#include "pevis/io/exported_program.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {

@@ -3,9 +3,9 @@
 #include <cstdint>
 #include <string>
 
-#include "pevis/archive.h"
-#include "pevis/error.h"
-#include "pevis/model.h"
+#include "pevis/base/archive.h"
+#include "pevis/base/error.h"
+#include "pevis/io/model.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {

@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <string>
 
-#include "pevis/error.h"
-#include "pevis/tokens.h"
+#include "pevis/base/error.h"
+#include "pevis/io/tokens.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

@@ -5,7 +5,7 @@
 #include <variant>
 #include <vector>
 
-#include "pevis/matrix.h"
+#include "pevis/output/matrix.h"
 
 namespace pevis::plot {
 

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "pevis/utf8.h"
+#include "pevis/base/utf8.h"
 
 namespace pevis::plot {
 

@@ -18,8 +18,8 @@
 #include <memory>
 #include <sstream>
 
-#include "pevis/error.h"
-#include "pevis/utf8.h"
+#include "pevis/base/error.h"
+#include "pevis/base/utf8.h"
 
 extern char** environ;
 

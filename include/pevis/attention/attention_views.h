@@ -1,0 +1,52 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pevis/attention/attention.h"
+#include "pevis/output/products.h"
+
+namespace pevis {
+
+/// What the attention figures show.
+struct AttentionViewOptions {
+  std::optional<std::int64_t> head;  ///< one head only; unset: every head and their mean
+  bool mean_only = false;            ///< only the mean of the heads
+  std::int64_t batch_index = 0;      ///< which input of the batch
+  bool data = true;                  ///< write the weights as data
+  bool figures = true;               ///< prepare figures
+  std::optional<plot::Size> size;    ///< every figure's size, when the run sets it
+  std::vector<std::string> tokens;   ///< labels of the positions, when they fit
+  bool rollout = false;
+  Fusion fusion = Fusion::kMean;
+};
+
+/// The weights drawn for a site: [heads, T, S] of input `batch_index`; for a
+/// windowed site, its windows in their place on the grid (a mosaic
+/// [heads, rows*T, cols*S], NaN where a grid cell has no window).
+at::Tensor drawn_weights(const AttentionSite& site, std::int64_t batch_index);
+
+/// What a figure says of the element it shows: "input 1 of 2, 16 windows
+/// (4x4 grid, shifted by 1) of 4 tokens", or "" for one unwindowed input.
+std::string element_text(const AttentionSite& site, std::int64_t batch_index);
+
+/// Checks the options against the sites before anything is drawn: a head or
+/// batch index every site has, and for rollout sites that chain (one window,
+/// square maps of one size). Throws `pevis::Error` (exit 3).
+void check_attention_views(const std::vector<AttentionSite>& sites, const AttentionViewOptions& options);
+
+/// The products of a capture: per site `attention/SITE` (a panel per head
+/// and their mean; data `SITE.headK`, `SITE.mean`, for windowed sites one
+/// row per window and query, labelled `window:query`), `attention/overview`
+/// (one row per site, a column per head, no panel for heads a site lacks)
+/// when there is more than one map, and with `rollout` `attention/rollout`.
+/// Each site's weights are released once its products are made.
+std::vector<Product> attention_views(std::vector<AttentionSite>& sites, const AttentionViewOptions& options);
+
+/// A site's name made safe for a file name: characters other than letters,
+/// digits, '.', '_' and '-' become '-'.
+std::string site_file_name(const std::string& site);
+
+}  // namespace pevis

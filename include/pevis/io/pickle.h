@@ -1,0 +1,52 @@
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "pevis/io/model.h"
+
+namespace pevis::pickle {
+
+/// A storage a checkpoint refers to: `data/<key>` in the archive, holding
+/// `numel` elements of `dtype`.
+struct StorageRef {
+  std::string key;
+  at::ScalarType dtype = at::kFloat;
+  std::int64_t numel = 0;
+};
+
+/// Where a checkpoint's storages come from. `check` is called once per
+/// storage while the pickle is read, and throws `pevis::Error` when the file
+/// cannot back it (no record, a record too short); `read` is called only when
+/// a tensor's data is asked for, and returns the storage as a 1-D CPU tensor
+/// of exactly `numel` elements, or throws `pevis::Error`.
+struct StorageLoader {
+  std::function<void(const StorageRef&)> check;
+  std::function<at::Tensor(const StorageRef&)> read;
+};
+
+/// What a checkpoint's pickle held, flattened: tensors by dotted path
+/// (`model.fc1.bias`, list items by index; their data read when first asked
+/// for, each storage once however many tensors view it), and every other
+/// leaf as text.
+struct Contents {
+  std::vector<NamedTensor> tensors;
+  std::vector<std::pair<std::string, std::string>> metadata;
+};
+
+/// Interprets the pickle `bytes` of a `torch.save` file with a restricted
+/// machine: only the opcodes of protocols 2 to 5 that state_dicts use, and
+/// only the globals `collections.OrderedDict`, `torch._utils._rebuild_tensor_v2`,
+/// `torch._utils._rebuild_parameter(_with_state)` and the typed storages.
+/// Nothing from the file is ever called or imported. `source` names the file
+/// in messages. Throws `pevis::Error` (exit 3) for anything else, naming the
+/// global or opcode, and for sizes the file cannot back.
+Contents read_pickle(std::string_view bytes, const StorageLoader& load, const std::string& source);
+
+}  // namespace pevis::pickle

@@ -1,0 +1,286 @@
+#include "pevis/attention/attention_views.h"
+
+#include <ATen/ops/cat.h>
+#include <ATen/ops/full.h>
+#include <ATen/ops/nan_to_num.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+
+#include "pevis/encoding/encoding.h"
+#include "pevis/base/error.h"
+#include "pevis/base/memory.h"
+#include "pevis/base/parallel.h"
+
+namespace pevis {
+namespace {
+
+// The grid a site's windows are drawn on: its square grid, else rows of
+// ceil(sqrt(windows)) windows in their order.
+std::pair<std::int64_t, std::int64_t> grid_of(const AttentionSite& site) {
+  if (site.grid_rows > 0) return {site.grid_rows, site.grid_cols};
+  const auto cols = static_cast<std::int64_t>(std::ceil(std::sqrt(static_cast<double>(site.windows))));
+  return {(site.windows + cols - 1) / cols, cols};
+}
+
+// Labels for `count` positions: the tokens when they fit, else indices.
+std::vector<std::string> position_labels(const std::vector<std::string>& tokens, std::int64_t count) {
+  if (static_cast<std::int64_t>(tokens.size()) == count) return tokens;
+  return index_labels(static_cast<std::size_t>(count));
+}
+
+LabeledMatrix attention_matrix(const at::Tensor& map, std::string name, const std::vector<std::string>& tokens) {
+  return to_matrix(map, std::move(name), "query", position_labels(tokens, map.size(0)), position_labels(tokens, map.size(1)));
+}
+
+// One row per window and query ("window:query"), a column per key.
+LabeledMatrix window_matrix(const at::Tensor& windows, std::string name) {
+  const std::int64_t count = windows.size(0), t = windows.size(1);
+  std::vector<std::string> rows;
+  rows.reserve(static_cast<std::size_t>(count * t));
+  for (std::int64_t w = 0; w < count; ++w) {
+    for (std::int64_t q = 0; q < t; ++q) rows.push_back(std::to_string(w) + ":" + std::to_string(q));
+  }
+  return to_matrix(windows.reshape({count * t, windows.size(2)}), std::move(name), "window:query", std::move(rows),
+                   index_labels(static_cast<std::size_t>(windows.size(2))));
+}
+
+// `pixels`: the most pixels a panel can have along a side; figures need no
+// more cells than that (this keeps long inputs small in memory).
+plot::Heatmap attention_heatmap(const LabeledMatrix& m, double z_max, std::size_t pixels, bool labels) {
+  plot::Heatmap heat;
+  heat.full_rows = m.rows;
+  heat.full_cols = m.cols;
+  heat.matrix = plot::box_average(m, plot::whole_factor_side(m.rows, pixels), plot::whole_factor_side(m.cols, pixels));
+  heat.label_rows = heat.label_cols = labels;
+  heat.z_min = 0;
+  heat.z_max = z_max;
+  heat.value_title = "weight";
+  heat.square_cells = true;
+  return heat;
+}
+
+// The most pixels a panel of `figure` can have along a side, at `size` when
+// the run sets every figure's size.
+std::size_t panel_pixels(const plot::Figure& figure, std::size_t panels, const std::optional<plot::Size>& size) {
+  const plot::Size drawn = size.value_or(figure.size);
+  const std::size_t columns = static_cast<std::size_t>(std::max(figure.columns, 1));
+  const std::size_t rows = (panels + columns - 1) / columns;
+  return static_cast<std::size_t>(
+      std::max(drawn.width / static_cast<int>(columns), drawn.height / static_cast<int>(std::max<std::size_t>(rows, 1))));
+}
+
+double finite_max(const at::Tensor& t) { return at::nan_to_num(t, 0.0, 0.0, 0.0).max().item<double>(); }
+
+Product site_product(const AttentionSite& site, const AttentionViewOptions& options) {
+  if (!options.figures && !options.data) return {};  // nothing asked for: no copy, no colour scale
+  const at::Tensor heads = drawn_weights(site, options.batch_index);  // [heads, rows, cols]
+  const at::Tensor mean = heads.mean(/*dim=*/0);
+  const bool windowed = site.windows > 1;
+  const std::string base = "attention/" + site_file_name(site.name);
+  std::vector<std::int64_t> drawn;
+  if (options.head) {
+    drawn.push_back(*options.head);
+  } else if (!options.mean_only) {
+    for (std::int64_t k = 0; k < site.heads; ++k) drawn.push_back(k);
+  }
+  // One head is its own mean: no second panel for it.
+  const bool with_mean = options.mean_only || (!options.head && site.heads > 1);
+  // One colour scale for the panels of a figure; data alone needs none.
+  double z_max = 1;
+  if (options.figures) {
+    z_max = with_mean ? finite_max(mean) : 0;
+    for (auto k : drawn) z_max = std::max(z_max, finite_max(heads[k]));
+    if (!(z_max > 0)) z_max = 1;
+  }
+
+  Product product;
+  plot::Figure& figure = product.figure;
+  figure.name = base;
+  const std::string element = element_text(site, options.batch_index);
+  figure.title = "Attention of " + site.name + " (" + std::to_string(site.heads) + " head" + (site.heads == 1 ? "" : "s") +
+                 "): rows are queries, columns keys";
+  if (!element.empty()) figure.notes.push_back("shown: " + element);
+  const std::size_t panels = drawn.size() + (with_mean ? 1 : 0);
+  figure.columns = plot::square_grid_columns(panels);
+  const int rows = static_cast<int>((panels + figure.columns - 1) / figure.columns);
+  // Square maps in cells of 460 x 340 pixels: a plot area of about 225 x 245
+  // beside its colour bar, and room for the longest token label on both axes.
+  std::size_t longest = 0;
+  if (!windowed && static_cast<std::int64_t>(options.tokens.size()) == heads.size(1)) {
+    for (const auto& t : options.tokens) longest = std::max(longest, std::min(plot::display_width(t), plot::kMaxLabelChars));
+  }
+  const int label_px = static_cast<int>(7.5 * static_cast<double>(longest));
+  figure.size = {std::clamp(figure.columns * (460 + label_px), 700, 4000), std::clamp(rows * (340 + label_px) + 70, 420, 4000)};
+  const std::size_t pixels = panel_pixels(figure, panels, options.size);
+  // A windowed site's data: its windows one after another (the mosaic is for the eye).
+  const at::Tensor windows =
+      windowed ? site.weights.slice(0, options.batch_index * site.windows, (options.batch_index + 1) * site.windows)
+               : at::Tensor();
+  const auto data_of = [&](std::int64_t k) {
+    const std::string name = base + ".head" + std::to_string(k);
+    return windowed ? window_matrix(windows.select(1, k), name) : attention_matrix(heads[k], name, options.tokens);
+  };
+  const auto mean_data = [&] {
+    return windowed ? window_matrix(windows.mean(/*dim=*/1), base + ".mean") : attention_matrix(mean, base + ".mean", options.tokens);
+  };
+  const std::string key = windowed ? "key (by window)" : "key";
+  const std::string query = windowed ? "query (by window)" : "query";
+  if (options.figures) {
+    for (auto k : drawn) {
+      const LabeledMatrix m = windowed ? to_matrix(heads[k], "", "query", index_labels(heads.size(1)), index_labels(heads.size(2)))
+                                       : attention_matrix(heads[k], "", options.tokens);
+      figure.panels.push_back({"head " + std::to_string(k), key, query, attention_heatmap(m, z_max, pixels, !windowed)});
+    }
+    if (with_mean) {
+      const LabeledMatrix m = windowed ? to_matrix(mean, "", "query", index_labels(mean.size(0)), index_labels(mean.size(1)))
+                                       : attention_matrix(mean, "", options.tokens);
+      figure.panels.push_back({"mean of the heads", key, query, attention_heatmap(m, z_max, pixels, !windowed)});
+    }
+  } else {
+    figure = {};
+  }
+  if (options.data) {
+    for (std::int64_t k = 0; k < site.heads; ++k) product.data.push_back(data_of(k));
+    product.data.push_back(mean_data());
+  }
+  return product;
+}
+
+Product overview_product(const std::vector<AttentionSite>& sites, std::int64_t batch_index) {
+  std::int64_t max_heads = 1;
+  for (const auto& s : sites) max_heads = std::max(max_heads, s.heads);
+  plot::Figure figure;
+  figure.name = "attention/overview";
+  figure.title = "Attention overview: sites by heads";
+  if (sites.front().batch > 1) figure.notes.push_back("input " + std::to_string(batch_index) + " of " + std::to_string(sites.front().batch));
+  figure.columns = static_cast<int>(max_heads);
+  const int cell = std::clamp(static_cast<int>(7800 / std::max<std::size_t>(sites.size(), max_heads)), 60, 140);
+  figure.size = {std::max(600, cell * figure.columns + 20), std::max(300, cell * static_cast<int>(sites.size()) + 60)};
+  // Each site's maps once (a windowed site's mosaic is laid out for all its heads at a time).
+  std::vector<at::Tensor> maps(sites.size());
+  rethrow_first(for_each_index(sites.size(), [&](std::size_t i) { maps[i] = drawn_weights(sites[i], batch_index); }));
+  figure.panels.resize(sites.size() * static_cast<std::size_t>(max_heads));
+  rethrow_first(for_each_index(figure.panels.size(), [&](std::size_t p) {
+    const std::size_t i = p / static_cast<std::size_t>(max_heads);
+    const auto k = static_cast<std::int64_t>(p % static_cast<std::size_t>(max_heads));
+    plot::Heatmap heat;
+    heat.compact = true;
+    heat.z_min = 0;
+    if (k >= sites[i].heads) {  // a site with fewer heads: nothing drawn there
+      figure.panels[p] = {"", "", "", heat};
+      return;
+    }
+    const at::Tensor map = maps[i][k];
+    heat.matrix = plot::box_average(to_matrix(map, "", "query", index_labels(map.size(0)), index_labels(map.size(1))), 256, 256);
+    figure.panels[p] = {k == 0 ? sites[i].name : "H" + std::to_string(k), "", "", heat};
+  }));
+  return {std::move(figure), {}, {}};
+}
+
+Product rollout_product(const std::vector<AttentionSite>& sites, const AttentionViewOptions& options) {
+  std::vector<at::Tensor> fused;
+  for (const auto& s : sites) fused.push_back(fuse_heads(drawn_weights(s, options.batch_index), options.fusion));
+  const at::Tensor rollout = attention_rollout(fused);
+  LabeledMatrix m = attention_matrix(rollout, "attention/rollout", options.tokens);
+  static const char* fusions[] = {"mean", "max", "min"};
+  plot::Figure figure;
+  if (options.figures) {
+    figure.name = "attention/rollout";
+    figure.title = "Attention rollout over " + std::to_string(sites.size()) + " layers (heads fused by " +
+                   fusions[static_cast<int>(options.fusion)] + ")";
+    const std::string element = element_text(sites.front(), options.batch_index);
+    if (!element.empty()) figure.notes.push_back("shown: " + element);
+    figure.size = {1000, 900};
+    figure.panels.push_back({"", "key", "query",
+                             attention_heatmap(m, std::max(1e-6, rollout.max().item<double>()),
+                                               panel_pixels(figure, 1, options.size), true)});
+  }
+  return {std::move(figure), {std::move(m)}, {}};
+}
+
+}  // namespace
+
+std::string site_file_name(const std::string& site) {
+  std::string out;
+  for (char c : site) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-') ? c : '-';
+  return out;
+}
+
+at::Tensor drawn_weights(const AttentionSite& site, std::int64_t batch_index) {
+  const std::int64_t windows = std::max<std::int64_t>(site.windows, 1);
+  at::Tensor block = site.weights.slice(/*dim=*/0, batch_index * windows, (batch_index + 1) * windows);
+  if (windows == 1) return block[0];
+  const auto [rows, cols] = grid_of(site);
+  const std::int64_t t = block.size(2), s = block.size(3);
+  if (rows * cols > windows) {
+    block = at::cat({block, at::full({rows * cols - windows, site.heads, t, s}, NAN, block.options())});
+  }
+  return block.view({rows, cols, site.heads, t, s}).permute({2, 0, 3, 1, 4}).reshape({site.heads, rows * t, cols * s});
+}
+
+std::string element_text(const AttentionSite& site, std::int64_t batch_index) {
+  std::string text;
+  if (site.batch > 1) text = "input " + std::to_string(batch_index) + " of " + std::to_string(site.batch);
+  if (site.windows > 1) {
+    const auto [rows, cols] = grid_of(site);
+    text += (text.empty() ? "" : ", ") + std::to_string(site.windows) + " windows of " +
+            std::to_string(site.weights.size(2)) + " tokens";
+    if (site.grid_rows > 0) {
+      text += " on their " + std::to_string(rows) + "x" + std::to_string(cols) + " grid";
+    } else {
+      text += " in order, " + std::to_string(cols) + " to a row (not a square grid)";
+    }
+    if (site.shift > 0) text += ", shifted by " + std::to_string(site.shift);
+    if (site.shift < 0) text += " (shift unknown)";
+  }
+  return text;
+}
+
+void check_attention_views(const std::vector<AttentionSite>& sites, const AttentionViewOptions& options) {
+  for (const auto& s : sites) {
+    if (options.head && *options.head >= s.heads) {
+      throw bad_input("--head " + std::to_string(*options.head),
+                      "site " + s.name + " has " + std::to_string(s.heads) + " heads", "heads count from 0");
+    }
+    if (options.batch_index < 0 || options.batch_index >= s.batch) {
+      throw bad_input("--batch-index " + std::to_string(options.batch_index),
+                      "site " + s.name + " has a batch of " + std::to_string(s.batch), "inputs count from 0");
+    }
+  }
+  if (!options.rollout) return;
+  for (const auto& s : sites) {
+    if (s.windows > 1) {
+      throw bad_input("--rollout", "site " + s.name + " attends within " + std::to_string(s.windows) +
+                                       " windows: rollout needs every layer to attend over the same whole sequence",
+                      "roll out layers of one sequence, chosen with --layer");
+    }
+  }
+}
+
+std::vector<Product> attention_views(std::vector<AttentionSite>& sites, const AttentionViewOptions& options) {
+  check_attention_views(sites, options);
+  if (options.data) {
+    // The data copy of every head's map, and of the mean, while the captured weights are still held.
+    long double copies = 0;
+    for (const auto& s : sites) {
+      const long double one = static_cast<long double>(s.weights.nbytes()) / static_cast<long double>(std::max<std::int64_t>(s.batch, 1));
+      copies += one * (1.0L + 1.0L / static_cast<long double>(std::max<std::int64_t>(s.heads, 1)));
+    }
+    check_memory(copies, "the captured weights", "writing the weights of " + std::to_string(sites.size()) + " sites as data",
+                 "choose sites with --layer REGEX, or write no data with --data none");
+  }
+  // The overview and the rollout first: then each site's captured weights
+  // can go as soon as its own figure and data are made.
+  std::vector<Product> products(sites.size());
+  if (options.figures && (sites.size() > 1 || sites[0].heads > 1)) products.push_back(overview_product(sites, options.batch_index));
+  if (options.rollout) products.push_back(rollout_product(sites, options));
+  rethrow_first(for_each_index(sites.size(), [&](std::size_t i) {
+    products[i] = site_product(sites[i], options);
+    sites[i].weights = at::Tensor();
+  }));
+  return products;
+}
+
+}  // namespace pevis

@@ -1,0 +1,72 @@
+// torch.save zip checkpoints, read by the restricted pickle machine: only the
+// pickle is read when the file is opened; each tensor's record when it is
+// first asked for.
+#include <torch/script.h>
+
+#include <cstring>
+
+#include "pevis/base/archive.h"
+#include "pevis/base/error.h"
+#include "pevis/base/memory.h"
+#include "pevis/io/model.h"
+#include "pevis/io/pickle.h"
+
+namespace pevis {
+// Reads the pickle of a checkpoint; storages are checked against the zip
+// directory now and read from the archive only when a tensor is asked for.
+Model read_checkpoint_archive(std::shared_ptr<const ZipArchive> zip, const std::string& path) {
+  const std::string* pickle_name = zip->find_suffix("data.pkl");
+  if (!pickle_name) throw bad_input(path, "a zip archive, but not one torch.save writes (it has no data.pkl)", "give a file written by torch.save");
+  const std::string prefix = pickle_name->substr(0, pickle_name->size() - std::strlen("data.pkl"));
+  Model model;
+  model.path = path;
+  model.format = "PyTorch checkpoint";
+  model.files.push_back(path);
+  if (zip->find(prefix + "byteorder") && zip->read(prefix + "byteorder") != "little") {
+    throw bad_input(path, "the checkpoint was saved on a big-endian machine", "save it again on a little-endian one");
+  }
+  const std::string bytes = zip->read(*pickle_name);
+  const auto record_of = [zip, prefix, path](const pickle::StorageRef& ref) {
+    const std::string record = prefix + "data/" + ref.key;
+    const ZipArchive::Entry* entry = zip->find(record);
+    // Stored entries are never larger than the file: a declared size beyond
+    // it is refused before anything is read or allocated.
+    std::uint64_t need = 0;
+    const std::uint64_t file_size = zip->source().size();
+    if (__builtin_mul_overflow(static_cast<std::uint64_t>(ref.numel), c10::elementSize(ref.dtype), &need) ||
+        (need > file_size && (!entry || entry->method == 0))) {
+      throw bad_input(path, "a tensor declares " + std::to_string(ref.numel) + " elements, more than the " +
+                                std::to_string(file_size) + "-byte file can hold",
+                      "the file is damaged or hostile");
+    }
+    if (!entry) throw bad_input(path, "the archive lacks the tensor data " + record, "the file is damaged");
+    if (need > entry->size) {
+      throw bad_input(path, "the tensor data " + record + " is shorter than its tensor (" + std::to_string(ref.numel) +
+                                " elements)", "the file is damaged or hostile");
+    }
+    return std::make_pair(record, entry);
+  };
+  pickle::StorageLoader load;
+  load.check = [record_of](const pickle::StorageRef& ref) { record_of(ref); };
+  load.read = [zip, record_of](const pickle::StorageRef& ref) {
+    const auto [record, entry] = record_of(ref);
+    const std::uint64_t need = static_cast<std::uint64_t>(ref.numel) * c10::elementSize(ref.dtype);
+    at::Tensor storage = at::empty({static_cast<std::int64_t>(entry->size)}, at::TensorOptions().dtype(at::kByte));
+    zip->read(record, *entry, storage.data_ptr());
+    count_tensor_bytes(entry->size);
+    if (need == 0) return at::empty({0}, at::TensorOptions().dtype(ref.dtype));
+    return storage.slice(0, 0, static_cast<std::int64_t>(need)).view(ref.dtype);
+  };
+  auto contents = pickle::read_pickle(bytes, load, path);
+  model.tensors = std::move(contents.tensors);
+  model.metadata = std::move(contents.metadata);
+  return model;
+}
+
+Model read_checkpoint(const std::string& path) { return read_checkpoint_archive(open_pytorch_archive(open_file(path)), path); }
+
+Model read_checkpoint_bytes(const std::string& bytes, const std::string& path) {
+  return read_checkpoint_archive(open_pytorch_archive(memory_source(bytes, path)), path);
+}
+
+}  // namespace pevis

@@ -1,0 +1,832 @@
+#include "pevis/io/exported_program.h"
+
+#include <ATen/ScalarOps.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/core/grad_mode.h>
+#include <c10/core/Device.h>
+#include <torch/csrc/jit/frontend/function_schema_parser.h>
+#include <c10/core/Layout.h>
+#include <c10/core/MemoryFormat.h>
+#include <nlohmann/json.hpp>
+
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
+#include <sys/stat.h>
+#include <unordered_map>
+
+#include "pevis/base/archive.h"
+#include "pevis/base/error.h"
+#include "pevis/base/json_depth.h"
+#include "pevis/base/memory.h"
+#include "pevis/base/module_path.h"
+#include "pevis/operators/added_ops.h"
+
+namespace pevis {
+
+// How one argument of a node is filled in when the node runs.
+struct ExportedArgument {
+  enum class Kind { kConstant, kValue, kList, kDefault };
+  Kind kind = Kind::kDefault;
+  c10::IValue constant;
+  int slot = -1;                      // kValue
+  std::vector<int> slots;             // kList: -1 where the item is a constant (or None)
+  std::vector<c10::IValue> items;     // kList: the constant items
+  enum class ListOf { kTensor, kOptionalTensor, kInt } list_of = ListOf::kInt;
+};
+
+// Operations on sizes that a program exported with dynamic shapes holds:
+// pevis computes them itself (LibTorch 1.13 has no aten::sym_size.int, and
+// Python's operator module is no ATen operator).
+enum class SizeOp { kNone, kSymSize, kSymNumel, kAdd, kSub, kMul, kFloorDiv, kMod };
+
+struct ExportedNode {
+  c10::optional<c10::OperatorHandle> handle;
+  SizeOp size_op = SizeOp::kNone;
+  std::vector<ExportedArgument> arguments;  // in schema order
+  std::vector<int> outputs;                 // slot per return; -1 where unused
+};
+
+struct ExportedProgram {
+  ExportedGraph graph;
+  std::vector<ExportedNode> nodes;
+  std::vector<int> input_slots;                        // every graph input, in order
+  std::vector<std::pair<int, at::Tensor>> fixed;       // parameters, buffers, constants
+  std::vector<int> user_inputs;                        // slots the caller fills, in order
+  std::vector<std::string> user_input_text;            // for messages
+  std::vector<int> user_outputs;
+  std::vector<std::vector<int>> release_after;         // per node: slots no later node reads
+  std::size_t slot_count = 0;
+  std::vector<c10::IValue> examples;
+};
+
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kProgramEntry = "serialized_exported_program.json";
+
+// The size operations pevis computes itself, with the schema they are read by.
+std::pair<SizeOp, std::string> size_operation(const std::string& target) {
+  if (target == "torch.ops.aten.sym_size.int") return {SizeOp::kSymSize, "aten::sym_size.int(Tensor self, int dim) -> int"};
+  if (target == "torch.ops.aten.sym_numel.default") return {SizeOp::kSymNumel, "aten::sym_numel(Tensor self) -> int"};
+  static const std::map<std::string, SizeOp> binary = {{"_operator.add", SizeOp::kAdd}, {"_operator.sub", SizeOp::kSub},
+                                                       {"_operator.mul", SizeOp::kMul},
+                                                       {"_operator.floordiv", SizeOp::kFloorDiv},
+                                                       {"_operator.mod", SizeOp::kMod}};
+  const auto found = binary.find(target);
+  if (found == binary.end()) return {SizeOp::kNone, ""};
+  return {found->second, "_operator::" + target.substr(10) + "(int a, int b) -> int"};
+}
+
+// Python's integers do not overflow; int64 does, and INT64_MIN / -1 traps.
+// A size past int64 is no size a tensor can have: refused.
+std::int64_t size_arithmetic(SizeOp op, std::int64_t a, std::int64_t b) {
+  std::int64_t out = 0;
+  switch (op) {
+    case SizeOp::kAdd: TORCH_CHECK(!__builtin_add_overflow(a, b, &out), "a size overflows: ", a, " + ", b); return out;
+    case SizeOp::kSub: TORCH_CHECK(!__builtin_sub_overflow(a, b, &out), "a size overflows: ", a, " - ", b); return out;
+    case SizeOp::kMul: TORCH_CHECK(!__builtin_mul_overflow(a, b, &out), "a size overflows: ", a, " * ", b); return out;
+    case SizeOp::kFloorDiv:
+    case SizeOp::kMod: {
+      TORCH_CHECK(b != 0, "a size is divided by zero");
+      TORCH_CHECK(!(b == -1 && a == std::numeric_limits<std::int64_t>::min()), "a size overflows: ", a, " // -1");
+      std::int64_t q = a / b;
+      if ((a % b != 0) && ((a < 0) != (b < 0))) --q;  // Python's floor division
+      return op == SizeOp::kFloorDiv ? q : a - q * b;
+    }
+    default: return 0;
+  }
+}
+
+double float_of(const json& v);
+
+// torch.export's numbering of dtypes, layouts and memory formats (its
+// serialization schema), to LibTorch's.
+c10::ScalarType scalar_type(std::int64_t code) {
+  switch (code) {
+    case 1: return at::kByte;
+    case 2: return at::kChar;
+    case 3: return at::kShort;
+    case 4: return at::kInt;
+    case 5: return at::kLong;
+    case 6: return at::kHalf;
+    case 7: return at::kFloat;
+    case 8: return at::kDouble;
+    case 9: return at::kComplexHalf;
+    case 10: return at::kComplexFloat;
+    case 11: return at::kComplexDouble;
+    case 12: return at::kBool;
+    case 13: return at::kBFloat16;
+    default: throw std::invalid_argument("dtype " + std::to_string(code));
+  }
+}
+
+c10::Layout layout(std::int64_t code) {
+  if (code == 7) return c10::kStrided;
+  throw std::invalid_argument("layout " + std::to_string(code) + " (only strided tensors are run)");
+}
+
+c10::MemoryFormat memory_format(std::int64_t code) {
+  switch (code) {
+    case 1: return c10::MemoryFormat::Contiguous;
+    case 2: return c10::MemoryFormat::ChannelsLast;
+    case 3: return c10::MemoryFormat::ChannelsLast3d;
+    case 4: return c10::MemoryFormat::Preserve;
+    default: throw std::invalid_argument("memory format " + std::to_string(code));
+  }
+}
+
+// "L__self__,,__main__.M;L__self___enc,enc,torch...TransformerEncoder": the
+// innermost module's path.
+std::string module_path(const json& metadata) {
+  if (!metadata.is_object() || !metadata.contains("nn_module_stack") || !metadata["nn_module_stack"].is_string()) {
+    return "";
+  }
+  const std::string stack = metadata["nn_module_stack"].get<std::string>();
+  const std::string last = stack.substr(stack.rfind(';') == std::string::npos ? 0 : stack.rfind(';') + 1);
+  const auto first = last.find(',');
+  if (first == std::string::npos) return "";
+  const auto second = last.find(',', first + 1);
+  return last.substr(first + 1, second == std::string::npos ? std::string::npos : second - first - 1);
+}
+
+class Builder {
+ public:
+  Builder(const std::string& path, ExportedProgram& program) : path_(path), program_(program) {}
+
+  [[noreturn]] void refuse(const std::string& why) const {
+    throw bad_input(path_, "the exported program cannot be run: " + why,
+                    "pevis runs programs of torch.export (PyTorch 2.6) made of ATen operators");
+  }
+
+  int define(const std::string& name) {
+    if (name.empty()) refuse("a value has no name");
+    if (slots_.count(name)) refuse("the value '" + name + "' is defined twice");
+    const int slot = static_cast<int>(program_.slot_count++);
+    slots_[name] = slot;
+    return slot;
+  }
+
+  int use(const std::string& name, std::size_t node) {
+    const auto found = slots_.find(name);
+    if (found == slots_.end()) refuse("node " + std::to_string(node) + " uses the value '" + name + "' before any defines it");
+    last_use_[found->second] = node;
+    return found->second;
+  }
+
+  static std::string tensor_name(const json& arg) {
+    if (!arg.is_object() || !arg.contains("name") || !arg["name"].is_string()) return "";
+    return arg["name"].get<std::string>();
+  }
+
+  void build(const json& program_json) {
+    const json& module = program_json.at("graph_module");
+    const json& graph = module.at("graph");
+    const json& signature = module.at("signature");
+    // Graph inputs, in order: parameters, buffers, constants, then user inputs.
+    const json& specs = signature.at("input_specs");
+    if (!specs.is_array() || specs.size() != graph.at("inputs").size()) refuse("its signature does not match its graph");
+    for (const auto& spec : specs) {
+      if (spec.contains("user_input")) {
+        const json& arg = spec["user_input"].at("arg");
+        if (!arg.contains("as_tensor")) refuse("a user input that is not a tensor");
+        const std::string name = tensor_name(arg["as_tensor"]);
+        const int slot = define(name);
+        program_.input_slots.push_back(slot);
+        program_.user_inputs.push_back(slot);
+        program_.graph.inputs.push_back(name);
+        continue;
+      }
+      std::string kind, key, name;
+      if (spec.contains("parameter")) {
+        kind = "parameter";
+        key = spec["parameter"].at("parameter_name").get<std::string>();
+        name = tensor_name(spec["parameter"].at("arg"));
+      } else if (spec.contains("buffer")) {
+        kind = "buffer";
+        key = spec["buffer"].at("buffer_name").get<std::string>();
+        name = tensor_name(spec["buffer"].at("arg"));
+      } else if (spec.contains("tensor_constant")) {
+        kind = "constant";
+        key = spec["tensor_constant"].at("tensor_constant_name").get<std::string>();
+        name = tensor_name(spec["tensor_constant"].at("arg"));
+      } else {
+        refuse("an input of a kind pevis does not run (" + spec.begin().key() + ")");
+      }
+      const int slot = define(name);
+      program_.input_slots.push_back(slot);
+      lifted_.push_back({slot, kind, key, name});
+    }
+    const json& nodes = graph.at("nodes");
+    if (!nodes.is_array()) refuse("its graph has no node list");
+    for (std::size_t i = 0; i < nodes.size(); ++i) add_node(nodes[i], i);
+    // User outputs.
+    for (const auto& spec : signature.at("output_specs")) {
+      if (!spec.contains("user_output")) continue;
+      const json& arg = spec["user_output"].at("arg");
+      if (!arg.contains("as_tensor")) refuse("an output that is not a tensor");
+      const std::string name = tensor_name(arg["as_tensor"]);
+      program_.user_outputs.push_back(use(name, nodes.size()));
+      program_.graph.outputs.push_back(name);
+    }
+    if (program_.user_outputs.empty()) refuse("it has no output");
+    program_.release_after.assign(nodes.size(), {});
+    for (const auto& [slot, node] : last_use_) {
+      if (node < nodes.size()) program_.release_after[node].push_back(slot);
+    }
+  }
+
+  struct Lifted {
+    int slot;
+    std::string kind, key, name;
+  };
+  const std::vector<Lifted>& lifted() const { return lifted_; }
+  std::map<std::string, std::string> parameter_of_value() const {
+    std::map<std::string, std::string> out;
+    for (const auto& l : lifted_) {
+      if (l.kind == "parameter") out[l.name] = l.key;
+    }
+    return out;
+  }
+
+ private:
+  void add_node(const json& node, std::size_t index) {
+    const std::string target = node.at("target").get<std::string>();
+    const auto size_op = size_operation(target);
+    std::string op;
+    ExportedNode out;
+    c10::optional<c10::FunctionSchema> builtin;
+    if (size_op.first != SizeOp::kNone) {
+      out.size_op = size_op.first;
+      builtin = torch::jit::parseSchema(size_op.second);
+      op = builtin->name();
+    } else {
+      const std::string prefix = "torch.ops.";
+      if (target.rfind(prefix, 0) != 0) refuse("node " + std::to_string(index) + " calls " + target + ", not an operator");
+      const std::string rest = target.substr(prefix.size());
+      const auto dot1 = rest.find('.'), dot2 = rest.rfind('.');
+      if (dot1 == std::string::npos || dot1 == dot2) refuse("node " + std::to_string(index) + " calls " + target);
+      const std::string ns = rest.substr(0, dot1), name = rest.substr(dot1 + 1, dot2 - dot1 - 1);
+      std::string overload = rest.substr(dot2 + 1);
+      if (overload == "default") overload.clear();
+      op = ns + "::" + name;
+      out.handle = c10::Dispatcher::singleton().findSchema({op, overload});
+      if (!out.handle) {
+        refuse("node " + std::to_string(index) + " calls the operator " + op + (overload.empty() ? "" : "." + overload) +
+               ", which LibTorch " + libtorch_version() + " lacks (the program was made by a newer PyTorch)");
+      }
+    }
+    const c10::FunctionSchema& schema = builtin ? *builtin : out.handle->schema();
+    ExportedNodeInfo info;
+    info.op = op;
+    info.stack_path = module_path(node.contains("metadata") ? node["metadata"] : json());
+    info.path = info.stack_path;
+    std::map<std::string, const json*> given;
+    const auto& inputs = node.at("inputs");
+    for (std::size_t k = 0; k < inputs.size(); ++k) {
+      // Python's operators are called positionally: their inputs go in order.
+      const bool positional = out.size_op != SizeOp::kNone && out.size_op != SizeOp::kSymSize &&
+                              out.size_op != SizeOp::kSymNumel && k < schema.arguments().size();
+      given[positional ? schema.arguments()[k].name() : inputs[k].at("name").get<std::string>()] = &inputs[k].at("arg");
+    }
+    for (const auto& argument : schema.arguments()) {
+      const auto found = given.find(argument.name());
+      if (found == given.end()) {
+        if (!argument.default_value()) {
+          refuse("node " + std::to_string(index) + " (" + op + ") lacks its argument '" + argument.name() + "'");
+        }
+        out.arguments.push_back({ExportedArgument::Kind::kConstant, *argument.default_value()});
+        continue;
+      }
+      try {
+        out.arguments.push_back(convert(*found->second, argument, index, info));
+      } catch (const std::invalid_argument& e) {
+        refuse("node " + std::to_string(index) + " (" + op + ") gives '" + argument.name() + "' " + e.what());
+      }
+      given.erase(found);
+    }
+    if (!given.empty()) {
+      refuse("node " + std::to_string(index) + " (" + op + ") gives '" + given.begin()->first +
+             "', an argument its operator does not have");
+    }
+    const auto& outputs = node.at("outputs");
+    std::vector<std::string> names;
+    for (const auto& output : outputs) {
+      if (output.contains("as_tensor")) {
+        names.push_back(tensor_name(output["as_tensor"]));
+      } else if (output.contains("as_tensors")) {
+        for (const auto& t : output["as_tensors"]) names.push_back(tensor_name(t));
+      } else if (output.contains("as_sym_int") && output["as_sym_int"].contains("as_name")) {
+        names.push_back(output["as_sym_int"]["as_name"].get<std::string>());
+      } else if (output.contains("as_none")) {
+        names.emplace_back();
+      } else {
+        refuse("node " + std::to_string(index) + " (" + op + ") has an output of a kind pevis does not run");
+      }
+    }
+    const bool list_return = schema.returns().size() == 1 && schema.returns()[0].type()->kind() == c10::TypeKind::ListType;
+    if (!list_return && names.size() > schema.returns().size()) {
+      refuse("node " + std::to_string(index) + " (" + op + ") names more outputs than its operator returns");
+    }
+    for (const auto& n : names) {
+      out.outputs.push_back(n.empty() ? -1 : define(n));
+      if (!n.empty()) info.outputs.push_back(n);
+    }
+    program_.nodes.push_back(std::move(out));
+    program_.graph.nodes.push_back(std::move(info));
+  }
+
+  static c10::TypePtr unwrap(const c10::TypePtr& type) {
+    if (type->kind() == c10::TypeKind::OptionalType) return type->expectRef<c10::OptionalType>().getElementType();
+    return type;
+  }
+  static bool is_int(const c10::TypePtr& t) {
+    const auto k = t->kind();
+    return k == c10::TypeKind::IntType || k == c10::TypeKind::SymIntType || k == c10::TypeKind::NumberType;
+  }
+  static bool is_list_of(const c10::TypePtr& t, bool (*element)(const c10::TypePtr&)) {
+    return t->kind() == c10::TypeKind::ListType && element(t->expectRef<c10::ListType>().getElementType());
+  }
+  static bool is_tensor(const c10::TypePtr& t) { return t->kind() == c10::TypeKind::TensorType; }
+
+  ExportedArgument convert(const json& arg, const c10::Argument& schema_arg, std::size_t index,
+                           ExportedNodeInfo& info) {
+    const c10::TypePtr& declared = schema_arg.type();
+    const c10::TypePtr type = unwrap(declared);
+    const bool optional = declared->kind() == c10::TypeKind::OptionalType;
+    ExportedArgument out;
+    out.kind = ExportedArgument::Kind::kConstant;
+    if (!arg.is_object() || arg.size() != 1) throw std::invalid_argument("a malformed argument");
+    const std::string kind = arg.begin().key();
+    const json& v = arg.begin().value();
+    const auto want = [&](bool ok) {
+      if (!ok) throw std::invalid_argument(kind + " where its schema wants " + declared->annotation_str());
+    };
+    if (kind == "as_none") {
+      want(optional || declared->kind() == c10::TypeKind::NoneType);
+      out.constant = c10::IValue();
+    } else if (kind == "as_tensor") {
+      want(is_tensor(type));
+      out.kind = ExportedArgument::Kind::kValue;
+      const std::string name = tensor_name(v);
+      out.slot = use(name, index);
+      info.inputs.push_back(name);
+    } else if (kind == "as_tensors" || kind == "as_optional_tensors") {
+      const bool opt = kind == "as_optional_tensors";
+      want(type->kind() == c10::TypeKind::ListType &&
+           (opt ? unwrap(type->expectRef<c10::ListType>().getElementType())->kind() == c10::TypeKind::TensorType
+                : is_list_of(type, is_tensor)));
+      out.kind = ExportedArgument::Kind::kList;
+      out.list_of = opt ? ExportedArgument::ListOf::kOptionalTensor : ExportedArgument::ListOf::kTensor;
+      for (const auto& item : v) {
+        if (opt && item.contains("as_none")) {
+          out.slots.push_back(-1);
+          out.items.emplace_back();
+          continue;
+        }
+        const std::string name = tensor_name(opt ? item.at("as_tensor") : item);
+        out.slots.push_back(use(name, index));
+        out.items.emplace_back();
+        info.inputs.push_back(name);
+      }
+    } else if (is_tensor(type) && (kind == "as_int" || kind == "as_float" || kind == "as_bool")) {
+      // A Python number where the operator takes a tensor (x * 4.0 as
+      // mul.Tensor): a wrapped number, which promotes as a scalar does.
+      const at::Scalar number = kind == "as_int"     ? at::Scalar(v.get<std::int64_t>())
+                                : kind == "as_bool" ? at::Scalar(v.get<bool>())
+                                                    : at::Scalar(float_of(v));
+      out.constant = at::native::wrapped_scalar_tensor(number);
+    } else if (kind == "as_int") {
+      want(is_int(type) || type->kind() == c10::TypeKind::FloatType);
+      out.constant = type->kind() == c10::TypeKind::FloatType ? c10::IValue(static_cast<double>(v.get<std::int64_t>()))
+                                                              : c10::IValue(v.get<std::int64_t>());
+    } else if (kind == "as_float") {
+      want(type->kind() == c10::TypeKind::FloatType || type->kind() == c10::TypeKind::NumberType);
+      out.constant = float_of(v);
+    } else if (kind == "as_bool") {
+      want(type->kind() == c10::TypeKind::BoolType || type->kind() == c10::TypeKind::NumberType);
+      out.constant = v.get<bool>();
+    } else if (kind == "as_string") {
+      want(type->kind() == c10::TypeKind::StringType);
+      out.constant = v.get<std::string>();
+    } else if (kind == "as_ints") {
+      want(is_list_of(type, is_int));
+      out.constant = c10::IValue(v.get<std::vector<std::int64_t>>());
+    } else if (kind == "as_floats") {
+      want(type->kind() == c10::TypeKind::ListType &&
+           type->expectRef<c10::ListType>().getElementType()->kind() == c10::TypeKind::FloatType);
+      std::vector<double> floats;
+      for (const auto& f : v) floats.push_back(float_of(f));
+      out.constant = c10::IValue(floats);
+    } else if (kind == "as_bools") {
+      want(type->kind() == c10::TypeKind::ListType &&
+           type->expectRef<c10::ListType>().getElementType()->kind() == c10::TypeKind::BoolType);
+      c10::List<bool> bools;
+      for (const auto& b : v) bools.push_back(b.get<bool>());
+      out.constant = bools;
+    } else if (kind == "as_sym_int") {
+      want(is_int(type));
+      if (v.contains("as_int")) {
+        out.constant = v["as_int"].get<std::int64_t>();
+      } else {
+        out.kind = ExportedArgument::Kind::kValue;
+        const std::string name = v.at("as_name").get<std::string>();
+        out.slot = use(name, index);
+        info.inputs.push_back(name);
+      }
+    } else if (kind == "as_sym_ints") {
+      want(is_list_of(type, is_int));
+      out.kind = ExportedArgument::Kind::kList;
+      out.list_of = ExportedArgument::ListOf::kInt;
+      for (const auto& item : v) {
+        if (item.contains("as_int")) {
+          out.slots.push_back(-1);
+          out.items.emplace_back(item["as_int"].get<std::int64_t>());
+        } else {
+          const std::string name = item.at("as_name").get<std::string>();
+          out.slots.push_back(use(name, index));
+          out.items.emplace_back();
+          info.inputs.push_back(name);
+        }
+      }
+    } else if (kind == "as_scalar_type") {
+      want(is_int(type));
+      out.constant = static_cast<std::int64_t>(scalar_type(v.get<std::int64_t>()));
+    } else if (kind == "as_layout") {
+      want(is_int(type));
+      out.constant = static_cast<std::int64_t>(layout(v.get<std::int64_t>()));
+    } else if (kind == "as_memory_format") {
+      want(is_int(type));
+      out.constant = static_cast<std::int64_t>(memory_format(v.get<std::int64_t>()));
+    } else if (kind == "as_device") {
+      want(type->kind() == c10::TypeKind::DeviceObjType);
+      out.constant = c10::Device(c10::kCPU);  // pevis runs everything on the CPU
+    } else {
+      throw std::invalid_argument(kind + ", a kind of argument pevis does not run");
+    }
+    return out;
+  }
+
+ private:
+  std::string path_;
+  ExportedProgram& program_;
+  std::unordered_map<std::string, int> slots_;
+  std::map<int, std::size_t> last_use_;
+  std::vector<Lifted> lifted_;
+};
+
+// Scaled dot-product attention in an exported stock layer is tagged with the
+// outer module only (`enc`); the parameters that project its query and key
+// (`enc.layers.0.self_attn.in_proj_weight`) say which layer it belongs to.
+void refine_attention_paths(ExportedProgram& program, const std::map<std::string, std::string>& parameter_of_value) {
+  std::map<std::string, std::size_t> producer;  // value name -> node
+  for (std::size_t i = 0; i < program.graph.nodes.size(); ++i) {
+    for (const auto& out : program.graph.nodes[i].outputs) producer[out] = i;
+  }
+  // The module of the nearest parameter upstream of `value`, breadth first.
+  const auto owner = [&](const std::string& value) -> std::optional<std::string> {
+    std::vector<std::string> frontier = {value};
+    std::set<std::string> seen;
+    for (int depth = 0; depth < 16 && !frontier.empty(); ++depth) {
+      std::vector<std::string> next;
+      for (const auto& name : frontier) {
+        if (!seen.insert(name).second) continue;
+        const auto p = parameter_of_value.find(name);
+        if (p != parameter_of_value.end()) return parent_of(p->second);
+        const auto made = producer.find(name);
+        if (made == producer.end()) continue;
+        for (const auto& in : program.graph.nodes[made->second].inputs) next.push_back(in);
+      }
+      frontier = std::move(next);
+    }
+    return std::nullopt;
+  };
+  const auto refine = [](ExportedNodeInfo& node, const std::string& module) {
+    if (within(module, node.path) && module.size() > node.path.size()) node.path = module;
+  };
+  for (auto& node : program.graph.nodes) {
+    if (node.op == "aten::scaled_dot_product_attention" && node.inputs.size() >= 2) {
+      const auto q = owner(node.inputs[0]), k = owner(node.inputs[1]);
+      if (q && k) refine(node, common_ancestor(*q, *k));
+      continue;
+    }
+    // An operation on a parameter (a linear layer's weight) belongs to the
+    // parameter's module.
+    for (const auto& in : node.inputs) {
+      const auto p = parameter_of_value.find(in);
+      if (p == parameter_of_value.end()) continue;
+      refine(node, parent_of(p->second));
+      break;
+    }
+  }
+}
+
+// Python's json module writes infinities and NaN as bare words, which JSON
+// lacks: outside strings they become the strings "inf", "-inf" and "nan",
+// read back where a float is wanted.
+std::string standard_json(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size()) out += text[++i];
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+      out += c;
+    } else if (text.compare(i, 9, "-Infinity") == 0) {
+      out += "\"-inf\"";
+      i += 8;
+    } else if (text.compare(i, 8, "Infinity") == 0) {
+      out += "\"inf\"";
+      i += 7;
+    } else if (text.compare(i, 3, "NaN") == 0) {
+      out += "\"nan\"";
+      i += 2;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+double float_of(const json& v) {
+  if (v.is_string()) {
+    const std::string text = v.get<std::string>();
+    if (text == "inf") return std::numeric_limits<double>::infinity();
+    if (text == "-inf") return -std::numeric_limits<double>::infinity();
+    if (text == "nan") return std::numeric_limits<double>::quiet_NaN();
+    throw std::invalid_argument("the float '" + text + "'");
+  }
+  return v.get<double>();
+}
+
+const ExportedProgram& program_of(const Model& model) {
+  if (!model.program) throw bad_input(model.path, "not a torch.export program");
+  return *model.program;
+}
+
+std::string describe(const at::Tensor& t) {
+  std::string text = "Tensor [";
+  for (std::int64_t i = 0; i < t.dim(); ++i) text += (i ? ", " : "") + std::to_string(t.size(i));
+  return text + "] " + std::string(c10::toString(t.scalar_type()));
+}
+
+}  // namespace
+
+namespace {
+
+// The program's JSON, checked for depth, parsed and of schema version 8;
+// with its version as text.
+std::pair<json, std::string> parse_program(const std::string& text, const std::string& path) {
+  const std::string program_text = standard_json(text);
+  check_json_depth(program_text, path);
+  json program_json;
+  try {
+    program_json = json::parse(program_text);
+  } catch (const json::exception& e) {
+    throw bad_input(path, std::string("the program's JSON cannot be read (") + e.what() + ")", "the file is damaged");
+  }
+  std::string version;
+  try {
+    const json& v = program_json.at("schema_version");
+    version = std::to_string(v.at("major").get<int>()) + "." + std::to_string(v.at("minor").get<int>());
+    if (v.at("major").get<int>() != 8) {
+      throw bad_input(path, "a torch.export program of schema version " + version + "; pevis reads version 8 (PyTorch 2.6)",
+                      "export it again with PyTorch 2.6");
+    }
+  } catch (const json::exception&) {
+    throw bad_input(path, "the program's JSON has no schema version", "the file is damaged");
+  }
+  return {std::move(program_json), version};
+}
+
+void build_graph(Builder& builder, const json& program_json, const std::string& path) {
+  try {
+    builder.build(program_json);
+  } catch (const json::exception& e) {
+    throw bad_input(path, std::string("the program's graph is malformed (") + e.what() + ")", "the file is damaged");
+  }
+}
+
+}  // namespace
+
+ExportedGraph read_exported_graph(const std::string& program_json, const std::string& path) {
+  ExportedProgram program;
+  Builder builder(path, program);
+  build_graph(builder, parse_program(program_json, path).first, path);
+  return program.graph;
+}
+
+bool is_exported_program(const ZipArchive& zip) { return zip.find_suffix(kProgramEntry) != nullptr; }
+
+Model read_exported(const ZipArchive& zip, const std::string& path) {
+  const std::string* entry = zip.find_suffix(kProgramEntry);
+  if (!entry) throw bad_input(path, "not a torch.export archive (no " + std::string(kProgramEntry) + ")");
+  const std::string prefix = entry->substr(0, entry->size() - std::strlen(kProgramEntry));
+  const auto read = [&](const std::string& name) -> std::string {
+    if (!zip.find(prefix + name)) {
+      throw bad_input(path, "the torch.export archive lacks " + name, "the file may be damaged: export it again");
+    }
+    return zip.read(prefix + name);
+  };
+  const auto [program_json, version] = parse_program(read(kProgramEntry), path);
+  auto program = std::make_shared<ExportedProgram>();
+  Model model;
+  model.path = path;
+  model.format = "torch.export program";
+  model.files.push_back(path);
+  model.metadata.emplace_back("schema_version", version);
+  if (program_json.contains("torch_version") && program_json["torch_version"].is_string()) {
+    model.metadata.emplace_back("torch_version", program_json["torch_version"].get<std::string>());
+  }
+  Builder builder(path, *program);
+  build_graph(builder, program_json, path);
+  // Weights and constants, through the restricted reader.
+  const Model weights = read_checkpoint_bytes(read("serialized_state_dict.pt"), path + " (weights)");
+  const Model constants = read_checkpoint_bytes(read("serialized_constants.pt"), path + " (constants)");
+  std::map<std::string, at::Tensor> by_name;
+  for (const auto& t : weights.tensors) by_name[t.name] = t.tensor();
+  for (const auto& t : constants.tensors) by_name.emplace(t.name, t.tensor());
+  for (const auto& lifted : builder.lifted()) {
+    auto found = by_name.find(lifted.key);
+    if (found == by_name.end()) {
+      throw bad_input(path, "the program needs the " + lifted.kind + " " + lifted.key + ", which the archive lacks",
+                      "the file is damaged");
+    }
+    program->fixed.emplace_back(lifted.slot, found->second);
+    if (lifted.kind != "constant") model.tensors.push_back({lifted.key, found->second, lifted.kind});
+  }
+  refine_attention_paths(*program, builder.parameter_of_value());
+  // Example inputs: torch.save((args, kwargs)); the tensors of args are "0.0", "0.1", ...
+  if (zip.find(prefix + "serialized_example_inputs.pt")) {
+    const Model examples = read_checkpoint_bytes(read("serialized_example_inputs.pt"), path + " (example inputs)");
+    for (std::size_t i = 0; i < program->user_inputs.size(); ++i) {
+      for (const auto& t : examples.tensors) {
+        if (t.name == "0." + std::to_string(i)) program->examples.emplace_back(t.tensor());
+      }
+    }
+    if (program->examples.size() != program->user_inputs.size()) program->examples.clear();
+  }
+  for (std::size_t i = 0; i < program->graph.inputs.size(); ++i) {
+    std::string text = program->graph.inputs[i];
+    if (i < program->examples.size()) text += ": " + describe(program->examples[i].toTensor());
+    program->user_input_text.push_back(text);
+  }
+  model.program = std::move(program);
+  return model;
+}
+
+namespace {
+
+// The most elements one operator may be handed in a tensor: 2^34 (17
+// billion), far past any tensor that fits in memory (attention of 12 heads
+// over 8192 tokens is 0.8 billion), yet an expanded view (stride 0) can claim
+// any number for free, and reducing 2^33 x 16 of them took a minute.
+constexpr std::int64_t kMaxOperatorElements = std::int64_t{1} << 34;
+
+Error node_failed(const Model& model, std::size_t i, const ExportedNodeInfo& info, const std::string& what);
+
+void check_work(const Model& model, std::size_t i, const ExportedNodeInfo& info, const torch::jit::Stack& stack) {
+  for (const auto& value : stack) {
+    if (!value.isTensor()) continue;
+    const std::int64_t n = value.toTensor().numel();
+    if (n > kMaxOperatorElements) {
+      throw node_failed(model, i, info,
+                        "it would work on a tensor of " + std::to_string(n) + " elements, more than the " +
+                            std::to_string(kMaxOperatorElements) + " pevis lets one operator take");
+    }
+  }
+}
+
+Error node_failed(const Model& model, std::size_t i, const ExportedNodeInfo& info, const std::string& what) {
+  return bad_input(model.path, "node " + std::to_string(i) + " (" + info.op + " in '" + info.path +
+                                   "') failed on this input: " + what,
+                   "the program takes (" + exported_signature(model) + ")");
+}
+
+}  // namespace
+
+c10::IValue run_exported(const Model& model, const std::vector<c10::IValue>& inputs, const ExportedObserver& observe) {
+  const ExportedProgram& program = program_of(model);
+  if (inputs.size() != program.user_inputs.size()) {
+    throw bad_input(model.path,
+                    "the program takes " + std::to_string(program.user_inputs.size()) + " input(s) (" +
+                        exported_signature(model) + "), but pevis gives it " + std::to_string(inputs.size()),
+                    "give one tensor, or no --input to use the example the program was exported with");
+  }
+  std::vector<c10::IValue> values(program.slot_count);
+  for (const auto& [slot, tensor] : program.fixed) values[static_cast<std::size_t>(slot)] = tensor;
+  for (std::size_t i = 0; i < inputs.size(); ++i) values[static_cast<std::size_t>(program.user_inputs[i])] = inputs[i];
+  at::NoGradGuard no_grad;
+  std::vector<c10::IValue> arguments, results;
+  for (std::size_t i = 0; i < program.nodes.size(); ++i) {
+    const ExportedNode& node = program.nodes[i];
+    const ExportedNodeInfo& info = program.graph.nodes[i];
+    torch::jit::Stack stack;
+    for (const auto& a : node.arguments) {
+      switch (a.kind) {
+        case ExportedArgument::Kind::kValue: stack.push_back(values[static_cast<std::size_t>(a.slot)]); break;
+        case ExportedArgument::Kind::kList: {
+          if (a.list_of == ExportedArgument::ListOf::kTensor) {
+            c10::List<at::Tensor> list;
+            for (int s : a.slots) list.push_back(values[static_cast<std::size_t>(s)].toTensor());
+            stack.emplace_back(list);
+          } else if (a.list_of == ExportedArgument::ListOf::kOptionalTensor) {
+            c10::List<c10::optional<at::Tensor>> list;
+            for (int s : a.slots) {
+              list.push_back(s < 0 ? c10::optional<at::Tensor>() : values[static_cast<std::size_t>(s)].toTensor());
+            }
+            stack.emplace_back(list);
+          } else {
+            c10::List<std::int64_t> list;
+            for (std::size_t k = 0; k < a.slots.size(); ++k) {
+              list.push_back(a.slots[k] < 0 ? a.items[k].toInt() : values[static_cast<std::size_t>(a.slots[k])].toInt());
+            }
+            stack.emplace_back(list);
+          }
+          break;
+        }
+        default: stack.push_back(a.constant); break;
+      }
+    }
+    check_work(model, i, info, stack);
+    const bool is_view = info.op == "aten::view";
+    if (observe || is_view) arguments = stack;
+    try {
+      try {
+        if (node.size_op == SizeOp::kSymSize) {
+          const at::Tensor t = stack[0].toTensor();
+          const std::int64_t dim = stack[1].toInt();
+          TORCH_CHECK(dim >= -t.dim() && dim < t.dim(), "sym_size: dimension ", dim, " of a tensor of ", t.dim());
+          stack = {c10::IValue(t.size(dim))};
+        } else if (node.size_op == SizeOp::kSymNumel) {
+          stack = {c10::IValue(stack[0].toTensor().numel())};
+        } else if (node.size_op != SizeOp::kNone) {
+          stack = {c10::IValue(size_arithmetic(node.size_op, stack[0].toInt(), stack[1].toInt()))};
+        } else {
+          node.handle->callBoxed(&stack);
+        }
+      } catch (const c10::Error&) {
+        // A view of a tensor whose strides LibTorch's kernels made otherwise
+        // than PyTorch 2.6's: the same values, copied.
+        if (!is_view) throw;
+        static const auto reshape = c10::Dispatcher::singleton().findSchemaOrThrow("aten::reshape", "");
+        stack.assign(arguments.begin(), arguments.begin() + 2);
+        reshape.callBoxed(&stack);
+      }
+    } catch (const c10::Error& e) {
+      if (is_out_of_memory(e)) throw out_of_memory("running node " + std::to_string(i) + " (" + info.op + ")");
+      throw node_failed(model, i, info, first_line(e.what_without_backtrace()));
+    } catch (const std::exception& e) {
+      // LibTorch's kernels raise standard exceptions too: still the
+      // program's or its input's failure, not pevis's.
+      if (is_out_of_memory(e)) throw out_of_memory("running node " + std::to_string(i) + " (" + info.op + ")");
+      throw node_failed(model, i, info, first_line(e.what()));
+    }
+    // One list return spreads over several named outputs.
+    if (stack.size() == 1 && stack[0].isTensorList() && node.outputs.size() != 1) {
+      const auto list = stack[0].toTensorList();
+      stack.clear();
+      for (const auto& t : list) stack.emplace_back(at::Tensor(t));
+    }
+    for (std::size_t k = 0; k < node.outputs.size() && k < stack.size(); ++k) {
+      if (node.outputs[k] >= 0) values[static_cast<std::size_t>(node.outputs[k])] = stack[k];
+    }
+    if (observe) {
+      results.assign(stack.begin(), stack.end());
+      observe({i, info, arguments, results});
+    }
+    for (int slot : program.release_after[i]) values[static_cast<std::size_t>(slot)] = c10::IValue();
+  }
+  if (program.user_outputs.size() == 1) return values[static_cast<std::size_t>(program.user_outputs[0])];
+  std::vector<c10::IValue> outputs;
+  for (int slot : program.user_outputs) outputs.push_back(values[static_cast<std::size_t>(slot)]);
+  return c10::ivalue::Tuple::create(std::move(outputs));
+}
+
+const ExportedGraph& exported_graph(const Model& model) { return program_of(model).graph; }
+
+std::vector<c10::IValue> exported_example_inputs(const Model& model) {
+  const ExportedProgram& program = program_of(model);
+  if (program.examples.empty()) {
+    throw bad_input(model.path, "the archive holds no example inputs pevis can read",
+                    "give --input or --input-shape");
+  }
+  return program.examples;
+}
+
+std::string exported_signature(const Model& model) {
+  std::string text;
+  for (const auto& s : program_of(model).user_input_text) text += (text.empty() ? "" : ", ") + s;
+  return text;
+}
+
+}  // namespace pevis

@@ -1,0 +1,232 @@
+#include "pevis/summary/summary.h"
+
+#include <torch/script.h>
+
+#include <map>
+#include <set>
+
+#include "pevis/capture/capture.h"
+#include "pevis/base/module_path.h"
+
+namespace pevis {
+namespace {
+
+std::int64_t numel(const std::vector<std::int64_t>& shape) {
+  std::int64_t n = 1;
+  for (auto d : shape) n *= d;
+  return n;
+}
+
+int depth_of(const std::string& path) {
+  if (path.empty()) return 0;
+  return 1 + static_cast<int>(std::count(path.begin(), path.end(), '.'));
+}
+
+std::int64_t einsum_mult_adds(const std::string& equation, const std::vector<std::vector<std::int64_t>>& inputs) {
+  const std::string lhs = equation.substr(0, equation.find("->"));
+  if (lhs.find("...") != std::string::npos) return 0;  // broadcast dimensions: not counted
+  std::map<char, std::int64_t> sizes;
+  std::size_t operand = 0, axis = 0;
+  for (char c : lhs) {
+    if (c == ',') {
+      ++operand;
+      axis = 0;
+    } else if (std::isalpha(static_cast<unsigned char>(c))) {
+      if (operand < inputs.size() && axis < inputs[operand].size()) sizes[c] = inputs[operand][axis];
+      ++axis;
+    }
+  }
+  std::int64_t product = 1;
+  for (const auto& [letter, size] : sizes) product *= size;
+  return product;
+}
+
+}  // namespace
+
+const std::vector<std::string>& counted_ops() {
+  static const std::vector<std::string> ops = {"aten::linear", "aten::matmul", "aten::mm",     "aten::bmm",
+                                               "aten::addmm",  "aten::baddbmm", "aten::einsum", "aten::conv1d",
+                                               "aten::conv2d", "aten::conv3d",  "aten::_convolution", "aten::convolution",
+                                               "aten::scaled_dot_product_attention",
+                                               "aten::_native_multi_head_attention",
+                                               "aten::_transformer_encoder_layer_fwd"};
+  return ops;
+}
+
+std::int64_t mult_adds_of(const std::string& op, const std::string& equation,
+                          const std::vector<std::vector<std::int64_t>>& inputs, const std::vector<std::int64_t>& output) {
+  const std::int64_t out = numel(output);
+  const auto last = [&](std::size_t i) -> std::int64_t {
+    return i < inputs.size() && !inputs[i].empty() ? inputs[i].back() : 0;
+  };
+  if (op == "aten::linear") {
+    if (inputs.size() < 2 || inputs[1].empty()) return 0;
+    return out * inputs[1].back();  // weight [out_features, in_features]
+  }
+  if (op == "aten::matmul" || op == "aten::mm" || op == "aten::bmm") return out * last(0);
+  if (op == "aten::addmm" || op == "aten::baddbmm") return out * last(1);
+  if (op == "aten::einsum") return einsum_mult_adds(equation, inputs);
+  const auto dim = [&](std::size_t i, std::size_t from_end) -> std::int64_t {
+    return i < inputs.size() && inputs[i].size() >= from_end ? inputs[i][inputs[i].size() - from_end] : 0;
+  };
+  if (op == "aten::scaled_dot_product_attention") {
+    // Q K^T: (query's elements) x S, then A V: (output's elements) x S.
+    return (inputs.empty() ? 0 : numel(inputs[0]) + out) * dim(1, 2);
+  }
+  if (op == "aten::_native_multi_head_attention" || op == "aten::_transformer_encoder_layer_fwd") {
+    // Tensors: query [B, T, E] (key, value [B, S, E] for the attention
+    // alone). Projections in (q, k, v) and out, Q K^T and A V over every
+    // head: E x S each per query element; the encoder layer adds its
+    // feed-forward pair (ffn_weight_1 [F, E], the 10th tensor).
+    const bool layer = op == "aten::_transformer_encoder_layer_fwd";
+    if (inputs.empty()) return 0;
+    const std::int64_t queries = numel(inputs[0]) / std::max<std::int64_t>(1, dim(0, 1));  // B x T
+    const std::int64_t e = dim(0, 1);
+    const std::int64_t s = layer ? dim(0, 2) : dim(1, 2);
+    const std::int64_t keys = layer ? queries : numel(inputs[1]) / std::max<std::int64_t>(1, e);  // B x S
+    std::int64_t total = queries * e * e * 2 + keys * e * e * 2 + queries * s * e * 2;
+    if (layer) total += queries * e * dim(9, 2) * 2;
+    return total;
+  }
+  if (op.find("conv") != std::string::npos) {
+    if (inputs.size() < 2 || inputs[1].size() < 2) return 0;
+    std::int64_t per_output = 1;  // in_channels / groups x kernel size
+    for (std::size_t i = 1; i < inputs[1].size(); ++i) per_output *= inputs[1][i];
+    return out * per_output;
+  }
+  return 0;
+}
+
+Summary summarize(const Model& model, const std::vector<c10::IValue>* inputs) {
+  Summary summary;
+  std::map<std::string, std::size_t> index;  // path -> row
+  const auto row_for = [&](const std::string& path, const std::string& type) -> SummaryRow& {
+    auto found = index.find(path);
+    if (found != index.end()) return summary.rows[found->second];
+    index[path] = summary.rows.size();
+    SummaryRow row;
+    row.path = path;
+    row.type = type;
+    row.depth = depth_of(path);
+    summary.rows.push_back(std::move(row));
+    return summary.rows.back();
+  };
+  std::set<const void*> counted;  // tensors already counted: tied weights once
+  std::map<std::string, std::set<std::string>> own_dtypes;
+  const auto count_as = [&](SummaryRow& row, const void* identity, std::int64_t numel, at::ScalarType dtype, bool trainable) {
+    if (!counted.insert(identity).second) return;
+    const auto bytes = static_cast<std::int64_t>(static_cast<std::uint64_t>(numel) * c10::elementSize(dtype));
+    row.own_params += numel;
+    row.own_bytes += bytes;
+    own_dtypes[row.path].insert(c10::toString(dtype));
+    if (trainable) row.own_trainable += numel;
+    summary.totals.params += numel;
+    summary.totals.param_bytes += bytes;
+    (trainable ? summary.totals.trainable : summary.totals.non_trainable) += numel;
+  };
+  const auto count = [&](SummaryRow& row, const at::Tensor& t, bool trainable) {
+    count_as(row, t.unsafeGetTensorImpl(), t.numel(), t.scalar_type(), trainable);
+  };
+
+  if (model.module) {
+    for (const auto& item : model.module->named_modules()) {
+      const auto& name = item.value.type()->name();
+      SummaryRow& row = row_for(item.name, name ? name->name() : "");
+      for (const auto& p : item.value.named_parameters(/*recurse=*/false)) count(row, p.value, p.value.requires_grad());
+    }
+    for (const auto& b : model.module->named_buffers(/*recurse=*/true)) {
+      summary.buffers.push_back({b.name, b.value.sizes().vec(), std::string(c10::toString(b.value.scalar_type()))});
+      summary.totals.buffers += b.value.numel();
+      summary.totals.buffer_bytes += static_cast<std::int64_t>(b.value.numel() * b.value.element_size());
+    }
+  } else {
+    // No module tree in the file: build one from the dotted names. A
+    // state_dict does not tell parameters from buffers; all count as parameters.
+    row_for("", "");
+    for (const auto& t : model.tensors) {
+      std::string path = parent_of(t.name);
+      std::vector<std::string> chain;
+      for (std::string p = path; !p.empty(); p = parent_of(p)) chain.push_back(p);
+      for (auto it = chain.rbegin(); it != chain.rend(); ++it) row_for(*it, "");
+      if (t.kind == "buffer") {  // formats that say so (torch.export programs)
+        row_for(path, "");
+        summary.buffers.push_back({t.name, t.shape(), std::string(c10::toString(t.dtype()))});
+        summary.totals.buffers += t.numel();
+        summary.totals.buffer_bytes += static_cast<std::int64_t>(t.nbytes());
+        continue;
+      }
+      count_as(row_for(path, ""), t.identity(), t.numel(), t.dtype(), /*trainable=*/true);
+    }
+  }
+
+  if (!model.module) {
+    // The tree from dotted names: children after their parent, in the order
+    // first seen (a file may list a child's tensors before its parent's).
+    std::map<std::string, std::vector<std::size_t>> children;
+    for (std::size_t i = 1; i < summary.rows.size(); ++i) children[parent_of(summary.rows[i].path)].push_back(i);
+    std::vector<SummaryRow> ordered;
+    std::vector<std::size_t> stack = {0};
+    while (!stack.empty()) {
+      const std::size_t i = stack.back();
+      stack.pop_back();
+      ordered.push_back(std::move(summary.rows[i]));
+      const auto& kids = children[ordered.back().path];
+      for (auto it = kids.rbegin(); it != kids.rend(); ++it) stack.push_back(*it);
+    }
+    summary.rows = std::move(ordered);
+    index.clear();
+    for (std::size_t i = 0; i < summary.rows.size(); ++i) index[summary.rows[i].path] = i;
+  }
+
+  if (inputs && model.runnable()) {
+    const ForwardTrace trace = trace_forward(model, *inputs, counted_ops());
+    summary.totals.forward = true;
+    for (auto& row : summary.rows) {
+      const auto out = trace.module_outputs.find(row.path);
+      if (out != trace.module_outputs.end()) {
+        row.outputs = out->second;
+        row.called = true;
+        if (!row.path.empty())
+          for (const auto& shape : row.outputs) summary.totals.activation_bytes += numel(shape) * 4;
+      }
+      const auto in = trace.module_inputs.find(row.path);
+      if (in != trace.module_inputs.end()) {
+        row.inputs = in->second;
+        row.called = true;
+      }
+    }
+    for (const auto& op : trace.ops) {
+      const std::int64_t m = mult_adds_of(op.op, op.equation, op.inputs, op.output);
+      summary.totals.mult_adds += m;
+      auto found = index.find(op.path);
+      if (found != index.end()) {
+        summary.rows[found->second].own_mult_adds += m;
+        summary.rows[found->second].called = true;
+      }
+    }
+  }
+  // Subtree sums: every row adds itself to its ancestors.
+  std::map<std::string, std::set<std::string>> subtree_dtypes;
+  for (auto& row : summary.rows) {
+    row.subtree_params += row.own_params;
+    row.subtree_bytes += row.own_bytes;
+    row.subtree_mult_adds += row.own_mult_adds;
+    const auto& mine = own_dtypes[row.path];
+    subtree_dtypes[row.path].insert(mine.begin(), mine.end());
+    for (std::string p = row.path; !p.empty();) {
+      p = parent_of(p);
+      auto& ancestor = summary.rows[index[p]];
+      ancestor.subtree_params += row.own_params;
+      ancestor.subtree_bytes += row.own_bytes;
+      ancestor.subtree_mult_adds += row.own_mult_adds;
+      subtree_dtypes[p].insert(mine.begin(), mine.end());
+    }
+  }
+  for (auto& row : summary.rows) {
+    const auto& set = subtree_dtypes[row.path];
+    row.dtypes.assign(set.begin(), set.end());
+  }
+  return summary;
+}
+
+}  // namespace pevis
