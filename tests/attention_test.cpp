@@ -8,7 +8,7 @@
 #include <ATen/ops/tensor.h>
 #include <nlohmann/json.hpp>
 
-#include "pevis/capture/capture.h"
+#include "pevis/capture/forward.h"
 #include "pevis/base/error.h"
 #include "test_util.h"
 

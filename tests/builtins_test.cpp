@@ -14,7 +14,7 @@
 
 #include "pevis/attention/attention.h"
 #include "pevis/bias/bias.h"
-#include "pevis/capture/capture.h"
+#include "pevis/capture/forward.h"
 #include "pevis/encoding/encoding.h"
 #include "pevis/base/error.h"
 #include "pevis/io/model.h"

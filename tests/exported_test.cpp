@@ -12,10 +12,11 @@
 #include <functional>
 
 #include "pevis/attention/attention.h"
-#include "pevis/capture/capture.h"
+#include "pevis/capture/forward.h"
 #include "pevis/encoding/encoding.h"
 #include "pevis/base/error.h"
 #include "pevis/io/exported_program.h"
+#include "pevis/capture/program.h"
 #include "pevis/summary/summary.h"
 #include "reference.h"
 #include "test_util.h"

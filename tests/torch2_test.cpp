@@ -17,9 +17,10 @@
 #include <nlohmann/json.hpp>
 
 #include "pevis/attention/attention.h"
-#include "pevis/capture/capture.h"
+#include "pevis/capture/forward.h"
 #include "pevis/base/error.h"
 #include "pevis/operators/added_ops.h"
+#include "pevis/operators/attention_ops.h"
 #include <torch/csrc/jit/runtime/operator.h>
 
 #include <set>

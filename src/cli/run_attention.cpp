@@ -19,10 +19,11 @@
 #include "output_options.h"
 #include "pevis/attention/attention.h"
 #include "pevis/attention/attention_views.h"
-#include "pevis/capture/capture.h"
+#include "pevis/capture/forward.h"
 #include "pevis/capture/cpu_allocator.h"
 #include "pevis/encoding/encoding.h"
 #include "pevis/base/error.h"
+#include "pevis/operators/attention_ops.h"
 #include "pevis/base/shape_text.h"
 #include "pevis/base/memory.h"
 #include "pevis/io/model.h"
@@ -101,8 +102,7 @@ void keep_wanted(std::vector<AttentionSite>& sites, std::size_t skipped, const s
   if (sites.empty()) {
     throw bad_input(options.model,
                     "no attention was found: in the forward pass that ran, no softmax over the last dimension of a "
-                    "tensor of 3 or more dimensions, and no scaled_dot_product_attention, "
-                    "_native_multi_head_attention or _transformer_encoder_layer_fwd",
+                    "tensor of 3 or more dimensions, and no " + formed_ops_text(),
                     "if the model has attention, it is computed some other way; see the sites pevis looks for in the README");
   }
   if (!layer) return;

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "pevis/capture/capture.h"
+#include "pevis/capture/forward.h"
 #include "pevis/attention/fusion.h"
 #include "pevis/io/model.h"
 
@@ -39,9 +39,8 @@ struct AttentionSite {
 /// that `input_batch` does not divide stays one input per element.
 void split_batches(std::vector<AttentionSite>& sites, const Model& model, std::int64_t input_batch, bool image_input);
 
-/// The operators whose runs are attention sites: softmax, and the fused
-/// operators that never return their weights (scaled dot-product attention,
-/// `_native_multi_head_attention`, `_transformer_encoder_layer_fwd`).
+/// The operators whose runs are attention sites: every entry of the
+/// attention-operator registry (operators/attention_ops.h).
 const std::vector<std::string>& attention_operators();
 
 /// Runs the model once (see `capture_forward`) and returns its attention

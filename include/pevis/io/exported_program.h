@@ -1,6 +1,8 @@
 #pragma once
 
+#include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/core/ivalue.h>
+#include <c10/util/Optional.h>
 
 #include <cstdint>
 #include <functional>
@@ -31,15 +33,43 @@ struct ExportedGraph {
   std::vector<std::string> outputs;
 };
 
-/// What an observer sees after each node runs: the node, its arguments in
-/// schema order (tensors, sizes, flags) and its results.
-struct ExportedStep {
-  std::size_t index;
-  const ExportedNodeInfo& node;
-  const std::vector<c10::IValue>& arguments;
-  const std::vector<c10::IValue>& results;
+/// How one argument of a node is filled in when the node runs.
+struct ExportedArgument {
+  enum class Kind { kConstant, kValue, kList, kDefault };
+  Kind kind = Kind::kDefault;
+  c10::IValue constant;
+  int slot = -1;                      ///< kValue
+  std::vector<int> slots;             ///< kList: -1 where the item is a constant (or None)
+  std::vector<c10::IValue> items;     ///< kList: the constant items
+  enum class ListOf { kTensor, kOptionalTensor, kInt } list_of = ListOf::kInt;
 };
-using ExportedObserver = std::function<void(const ExportedStep&)>;
+
+/// Operations on sizes that a program exported with dynamic shapes holds:
+/// pevis computes them itself (LibTorch 1.13 has no aten::sym_size.int, and
+/// Python's operator module is no ATen operator).
+enum class SizeOp { kNone, kSymSize, kSymNumel, kAdd, kSub, kMul, kFloorDiv, kMod };
+
+/// One node as the interpreter runs it.
+struct ExportedNode {
+  c10::optional<c10::OperatorHandle> handle;
+  SizeOp size_op = SizeOp::kNone;
+  std::vector<ExportedArgument> arguments;  ///< in schema order
+  std::vector<int> outputs;                 ///< slot per return; -1 where unused
+};
+
+/// A program read and checked: what capture/program.cpp runs.
+struct ExportedProgram {
+  ExportedGraph graph;
+  std::vector<ExportedNode> nodes;
+  std::vector<int> input_slots;                        ///< every graph input, in order
+  std::vector<std::pair<int, at::Tensor>> fixed;       ///< parameters, buffers, constants
+  std::vector<int> user_inputs;                        ///< slots the caller fills, in order
+  std::vector<std::string> user_input_text;            ///< for messages
+  std::vector<int> user_outputs;
+  std::vector<std::vector<int>> release_after;         ///< per node: slots no later node reads
+  std::size_t slot_count = 0;
+  std::vector<c10::IValue> examples;
+};
 
 /// Tells a `torch.export` archive (`torch.export.save`, `.pt2`) from its
 /// zip directory, without reading it.
@@ -59,12 +89,8 @@ Model read_exported(const ZipArchive& zip, const std::string& path);
 /// weights: for tests and fuzzing. Throws `pevis::Error` (exit 3).
 ExportedGraph read_exported_graph(const std::string& program_json, const std::string& path);
 
-/// Runs the program's graph node by node through LibTorch's dispatcher on
-/// `inputs` (its user inputs, in order), calling `observe` after each node.
-/// Returns the user output (a tuple when there are several). Throws
-/// `pevis::Error` (exit 3) when the inputs do not fit or a node fails.
-c10::IValue run_exported(const Model& model, const std::vector<c10::IValue>& inputs,
-                         const ExportedObserver& observe = {});
+/// The program a model holds; throws `pevis::Error` (exit 3) for other models.
+const ExportedProgram& exported_program(const Model& model);
 
 /// The graph's structure, for analyses that follow values across modules.
 const ExportedGraph& exported_graph(const Model& model);

@@ -6,9 +6,10 @@
 #include <cmath>
 #include <map>
 
-#include "pevis/capture/capture.h"
+#include "pevis/capture/forward.h"
 #include "pevis/base/error.h"
 #include "pevis/base/module_path.h"
+#include "pevis/operators/attention_ops.h"
 
 namespace pevis {
 namespace {
@@ -52,9 +53,9 @@ std::vector<std::int64_t> ints_attribute(const torch::jit::Module& root, const s
 
 // A fused encoder layer forms its attention inside itself: name the site
 // after its attention module, as the explicit path does.
-std::string attention_child(const torch::jit::Module& root, const std::string& path) {
+std::string attention_child(const torch::jit::Module& root, const std::string& path, std::string_view child) {
   for (const auto& item : root.named_modules()) {
-    if (item.name == (path.empty() ? "" : path + ".") + "self_attn") return item.name;
+    if (item.name == (path.empty() ? "" : path + ".") + std::string(child)) return item.name;
   }
   return path;
 }
@@ -68,19 +69,18 @@ bool rows_sum_to_one(const at::Tensor& w) {
 
 }  // namespace
 
-const std::vector<std::string>& attention_operators() {
-  static const std::vector<std::string> kinds = {"aten::softmax", "aten::_softmax",
-                                                 "aten::scaled_dot_product_attention",
-                                                 "aten::_native_multi_head_attention",
-                                                 "aten::_transformer_encoder_layer_fwd"};
-  return kinds;
-}
+const std::vector<std::string>& attention_operators() { return attention_op_names(); }
 
 SiteFilter site_filter(const std::regex& pattern, const std::string& source) {
   if (source.find('#') != std::string::npos) return {};
   return [pattern](const std::string& path) {
     const std::string name = path.empty() ? "model" : path;
-    return std::regex_search(name, pattern) || std::regex_search(name + ".self_attn", pattern);
+    if (std::regex_search(name, pattern)) return true;
+    // A site named after a child of the module that ran it is wanted by that name too.
+    for (const auto& op : attention_ops()) {
+      if (!op.site_child.empty() && std::regex_search(name + "." + std::string(op.site_child), pattern)) return true;
+    }
+    return false;
   };
 }
 
@@ -96,11 +96,12 @@ std::vector<AttentionSite> capture_attention(const Model& model, const std::vect
       const at::Tensor& raw = captured.values[call];
       // The fused operators' weights are attention by construction (a row
       // whose keys are all masked sums to 0); a softmax must show it is one.
-      const bool fused = captured.op.find("softmax") == std::string::npos;
-      if (raw.dim() < 3 || !raw.is_floating_point() || (!fused && !rows_sum_to_one(raw))) continue;
+      const AttentionOp* op = attention_op(captured.op);
+      const bool formed = op && op->formed;
+      if (raw.dim() < 3 || !raw.is_floating_point() || (!formed && !rows_sum_to_one(raw))) continue;
       AttentionSite site;
       site.path = captured.path;
-      if (captured.op == "aten::_transformer_encoder_layer_fwd" && model.module) site.path = attention_child(*model.module, site.path);
+      if (op && !op->site_child.empty() && model.module) site.path = attention_child(*model.module, site.path, op->site_child);
       const std::string base = site.path.empty() ? "model" : site.path;
       const int n = ++seen[base];
       site.name = n == 1 ? base : base + "#" + std::to_string(n);

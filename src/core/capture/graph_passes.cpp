@@ -79,22 +79,6 @@ void insert_op_recorder(torch::jit::Graph& graph, c10::Symbol symbol, torch::jit
   insert_recorder(graph, symbol, {list, node->output(0)}, node->output(0), site, anchor);
 }
 
-const FusedRecorder* fused_recorder(const std::string& kind) {
-  static const std::vector<FusedRecorder> recorders = {
-      {"aten::scaled_dot_product_attention", "pevis::record_sdpa",
-       {"query", "key", "attn_mask", "is_causal", "scale", "enable_gqa"}},
-      {"aten::_native_multi_head_attention", "pevis::record_mha",
-       {"query", "key", "value", "embed_dim", "num_head", "qkv_weight", "qkv_bias", "proj_weight", "proj_bias", "mask",
-        "mask_type"}},
-      {"aten::_transformer_encoder_layer_fwd", "pevis::record_encoder_layer",
-       {"src", "embed_dim", "num_heads", "qkv_weight", "qkv_bias", "proj_weight", "proj_bias", "norm_first", "eps",
-        "norm_weight_1", "norm_bias_1", "mask", "mask_type"}},
-  };
-  const auto found =
-      std::find_if(recorders.begin(), recorders.end(), [&](const FusedRecorder& r) { return kind == r.kind; });
-  return found == recorders.end() ? nullptr : &*found;
-}
-
 torch::jit::Node* head_split_of(torch::jit::Node* softmax) {
   torch::jit::Value* weights = softmax->output();
   for (bool moved = true; moved;) {  // past dropout

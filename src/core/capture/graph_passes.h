@@ -20,10 +20,11 @@
 //   5. insert_recorder     routes every later use of a value through a
 //                          recorder that returns it unchanged: the graph
 //                          computes what it computed before.
-//   6. fused_recorder      for an operator that forms attention without
-//                          returning it, the recorder that forms the weights
-//                          from the node's own inputs (by schema name: the
-//                          node must have a schema pevis knows).
+//                          An operator that forms attention without returning
+//                          it gets its registry entry's recorder
+//                          (operators/attention_ops.h), on the node's own
+//                          inputs by schema name (the node must have a schema
+//                          pevis knows).
 
 #include <torch/csrc/jit/api/module.h>
 #include <torch/csrc/jit/ir/ir.h>
@@ -57,17 +58,6 @@ void insert_recorder(torch::jit::Graph& graph, c10::Symbol symbol, std::vector<t
 /// (the items of a list input too) and of its first output, through
 /// `symbol(Tensor[] inputs, Tensor output, int site)`.
 void insert_op_recorder(torch::jit::Graph& graph, c10::Symbol symbol, torch::jit::Node* node, std::int64_t site);
-
-/// Pass 6: a fused attention operator's recorder, and the node's inputs (by
-/// schema name) that it takes after the node's first output.
-struct FusedRecorder {
-  const char* kind;
-  const char* recorder;
-  std::vector<const char*> inputs;
-};
-
-/// The recorder of a fused attention operator of this kind; null for others.
-const FusedRecorder* fused_recorder(const std::string& kind);
 
 /// nn.MultiheadAttention's explicit path forms weights [batch*heads, T, S]
 /// and multiplies them with v = view(x, [S, batch*heads, head_dim]) (then

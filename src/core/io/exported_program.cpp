@@ -24,44 +24,9 @@
 #include "pevis/base/memory.h"
 #include "pevis/base/module_path.h"
 #include "pevis/operators/added_ops.h"
+#include "pevis/operators/attention_ops.h"
 
 namespace pevis {
-
-// How one argument of a node is filled in when the node runs.
-struct ExportedArgument {
-  enum class Kind { kConstant, kValue, kList, kDefault };
-  Kind kind = Kind::kDefault;
-  c10::IValue constant;
-  int slot = -1;                      // kValue
-  std::vector<int> slots;             // kList: -1 where the item is a constant (or None)
-  std::vector<c10::IValue> items;     // kList: the constant items
-  enum class ListOf { kTensor, kOptionalTensor, kInt } list_of = ListOf::kInt;
-};
-
-// Operations on sizes that a program exported with dynamic shapes holds:
-// pevis computes them itself (LibTorch 1.13 has no aten::sym_size.int, and
-// Python's operator module is no ATen operator).
-enum class SizeOp { kNone, kSymSize, kSymNumel, kAdd, kSub, kMul, kFloorDiv, kMod };
-
-struct ExportedNode {
-  c10::optional<c10::OperatorHandle> handle;
-  SizeOp size_op = SizeOp::kNone;
-  std::vector<ExportedArgument> arguments;  // in schema order
-  std::vector<int> outputs;                 // slot per return; -1 where unused
-};
-
-struct ExportedProgram {
-  ExportedGraph graph;
-  std::vector<ExportedNode> nodes;
-  std::vector<int> input_slots;                        // every graph input, in order
-  std::vector<std::pair<int, at::Tensor>> fixed;       // parameters, buffers, constants
-  std::vector<int> user_inputs;                        // slots the caller fills, in order
-  std::vector<std::string> user_input_text;            // for messages
-  std::vector<int> user_outputs;
-  std::vector<std::vector<int>> release_after;         // per node: slots no later node reads
-  std::size_t slot_count = 0;
-  std::vector<c10::IValue> examples;
-};
 
 namespace {
 
@@ -80,26 +45,6 @@ std::pair<SizeOp, std::string> size_operation(const std::string& target) {
   const auto found = binary.find(target);
   if (found == binary.end()) return {SizeOp::kNone, ""};
   return {found->second, "_operator::" + target.substr(10) + "(int a, int b) -> int"};
-}
-
-// Python's integers do not overflow; int64 does, and INT64_MIN / -1 traps.
-// A size past int64 is no size a tensor can have: refused.
-std::int64_t size_arithmetic(SizeOp op, std::int64_t a, std::int64_t b) {
-  std::int64_t out = 0;
-  switch (op) {
-    case SizeOp::kAdd: TORCH_CHECK(!__builtin_add_overflow(a, b, &out), "a size overflows: ", a, " + ", b); return out;
-    case SizeOp::kSub: TORCH_CHECK(!__builtin_sub_overflow(a, b, &out), "a size overflows: ", a, " - ", b); return out;
-    case SizeOp::kMul: TORCH_CHECK(!__builtin_mul_overflow(a, b, &out), "a size overflows: ", a, " * ", b); return out;
-    case SizeOp::kFloorDiv:
-    case SizeOp::kMod: {
-      TORCH_CHECK(b != 0, "a size is divided by zero");
-      TORCH_CHECK(!(b == -1 && a == std::numeric_limits<std::int64_t>::min()), "a size overflows: ", a, " // -1");
-      std::int64_t q = a / b;
-      if ((a % b != 0) && ((a < 0) != (b < 0))) --q;  // Python's floor division
-      return op == SizeOp::kFloorDiv ? q : a - q * b;
-    }
-    default: return 0;
-  }
 }
 
 double float_of(const json& v);
@@ -479,8 +424,8 @@ class Builder {
   std::vector<Lifted> lifted_;
 };
 
-// Scaled dot-product attention in an exported stock layer is tagged with the
-// outer module only (`enc`); the parameters that project its query and key
+// Attention in an exported stock layer is tagged with the outer module only
+// (`enc`); the parameters that project its query and key
 // (`enc.layers.0.self_attn.in_proj_weight`) say which layer it belongs to.
 void refine_attention_paths(ExportedProgram& program, const std::map<std::string, std::string>& parameter_of_value) {
   std::map<std::string, std::size_t> producer;  // value name -> node
@@ -509,8 +454,11 @@ void refine_attention_paths(ExportedProgram& program, const std::map<std::string
     if (within(module, node.path) && module.size() > node.path.size()) node.path = module;
   };
   for (auto& node : program.graph.nodes) {
-    if (node.op == "aten::scaled_dot_product_attention" && node.inputs.size() >= 2) {
-      const auto q = owner(node.inputs[0]), k = owner(node.inputs[1]);
+    const AttentionOp* attention = attention_op(node.op);
+    if (attention && attention->query_arg >= 0 &&
+        node.inputs.size() > static_cast<std::size_t>(std::max(attention->query_arg, attention->key_arg))) {
+      const auto q = owner(node.inputs[static_cast<std::size_t>(attention->query_arg)]);
+      const auto k = owner(node.inputs[static_cast<std::size_t>(attention->key_arg)]);
       if (q && k) refine(node, common_ancestor(*q, *k));
       continue;
     }
@@ -566,11 +514,6 @@ double float_of(const json& v) {
     throw std::invalid_argument("the float '" + text + "'");
   }
   return v.get<double>();
-}
-
-const ExportedProgram& program_of(const Model& model) {
-  if (!model.program) throw bad_input(model.path, "not a torch.export program");
-  return *model.program;
 }
 
 std::string describe(const at::Tensor& t) {
@@ -684,138 +627,15 @@ Model read_exported(const ZipArchive& zip, const std::string& path) {
   return model;
 }
 
-namespace {
-
-// The most elements one operator may be handed in a tensor: 2^34 (17
-// billion), far past any tensor that fits in memory (attention of 12 heads
-// over 8192 tokens is 0.8 billion), yet an expanded view (stride 0) can claim
-// any number for free, and reducing 2^33 x 16 of them took a minute.
-constexpr std::int64_t kMaxOperatorElements = std::int64_t{1} << 34;
-
-Error node_failed(const Model& model, std::size_t i, const ExportedNodeInfo& info, const std::string& what);
-
-void check_work(const Model& model, std::size_t i, const ExportedNodeInfo& info, const torch::jit::Stack& stack) {
-  for (const auto& value : stack) {
-    if (!value.isTensor()) continue;
-    const std::int64_t n = value.toTensor().numel();
-    if (n > kMaxOperatorElements) {
-      throw node_failed(model, i, info,
-                        "it would work on a tensor of " + std::to_string(n) + " elements, more than the " +
-                            std::to_string(kMaxOperatorElements) + " pevis lets one operator take");
-    }
-  }
+const ExportedProgram& exported_program(const Model& model) {
+  if (!model.program) throw bad_input(model.path, "not a torch.export program");
+  return *model.program;
 }
 
-Error node_failed(const Model& model, std::size_t i, const ExportedNodeInfo& info, const std::string& what) {
-  return bad_input(model.path, "node " + std::to_string(i) + " (" + info.op + " in '" + info.path +
-                                   "') failed on this input: " + what,
-                   "the program takes (" + exported_signature(model) + ")");
-}
-
-}  // namespace
-
-c10::IValue run_exported(const Model& model, const std::vector<c10::IValue>& inputs, const ExportedObserver& observe) {
-  const ExportedProgram& program = program_of(model);
-  if (inputs.size() != program.user_inputs.size()) {
-    throw bad_input(model.path,
-                    "the program takes " + std::to_string(program.user_inputs.size()) + " input(s) (" +
-                        exported_signature(model) + "), but pevis gives it " + std::to_string(inputs.size()),
-                    "give one tensor, or no --input to use the example the program was exported with");
-  }
-  std::vector<c10::IValue> values(program.slot_count);
-  for (const auto& [slot, tensor] : program.fixed) values[static_cast<std::size_t>(slot)] = tensor;
-  for (std::size_t i = 0; i < inputs.size(); ++i) values[static_cast<std::size_t>(program.user_inputs[i])] = inputs[i];
-  at::NoGradGuard no_grad;
-  std::vector<c10::IValue> arguments, results;
-  for (std::size_t i = 0; i < program.nodes.size(); ++i) {
-    const ExportedNode& node = program.nodes[i];
-    const ExportedNodeInfo& info = program.graph.nodes[i];
-    torch::jit::Stack stack;
-    for (const auto& a : node.arguments) {
-      switch (a.kind) {
-        case ExportedArgument::Kind::kValue: stack.push_back(values[static_cast<std::size_t>(a.slot)]); break;
-        case ExportedArgument::Kind::kList: {
-          if (a.list_of == ExportedArgument::ListOf::kTensor) {
-            c10::List<at::Tensor> list;
-            for (int s : a.slots) list.push_back(values[static_cast<std::size_t>(s)].toTensor());
-            stack.emplace_back(list);
-          } else if (a.list_of == ExportedArgument::ListOf::kOptionalTensor) {
-            c10::List<c10::optional<at::Tensor>> list;
-            for (int s : a.slots) {
-              list.push_back(s < 0 ? c10::optional<at::Tensor>() : values[static_cast<std::size_t>(s)].toTensor());
-            }
-            stack.emplace_back(list);
-          } else {
-            c10::List<std::int64_t> list;
-            for (std::size_t k = 0; k < a.slots.size(); ++k) {
-              list.push_back(a.slots[k] < 0 ? a.items[k].toInt() : values[static_cast<std::size_t>(a.slots[k])].toInt());
-            }
-            stack.emplace_back(list);
-          }
-          break;
-        }
-        default: stack.push_back(a.constant); break;
-      }
-    }
-    check_work(model, i, info, stack);
-    const bool is_view = info.op == "aten::view";
-    if (observe || is_view) arguments = stack;
-    try {
-      try {
-        if (node.size_op == SizeOp::kSymSize) {
-          const at::Tensor t = stack[0].toTensor();
-          const std::int64_t dim = stack[1].toInt();
-          TORCH_CHECK(dim >= -t.dim() && dim < t.dim(), "sym_size: dimension ", dim, " of a tensor of ", t.dim());
-          stack = {c10::IValue(t.size(dim))};
-        } else if (node.size_op == SizeOp::kSymNumel) {
-          stack = {c10::IValue(stack[0].toTensor().numel())};
-        } else if (node.size_op != SizeOp::kNone) {
-          stack = {c10::IValue(size_arithmetic(node.size_op, stack[0].toInt(), stack[1].toInt()))};
-        } else {
-          node.handle->callBoxed(&stack);
-        }
-      } catch (const c10::Error&) {
-        // A view of a tensor whose strides LibTorch's kernels made otherwise
-        // than PyTorch 2.6's: the same values, copied.
-        if (!is_view) throw;
-        static const auto reshape = c10::Dispatcher::singleton().findSchemaOrThrow("aten::reshape", "");
-        stack.assign(arguments.begin(), arguments.begin() + 2);
-        reshape.callBoxed(&stack);
-      }
-    } catch (const c10::Error& e) {
-      if (is_out_of_memory(e)) throw out_of_memory("running node " + std::to_string(i) + " (" + info.op + ")");
-      throw node_failed(model, i, info, first_line(e.what_without_backtrace()));
-    } catch (const std::exception& e) {
-      // LibTorch's kernels raise standard exceptions too: still the
-      // program's or its input's failure, not pevis's.
-      if (is_out_of_memory(e)) throw out_of_memory("running node " + std::to_string(i) + " (" + info.op + ")");
-      throw node_failed(model, i, info, first_line(e.what()));
-    }
-    // One list return spreads over several named outputs.
-    if (stack.size() == 1 && stack[0].isTensorList() && node.outputs.size() != 1) {
-      const auto list = stack[0].toTensorList();
-      stack.clear();
-      for (const auto& t : list) stack.emplace_back(at::Tensor(t));
-    }
-    for (std::size_t k = 0; k < node.outputs.size() && k < stack.size(); ++k) {
-      if (node.outputs[k] >= 0) values[static_cast<std::size_t>(node.outputs[k])] = stack[k];
-    }
-    if (observe) {
-      results.assign(stack.begin(), stack.end());
-      observe({i, info, arguments, results});
-    }
-    for (int slot : program.release_after[i]) values[static_cast<std::size_t>(slot)] = c10::IValue();
-  }
-  if (program.user_outputs.size() == 1) return values[static_cast<std::size_t>(program.user_outputs[0])];
-  std::vector<c10::IValue> outputs;
-  for (int slot : program.user_outputs) outputs.push_back(values[static_cast<std::size_t>(slot)]);
-  return c10::ivalue::Tuple::create(std::move(outputs));
-}
-
-const ExportedGraph& exported_graph(const Model& model) { return program_of(model).graph; }
+const ExportedGraph& exported_graph(const Model& model) { return exported_program(model).graph; }
 
 std::vector<c10::IValue> exported_example_inputs(const Model& model) {
-  const ExportedProgram& program = program_of(model);
+  const ExportedProgram& program = exported_program(model);
   if (program.examples.empty()) {
     throw bad_input(model.path, "the archive holds no example inputs pevis can read",
                     "give --input or --input-shape");
@@ -825,7 +645,7 @@ std::vector<c10::IValue> exported_example_inputs(const Model& model) {
 
 std::string exported_signature(const Model& model) {
   std::string text;
-  for (const auto& s : program_of(model).user_input_text) text += (text.empty() ? "" : ", ") + s;
+  for (const auto& s : exported_program(model).user_input_text) text += (text.empty() ? "" : ", ") + s;
   return text;
 }
 

@@ -1,17 +1,13 @@
 #include "pevis/operators/added_ops.h"
 
-#include <ATen/ops/_native_multi_head_attention.h>
 #include <ATen/ops/dropout.h>
 #include <ATen/ops/matmul.h>
-#include <ATen/ops/ones.h>
-#include <ATen/ops/softmax.h>
-#include <ATen/ops/where.h>
-#include <ATen/ops/zeros_like.h>
 #include <torch/library.h>
 
 #include <cmath>
 #include <limits>
 
+#include "pevis/operators/attention_ops.h"
 #include "pevis/operators/torch_version.h"
 
 namespace pevis {
@@ -19,14 +15,6 @@ namespace {
 
 constexpr bool kLacksSdpa = !PEVIS_TORCH_HAS_SDPA;
 constexpr bool kLacksRmsNorm = !PEVIS_TORCH_HAS_RMS_NORM;
-
-// Repeats each of the Hk key/value heads (dim -3) for Hq / Hk query heads.
-at::Tensor repeat_heads(const at::Tensor& kv, std::int64_t query_heads) {
-  const std::int64_t heads = kv.size(-3);
-  TORCH_CHECK(heads > 0 && query_heads % heads == 0, "scaled_dot_product_attention: ", query_heads,
-              " query heads cannot be shared by ", heads, " key/value heads");
-  return heads == query_heads ? kv : kv.repeat_interleave(query_heads / heads, /*dim=*/-3);
-}
 
 [[maybe_unused]] at::Tensor scaled_dot_product_attention(const at::Tensor& query, const at::Tensor& key,
                                                          const at::Tensor& value,
@@ -99,40 +87,5 @@ const std::vector<std::string>& added_operators() {
 }
 
 std::string libtorch_version() { return TORCH_VERSION; }
-
-at::Tensor sdpa_weights(const at::Tensor& query, const at::Tensor& key, const c10::optional<at::Tensor>& attn_mask,
-                        bool is_causal, c10::optional<double> scale, bool enable_gqa) {
-  TORCH_CHECK(query.dim() >= 2 && key.dim() >= 2, "scaled_dot_product_attention: query and key need at least 2 "
-              "dimensions, got ", query.sizes(), " and ", key.sizes());
-  TORCH_CHECK(query.size(-1) == key.size(-1), "scaled_dot_product_attention: query ", query.sizes(), " and key ",
-              key.sizes(), " differ in their last dimension");
-  const bool mask_given = attn_mask.has_value() && attn_mask->defined();
-  TORCH_CHECK(!(is_causal && mask_given),
-              "scaled_dot_product_attention: an explicit attn_mask should not be set when is_causal=True");
-  const at::Tensor k = enable_gqa && query.dim() >= 3 ? repeat_heads(key, query.size(-3)) : key;
-  const double factor = scale.has_value() ? *scale : 1.0 / std::sqrt(static_cast<double>(query.size(-1)));
-  at::Tensor scores = at::matmul(query, k.transpose(-2, -1)).mul(factor);
-  const std::int64_t target = scores.size(-2), source = scores.size(-1);
-  c10::optional<at::Tensor> keep;  // bool, true where a key may be attended to
-  if (is_causal) keep = at::ones({target, source}, query.options().dtype(at::kBool)).tril();
-  if (mask_given) {
-    if (attn_mask->scalar_type() == at::kBool) keep = *attn_mask;
-    else scores = scores.add(*attn_mask);
-  }
-  if (keep) scores = scores.masked_fill(keep->logical_not(), -std::numeric_limits<double>::infinity());
-  at::Tensor weights = at::softmax(scores, /*dim=*/-1);
-  // A row with no key to attend to: zeros, not 0/0.
-  const at::Tensor dead = scores.eq(-std::numeric_limits<double>::infinity()).all(/*dim=*/-1, /*keepdim=*/true);
-  return at::where(dead, at::zeros_like(weights), weights);
-}
-
-at::Tensor native_mha_weights(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
-                              std::int64_t embed_dim, std::int64_t num_heads, const at::Tensor& qkv_weight,
-                              const at::Tensor& qkv_bias, const at::Tensor& proj_weight, const at::Tensor& proj_bias,
-                              const c10::optional<at::Tensor>& mask, c10::optional<std::int64_t> mask_type) {
-  return std::get<1>(at::_native_multi_head_attention(query, key, value, embed_dim, num_heads, qkv_weight, qkv_bias,
-                                                      proj_weight, proj_bias, mask, /*need_weights=*/true,
-                                                      /*average_attn_weights=*/false, mask_type));
-}
 
 }  // namespace pevis

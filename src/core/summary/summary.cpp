@@ -5,8 +5,9 @@
 #include <map>
 #include <set>
 
-#include "pevis/capture/capture.h"
+#include "pevis/capture/forward.h"
 #include "pevis/base/module_path.h"
+#include "pevis/operators/attention_ops.h"
 
 namespace pevis {
 namespace {
@@ -44,12 +45,15 @@ std::int64_t einsum_mult_adds(const std::string& equation, const std::vector<std
 }  // namespace
 
 const std::vector<std::string>& counted_ops() {
-  static const std::vector<std::string> ops = {"aten::linear", "aten::matmul", "aten::mm",     "aten::bmm",
-                                               "aten::addmm",  "aten::baddbmm", "aten::einsum", "aten::conv1d",
-                                               "aten::conv2d", "aten::conv3d",  "aten::_convolution", "aten::convolution",
-                                               "aten::scaled_dot_product_attention",
-                                               "aten::_native_multi_head_attention",
-                                               "aten::_transformer_encoder_layer_fwd"};
+  static const std::vector<std::string> ops = [] {
+    std::vector<std::string> list = {"aten::linear", "aten::matmul", "aten::mm",     "aten::bmm",
+                                     "aten::addmm",  "aten::baddbmm", "aten::einsum", "aten::conv1d",
+                                     "aten::conv2d", "aten::conv3d",  "aten::_convolution", "aten::convolution"};
+    for (const auto& op : attention_ops()) {
+      if (op.mult_adds) list.emplace_back(op.name);
+    }
+    return list;
+  }();
   return ops;
 }
 
@@ -66,27 +70,8 @@ std::int64_t mult_adds_of(const std::string& op, const std::string& equation,
   if (op == "aten::matmul" || op == "aten::mm" || op == "aten::bmm") return out * last(0);
   if (op == "aten::addmm" || op == "aten::baddbmm") return out * last(1);
   if (op == "aten::einsum") return einsum_mult_adds(equation, inputs);
-  const auto dim = [&](std::size_t i, std::size_t from_end) -> std::int64_t {
-    return i < inputs.size() && inputs[i].size() >= from_end ? inputs[i][inputs[i].size() - from_end] : 0;
-  };
-  if (op == "aten::scaled_dot_product_attention") {
-    // Q K^T: (query's elements) x S, then A V: (output's elements) x S.
-    return (inputs.empty() ? 0 : numel(inputs[0]) + out) * dim(1, 2);
-  }
-  if (op == "aten::_native_multi_head_attention" || op == "aten::_transformer_encoder_layer_fwd") {
-    // Tensors: query [B, T, E] (key, value [B, S, E] for the attention
-    // alone). Projections in (q, k, v) and out, Q K^T and A V over every
-    // head: E x S each per query element; the encoder layer adds its
-    // feed-forward pair (ffn_weight_1 [F, E], the 10th tensor).
-    const bool layer = op == "aten::_transformer_encoder_layer_fwd";
-    if (inputs.empty()) return 0;
-    const std::int64_t queries = numel(inputs[0]) / std::max<std::int64_t>(1, dim(0, 1));  // B x T
-    const std::int64_t e = dim(0, 1);
-    const std::int64_t s = layer ? dim(0, 2) : dim(1, 2);
-    const std::int64_t keys = layer ? queries : numel(inputs[1]) / std::max<std::int64_t>(1, e);  // B x S
-    std::int64_t total = queries * e * e * 2 + keys * e * e * 2 + queries * s * e * 2;
-    if (layer) total += queries * e * dim(9, 2) * 2;
-    return total;
+  if (const AttentionOp* attention = attention_op(op); attention && attention->mult_adds) {
+    return attention->mult_adds(inputs, output);
   }
   if (op.find("conv") != std::string::npos) {
     if (inputs.size() < 2 || inputs[1].size() < 2) return 0;
