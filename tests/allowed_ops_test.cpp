@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <torch/script.h>
 
+#include "pevis/io/load.h"
 #include "pevis/operators/allowed_ops.h"
 #include "pevis/io/builtin_info.h"
 #include "pevis/base/error.h"

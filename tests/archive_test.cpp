@@ -1,5 +1,6 @@
 // Reading only what is shown: the zip reader of PyTorch archives, and tensors
 // whose data is read when an analysis asks for it.
+#include "pevis/io/load.h"
 #include "pevis/base/archive.h"
 
 #include <ATen/ops/equal.h>

@@ -1,3 +1,4 @@
+#include "pevis/io/load.h"
 #include "pevis/attention/attention.h"
 
 #include <gtest/gtest.h>

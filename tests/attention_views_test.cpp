@@ -1,5 +1,6 @@
 // The attention views: batches and windows, what the figures say and hold,
 // against the weights PyTorch formed (tests/data/positions/make_positions.py).
+#include "pevis/io/load.h"
 #include "pevis/attention/attention_views.h"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+#include "pevis/io/load.h"
 #include "pevis/io/builtins.h"
 
 #include <gtest/gtest.h>

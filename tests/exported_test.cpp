@@ -11,6 +11,7 @@
 
 #include <functional>
 
+#include "pevis/io/load.h"
 #include "pevis/attention/attention.h"
 #include "pevis/capture/forward.h"
 #include "pevis/encoding/encoding.h"

@@ -4,6 +4,8 @@
 
 #include <filesystem>
 
+#include "pevis/io/folder.h"
+#include "pevis/io/load.h"
 #include "pevis/base/archive.h"
 #include "pevis/bias/bias.h"
 #include "pevis/base/error.h"

@@ -1,3 +1,4 @@
+#include "pevis/io/load.h"
 #include "pevis/io/model.h"
 
 #include <ATen/ops/zeros.h>

@@ -13,6 +13,7 @@
 #include <map>
 #include <sstream>
 
+#include "pevis/io/load.h"
 #include "pevis/encoding/encoding.h"
 #include "pevis/base/error.h"
 #include "pevis/io/model.h"

@@ -1,3 +1,4 @@
+#include "pevis/io/load.h"
 #include "pevis/summary/summary.h"
 
 #include <gtest/gtest.h>

@@ -1,5 +1,6 @@
 // The summary views: the table's text, the charts' scales, and the data's
 // subtree counts.
+#include "pevis/io/load.h"
 #include "pevis/summary/summary_views.h"
 
 #include <gtest/gtest.h>

@@ -16,6 +16,7 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <nlohmann/json.hpp>
 
+#include "pevis/io/load.h"
 #include "pevis/attention/attention.h"
 #include "pevis/capture/forward.h"
 #include "pevis/base/error.h"

@@ -18,6 +18,7 @@
 #include "pevis/capture/cpu_allocator.h"
 #include "pevis/base/memory.h"
 #include "pevis/base/error.h"
+#include "pevis/io/folder.h"
 #include "pevis/io/model.h"
 #include "pevis/output/products.h"
 #include "pevis/plot/gnuplot.h"

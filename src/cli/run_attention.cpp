@@ -17,6 +17,7 @@
 #include "runners.h"
 #include "model_input.h"
 #include "output_options.h"
+#include "pevis/io/load.h"
 #include "pevis/attention/attention.h"
 #include "pevis/attention/attention_views.h"
 #include "pevis/capture/forward.h"

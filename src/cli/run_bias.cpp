@@ -7,6 +7,7 @@
 #include "runners.h"
 #include "model_input.h"
 #include "output_options.h"
+#include "pevis/io/load.h"
 #include "pevis/bias/bias.h"
 #include "pevis/bias/bias_views.h"
 #include "pevis/base/error.h"

@@ -6,6 +6,7 @@
 
 #include "box.h"
 #include "runners.h"
+#include "pevis/io/load.h"
 #include "pevis/io/builtins.h"
 #include "pevis/base/error.h"
 #include "pevis/output/data_files.h"

@@ -10,6 +10,7 @@
 #include "encoding_common.h"
 #include "box.h"
 #include "runners.h"
+#include "pevis/io/load.h"
 #include "pevis/encoding/encoding.h"
 #include "pevis/base/error.h"
 #include "pevis/base/memory.h"

@@ -8,6 +8,7 @@
 #include "runners.h"
 #include "model_input.h"
 #include "output_options.h"
+#include "pevis/io/load.h"
 #include "pevis/capture/cpu_allocator.h"
 #include "pevis/base/error.h"
 #include "pevis/io/model.h"

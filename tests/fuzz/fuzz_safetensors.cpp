@@ -5,7 +5,7 @@
 
 #include "pevis/base/archive.h"
 #include "pevis/base/error.h"
-#include "pevis/io/model.h"
+#include "pevis/io/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {

@@ -47,6 +47,9 @@ void count_tensor_bytes(std::uint64_t n);
 
 class ZipArchive;
 
+/// True for the first bytes of a zip archive (a local file header).
+bool is_zip_head(const std::string& head);
+
 /// `source` opened as a zip archive of PyTorch's (a checkpoint, TorchScript
 /// or torch.export archive), named so in messages.
 std::shared_ptr<const ZipArchive> open_pytorch_archive(std::shared_ptr<const ByteSource> source);

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "pevis/output/matrix.h"
+#include "pevis/base/matrix.h"
 #include "pevis/base/memory.h"
 #include "pevis/io/model.h"
 #include "pevis/positional/sinusoid.h"

@@ -11,6 +11,7 @@
 
 #include "pevis/base/archive.h"
 #include "pevis/io/model.h"
+#include "pevis/operators/allowed_ops.h"
 
 namespace pevis {
 
@@ -91,6 +92,9 @@ ExportedGraph read_exported_graph(const std::string& program_json, const std::st
 
 /// The program a model holds; throws `pevis::Error` (exit 3) for other models.
 const ExportedProgram& exported_program(const Model& model);
+
+/// Every node's operator, for the allow-list: "node 12 ('encoder')".
+std::vector<OperatorUse> program_operators(const ExportedGraph& graph);
 
 /// The graph's structure, for analyses that follow values across modules.
 const ExportedGraph& exported_graph(const Model& model);

@@ -9,15 +9,16 @@
 #include <utility>
 #include <vector>
 
+#include "pevis/base/matrix.h"
+#include "pevis/positional/sinusoid.h"
+
 namespace torch::jit {
 struct Module;
 }
 
 namespace pevis {
 
-struct ExportedProgram;  // exported.h
-class ByteSource;       // archive.h
-class ZipArchive;       // archive.h
+struct ExportedProgram;  // io/exported_program.h
 
 /// Reads the data of a tensor whose name, dtype and shape are already known.
 /// Throws `pevis::Error` (exit 3) when the data cannot be read.
@@ -79,54 +80,15 @@ struct Model {
   bool runnable() const { return module || program; }
 };
 
-/// Reads a model file, telling its format from its content (not its name):
-/// a TorchScript archive, a `torch.save` checkpoint of a state_dict or of a
-/// dict/list holding one (read by a restricted reader that runs no code from
-/// the file), or a `.safetensors` file. `path` may also be a Hugging Face
-/// folder or the index of a sharded checkpoint (see `read_folder`). Only
-/// checkpoints' and safetensors files' indexes are read here: tensor data is
-/// read when an analysis asks for it. Throws `pevis::Error` (exit 3) with
-/// what to do for anything else: a missing or unreadable file, a damaged
-/// archive, a pickled Python model (`torch.save(model)`), a pickle that asks
-/// for any function a state_dict does not use.
-Model load_model(const std::string& path);
-
-/// Reads a `torch.save` zip checkpoint with the restricted pickle reader.
-Model read_checkpoint(const std::string& path);
-
-/// The same from a zip archive already opened (`load_model` opens each file once).
-Model read_checkpoint_archive(std::shared_ptr<const ZipArchive> zip, const std::string& path);
-
-/// The same from the bytes of a checkpoint held inside another archive;
-/// `path` names it in messages.
-Model read_checkpoint_bytes(const std::string& bytes, const std::string& path);
-
-/// Reads a `.safetensors` file's header, validated against the file size;
-/// each tensor's bytes are read by a positioned read when first asked for.
-Model read_safetensors(const std::string& path);
-
-/// The same from any source of bytes (a file, or bytes in memory).
-Model read_safetensors(std::shared_ptr<const ByteSource> source);
-
-/// Reads a Hugging Face folder (`model.safetensors`, or
-/// `model.safetensors.index.json` and its shards, or `pytorch_model.bin` or
-/// its index and shards) or a `*.index.json` file. Shards are checked against
-/// the index: a missing shard, a tensor the index names that its shard lacks,
-/// or a tensor in two shards is `pevis::Error` (exit 3). `config.json`, when
-/// present, fills `Model::config`.
-Model read_folder(const std::string& path);
-
-/// For a folder of the Hugging Face cache (`REPO/snapshots/REVISION/`, whose
-/// files are links to `REPO/blobs/`): REPO, with links resolved. "" for any
-/// other folder.
-std::string hub_cache_repo(const std::string& folder);
-
-/// True when a file of `size` bytes that begins with `head` (its first 16
-/// bytes, or all of a shorter file) is JSON: an index of shards, not a
-/// safetensors file.
-bool is_index_head(const std::string& head, std::uint64_t size);
-
 /// The tensor as float32, for showing (fp16 and bf16 are widened exactly).
 at::Tensor as_float(const at::Tensor& tensor);
+
+/// Copies a 2-D tensor into a labelled matrix (converted to float32).
+LabeledMatrix to_matrix(const at::Tensor& values, std::string name, std::string row_title,
+                        std::vector<std::string> row_labels, std::vector<std::string> col_labels);
+
+/// `sinusoid_values(spec)` as a [max_len, d_model] float32 tensor.
+/// Call `check_sinusoidal_spec` first; this one only asserts.
+at::Tensor sinusoidal_table(const SinusoidalSpec& spec);
 
 }  // namespace pevis

@@ -5,7 +5,7 @@
 #include <iosfwd>
 #include <string>
 
-#include "pevis/output/matrix.h"
+#include "pevis/base/matrix.h"
 
 namespace pevis {
 

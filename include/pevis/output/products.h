@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "pevis/output/matrix.h"
+#include "pevis/base/matrix.h"
 #include "pevis/plot/figure.h"
 
 namespace pevis {

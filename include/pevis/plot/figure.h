@@ -5,7 +5,7 @@
 #include <variant>
 #include <vector>
 
-#include "pevis/output/matrix.h"
+#include "pevis/base/matrix.h"
 
 namespace pevis::plot {
 

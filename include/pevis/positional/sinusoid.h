@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "pevis/output/matrix.h"
+#include "pevis/base/matrix.h"
 #include "pevis/base/memory.h"
 
 namespace pevis {

@@ -8,7 +8,7 @@
 #include <cctype>
 #include <cmath>
 
-#include "pevis/encoding/encoding.h"
+#include "pevis/io/model.h"
 #include "pevis/base/error.h"
 #include "pevis/base/memory.h"
 #include "pevis/base/parallel.h"

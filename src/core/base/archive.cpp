@@ -93,6 +93,8 @@ std::shared_ptr<const ByteSource> memory_source(std::string bytes, std::string n
   return std::make_shared<MemorySource>(std::move(bytes), std::move(name));
 }
 
+bool is_zip_head(const std::string& head) { return head.rfind(std::string("PK\x03\x04", 4), 0) == 0; }
+
 std::shared_ptr<const ZipArchive> open_pytorch_archive(std::shared_ptr<const ByteSource> source) {
   return std::make_shared<const ZipArchive>(std::move(source), "PyTorch zip archive");
 }

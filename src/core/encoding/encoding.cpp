@@ -22,30 +22,6 @@
 
 namespace pevis {
 
-at::Tensor sinusoidal_table(const SinusoidalSpec& spec) {
-  auto values = std::make_unique<std::vector<float>>(sinusoid_values(spec));
-  float* data = values->data();
-  return at::from_blob(
-      data, {spec.max_len, spec.d_model}, [owner = values.release()](void*) { delete owner; }, at::kFloat);
-}
-
-LabeledMatrix to_matrix(const at::Tensor& values, std::string name, std::string row_title,
-                        std::vector<std::string> row_labels, std::vector<std::string> col_labels) {
-  assert(values.dim() == 2);
-  at::Tensor dense = values.to(at::kFloat).contiguous();
-  LabeledMatrix m;
-  m.name = std::move(name);
-  m.row_title = std::move(row_title);
-  m.rows = static_cast<std::size_t>(dense.size(0));
-  m.cols = static_cast<std::size_t>(dense.size(1));
-  m.row_labels = std::move(row_labels);
-  m.col_labels = std::move(col_labels);
-  assert(m.row_labels.size() == m.rows && m.col_labels.size() == m.cols);
-  const float* data = dense.data_ptr<float>();
-  m.values.assign(data, data + m.rows * m.cols);
-  return m;
-}
-
 namespace {
 
 std::vector<std::int64_t> non_unit(const std::vector<std::int64_t>& sizes) {

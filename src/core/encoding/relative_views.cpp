@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "pevis/encoding/encoding.h"
+#include "pevis/io/model.h"
 #include "pevis/encoding/position_views.h"
 #include "pevis/encoding/relative_bias.h"
 

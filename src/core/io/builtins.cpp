@@ -15,7 +15,6 @@
 #include <sstream>
 #include <unistd.h>
 
-#include "pevis/encoding/encoding.h"
 #include "pevis/base/error.h"
 #include "pevis/io/model.h"
 #include "pevis/output/data_files.h"

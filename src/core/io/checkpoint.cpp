@@ -1,6 +1,8 @@
 // torch.save zip checkpoints, read by the restricted pickle machine: only the
 // pickle is read when the file is opened; each tensor's record when it is
 // first asked for.
+#include "pevis/io/checkpoint.h"
+
 #include <torch/script.h>
 
 #include <cstring>
@@ -8,10 +10,19 @@
 #include "pevis/base/archive.h"
 #include "pevis/base/error.h"
 #include "pevis/base/memory.h"
-#include "pevis/io/model.h"
 #include "pevis/io/pickle.h"
 
 namespace pevis {
+
+bool is_checkpoint_archive(const ZipArchive& zip) { return zip.find_suffix("data.pkl") != nullptr; }
+
+bool is_legacy_checkpoint_head(const std::string& head) {
+  // Python's pickle protocol 2 header followed by torch's magic number.
+  return head.rfind("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19", 0) == 0;
+}
+
+bool is_pickle_head(const std::string& head) { return !head.empty() && static_cast<unsigned char>(head[0]) == 0x80; }
+
 // Reads the pickle of a checkpoint; storages are checked against the zip
 // directory now and read from the archive only when a tensor is asked for.
 Model read_checkpoint_archive(std::shared_ptr<const ZipArchive> zip, const std::string& path) {

@@ -23,6 +23,7 @@
 #include "pevis/base/json_depth.h"
 #include "pevis/base/memory.h"
 #include "pevis/base/module_path.h"
+#include "pevis/io/checkpoint.h"
 #include "pevis/operators/added_ops.h"
 #include "pevis/operators/attention_ops.h"
 
@@ -630,6 +631,15 @@ Model read_exported(const ZipArchive& zip, const std::string& path) {
 const ExportedProgram& exported_program(const Model& model) {
   if (!model.program) throw bad_input(model.path, "not a torch.export program");
   return *model.program;
+}
+
+std::vector<OperatorUse> program_operators(const ExportedGraph& graph) {
+  std::vector<OperatorUse> uses;
+  for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
+    const auto& node = graph.nodes[i];
+    uses.push_back({node.op, "node " + std::to_string(i) + (node.path.empty() ? "" : " ('" + node.path + "')")});
+  }
+  return uses;
 }
 
 const ExportedGraph& exported_graph(const Model& model) { return exported_program(model).graph; }

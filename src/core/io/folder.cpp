@@ -1,5 +1,7 @@
 // Hugging Face folders and sharded checkpoints: an index names, for every
 // tensor, the shard that holds it; the shards are read as the files they are.
+#include "pevis/io/folder.h"
+
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -13,7 +15,7 @@
 #include "pevis/base/archive.h"
 #include "pevis/base/error.h"
 #include "pevis/base/json_depth.h"
-#include "pevis/io/model.h"
+#include "pevis/io/safetensors.h"
 #include "pevis/base/module_path.h"
 
 namespace pevis {
@@ -93,7 +95,7 @@ std::vector<std::pair<std::string, std::string>> read_config(const std::string& 
 bool is_index_head(const std::string& head, std::uint64_t size) {
   // A safetensors file whose header length starts with 0x7b also begins
   // with '{'; its header then begins at byte 8.
-  return size >= 2 && size <= kMaxIndexBytes && !head.empty() && head[0] == '{' && !(head.size() >= 9 && head[8] == '{');
+  return size >= 2 && size <= kMaxIndexBytes && !head.empty() && head[0] == '{' && !is_safetensors_head(head);
 }
 
 namespace {
@@ -115,7 +117,7 @@ bool plain_name(const std::string& name) {
          name.find('\0') == std::string::npos;
 }
 
-Model read_index(const std::string& index_path) {
+Model read_index(const std::string& index_path, const FileLoader& load_file) {
   const auto source = open_file(index_path);
   if (source->size() > kMaxIndexBytes) throw bad_input(index_path, "the index is larger than any index of a checkpoint", "check the path");
   const std::string text = source->read_string(0, source->size());
@@ -175,7 +177,7 @@ Model read_index(const std::string& index_path) {
       throw bad_input(index_path, "the index names " + one_line(shard) + " as a shard, but it is a folder or an index",
                       "the index is damaged or hostile");
     }
-    Model part = load_model(shard_path);
+    Model part = load_file(shard_path);
     if (part.runnable()) {
       throw bad_input(shard_path, "a shard holds a runnable model (" + part.format + "), not tensors",
                       "shards are safetensors files or torch.save state_dicts");
@@ -230,9 +232,9 @@ std::string hub_cache_repo(const std::string& folder) {
   return is_dir(repo + "/blobs") ? repo : "";
 }
 
-Model read_folder(const std::string& path) {
+Model read_folder(const std::string& path, const FileLoader& load_file) {
   if (!is_dir(path)) {
-    Model model = read_index(path);
+    Model model = read_index(path, load_file);
     const std::string config = join(folder_of(path), "config.json");
     if (exists(config)) model.config = read_config(config), model.config_file = config;
     return model;
@@ -242,7 +244,7 @@ Model read_folder(const std::string& path) {
   for (const char* name : candidates) {
     const std::string file = join(path, name);
     if (!exists(file)) continue;
-    Model model = std::string(name).find(".index.json") != std::string::npos ? read_index(file) : load_model(file);
+    Model model = std::string(name).find(".index.json") != std::string::npos ? read_index(file, load_file) : load_file(file);
     model.path = path;
     const std::string config = join(path, "config.json");
     if (exists(config)) model.config = read_config(config), model.config_file = config;

@@ -1,122 +1,95 @@
 #include "pevis/io/model.h"
 
-#include <torch/script.h>
+#include <ATen/ops/from_blob.h>
+#include <c10/core/ScalarType.h>
 
-#include <cstring>
-#include <algorithm>
-#include <sys/stat.h>
+#include <cassert>
+#include <memory>
+#include <mutex>
 
-#include "pevis/operators/allowed_ops.h"
-#include "pevis/base/archive.h"
-#include "pevis/io/builtins.h"
 #include "pevis/base/error.h"
-#include "pevis/io/exported_program.h"
-#include "pevis/base/memory.h"
-#include "pevis/operators/added_ops.h"
-#include "pevis/io/pickle.h"
 
 namespace pevis {
-namespace {
 
-// A TorchScript load error, said in one line with what to do.
-Error load_error(const std::string& path, const std::string& text) {
-  const std::string line = first_line(text);
-  const std::string newer = "the file was made by a newer PyTorch than LibTorch " + libtorch_version() +
-                            ", which pevis runs on";
-  const std::string todo =
-      "pevis adds the PyTorch 2.x operators its README lists; for others, save the weights with "
-      "torch.save(model.state_dict(), path) to see them, or build pevis on a newer LibTorch";
-  const std::string unknown = "Unknown builtin op: ";
-  if (const auto at = line.find(unknown); at != std::string::npos) {
-    std::string op = line.substr(at + unknown.size());
-    while (!op.empty() && (op.back() == '.' || op.back() == ' ')) op.pop_back();
-    return bad_input(path, "the model calls the operator " + op + ", which LibTorch " + libtorch_version() +
-                               " (the version pevis runs on) lacks: the file was made by a newer PyTorch",
-                     todo);
-  }
-  if (line.find("Arguments for call are not valid") != std::string::npos ||
-      line.find("Unknown type name") != std::string::npos || line.find("version") != std::string::npos) {
-    return bad_input(path, "the TorchScript code cannot be loaded (" + line + "): " + newer + ", or it is damaged",
-                     todo);
-  }
-  return bad_input(path, "the TorchScript archive cannot be loaded (" + line + ")",
-                   "the file may be damaged, or made by a newer PyTorch than " + libtorch_version());
+struct NamedTensor::Data {
+  std::mutex mutex;
+  TensorReader read;
+  at::Tensor tensor;
+  bool lazy = false;
+};
+
+NamedTensor::NamedTensor(std::string name_, at::Tensor tensor, std::string kind_)
+    : name(std::move(name_)), kind(std::move(kind_)), dtype_(tensor.scalar_type()), shape_(tensor.sizes().vec()),
+      data_(std::make_shared<Data>()) {
+  data_->tensor = std::move(tensor);
 }
 
-Model read_torchscript(const std::string& path, std::uint64_t file_size) {
-  Model model;
-  model.path = path;
-  model.format = "TorchScript";
-  model.files.push_back(path);
-  // LibTorch reads every tensor of the archive: about the file's size.
-  check_memory(static_cast<long double>(file_size) * 1.1L, path, "loading this TorchScript model",
-               "TorchScript files are read whole; save the weights as safetensors to read only what is shown");
-  try {
-    auto module = std::make_shared<torch::jit::Module>(torch::jit::load(path, at::kCPU));
-    for (const auto& p : module->named_parameters(/*recurse=*/true)) model.tensors.push_back({p.name, p.value, "parameter"});
-    for (const auto& b : module->named_buffers(/*recurse=*/true)) model.tensors.push_back({b.name, b.value, "buffer"});
-    model.module = std::move(module);
-  } catch (const c10::Error& e) {
-    if (is_out_of_memory(e)) throw out_of_memory("loading the TorchScript model");
-    throw load_error(path, e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    if (is_out_of_memory(e)) throw out_of_memory("loading the TorchScript model");
-    throw load_error(path, e.what());
-  }
-  return model;
+NamedTensor::NamedTensor(std::string name_, at::ScalarType dtype, std::vector<std::int64_t> shape, TensorReader read,
+                         std::string kind_)
+    : name(std::move(name_)), kind(std::move(kind_)), dtype_(dtype), shape_(std::move(shape)), data_(std::make_shared<Data>()) {
+  data_->read = std::move(read);
+  data_->lazy = true;
 }
 
-}  // namespace
+std::int64_t NamedTensor::numel() const {
+  std::int64_t n = 1;
+  for (auto d : shape_) n *= d;
+  return n;
+}
+
+std::uint64_t NamedTensor::nbytes() const {
+  return static_cast<std::uint64_t>(numel()) * c10::elementSize(dtype_);
+}
+
+bool NamedTensor::is_floating_point() const { return c10::isFloatingType(dtype_); }
+
+const void* NamedTensor::identity() const {
+  if (data_->lazy) return data_.get();
+  return data_->tensor.unsafeGetTensorImpl();
+}
+
+bool NamedTensor::loaded() const {
+  std::lock_guard<std::mutex> lock(data_->mutex);
+  return data_->tensor.defined();
+}
+
+const at::Tensor& NamedTensor::tensor() const {
+  std::lock_guard<std::mutex> lock(data_->mutex);
+  if (!data_->tensor.defined()) {
+    at::Tensor t = data_->read();
+    if (t.scalar_type() != dtype_ || t.sizes().vec() != shape_) {
+      throw Error(ExitCode::kInternal, name, "its data was read with another dtype or shape than its index gives");
+    }
+    data_->tensor = std::move(t);
+    data_->read = nullptr;
+  }
+  return data_->tensor;
+}
 
 at::Tensor as_float(const at::Tensor& tensor) { return tensor.to(at::kFloat); }
 
-namespace {
-
-// The file's model, read by the reader its content calls for; its code, if
-// any, not yet checked.
-Model read_model(const std::string& path) {
-  if (path.rfind(kBuiltinPrefix, 0) == 0) return load_builtin(path.substr(std::strlen(kBuiltinPrefix)));
-  struct stat info {};
-  if (::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) return read_folder(path);
-  // One open of the file: its first bytes tell the format, and the readers
-  // below read from the same source.
-  const auto file = open_file(path);
-  const std::uint64_t size = file->size();
-  const std::string head = file->read_string(0, std::min<std::uint64_t>(size, 16));
-  if (is_index_head(head, size)) return read_folder(path);
-  if (size == 0) throw bad_input(path, "the file is empty", "give a model file");
-  if (head.rfind("PK\x03\x04", 0) == 0) {
-    auto zip = open_pytorch_archive(file);
-    if (is_exported_program(*zip)) return read_exported(*zip, path);
-    if (zip->find_suffix("constants.pkl") || zip->find_suffix("code/")) {
-      check_torchscript_sources(*zip, path);
-      return read_torchscript(path, size);
-    }
-    if (zip->find_suffix("data.pkl")) return read_checkpoint_archive(std::move(zip), path);
-    throw bad_input(path, "a zip archive, but not one PyTorch writes (it has no data.pkl)",
-                    "give a file written by torch.save or torch.jit.save");
-  }
-  // Python's pickle protocol 2 header followed by torch's magic number: the
-  // format torch.save wrote before PyTorch 1.6.
-  if (head.rfind("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19", 0) == 0) {
-    throw bad_input(path, "a checkpoint in the legacy format of PyTorch before 1.6, which pevis does not read",
-                    "load it in Python and save it again with torch.save(obj, path)");
-  }
-  if (head.size() >= 9 && head[8] == '{') return read_safetensors(file);
-  if (!head.empty() && static_cast<unsigned char>(head[0]) == 0x80) {
-    throw bad_input(path, "a bare Python pickle, not a PyTorch model file",
-                    "save the model with torch.save(model.state_dict(), path) or torch.jit.save");
-  }
-  throw bad_input(path, "not a model file pevis knows (TorchScript, torch.export, torch.save checkpoint, safetensors, or an index of shards)",
-                  "check the path; pevis tells formats by their content, not their name");
+at::Tensor sinusoidal_table(const SinusoidalSpec& spec) {
+  auto values = std::make_unique<std::vector<float>>(sinusoid_values(spec));
+  float* data = values->data();
+  return at::from_blob(
+      data, {spec.max_len, spec.d_model}, [owner = values.release()](void*) { delete owner; }, at::kFloat);
 }
 
-}  // namespace
-
-Model load_model(const std::string& path) {
-  Model model = read_model(path);
-  check_operators(model);
-  return model;
+LabeledMatrix to_matrix(const at::Tensor& values, std::string name, std::string row_title,
+                        std::vector<std::string> row_labels, std::vector<std::string> col_labels) {
+  assert(values.dim() == 2);
+  at::Tensor dense = values.to(at::kFloat).contiguous();
+  LabeledMatrix m;
+  m.name = std::move(name);
+  m.row_title = std::move(row_title);
+  m.rows = static_cast<std::size_t>(dense.size(0));
+  m.cols = static_cast<std::size_t>(dense.size(1));
+  m.row_labels = std::move(row_labels);
+  m.col_labels = std::move(col_labels);
+  assert(m.row_labels.size() == m.rows && m.col_labels.size() == m.cols);
+  const float* data = dense.data_ptr<float>();
+  m.values.assign(data, data + m.rows * m.cols);
+  return m;
 }
 
 }  // namespace pevis

@@ -1,3 +1,5 @@
+#include "pevis/io/safetensors.h"
+
 #include <ATen/ops/empty.h>
 
 #include <algorithm>
@@ -7,7 +9,6 @@
 #include "pevis/base/archive.h"
 #include "pevis/base/error.h"
 #include "pevis/base/json_depth.h"
-#include "pevis/io/model.h"
 #include "pevis/base/module_path.h"
 
 namespace pevis {
@@ -34,6 +35,8 @@ std::optional<at::ScalarType> dtype_of(const std::string& name) {
 }
 
 }  // namespace
+
+bool is_safetensors_head(const std::string& head) { return head.size() >= 9 && head[8] == '{'; }
 
 Model read_safetensors(const std::string& path) { return read_safetensors(open_file(path)); }
 

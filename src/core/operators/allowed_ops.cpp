@@ -1,5 +1,5 @@
-// The allow-list of operators a model file may call, and the walk that finds
-// every operator a model's code names.
+// The allow-list of operators a model file may call (the walks that find
+// every operator a model's code names are its readers', in io/).
 //
 // How the list was chosen: every operator that the survey of 333 TorchScript
 // files made by PyTorch 2.6 from torch.nn's layers and torchvision's models
@@ -18,9 +18,6 @@
 // refused until a user allows it by name with --allow-op.
 #include "pevis/operators/allowed_ops.h"
 
-#include <torch/csrc/jit/api/function_impl.h>
-#include <torch/script.h>
-
 #include <algorithm>
 #include <iterator>
 #include <map>
@@ -28,7 +25,6 @@
 #include <string_view>
 
 #include "pevis/base/error.h"
-#include "pevis/io/exported_program.h"
 #include "pevis/operators/operator_name.h"
 
 namespace pevis {
@@ -188,76 +184,7 @@ std::vector<std::string>& extra() {
   return ops;
 }
 
-// Finds every operator in a TorchScript module's code.
-class ScriptWalk {
- public:
-  explicit ScriptWalk(const torch::jit::Module& module) {
-    for (const auto& item : module.named_modules()) {
-      if (const auto name = item.value.type()->name()) module_path_.emplace(name->qualifiedName(), item.name);
-    }
-    for (const auto& item : module.named_modules()) {
-      for (const auto& method : item.value.get_methods()) function(method.function());
-    }
-    for (torch::jit::Function* f : module._ivalue()->compilation_unit()->get_functions()) function(*f);
-  }
-
-  std::vector<OperatorUse> uses;
-
- private:
-  void function(const torch::jit::Function& f) {
-    if (!f.isGraphFunction() || !seen_.insert(&f).second) return;
-    graph(*torch::jit::toGraphFunction(f).graph(), place(f.qualname()));
-  }
-
-  // "MultiheadAttention.forward of 'layers.0.self_attn'", or the function's name.
-  std::string place(const c10::QualifiedName& name) const {
-    const auto found = module_path_.find(name.prefix());
-    const std::string shortname = c10::QualifiedName(name.prefix()).name() + "." + name.name();
-    if (found == module_path_.end()) return "function " + name.qualifiedName();
-    return shortname + (found->second.empty() ? " (the model)" : " of '" + found->second + "'");
-  }
-
-  void graph(const torch::jit::Graph& g, const std::string& where) { block(*g.block(), where); }
-
-  void block(const torch::jit::Block& b, const std::string& where) {
-    for (const torch::jit::Node* node : b.nodes()) {
-      const std::string op = node->kind().toQualString();
-      if (seen_uses_.insert({op, where}).second) uses.push_back({op, where});
-      for (const torch::jit::Block* inner : node->blocks()) block(*inner, where);
-      if (node->hasAttribute(c10::attr::Subgraph)) graph(*node->g(c10::attr::Subgraph), where + " (a forked task)");
-      if (node->kind() == c10::prim::CallFunction) {
-        if (const auto type = node->input(0)->type()->cast<c10::FunctionType>()) function(*type->function());
-      } else if (node->kind() == c10::prim::CallMethod) {
-        if (const auto type = node->input(0)->type()->cast<c10::ClassType>()) {
-          if (torch::jit::Function* m = type->findMethod(node->s(c10::attr::name))) function(*m);
-        }
-      } else if (node->kind() == c10::prim::Enter || node->kind() == c10::prim::Exit) {
-        if (const auto type = node->input(0)->type()->cast<c10::ClassType>()) {
-          for (torch::jit::Function* m : type->methods()) function(*m);
-        }
-      }
-    }
-  }
-
-  std::map<std::string, std::string> module_path_;  // class -> first module path of that class
-  std::set<const torch::jit::Function*> seen_;
-  std::set<std::pair<std::string, std::string>> seen_uses_;
-};
-
 }  // namespace
-
-std::vector<OperatorUse> model_operators(const Model& model) {
-  if (model.module) return ScriptWalk(*model.module).uses;
-  std::vector<OperatorUse> uses;
-  if (model.program) {
-    const ExportedGraph& graph = exported_graph(model);
-    for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
-      const auto& node = graph.nodes[i];
-      uses.push_back({node.op, "node " + std::to_string(i) + (node.path.empty() ? "" : " ('" + node.path + "')")});
-    }
-  }
-  return uses;
-}
 
 bool operator_allowed(const std::string& op) {
   static const std::set<std::string_view> allowed(std::begin(kAllowed), std::end(kAllowed));
@@ -276,25 +203,13 @@ void set_extra_allowed_operators(const std::vector<std::string>& ops) {
 
 const std::vector<std::string>& extra_allowed_operators() { return extra(); }
 
-void check_operators(const Model& model) {
-  for (const auto& use : model_operators(model)) {
+void check_operators(const std::vector<OperatorUse>& uses, const std::string& path) {
+  for (const auto& use : uses) {
     if (operator_allowed(use.op)) continue;
-    throw bad_input(model.path,
+    throw bad_input(path,
                     "the model calls " + use.op + " (in " + use.where +
                         "), an operator pevis does not run: it is not on the list of pure tensor operators",
                     "if you trust this file, allow it by name with --allow-op " + use.op);
-  }
-}
-
-void check_torchscript_sources(const ZipArchive& zip, const std::string& path) {
-  for (const std::string& record : zip.names()) {
-    const bool source = record.find("code/") != std::string::npos && record.size() > 3 &&
-                        record.compare(record.size() - 3, 3, ".py") == 0;
-    if (!source || zip.read(record).find("def __setstate__") == std::string::npos) continue;
-    throw bad_input(path,
-                  "the TorchScript code in " + record +
-                      " defines __setstate__, which LibTorch runs while loading the file, before pevis could check it",
-                  "pevis does not load such files; save the weights with torch.save(model.state_dict(), path) to see them");
   }
 }
 

@@ -1,0 +1,32 @@
+#pragma once
+// TorchScript archives (torch.jit.save).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pevis/base/archive.h"
+#include "pevis/io/model.h"
+#include "pevis/operators/allowed_ops.h"
+
+namespace pevis {
+
+/// True for a zip archive that holds TorchScript code or constants.
+bool is_torchscript_archive(const ZipArchive& zip);
+
+/// Refuses a TorchScript archive whose code (its `code/*.py` records) defines
+/// `__setstate__`, before it is loaded: LibTorch runs that method while
+/// loading, before any check could read it. `path` names it in messages.
+void check_torchscript_sources(const ZipArchive& zip, const std::string& path);
+
+/// Loads a TorchScript archive of `file_size` bytes with LibTorch (check its
+/// sources first). Throws `pevis::Error` (exit 3) in one line, saying when
+/// the file needs a newer PyTorch.
+Model read_torchscript(const std::string& path, std::uint64_t file_size);
+
+/// Every operator use in a module's code, once per (operator, place): every
+/// method of every submodule, every function and method they call, the
+/// bodies of loops, branches and forked tasks.
+std::vector<OperatorUse> script_operators(const torch::jit::Module& module);
+
+}  // namespace pevis

@@ -1,0 +1,148 @@
+// TorchScript archives (torch.jit.save): refused before loading where their
+// code defines __setstate__, loaded by LibTorch, their operator uses listed
+// for the allow-list; and written, by `pevis export`.
+#include "pevis/io/torchscript.h"
+
+#include <torch/csrc/jit/api/function_impl.h>
+#include <torch/script.h>
+
+#include <map>
+#include <set>
+
+#include "pevis/base/archive.h"
+#include "pevis/base/error.h"
+#include "pevis/base/memory.h"
+#include "pevis/operators/added_ops.h"
+
+namespace pevis {
+namespace {
+
+// A TorchScript load error, said in one line with what to do.
+Error load_error(const std::string& path, const std::string& text) {
+  const std::string line = first_line(text);
+  const std::string newer = "the file was made by a newer PyTorch than LibTorch " + libtorch_version() +
+                            ", which pevis runs on";
+  const std::string todo =
+      "pevis adds the PyTorch 2.x operators its README lists; for others, save the weights with "
+      "torch.save(model.state_dict(), path) to see them, or build pevis on a newer LibTorch";
+  const std::string unknown = "Unknown builtin op: ";
+  if (const auto at = line.find(unknown); at != std::string::npos) {
+    std::string op = line.substr(at + unknown.size());
+    while (!op.empty() && (op.back() == '.' || op.back() == ' ')) op.pop_back();
+    return bad_input(path, "the model calls the operator " + op + ", which LibTorch " + libtorch_version() +
+                               " (the version pevis runs on) lacks: the file was made by a newer PyTorch",
+                     todo);
+  }
+  if (line.find("Arguments for call are not valid") != std::string::npos ||
+      line.find("Unknown type name") != std::string::npos || line.find("version") != std::string::npos) {
+    return bad_input(path, "the TorchScript code cannot be loaded (" + line + "): " + newer + ", or it is damaged",
+                     todo);
+  }
+  return bad_input(path, "the TorchScript archive cannot be loaded (" + line + ")",
+                   "the file may be damaged, or made by a newer PyTorch than " + libtorch_version());
+}
+
+}  // namespace
+
+Model read_torchscript(const std::string& path, std::uint64_t file_size) {
+  Model model;
+  model.path = path;
+  model.format = "TorchScript";
+  model.files.push_back(path);
+  // LibTorch reads every tensor of the archive: about the file's size.
+  check_memory(static_cast<long double>(file_size) * 1.1L, path, "loading this TorchScript model",
+               "TorchScript files are read whole; save the weights as safetensors to read only what is shown");
+  try {
+    auto module = std::make_shared<torch::jit::Module>(torch::jit::load(path, at::kCPU));
+    for (const auto& p : module->named_parameters(/*recurse=*/true)) model.tensors.push_back({p.name, p.value, "parameter"});
+    for (const auto& b : module->named_buffers(/*recurse=*/true)) model.tensors.push_back({b.name, b.value, "buffer"});
+    model.module = std::move(module);
+  } catch (const c10::Error& e) {
+    if (is_out_of_memory(e)) throw out_of_memory("loading the TorchScript model");
+    throw load_error(path, e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    if (is_out_of_memory(e)) throw out_of_memory("loading the TorchScript model");
+    throw load_error(path, e.what());
+  }
+  return model;
+}
+
+namespace {
+
+// Finds every operator in a TorchScript module's code.
+class ScriptWalk {
+ public:
+  explicit ScriptWalk(const torch::jit::Module& module) {
+    for (const auto& item : module.named_modules()) {
+      if (const auto name = item.value.type()->name()) module_path_.emplace(name->qualifiedName(), item.name);
+    }
+    for (const auto& item : module.named_modules()) {
+      for (const auto& method : item.value.get_methods()) function(method.function());
+    }
+    for (torch::jit::Function* f : module._ivalue()->compilation_unit()->get_functions()) function(*f);
+  }
+
+  std::vector<OperatorUse> uses;
+
+ private:
+  void function(const torch::jit::Function& f) {
+    if (!f.isGraphFunction() || !seen_.insert(&f).second) return;
+    graph(*torch::jit::toGraphFunction(f).graph(), place(f.qualname()));
+  }
+
+  // "MultiheadAttention.forward of 'layers.0.self_attn'", or the function's name.
+  std::string place(const c10::QualifiedName& name) const {
+    const auto found = module_path_.find(name.prefix());
+    const std::string shortname = c10::QualifiedName(name.prefix()).name() + "." + name.name();
+    if (found == module_path_.end()) return "function " + name.qualifiedName();
+    return shortname + (found->second.empty() ? " (the model)" : " of '" + found->second + "'");
+  }
+
+  void graph(const torch::jit::Graph& g, const std::string& where) { block(*g.block(), where); }
+
+  void block(const torch::jit::Block& b, const std::string& where) {
+    for (const torch::jit::Node* node : b.nodes()) {
+      const std::string op = node->kind().toQualString();
+      if (seen_uses_.insert({op, where}).second) uses.push_back({op, where});
+      for (const torch::jit::Block* inner : node->blocks()) block(*inner, where);
+      if (node->hasAttribute(c10::attr::Subgraph)) graph(*node->g(c10::attr::Subgraph), where + " (a forked task)");
+      if (node->kind() == c10::prim::CallFunction) {
+        if (const auto type = node->input(0)->type()->cast<c10::FunctionType>()) function(*type->function());
+      } else if (node->kind() == c10::prim::CallMethod) {
+        if (const auto type = node->input(0)->type()->cast<c10::ClassType>()) {
+          if (torch::jit::Function* m = type->findMethod(node->s(c10::attr::name))) function(*m);
+        }
+      } else if (node->kind() == c10::prim::Enter || node->kind() == c10::prim::Exit) {
+        if (const auto type = node->input(0)->type()->cast<c10::ClassType>()) {
+          for (torch::jit::Function* m : type->methods()) function(*m);
+        }
+      }
+    }
+  }
+
+  std::map<std::string, std::string> module_path_;  // class -> first module path of that class
+  std::set<const torch::jit::Function*> seen_;
+  std::set<std::pair<std::string, std::string>> seen_uses_;
+};
+
+}  // namespace
+
+std::vector<OperatorUse> script_operators(const torch::jit::Module& module) { return ScriptWalk(module).uses; }
+
+bool is_torchscript_archive(const ZipArchive& zip) {
+  return zip.find_suffix("constants.pkl") != nullptr || zip.find_suffix("code/") != nullptr;
+}
+
+void check_torchscript_sources(const ZipArchive& zip, const std::string& path) {
+  for (const std::string& record : zip.names()) {
+    const bool source = record.find("code/") != std::string::npos && record.size() > 3 &&
+                        record.compare(record.size() - 3, 3, ".py") == 0;
+    if (!source || zip.read(record).find("def __setstate__") == std::string::npos) continue;
+    throw bad_input(path,
+                  "the TorchScript code in " + record +
+                      " defines __setstate__, which LibTorch runs while loading the file, before pevis could check it",
+                  "pevis does not load such files; save the weights with torch.save(model.state_dict(), path) to see them");
+  }
+}
+
+}  // namespace pevis
