@@ -9,22 +9,22 @@ void setup_attention(CLI::App& app) {
   auto options = std::make_shared<AttentionOptions>();
   CLI::App* command =
       app.add_subcommand("attention", "capture the attention weights of a TorchScript model or torch.export program in a forward pass, and draw them");
-  command->add_option("MODEL", options->model, "a TorchScript model (torch.jit.script(model).save(path)) or a torch.export program (.pt2)")->required();
+  command->add_option("MODEL", options->request.model, "a TorchScript model (torch.jit.script(model).save(path)) or a torch.export program (.pt2)")->required();
   add_input_options(*command, options->input);
-  command->add_flag("--list", options->list, "print the attention sites found (path, heads, shape) and draw nothing");
+  command->add_flag("--list", options->request.list, "print the attention sites found (path, heads, shape) and draw nothing");
   command->add_option("--head", options->head, "draw one head (a number from 0) or 'mean' instead of all");
-  command->add_option("--layer", options->layer, "keep the sites whose name matches this regex");
-  command->add_option("--batch-index", options->batch_index,
+  command->add_option("--layer", options->request.layer, "keep the sites whose name matches this regex");
+  command->add_option("--batch-index", options->request.batch_index,
                       "which input of a batch to draw and write (batch and windows: see --list)")
       ->capture_default_str();
-  command->add_flag("--rollout", options->rollout, "also compute attention rollout through the layers");
-  command->add_flag("--timings", options->timings,
+  command->add_flag("--rollout", options->request.rollout, "also compute attention rollout through the layers");
+  command->add_flag("--timings", options->request.timings,
                     "also run the model three times without capturing, and print on stderr how long each step took");
   command
       ->add_option_function<std::string>(
           "--fusion",
           [options](const std::string& name) {
-            options->fusion = name == "max" ? Fusion::kMax : name == "min" ? Fusion::kMin : Fusion::kMean;
+            options->request.fusion = name == "max" ? Fusion::kMax : name == "min" ? Fusion::kMin : Fusion::kMean;
           },
           "how rollout fuses heads: mean, max or min")
       ->check(CLI::IsMember({"mean", "max", "min"}))
@@ -47,15 +47,20 @@ void setup_attention(CLI::App& app) {
   command->callback([options] {
     // Usage errors and impossible values are found here, before a job is
     // handed to pevis-torch.
-    regex_option("--layer", options->layer);
-    if (!options->head.empty() && options->head != "mean" &&
-        (options->head.find_first_not_of("0123456789") != std::string::npos || options->head.size() > 6)) {
-      throw Error(ExitCode::kUsage, "--head " + options->head, "expected a head number or 'mean'");
+    AttentionRequest& request = options->request;
+    pattern_option("--layer", request.layer);
+    const std::string& head = options->head;
+    if (!head.empty() && head != "mean" && (head.find_first_not_of("0123456789") != std::string::npos || head.size() > 6)) {
+      throw Error(ExitCode::kUsage, "--head " + head, "expected a head number or 'mean'");
     }
-    if (options->batch_index < 0) {
-      throw bad_input("--batch-index " + std::to_string(options->batch_index), "inputs count from 0");
+    request.head.mean = head == "mean";
+    if (!head.empty() && !request.head.mean) request.head.index = std::stoll(head);
+    if (request.batch_index < 0) {
+      throw bad_input("--batch-index " + std::to_string(request.batch_index), "inputs count from 0");
     }
-    to_spec(options->output);
+    parse_output_options(options->output);
+    request.input = input_request(options->input);
+    request.wanted = wanted_of(options->output);
     run_attention(*options);
   });
 }

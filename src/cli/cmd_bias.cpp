@@ -8,15 +8,15 @@ namespace pevis::cli {
 void setup_bias(CLI::App& app) {
   auto options = std::make_shared<BiasOptions>();
   CLI::App* command = app.add_subcommand("bias", "draw every bias vector of a model, or how training moved them");
-  command->add_option("MODEL", options->models,
+  command->add_option("MODEL", options->request.models,
                       "model files: TorchScript, torch.export (.pt2), torch.save checkpoint, or safetensors; two or more are compared in order")
       ->required();
   command->add_option("--compare", options->compare, "a later checkpoint to compare the model with");
-  command->add_option("--match", options->match, "choose the vectors by regex instead of names ending in 'bias'");
-  command->add_option("--layer", options->layer, "keep only vectors whose name matches this regex");
-  command->add_option("--per-page", options->per_page, "panels per figure page")->capture_default_str();
-  command->add_flag("--fail-on-nonfinite", options->fail_on_nonfinite, "exit 5 when any value is NaN or Inf");
-  command->add_flag("-v,--verbose", options->verbose,
+  command->add_option("--match", options->request.match, "choose the vectors by regex instead of names ending in 'bias'");
+  command->add_option("--layer", options->request.layer, "keep only vectors whose name matches this regex");
+  command->add_option("--per-page", options->request.per_page, "panels per figure page")->capture_default_str();
+  command->add_flag("--fail-on-nonfinite", options->request.fail_on_nonfinite, "exit 5 when any value is NaN or Inf");
+  command->add_flag("-v,--verbose", options->request.verbose,
                     "list each file's format, shards, config.json, tensors (name, dtype, shape) and other entries (e.g. epoch)");
   add_safety_options(*command, options->safety, /*with_verbose=*/false);
   add_output_options(*command, options->output);
@@ -33,12 +33,15 @@ void setup_bias(CLI::App& app) {
       "  pevis bias model.pt --fail-on-nonfinite --format none   # a CI gate");
   command->callback([options] {
     // Usage errors are found here, before a job is handed to pevis-torch.
-    if (options->per_page < 1 || options->per_page > 100) {
-      throw Error(ExitCode::kUsage, "--per-page " + std::to_string(options->per_page), "must be from 1 to 100");
+    BiasRequest& request = options->request;
+    if (request.per_page < 1 || request.per_page > 100) {
+      throw Error(ExitCode::kUsage, "--per-page " + std::to_string(request.per_page), "must be from 1 to 100");
     }
-    regex_option("--match", options->match);
-    regex_option("--layer", options->layer);
-    to_spec(options->output);
+    pattern_option("--match", request.match);
+    pattern_option("--layer", request.layer);
+    parse_output_options(options->output);
+    if (!options->compare.empty()) request.models.push_back(options->compare);
+    request.wanted = wanted_of(options->output);
     run_bias(*options);
   });
 }

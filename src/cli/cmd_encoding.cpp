@@ -217,7 +217,6 @@ void run_alibi(const EncodingOptions& options) {
 }
 
 void run_encoding(const EncodingOptions& options) {
-  to_spec(options.output);  // a malformed --size is a usage error, found before any work
   if (!options.model.empty()) {
     if (options.kind_given || options.d_model) {
       throw Error(ExitCode::kUsage, "encoding", "give either a MODEL or --kind/--d-model (a computed encoding), not both",
@@ -364,7 +363,10 @@ void setup_encoding(CLI::App& app) {
       "  pevis encoding llama.pt --expect-rope-base 500000          # a CI check of inv_freq\n"
       "  pevis encoding t5.safetensors --tensor decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight\n"
       "  pevis encoding --d-model 512 --json -o out/pe            # machine-readable summary");
-  command->callback([options] { run_encoding(*options); });
+  command->callback([options] {
+    parse_output_options(options->output);  // a malformed --size is a usage error, found before any work
+    run_encoding(*options);
+  });
 }
 
 }  // namespace pevis::cli

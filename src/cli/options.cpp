@@ -12,6 +12,7 @@
 
 #include "runners.h"
 #include "pevis/base/error.h"
+#include "pevis/base/text.h"
 #include "pevis/operators/operator_name.h"
 
 namespace pevis::cli {
@@ -121,20 +122,46 @@ const std::vector<std::string>& kept_command_line() { return command_line(); }
 
 void add_input_options(CLI::App& command, InputOptions& options) {
   const std::string group = "Input";
-  command.add_option("--input", options.input, "token file: whitespace-separated ids, or words with --vocab")->group(group);
-  command.add_option("--vocab", options.vocab, "vocabulary: one token per line, the line number (from 0) is its id")
+  InputRequest& request = options.request;
+  command.add_option("--input", request.input, "token file: whitespace-separated ids, or words with --vocab")->group(group);
+  command.add_option("--vocab", request.vocab, "vocabulary: one token per line, the line number (from 0) is its id")
       ->group(group);
-  command.add_option("--unk", options.unk, "vocabulary token to use for words the vocabulary lacks")->group(group);
+  command.add_option("--unk", request.unk, "vocabulary token to use for words the vocabulary lacks")->group(group);
   command
       .add_option_function<std::string>(
-          "--layout", [&options](const std::string& name) { options.batch_first = name == "batch-first"; },
+          "--layout", [&request](const std::string& name) { request.batch_first = name == "batch-first"; },
           "shape of the token tensor: seq-first [S, 1] or batch-first [1, S]")
       ->check(CLI::IsMember({"seq-first", "batch-first"}))
       ->default_str("seq-first")
       ->group(group);
-  command.add_option("--input-shape", options.input_shape, "feed a random float tensor of this shape instead, e.g. 1,3,224,224")
+  command.add_option("--input-shape", options.shape, "feed a random float tensor of this shape instead, e.g. 1,3,224,224")
       ->group(group);
-  command.add_option("--seed", options.seed, "seed of the random input")->capture_default_str()->group(group);
+  command.add_option("--seed", request.seed, "seed of the random input")->capture_default_str()->group(group);
+}
+
+InputRequest input_request(const InputOptions& options) {
+  InputRequest request = options.request;
+  const std::string& text = options.shape;
+  if (text.empty()) return request;
+  std::size_t start = 0;
+  std::uint64_t total = 1;
+  while (start <= text.size()) {
+    const std::size_t end = std::min(text.find(',', start), text.size());
+    const auto parsed = whole_number(text.substr(start, end - start));
+    if (!parsed) {
+      throw Error(ExitCode::kUsage, "--input-shape " + text, "expected whole numbers separated by commas",
+                  "for example --input-shape 1,3,224,224");
+    }
+    const long long value = *parsed;
+    if (value < 1 || value > 1000000 || request.shape.size() == 8) {
+      throw bad_input("--input-shape " + text, "each size must be from 1 to 1000000, with at most 8 of them");
+    }
+    total *= static_cast<std::uint64_t>(value);
+    if (total > 256u << 20) throw bad_input("--input-shape " + text, "the input would have more than 268 million values");
+    request.shape.push_back(value);
+    start = end + 1;
+  }
+  return request;
 }
 
 }  // namespace pevis::cli

@@ -11,24 +11,28 @@
 #include <vector>
 
 #include "output_options.h"
-#include "pevis/attention/fusion.h"
+#include "pevis/attention/attention_job.h"
+#include "pevis/bias/bias_job.h"
+#include "pevis/io/input_request.h"
+#include "pevis/summary/summary_job.h"
 #include "pevis/positional/rope.h"
 #include "pevis/positional/sinusoid.h"
 
 namespace pevis::cli {
 
-/// How a subcommand that runs a model gets its one input tensor.
+/// How a subcommand that runs a model gets its one input tensor: the
+/// request, and --input-shape as given, until `input_request` parses it.
 struct InputOptions {
-  std::string input;        ///< token file
-  std::string vocab;
-  std::string unk;
-  bool batch_first = false;  ///< --layout batch-first: ids as [1, S], else [S, 1]
-  std::string input_shape;  ///< a random float tensor instead
-  std::uint64_t seed = 0;
+  InputRequest request;
+  std::string shape;
 };
 
 /// Adds --input, --vocab, --unk, --layout, --input-shape and --seed.
 void add_input_options(CLI::App& command, InputOptions& options);
+
+/// The request with --input-shape parsed. Throws `pevis::Error`: exit 2 for
+/// a malformed list, 3 for sizes out of range.
+InputRequest input_request(const InputOptions& options);
 
 /// What a job that reads a model may let it do, and for how long.
 struct SafetyOptions {
@@ -87,38 +91,23 @@ struct EncodingOptions {
 
 struct BiasOptions {
   SafetyOptions safety;
-  std::vector<std::string> models;
+  BiasRequest request;  ///< its models: the MODEL arguments, then --compare
   std::string compare;
-  std::string match;
-  std::string layer;
-  bool fail_on_nonfinite = false;
-  bool verbose = false;
-  int per_page = 12;
   OutputOptions output;
 };
 
 struct AttentionOptions {
   SafetyOptions safety;
-  std::string model;
+  AttentionRequest request;
   InputOptions input;
-  bool list = false;
-  std::string head;
-  std::string layer;
-  bool rollout = false;
-  Fusion fusion = Fusion::kMean;
-  bool timings = false;
-  std::int64_t batch_index = 0;
+  std::string head;  ///< --head as given, until the door parses it
   OutputOptions output;
 };
 
 struct SummaryOptions {
   SafetyOptions safety;
-  std::string model;
+  SummaryRequest request;
   InputOptions input;
-  int depth = 3;
-  bool ascii = false;
-  bool fold_repeats = false;
-  bool verbose = false;
   OutputOptions output;
 };
 

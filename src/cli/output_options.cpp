@@ -33,7 +33,7 @@ void add_output_options(CLI::App& command, OutputOptions& options) {
       ->default_str("csv")
       ->group(group);
   command.add_flag("--script", options.script, "also keep NAME.gp, the gnuplot script of each figure")->group(group);
-  command.add_option("--size", options.size, "figure size in pixels, WIDTHxHEIGHT (default 1200x800; grids of panels grow)")
+  command.add_option("--size", options.size_text, "figure size in pixels, WIDTHxHEIGHT (default 1200x800; grids of panels grow)")
       ->group(group);
   command
       .add_option_function<std::string>(
@@ -44,6 +44,20 @@ void add_output_options(CLI::App& command, OutputOptions& options) {
   command.add_flag("--json", options.json, "print one JSON object describing the run on stdout")->group(group);
 }
 
+void parse_output_options(OutputOptions& options) {
+  if (options.size_text.empty()) return;
+  int width = 0, height = 0;
+  char x = 0, rest = 0;
+  constexpr int kMin = 64, kMax = 8192;
+  if (std::sscanf(options.size_text.c_str(), "%d%c%d%c", &width, &x, &height, &rest) != 3 || (x != 'x' && x != 'X') ||
+      width < kMin || height < kMin || width > kMax || height > kMax) {
+    throw Error(ExitCode::kUsage, "--size " + options.size_text,
+                "expected WIDTHxHEIGHT in pixels, each from " + std::to_string(kMin) + " to " + std::to_string(kMax),
+                "for example --size 1200x800");
+  }
+  options.size = plot::Size{width, height};
+}
+
 OutputSpec to_spec(const OutputOptions& options) {
   OutputSpec spec;
   spec.dir = options.out_dir;
@@ -51,49 +65,12 @@ OutputSpec to_spec(const OutputOptions& options) {
   spec.data = options.data;
   spec.scripts = options.script;
   spec.palette = options.palette;
+  spec.size = options.size;
   spec.text_fd = options.json ? STDERR_FILENO : STDOUT_FILENO;
-
-  if (options.size.empty()) return spec;
-  int width = 0, height = 0;
-  char x = 0, rest = 0;
-  constexpr int kMin = 64, kMax = 8192;
-  if (std::sscanf(options.size.c_str(), "%d%c%d%c", &width, &x, &height, &rest) != 3 || (x != 'x' && x != 'X') ||
-      width < kMin || height < kMin || width > kMax || height > kMax) {
-    throw Error(ExitCode::kUsage, "--size " + options.size,
-                "expected WIDTHxHEIGHT in pixels, each from " + std::to_string(kMin) + " to " + std::to_string(kMax),
-                "for example --size 1200x800");
-  }
-  spec.size = {width, height};
   return spec;
 }
 
-std::string file_label(const std::string& path) {
-  std::string p = path;
-  while (p.size() > 1 && p.back() == '/') p.pop_back();
-  const auto slash = p.rfind('/');
-  return slash == std::string::npos ? p : p.substr(slash + 1);
-}
-
-std::optional<long long> whole_number(const std::string& text) {
-  std::size_t used = 0;
-  long long value = 0;
-  try {
-    value = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-  if (used == 0 || used != text.size()) return std::nullopt;
-  return value;
-}
-
-std::optional<std::regex> regex_option(const std::string& option, const std::string& pattern) {
-  if (pattern.empty()) return std::nullopt;
-  try {
-    return std::regex(pattern, std::regex::ECMAScript);
-  } catch (const std::regex_error& e) {
-    throw Error(ExitCode::kUsage, option + " " + pattern, std::string("not a valid regular expression: ") + e.what());
-  }
-}
+Wanted wanted_of(const OutputOptions& options) { return {options.figures(), options.writes_data(), options.size}; }
 
 std::ostream& human(const OutputOptions& options) { return options.json ? std::cerr : std::cout; }
 
@@ -115,6 +92,12 @@ void publish(std::vector<Product> products, const OutputOptions& options, nlohma
     summary["files"] = files;
     std::cout << summary.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   }
+}
+
+void publish(JobResult result, const OutputOptions& options) {
+  human(options) << result.text;
+  publish(std::move(result.products), options, std::move(result.summary));
+  if (result.failed_check) throw Error(ExitCode::kCheckFailed, result.failed_check->first, result.failed_check->second);
 }
 
 }  // namespace pevis::cli

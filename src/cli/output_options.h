@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "pevis/base/pattern.h"
+#include "pevis/base/text.h"
 #include "pevis/output/products.h"
 
 namespace pevis::cli {
@@ -17,7 +19,8 @@ struct OutputOptions {
   std::optional<plot::Format> format = plot::Format::kPng;  ///< nothing: no figures (--format none)
   DataFormat data = DataFormat::kCsv;
   bool script = false;
-  std::string size;                      ///< empty: each figure's own size (1200x800 for most)
+  std::string size_text;                 ///< --size as given, until `parse_output_options`
+  std::optional<plot::Size> size;        ///< unset: each figure's own size (1200x800 for most)
   std::optional<plot::Palette> palette;  ///< nothing: each figure's own (viridis for most)
   bool json = false;
 
@@ -29,9 +32,20 @@ struct OutputOptions {
 /// a subcommand, in one option group.
 void add_output_options(CLI::App& command, OutputOptions& options);
 
-/// Turns the options into a spec; throws `pevis::Error` (exit 2) for a
-/// malformed `--size`.
+/// Parses what the options hold as text (--size) into types; throws
+/// `pevis::Error` (exit 2) for a malformed `--size`.
+void parse_output_options(OutputOptions& options);
+
+/// Turns the options into a spec.
 OutputSpec to_spec(const OutputOptions& options);
+
+/// What a job needs to know of the output options.
+Wanted wanted_of(const OutputOptions& options);
+
+/// Publishes a job's result: prints its text (on stdout, or stderr with
+/// --json), writes its products (`publish`), then raises its failed check
+/// (exit 5).
+void publish(JobResult result, const OutputOptions& options);
 
 /// Writes the products, prints each path written (on stdout, or on stderr
 /// with --json) and, with --json, prints `summary` with a "files" list added
@@ -40,16 +54,5 @@ void publish(std::vector<Product> products, const OutputOptions& options, nlohma
 
 /// Where human messages go: stdout, or stderr when --json keeps stdout for JSON.
 std::ostream& human(const OutputOptions& options);
-
-/// The last part of a path, as titles and labels name a file or folder
-/// (`runs/a/model.pt` -> `model.pt`, `Qwen2-7B/` -> `Qwen2-7B`).
-std::string file_label(const std::string& path);
-
-/// `text` as a whole number (optional sign, digits only), or nothing.
-std::optional<long long> whole_number(const std::string& text);
-
-/// A regex option's pattern, compiled; nothing when empty. Throws
-/// `pevis::Error` (exit 2) naming the option for a malformed pattern.
-std::optional<std::regex> regex_option(const std::string& option, const std::string& pattern);
 
 }  // namespace pevis::cli

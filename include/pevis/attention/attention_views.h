@@ -49,4 +49,8 @@ std::vector<Product> attention_views(std::vector<AttentionSite>& sites, const At
 /// digits, '.', '_' and '-' become '-'.
 std::string site_file_name(const std::string& site);
 
+/// The --list table: each site's name, heads, batch, windows (and their
+/// grid) and the shape of its weights, a line each under a header line.
+std::string sites_text(const std::vector<AttentionSite>& sites);
+
 }  // namespace pevis

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -45,6 +46,37 @@ struct WrittenFile {
   std::string path;
   std::string kind;    ///< "figure", "data" or "script"
   std::string format;  ///< "png", "csv", "gp", ...
+};
+
+/// What a run asked to have made: the part of the output options a job
+/// needs (whether to make figures and data at all, the figures' size).
+struct Wanted {
+  bool figures = true;
+  bool data = true;
+  std::optional<plot::Size> size;  ///< unset: each figure's own
+};
+
+/// What a subcommand's job returns: its products, the description of the
+/// run (`--json`), the text it shows, and a check the user asked for that
+/// failed, to be raised once the products are written.
+struct JobResult {
+  std::vector<Product> products;
+  nlohmann::json summary;
+  std::string text;
+  std::optional<std::pair<std::string, std::string>> failed_check;  ///< what was checked, what failed (exit 5)
+};
+
+/// What a job says while it runs; whoever calls decides where it goes.
+struct Progress {
+  std::function<void(const std::string&)> status;  ///< the step under way ("running MODEL and capturing attention")
+  std::function<void(const std::string&)> text;    ///< text for the reader as it comes (--verbose details, notes)
+
+  void say(const std::string& line) const {
+    if (status) status(line);
+  }
+  void show(const std::string& lines) const {
+    if (text) text(lines);
+  }
 };
 
 /// Makes the output folder and its parents. Throws `pevis::Error` (exit 4)

@@ -10,6 +10,7 @@
 
 #include "pevis/io/model.h"
 #include "pevis/base/error.h"
+#include "pevis/base/shape_text.h"
 #include "pevis/base/memory.h"
 #include "pevis/base/parallel.h"
 
@@ -281,6 +282,22 @@ std::vector<Product> attention_views(std::vector<AttentionSite>& sites, const At
     sites[i].weights = at::Tensor();
   }));
   return products;
+}
+
+std::string sites_text(const std::vector<AttentionSite>& sites) {
+  std::size_t width = 4;
+  for (const auto& s : sites) width = std::max(width, s.name.size());
+  const auto right = [](const std::string& text, std::size_t n) {
+    return std::string(n - std::min(n, text.size()), ' ') + text;
+  };
+  std::string out = "site" + std::string(width - 4, ' ') + "  heads  batch  windows  shape (batch*windows x heads x query x key)\n";
+  for (const auto& s : sites) {
+    std::string windows = std::to_string(s.windows);
+    if (s.grid_rows > 0 && s.windows > 1) windows += " (" + std::to_string(s.grid_rows) + "x" + std::to_string(s.grid_cols) + ")";
+    out += s.name + std::string(width - s.name.size(), ' ') + "  " + right(std::to_string(s.heads), 5) + "  " +
+           right(std::to_string(s.batch), 5) + "  " + right(windows, 7) + "  " + sizes_text(s.weights.sizes().vec()) + "\n";
+  }
+  return out;
 }
 
 }  // namespace pevis

@@ -1,0 +1,23 @@
+#pragma once
+// A model's one input as the user asked for it: plain values, parsed at the
+// door (the front executable, without LibTorch), built by io/model_input.h.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pevis {
+
+struct InputRequest {
+  std::string input;                ///< token file
+  std::string vocab;                ///< vocabulary file: one token per line
+  std::string unk;                  ///< the vocabulary's token for unknown words
+  bool batch_first = false;         ///< token ids as [1, S] (--layout batch-first), else [S, 1]
+  std::vector<std::int64_t> shape;  ///< a random float input of this shape instead (--input-shape)
+  std::uint64_t seed = 0;           ///< of that random input
+
+  /// True when the user gave an input (tokens or a shape).
+  bool given() const { return !input.empty() || !shape.empty(); }
+};
+
+}  // namespace pevis

@@ -1,0 +1,126 @@
+#include "pevis/attention/attention_job.h"
+
+#include <algorithm>
+#include <chrono>
+#include <regex>
+
+#include "pevis/attention/attention.h"
+#include "pevis/attention/attention_views.h"
+#include "pevis/base/error.h"
+#include "pevis/base/pattern.h"
+#include "pevis/capture/cpu_allocator.h"
+#include "pevis/capture/forward.h"
+#include "pevis/io/load.h"
+#include "pevis/io/model_input.h"
+#include "pevis/operators/attention_ops.h"
+
+namespace pevis {
+namespace {
+
+// Seconds since the last call (or since construction).
+class Stopwatch {
+ public:
+  double lap() {
+    const auto now = std::chrono::steady_clock::now();
+    const double seconds = std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+    return seconds;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+// The plain forward pass, three times after the capture (so that the capture
+// is timed as in any run; the model's code is compiled by then, which only
+// makes the plain runs faster): the first run is what running the model once
+// costs (TorchScript profiles and optimises its graph over the first two),
+// the third what it costs warm.
+void time_plain_runs(const Model& model, const ModelInput& input, Stopwatch& clock, nlohmann::json& seconds) {
+  plain_forward(model, input.values);
+  seconds["plain_forward"] = clock.lap();
+  plain_forward(model, input.values);
+  clock.lap();
+  plain_forward(model, input.values);
+  seconds["plain_forward_warm"] = clock.lap();
+}
+
+// The sites a run keeps: every site found, or those the layer pattern names;
+// refuses an empty result, telling no match from no attention at all.
+void keep_wanted(std::vector<AttentionSite>& sites, std::size_t skipped, const std::optional<std::regex>& layer,
+                 const AttentionRequest& request) {
+  if (sites.empty() && skipped > 0) {
+    throw bad_input("--layer " + request.layer, "no attention site matches", "see the sites with --list");
+  }
+  if (sites.empty()) {
+    throw bad_input(request.model,
+                    "no attention was found: in the forward pass that ran, no softmax over the last dimension of a "
+                    "tensor of 3 or more dimensions, and no " + formed_ops_text(),
+                    "if the model has attention, it is computed some other way; see the sites pevis looks for in the README");
+  }
+  if (!layer) return;
+  sites.erase(std::remove_if(sites.begin(), sites.end(), [&](const AttentionSite& s) { return !std::regex_search(s.name, *layer); }),
+              sites.end());
+  if (sites.empty()) throw bad_input("--layer " + request.layer, "no attention site matches", "see the sites with --list");
+}
+
+nlohmann::json listed_sites(const std::vector<AttentionSite>& sites) {
+  nlohmann::json listed = nlohmann::json::array();
+  for (const auto& s : sites) {
+    std::vector<std::int64_t> shape(s.weights.sizes().begin(), s.weights.sizes().end());
+    listed.push_back({{"name", s.name}, {"path", s.path}, {"heads", s.heads}, {"batch", s.batch},
+                      {"windows", s.windows}, {"shape", shape}});
+  }
+  return listed;
+}
+
+AttentionViewOptions view_options(const AttentionRequest& request, const ModelInput& input) {
+  AttentionViewOptions view;
+  view.mean_only = request.head.mean;
+  view.head = request.head.index;
+  view.batch_index = request.batch_index;
+  view.data = request.wanted.data;
+  view.figures = request.wanted.figures;
+  view.size = request.wanted.size;
+  view.tokens = input.labels;
+  view.rollout = request.rollout;
+  view.fusion = request.fusion;
+  return view;
+}
+
+}  // namespace
+
+JobResult attention_job(const AttentionRequest& request, const Progress& progress) {
+  const std::optional<std::regex> layer = pattern_option("--layer", request.layer);
+  Stopwatch clock;
+  nlohmann::json seconds = nlohmann::json::object();
+  const Model model = load_model(request.model);
+  const ModelInput input = make_input(request.input, &model);
+  seconds["load"] = clock.lap();
+  progress.say("running " + request.model + " and capturing attention");
+  // Sites the layer pattern cannot match are not kept: they cost no memory.
+  std::size_t skipped = 0;
+  auto sites = capture_attention(model, input.values, nullptr, layer ? site_filter(*layer, request.layer) : SiteFilter{},
+                                 &skipped);
+  seconds["capture"] = clock.lap();
+  if (request.timings) time_plain_runs(model, input, clock, seconds);
+  stop_keeping_cpu_blocks();  // no more forward passes
+  keep_wanted(sites, skipped, layer, request);
+  split_batches(sites, model, input.batch, input.image);
+  JobResult result;
+  result.summary = {{"command", "attention"}, {"model", request.model}, {"sites", listed_sites(sites)}};
+  if (request.list) {
+    result.text = sites_text(sites);
+    return result;
+  }
+  result.products = attention_views(sites, view_options(request, input));
+  result.summary["batch_index"] = request.batch_index;
+  result.summary["tokens"] = input.labels.size();
+  if (request.timings) {
+    seconds["prepare"] = clock.lap();
+    result.summary["seconds"] = seconds;
+  }
+  return result;
+}
+
+}  // namespace pevis

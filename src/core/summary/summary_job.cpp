@@ -1,0 +1,39 @@
+#include "pevis/summary/summary_job.h"
+
+#include "pevis/base/text.h"
+#include "pevis/capture/cpu_allocator.h"
+#include "pevis/io/load.h"
+#include "pevis/io/model_input.h"
+#include "pevis/summary/summary.h"
+#include "pevis/summary/summary_views.h"
+
+namespace pevis {
+
+JobResult summary_job(const SummaryRequest& request, const Progress& progress) {
+  const Model model = load_model(request.model);
+  const bool with_input = request.input.given() || model.program;
+  ModelInput input;
+  if (with_input) input = make_input(request.input, &model);
+  if (request.verbose) progress.show(model_details(request.model, model, /*tensors=*/false));
+  if (with_input && !model.runnable()) {
+    progress.show("note: " + model.format + " files have no forward pass: parameters only\n");
+  }
+  const Summary s = summarize(model, with_input && model.runnable() ? &input.values : nullptr);
+  stop_keeping_cpu_blocks();  // the forward pass is done
+  SummaryViewOptions view;
+  view.depth = request.depth;
+  view.fold_repeats = request.fold_repeats;
+  view.ascii = request.ascii;
+  view.verbose = request.verbose;
+  view.weights_only = !model.runnable();
+  view.root_name = file_label(request.model);
+  const auto rows = shown_rows(s, view);
+  JobResult result;
+  result.text = summary_text(s, rows, view, model.format);
+  result.summary = {{"command", "summary"}, {"model", request.model}, {"forward", s.totals.forward}};
+  for (const auto& [name, value] : named_totals(s.totals)) result.summary[name] = value;
+  result.products = summary_products(s, rows, view, request.wanted.figures);
+  return result;
+}
+
+}  // namespace pevis
