@@ -33,11 +33,10 @@ std::unique_ptr<CLI::App> make_app() {
       "  pevis SUBCOMMAND --help                      # options of one subcommand\n\n"
       "Exit codes: 0 success, 1 internal error, 2 usage error, 3 bad input,\n"
       "4 output error (cannot write, gnuplot missing or failed), 5 a requested check failed.");
-  setup_encoding(*app);
-  setup_bias(*app);
-  setup_attention(*app);
-  setup_summary(*app);
-  setup_builtins(*app);
+  // Every subcommand, in the order --help lists them.
+  for (auto* setup : {&setup_encoding, &setup_bias, &setup_attention, &setup_summary, &setup_builtins, &setup_export}) {
+    setup(*app);
+  }
   return app;
 }
 

@@ -109,15 +109,11 @@ FolderKeeper& keeper() {
 
 void leave_box(bool success) { keeper().finish(success); }
 
-void enter_box(const JobFiles& files, const SafetyOptions& safety, bool verbose) {
-  set_extra_allowed_operators(safety.allow_ops);
-  if (!confinement_enabled()) return;
-  // What the job may allocate, read while /proc and the cgroup's files can
-  // be: nine tenths of it for tensors, the rest for everything else.
-  const MemoryBudget budget = memory_budget();
-  limit_cpu_allocations(static_cast<std::size_t>(budget.bytes / 10 * 9), budget.limited_by);
-  Confinement box = system_confinement();
-  for (const auto& model : files.models) {
+namespace {
+
+// What the job's model files let it read (and, for built-ins, write: the cache).
+void allow_models(Confinement& box, const std::vector<std::string>& models) {
+  for (const auto& model : models) {
     if (model.rfind(kBuiltinPrefix, 0) == 0) {
       // Built-ins are trained once and kept in pevis's cache.
       const std::string cache = cache_dir();
@@ -138,13 +134,13 @@ void enter_box(const JobFiles& files, const SafetyOptions& safety, bool verbose)
       if (const std::string repo = hub_cache_repo(dir); !repo.empty()) box.read.push_back(repo + "/blobs");
     }
   }
-  for (const auto& input : files.inputs) {
-    if (!input.empty() && input != "-") box.read.push_back(input);
-  }
+}
+
+// What the job writes: the output folder (made now: a confined process can
+// only write beneath folders that exist when it is confined), or one file.
+void allow_outputs(Confinement& box, const JobFiles& files) {
   if (files.output && writes_files(*files.output)) {
     const bool made = !fs::exists(files.output->out_dir);
-    // Made now: a confined process can only write beneath folders that exist
-    // when it is confined.
     make_folder(files.output->out_dir);
     if (made) keeper().watch(files.output->out_dir);
     box.write.push_back(files.output->out_dir);
@@ -153,6 +149,23 @@ void enter_box(const JobFiles& files, const SafetyOptions& safety, bool verbose)
     const fs::path parent = fs::path(files.write_file).parent_path();
     box.write.push_back(parent.empty() ? "." : parent.string());
   }
+}
+
+}  // namespace
+
+void enter_box(const JobFiles& files, const SafetyOptions& safety, bool verbose) {
+  set_extra_allowed_operators(safety.allow_ops);
+  if (!confinement_enabled()) return;
+  // What the job may allocate, read while /proc and the cgroup's files can
+  // be: nine tenths of it for tensors, the rest for everything else.
+  const MemoryBudget budget = memory_budget();
+  limit_cpu_allocations(static_cast<std::size_t>(budget.bytes / 10 * 9), budget.limited_by);
+  Confinement box = system_confinement();
+  allow_models(box, files.models);
+  for (const auto& input : files.inputs) {
+    if (!input.empty() && input != "-") box.read.push_back(input);
+  }
+  allow_outputs(box, files);
 #if defined(__SANITIZE_ADDRESS__)
   // LeakSanitizer reads its suppressions when the process ends.
   if (const char* options = std::getenv("LSAN_OPTIONS")) {

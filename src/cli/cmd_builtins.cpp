@@ -58,14 +58,7 @@ void setup_builtins(CLI::App& app) {
     if (options->verbose) return run_builtins_verbose(*options);
     builtins_job(*options);
   });
-
-  auto exported = std::make_shared<ExportOptions>();
-  CLI::App* save = app.add_subcommand("export", "save a built-in (or any TorchScript model) as a TorchScript archive");
-  save->add_option("MODEL", exported->model, "builtin:NAME or a TorchScript file")->required();
-  save->add_option("FILE", exported->file, "where to write the archive")->required();
-  add_safety_options(*save, exported->safety, /*with_verbose=*/true);
-  save->footer("Example:\n  pevis export builtin:transformer-lm lm.pt");
-  save->callback([exported] { run_export(*exported); });
 }
 
 }  // namespace pevis::cli
+

@@ -13,6 +13,7 @@
 #include "output_options.h"
 #include "pevis/attention/attention_job.h"
 #include "pevis/bias/bias_job.h"
+#include "pevis/encoding/encoding_job.h"
 #include "pevis/io/input_request.h"
 #include "pevis/summary/summary_job.h"
 #include "pevis/positional/rope.h"
@@ -57,35 +58,9 @@ bool confinement_enabled();
 void arm_time_limit(double seconds);
 void disarm_time_limit();
 
-enum class EncodingKind { kSinusoidal, kRope, kAlibi };
-
 struct EncodingOptions {
   SafetyOptions safety;
-  std::string model;
-  std::string tensor;
-  bool list = false;
-  std::optional<double> fail_tolerance;
-  std::optional<double> expect_rope_base;
-  EncodingKind kind = EncodingKind::kSinusoidal;
-  bool kind_given = false;
-  std::optional<std::int64_t> d_model;
-  std::optional<std::int64_t> max_len;
-  std::optional<double> base;
-  std::vector<std::int64_t> dims;
-  std::string positions;
-  std::int64_t window = 256;
-  Similarity similarity = Similarity::kDot;
-  // rope
-  std::string config;
-  std::optional<std::int64_t> d_head;
-  std::optional<RopeScaling> scaling;
-  std::optional<double> factor, beta_fast, beta_slow, low_freq_factor, high_freq_factor, attention_factor;
-  std::optional<std::int64_t> original_max_position_embeddings;
-  // alibi
-  std::optional<std::int64_t> heads;
-  // t5
-  std::optional<std::int64_t> num_buckets, max_distance;
-  bool causal = false, bidirectional = false;
+  EncodingRequest request;
   OutputOptions output;
 };
 

@@ -94,10 +94,18 @@ void publish(std::vector<Product> products, const OutputOptions& options, nlohma
   }
 }
 
+Progress human_progress(const OutputOptions& options) {
+  Progress progress;
+  std::ostream* out = &human(options);
+  progress.text = [out](const std::string& text) { *out << text; };
+  return progress;
+}
+
 void publish(JobResult result, const OutputOptions& options) {
   human(options) << result.text;
   publish(std::move(result.products), options, std::move(result.summary));
   if (result.failed_check) throw Error(ExitCode::kCheckFailed, result.failed_check->first, result.failed_check->second);
+  human(options) << result.closing_text;
 }
 
 }  // namespace pevis::cli

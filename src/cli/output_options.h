@@ -42,6 +42,9 @@ OutputSpec to_spec(const OutputOptions& options);
 /// What a job needs to know of the output options.
 Wanted wanted_of(const OutputOptions& options);
 
+/// A job's progress for this run: its text on stdout (stderr with --json).
+Progress human_progress(const OutputOptions& options);
+
 /// Publishes a job's result: prints its text (on stdout, or stderr with
 /// --json), writes its products (`publish`), then raises its failed check
 /// (exit 5).

@@ -11,10 +11,7 @@ void run_bias(const BiasOptions& options) {
   pattern_option("--match", request.match);
   pattern_option("--layer", request.layer);
   enter_box({request.models, {}, &options.output, ""}, options.safety, request.verbose);
-  std::ostream& out = human(options.output);
-  Progress progress;
-  progress.text = [&out](const std::string& text) { out << text; };
-  publish(bias_job(request, progress), options.output);
+  publish(bias_job(request, human_progress(options.output)), options.output);
 }
 
 }  // namespace pevis::cli

@@ -1,16 +1,9 @@
-#include <torch/script.h>
-
-#include <cstdio>
 #include <iostream>
 #include <unistd.h>
 
 #include "box.h"
 #include "runners.h"
-#include "pevis/io/load.h"
 #include "pevis/io/builtins.h"
-#include "pevis/base/error.h"
-#include "pevis/output/data_files.h"
-#include "pevis/io/model.h"
 
 namespace pevis::cli {
 
@@ -24,20 +17,6 @@ void run_builtins_verbose(const BuiltinsOptions& options) {
     out << "\n";
     summary["reverse_accuracy"] = report.sequence_accuracy;
   });
-}
-
-void run_export(const ExportOptions& options) {
-  enter_box({{options.model}, {}, nullptr, options.file}, options.safety, options.safety.verbose);
-  const Model model = load_model(options.model);
-  if (!model.module) {
-    throw bad_input(options.model, "a " + model.format + " file has no module to export", "export a built-in or a TorchScript model");
-  }
-  try {
-    write_via_temporary(options.file, [&](const std::string& temp) { model.module->save(temp); });
-  } catch (const Error&) {
-    throw output_error(options.file, "cannot write the archive", "check that the folder exists and is writable");
-  }
-  std::cout << "wrote " << options.file << "\n";
 }
 
 }  // namespace pevis::cli

@@ -9,10 +9,7 @@ void run_summary(const SummaryOptions& options) {
   const SummaryRequest& request = options.request;
   enter_box({{request.model}, {request.input.input, request.input.vocab}, &options.output, ""}, options.safety,
             request.verbose);
-  std::ostream& out = human(options.output);
-  Progress progress;
-  progress.text = [&out](const std::string& text) { out << text; };
-  publish(summary_job(request, progress), options.output);
+  publish(summary_job(request, human_progress(options.output)), options.output);
 }
 
 }  // namespace pevis::cli

@@ -29,4 +29,9 @@ Model read_torchscript(const std::string& path, std::uint64_t file_size);
 /// bodies of loops, branches and forked tasks.
 std::vector<OperatorUse> script_operators(const torch::jit::Module& module);
 
+/// Saves the model's module (`pevis export`) as a TorchScript archive at
+/// `file`, atomically. Throws `pevis::Error`: exit 3 when the model (named
+/// `name`) has no module, 4 when the file cannot be written.
+void write_torchscript(const Model& model, const std::string& name, const std::string& file);
+
 }  // namespace pevis

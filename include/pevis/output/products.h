@@ -3,6 +3,8 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <ostream>
+#include <streambuf>
 #include <string>
 #include <vector>
 
@@ -64,6 +66,7 @@ struct JobResult {
   nlohmann::json summary;
   std::string text;
   std::optional<std::pair<std::string, std::string>> failed_check;  ///< what was checked, what failed (exit 5)
+  std::string closing_text;  ///< shown after the files are written (a check that passed)
 };
 
 /// What a job says while it runs; whoever calls decides where it goes.
@@ -77,6 +80,28 @@ struct Progress {
   void show(const std::string& lines) const {
     if (text) text(lines);
   }
+};
+
+/// A stream whose every write goes to `Progress::show` at once, for text a
+/// job says as it goes (in the order it says it).
+class ShownText : public std::ostream {
+ public:
+  explicit ShownText(const Progress& progress) : std::ostream(nullptr), buffer_(progress) { rdbuf(&buffer_); }
+
+ private:
+  struct Buffer : std::streambuf {
+    explicit Buffer(const Progress& p) : progress(p) {}
+    int overflow(int c) override {
+      if (c != traits_type::eof()) progress.show(std::string(1, static_cast<char>(c)));
+      return c;
+    }
+    std::streamsize xsputn(const char* text, std::streamsize n) override {
+      progress.show(std::string(text, static_cast<std::size_t>(n)));
+      return n;
+    }
+    const Progress& progress;
+  };
+  Buffer buffer_;
 };
 
 /// Makes the output folder and its parents. Throws `pevis::Error` (exit 4)

@@ -74,78 +74,83 @@ std::size_t panel_pixels(const plot::Figure& figure, std::size_t panels, const s
 
 double finite_max(const at::Tensor& t) { return at::nan_to_num(t, 0.0, 0.0, 0.0).max().item<double>(); }
 
-Product site_product(const AttentionSite& site, const AttentionViewOptions& options) {
-  if (!options.figures && !options.data) return {};  // nothing asked for: no copy, no colour scale
-  const at::Tensor heads = drawn_weights(site, options.batch_index);  // [heads, rows, cols]
-  const at::Tensor mean = heads.mean(/*dim=*/0);
-  const bool windowed = site.windows > 1;
-  const std::string base = "attention/" + site_file_name(site.name);
+// The heads a site's figure draws: --head, none (--head mean), or all.
+std::vector<std::int64_t> drawn_heads(const AttentionSite& site, const AttentionViewOptions& options) {
   std::vector<std::int64_t> drawn;
   if (options.head) {
     drawn.push_back(*options.head);
   } else if (!options.mean_only) {
     for (std::int64_t k = 0; k < site.heads; ++k) drawn.push_back(k);
   }
-  // One head is its own mean: no second panel for it.
-  const bool with_mean = options.mean_only || (!options.head && site.heads > 1);
-  // One colour scale for the panels of a figure; data alone needs none.
-  double z_max = 1;
-  if (options.figures) {
-    z_max = with_mean ? finite_max(mean) : 0;
-    for (auto k : drawn) z_max = std::max(z_max, finite_max(heads[k]));
-    if (!(z_max > 0)) z_max = 1;
-  }
+  return drawn;
+}
 
-  Product product;
-  plot::Figure& figure = product.figure;
-  figure.name = base;
-  const std::string element = element_text(site, options.batch_index);
-  figure.title = "Attention of " + site.name + " (" + std::to_string(site.heads) + " head" + (site.heads == 1 ? "" : "s") +
-                 "): rows are queries, columns keys";
-  if (!element.empty()) figure.notes.push_back("shown: " + element);
-  const std::size_t panels = drawn.size() + (with_mean ? 1 : 0);
+// Square maps in cells of 460 x 340 pixels: a plot area of about 225 x 245
+// beside its colour bar, and room for the longest token label on both axes.
+void size_site_figure(plot::Figure& figure, std::size_t panels, bool labelled, const std::vector<std::string>& tokens) {
   figure.columns = plot::square_grid_columns(panels);
   const int rows = static_cast<int>((panels + figure.columns - 1) / figure.columns);
-  // Square maps in cells of 460 x 340 pixels: a plot area of about 225 x 245
-  // beside its colour bar, and room for the longest token label on both axes.
   std::size_t longest = 0;
-  if (!windowed && static_cast<std::int64_t>(options.tokens.size()) == heads.size(1)) {
-    for (const auto& t : options.tokens) longest = std::max(longest, std::min(plot::display_width(t), plot::kMaxLabelChars));
+  if (labelled) {
+    for (const auto& t : tokens) longest = std::max(longest, std::min(plot::display_width(t), plot::kMaxLabelChars));
   }
   const int label_px = static_cast<int>(7.5 * static_cast<double>(longest));
   figure.size = {std::clamp(figure.columns * (460 + label_px), 700, 4000), std::clamp(rows * (340 + label_px) + 70, 420, 4000)};
-  const std::size_t pixels = panel_pixels(figure, panels, options.size);
-  // A windowed site's data: its windows one after another (the mosaic is for the eye).
+}
+
+// A site's data: every head and their mean; a windowed site's windows one
+// after another (the mosaic is for the eye).
+void add_site_data(Product& product, const AttentionSite& site, const at::Tensor& heads, const at::Tensor& mean,
+                   const std::string& base, const AttentionViewOptions& options) {
+  const bool windowed = site.windows > 1;
   const at::Tensor windows =
       windowed ? site.weights.slice(0, options.batch_index * site.windows, (options.batch_index + 1) * site.windows)
                : at::Tensor();
-  const auto data_of = [&](std::int64_t k) {
+  for (std::int64_t k = 0; k < site.heads; ++k) {
     const std::string name = base + ".head" + std::to_string(k);
-    return windowed ? window_matrix(windows.select(1, k), name) : attention_matrix(heads[k], name, options.tokens);
-  };
-  const auto mean_data = [&] {
-    return windowed ? window_matrix(windows.mean(/*dim=*/1), base + ".mean") : attention_matrix(mean, base + ".mean", options.tokens);
-  };
-  const std::string key = windowed ? "key (by window)" : "key";
-  const std::string query = windowed ? "query (by window)" : "query";
+    product.data.push_back(windowed ? window_matrix(windows.select(1, k), name) : attention_matrix(heads[k], name, options.tokens));
+  }
+  product.data.push_back(windowed ? window_matrix(windows.mean(/*dim=*/1), base + ".mean")
+                                  : attention_matrix(mean, base + ".mean", options.tokens));
+}
+
+Product site_product(const AttentionSite& site, const AttentionViewOptions& options) {
+  if (!options.figures && !options.data) return {};  // nothing asked for: no copy, no colour scale
+  const at::Tensor heads = drawn_weights(site, options.batch_index);  // [heads, rows, cols]
+  const at::Tensor mean = heads.mean(/*dim=*/0);
+  const bool windowed = site.windows > 1;
+  const std::string base = "attention/" + site_file_name(site.name);
+  const std::vector<std::int64_t> drawn = drawn_heads(site, options);
+  // One head is its own mean: no second panel for it.
+  const bool with_mean = options.mean_only || (!options.head && site.heads > 1);
+  Product product;
   if (options.figures) {
+    // One colour scale for the panels of a figure; data alone needs none.
+    double z_max = with_mean ? finite_max(mean) : 0;
+    for (auto k : drawn) z_max = std::max(z_max, finite_max(heads[k]));
+    if (!(z_max > 0)) z_max = 1;
+    plot::Figure& figure = product.figure;
+    figure.name = base;
+    const std::string element = element_text(site, options.batch_index);
+    figure.title = "Attention of " + site.name + " (" + std::to_string(site.heads) + " head" + (site.heads == 1 ? "" : "s") +
+                   "): rows are queries, columns keys";
+    if (!element.empty()) figure.notes.push_back("shown: " + element);
+    const std::size_t panels = drawn.size() + (with_mean ? 1 : 0);
+    size_site_figure(figure, panels, !windowed && static_cast<std::int64_t>(options.tokens.size()) == heads.size(1),
+                     options.tokens);
+    const std::size_t pixels = panel_pixels(figure, panels, options.size);
+    const std::string key = windowed ? "key (by window)" : "key";
+    const std::string query = windowed ? "query (by window)" : "query";
+    const auto map_of = [&](const at::Tensor& w) {
+      return windowed ? to_matrix(w, "", "query", index_labels(w.size(0)), index_labels(w.size(1)))
+                      : attention_matrix(w, "", options.tokens);
+    };
     for (auto k : drawn) {
-      const LabeledMatrix m = windowed ? to_matrix(heads[k], "", "query", index_labels(heads.size(1)), index_labels(heads.size(2)))
-                                       : attention_matrix(heads[k], "", options.tokens);
-      figure.panels.push_back({"head " + std::to_string(k), key, query, attention_heatmap(m, z_max, pixels, !windowed)});
+      figure.panels.push_back({"head " + std::to_string(k), key, query, attention_heatmap(map_of(heads[k]), z_max, pixels, !windowed)});
     }
-    if (with_mean) {
-      const LabeledMatrix m = windowed ? to_matrix(mean, "", "query", index_labels(mean.size(0)), index_labels(mean.size(1)))
-                                       : attention_matrix(mean, "", options.tokens);
-      figure.panels.push_back({"mean of the heads", key, query, attention_heatmap(m, z_max, pixels, !windowed)});
-    }
-  } else {
-    figure = {};
+    if (with_mean) figure.panels.push_back({"mean of the heads", key, query, attention_heatmap(map_of(mean), z_max, pixels, !windowed)});
   }
-  if (options.data) {
-    for (std::int64_t k = 0; k < site.heads; ++k) product.data.push_back(data_of(k));
-    product.data.push_back(mean_data());
-  }
+  if (options.data) add_site_data(product, site, heads, mean, base, options);
   return product;
 }
 

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "pevis/base/text.h"
+
 namespace pevis {
 namespace {
 
@@ -243,9 +245,7 @@ std::string table_text(const Table& table) {
     if (const auto* s = std::get_if<std::string>(&c)) return *s;
     if (const auto* i = std::get_if<std::int64_t>(&c)) return std::to_string(*i);
     const double v = std::holds_alternative<float>(c) ? std::get<float>(c) : std::get<double>(c);
-    char buffer[32];
-    std::snprintf(buffer, sizeof buffer, "%.4g", v);
-    return buffer;
+    return number_text("%.4g", v);
   };
   std::vector<std::size_t> widths(table.columns.size());
   for (std::size_t c = 0; c < widths.size(); ++c) widths[c] = table.columns[c].size();

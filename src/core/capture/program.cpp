@@ -66,6 +66,76 @@ Error node_failed(const Model& model, std::size_t i, const ExportedNodeInfo& inf
                    "the program takes (" + exported_signature(model) + ")");
 }
 
+// The stack a node is called with: its arguments from the values computed so far.
+torch::jit::Stack node_arguments(const ExportedNode& node, const std::vector<c10::IValue>& values) {
+  torch::jit::Stack stack;
+  const auto value = [&values](int slot) -> const c10::IValue& { return values[static_cast<std::size_t>(slot)]; };
+  for (const auto& a : node.arguments) {
+    if (a.kind == ExportedArgument::Kind::kValue) {
+      stack.push_back(value(a.slot));
+    } else if (a.kind != ExportedArgument::Kind::kList) {
+      stack.push_back(a.constant);
+    } else if (a.list_of == ExportedArgument::ListOf::kTensor) {
+      c10::List<at::Tensor> list;
+      for (int s : a.slots) list.push_back(value(s).toTensor());
+      stack.emplace_back(list);
+    } else if (a.list_of == ExportedArgument::ListOf::kOptionalTensor) {
+      c10::List<c10::optional<at::Tensor>> list;
+      for (int s : a.slots) list.push_back(s < 0 ? c10::optional<at::Tensor>() : value(s).toTensor());
+      stack.emplace_back(list);
+    } else {
+      c10::List<std::int64_t> list;
+      for (std::size_t k = 0; k < a.slots.size(); ++k) list.push_back(a.slots[k] < 0 ? a.items[k].toInt() : value(a.slots[k]).toInt());
+      stack.emplace_back(list);
+    }
+  }
+  return stack;
+}
+
+// Calls node `i` on `stack`, leaving its results there. `arguments` holds
+// the stack as it was called, for views and observers.
+void call_node(const Model& model, std::size_t i, const ExportedNode& node, const ExportedNodeInfo& info,
+               torch::jit::Stack& stack, const std::vector<c10::IValue>& arguments) {
+  const bool is_view = info.op == "aten::view";
+  try {
+    try {
+      if (node.size_op == SizeOp::kSymSize) {
+        const at::Tensor t = stack[0].toTensor();
+        const std::int64_t dim = stack[1].toInt();
+        TORCH_CHECK(dim >= -t.dim() && dim < t.dim(), "sym_size: dimension ", dim, " of a tensor of ", t.dim());
+        stack = {c10::IValue(t.size(dim))};
+      } else if (node.size_op == SizeOp::kSymNumel) {
+        stack = {c10::IValue(stack[0].toTensor().numel())};
+      } else if (node.size_op != SizeOp::kNone) {
+        stack = {c10::IValue(size_arithmetic(node.size_op, stack[0].toInt(), stack[1].toInt()))};
+      } else {
+        node.handle->callBoxed(&stack);
+      }
+    } catch (const c10::Error&) {
+      // A view of a tensor whose strides LibTorch's kernels made otherwise
+      // than PyTorch 2.6's: the same values, copied.
+      if (!is_view) throw;
+      static const auto reshape = c10::Dispatcher::singleton().findSchemaOrThrow("aten::reshape", "");
+      stack.assign(arguments.begin(), arguments.begin() + 2);
+      reshape.callBoxed(&stack);
+    }
+  } catch (const c10::Error& e) {
+    if (is_out_of_memory(e)) throw out_of_memory("running node " + std::to_string(i) + " (" + info.op + ")");
+    throw node_failed(model, i, info, first_line(e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    // LibTorch's kernels raise standard exceptions too: still the
+    // program's or its input's failure, not pevis's.
+    if (is_out_of_memory(e)) throw out_of_memory("running node " + std::to_string(i) + " (" + info.op + ")");
+    throw node_failed(model, i, info, first_line(e.what()));
+  }
+  // One list return spreads over several named outputs.
+  if (stack.size() == 1 && stack[0].isTensorList() && node.outputs.size() != 1) {
+    const auto list = stack[0].toTensorList();
+    stack.clear();
+    for (const auto& t : list) stack.emplace_back(at::Tensor(t));
+  }
+}
+
 }  // namespace
 
 c10::IValue run_exported(const Model& model, const std::vector<c10::IValue>& inputs, const ExportedObserver& observe) {
@@ -84,73 +154,10 @@ c10::IValue run_exported(const Model& model, const std::vector<c10::IValue>& inp
   for (std::size_t i = 0; i < program.nodes.size(); ++i) {
     const ExportedNode& node = program.nodes[i];
     const ExportedNodeInfo& info = program.graph.nodes[i];
-    torch::jit::Stack stack;
-    for (const auto& a : node.arguments) {
-      switch (a.kind) {
-        case ExportedArgument::Kind::kValue: stack.push_back(values[static_cast<std::size_t>(a.slot)]); break;
-        case ExportedArgument::Kind::kList: {
-          if (a.list_of == ExportedArgument::ListOf::kTensor) {
-            c10::List<at::Tensor> list;
-            for (int s : a.slots) list.push_back(values[static_cast<std::size_t>(s)].toTensor());
-            stack.emplace_back(list);
-          } else if (a.list_of == ExportedArgument::ListOf::kOptionalTensor) {
-            c10::List<c10::optional<at::Tensor>> list;
-            for (int s : a.slots) {
-              list.push_back(s < 0 ? c10::optional<at::Tensor>() : values[static_cast<std::size_t>(s)].toTensor());
-            }
-            stack.emplace_back(list);
-          } else {
-            c10::List<std::int64_t> list;
-            for (std::size_t k = 0; k < a.slots.size(); ++k) {
-              list.push_back(a.slots[k] < 0 ? a.items[k].toInt() : values[static_cast<std::size_t>(a.slots[k])].toInt());
-            }
-            stack.emplace_back(list);
-          }
-          break;
-        }
-        default: stack.push_back(a.constant); break;
-      }
-    }
+    torch::jit::Stack stack = node_arguments(node, values);
     check_work(model, i, info, stack);
-    const bool is_view = info.op == "aten::view";
-    if (observe || is_view) arguments = stack;
-    try {
-      try {
-        if (node.size_op == SizeOp::kSymSize) {
-          const at::Tensor t = stack[0].toTensor();
-          const std::int64_t dim = stack[1].toInt();
-          TORCH_CHECK(dim >= -t.dim() && dim < t.dim(), "sym_size: dimension ", dim, " of a tensor of ", t.dim());
-          stack = {c10::IValue(t.size(dim))};
-        } else if (node.size_op == SizeOp::kSymNumel) {
-          stack = {c10::IValue(stack[0].toTensor().numel())};
-        } else if (node.size_op != SizeOp::kNone) {
-          stack = {c10::IValue(size_arithmetic(node.size_op, stack[0].toInt(), stack[1].toInt()))};
-        } else {
-          node.handle->callBoxed(&stack);
-        }
-      } catch (const c10::Error&) {
-        // A view of a tensor whose strides LibTorch's kernels made otherwise
-        // than PyTorch 2.6's: the same values, copied.
-        if (!is_view) throw;
-        static const auto reshape = c10::Dispatcher::singleton().findSchemaOrThrow("aten::reshape", "");
-        stack.assign(arguments.begin(), arguments.begin() + 2);
-        reshape.callBoxed(&stack);
-      }
-    } catch (const c10::Error& e) {
-      if (is_out_of_memory(e)) throw out_of_memory("running node " + std::to_string(i) + " (" + info.op + ")");
-      throw node_failed(model, i, info, first_line(e.what_without_backtrace()));
-    } catch (const std::exception& e) {
-      // LibTorch's kernels raise standard exceptions too: still the
-      // program's or its input's failure, not pevis's.
-      if (is_out_of_memory(e)) throw out_of_memory("running node " + std::to_string(i) + " (" + info.op + ")");
-      throw node_failed(model, i, info, first_line(e.what()));
-    }
-    // One list return spreads over several named outputs.
-    if (stack.size() == 1 && stack[0].isTensorList() && node.outputs.size() != 1) {
-      const auto list = stack[0].toTensorList();
-      stack.clear();
-      for (const auto& t : list) stack.emplace_back(at::Tensor(t));
-    }
+    if (observe || info.op == "aten::view") arguments = stack;
+    call_node(model, i, node, info, stack, arguments);
     for (std::size_t k = 0; k < node.outputs.size() && k < stack.size(); ++k) {
       if (node.outputs[k] >= 0) values[static_cast<std::size_t>(node.outputs[k])] = stack[k];
     }

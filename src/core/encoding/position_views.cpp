@@ -5,16 +5,13 @@
 #include <cstdio>
 #include <sstream>
 
+#include "pevis/base/text.h"
 #include "pevis/positional/alibi.h"
 
 namespace pevis {
 namespace {
 
-std::string compact(double v) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.6g", v);
-  return buffer;
-}
+std::string compact(double v) { return number_text("%.6g", v); }
 
 plot::Panel heat_panel(LabeledMatrix matrix, std::string title, std::string x_title, std::string y_title,
                        std::string value_title, double row_first = 0, double col_first = 0) {
@@ -186,149 +183,157 @@ std::int64_t pairs_without_full_turn(const std::vector<double>& inv_freq, std::i
   return count;
 }
 
-std::vector<Product> rope_products(const RopeView& view, bool figures) {
-  std::vector<Product> products;
+namespace {
+
+// Position x pair angle table.
+Product rope_angles(const RopeView& view, bool figures) {
+  const auto pairs = static_cast<std::int64_t>(view.inv_freq.size());
+  const std::int64_t rows = view.end - view.first;
+  LabeledMatrix cos, sin;
+  for (auto* m : {&cos, &sin}) {
+    m->row_title = "position";
+    m->rows = static_cast<std::size_t>(rows);
+    m->cols = static_cast<std::size_t>(pairs);
+    m->row_labels = index_labels(m->rows, view.first);
+    m->col_labels = index_labels(m->cols);
+    m->values.resize(m->rows * m->cols);
+  }
+  cos.name = "rope-cos";
+  sin.name = "rope-sin";
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const double p = static_cast<double>(view.first + r);
+    for (std::int64_t i = 0; i < pairs; ++i) {
+      const double angle = p * view.inv_freq[static_cast<std::size_t>(i)];
+      cos.values[r * pairs + i] = static_cast<float>(view.attention_factor * std::cos(angle));
+      sin.values[r * pairs + i] = static_cast<float>(view.attention_factor * std::sin(angle));
+    }
+  }
+  Product product;
+  if (figures) {
+    product.figure.name = "rope-angles";
+    product.figure.title = "Rotary angles, position x pair: " + view.about;
+    product.figure.columns = 2;
+    product.figure.size = {1200, 700};
+    for (const auto* m : {&cos, &sin}) {
+      auto panel = heat_panel(*m, m == &cos ? "cos(position x theta_i)" : "sin(position x theta_i)",
+                              "pair i (dimensions 2i, 2i+1)", "position", "value", static_cast<double>(view.first));
+      auto& heat = std::get<plot::Heatmap>(panel.content);
+      heat.z_min = -view.attention_factor;
+      heat.z_max = view.attention_factor;
+      product.figure.panels.push_back(std::move(panel));
+    }
+    product.figure.palette = plot::Palette::kDiverging;
+  }
+  product.data.push_back(std::move(cos));
+  product.data.push_back(std::move(sin));
+  return product;
+}
+
+// Wavelengths against the context.
+Product rope_wavelengths(const RopeView& view, bool figures) {
   const auto pairs = static_cast<std::int64_t>(view.inv_freq.size());
   const std::string n_text = std::to_string(view.max_len);
-
-  // Position x pair angle table.
-  {
-    const std::int64_t rows = view.end - view.first;
-    LabeledMatrix cos, sin;
-    for (auto* m : {&cos, &sin}) {
-      m->row_title = "position";
-      m->rows = static_cast<std::size_t>(rows);
-      m->cols = static_cast<std::size_t>(pairs);
-      m->row_labels = index_labels(m->rows, view.first);
-      m->col_labels = index_labels(m->cols);
-      m->values.resize(m->rows * m->cols);
-    }
-    cos.name = "rope-cos";
-    sin.name = "rope-sin";
-    for (std::int64_t r = 0; r < rows; ++r) {
-      const double p = static_cast<double>(view.first + r);
-      for (std::int64_t i = 0; i < pairs; ++i) {
-        const double angle = p * view.inv_freq[static_cast<std::size_t>(i)];
-        cos.values[r * pairs + i] = static_cast<float>(view.attention_factor * std::cos(angle));
-        sin.values[r * pairs + i] = static_cast<float>(view.attention_factor * std::sin(angle));
-      }
-    }
-    Product product;
-    if (figures) {
-      product.figure.name = "rope-angles";
-      product.figure.title = "Rotary angles, position x pair: " + view.about;
-      product.figure.columns = 2;
-      product.figure.size = {1200, 700};
-      for (const auto* m : {&cos, &sin}) {
-        auto panel = heat_panel(*m, m == &cos ? "cos(position x theta_i)" : "sin(position x theta_i)",
-                                "pair i (dimensions 2i, 2i+1)", "position", "value", static_cast<double>(view.first));
-        auto& heat = std::get<plot::Heatmap>(panel.content);
-        heat.z_min = -view.attention_factor;
-        heat.z_max = view.attention_factor;
-        product.figure.panels.push_back(std::move(panel));
-      }
-      product.figure.palette = plot::Palette::kDiverging;
-    }
-    product.data.push_back(std::move(cos));
-    product.data.push_back(std::move(sin));
-    products.push_back(std::move(product));
+  const std::vector<double> lengths = wavelengths(view.inv_freq);
+  const std::vector<double> reference = wavelengths(view.reference);
+  Table table;
+  table.name = "rope-wavelengths";
+  table.columns = {"pair", "inv_freq", "wavelength", "turns_in_context", "full_turn"};
+  if (!view.reference.empty()) table.columns.insert(table.columns.end(), {"reference_inv_freq", "reference_wavelength"});
+  plot::Series used, marked, overlay;
+  used.title = view.label;
+  used.look = plot::Series::Look::kLines;
+  marked.title = "< 1 turn in " + n_text;
+  marked.look = plot::Series::Look::kPoints;
+  overlay.title = view.reference_label;
+  overlay.look = plot::Series::Look::kDashed;
+  for (std::int64_t i = 0; i < pairs; ++i) {
+    const auto k = static_cast<std::size_t>(i);
+    const double turns = static_cast<double>(view.max_len) / lengths[k];
+    std::vector<Cell> row = {i, view.inv_freq[k], lengths[k], turns, std::int64_t{turns >= 1}};
+    if (!view.reference.empty()) row.insert(row.end(), {view.reference[k], reference[k]});
+    table.rows.push_back(std::move(row));
+    used.x.push_back(static_cast<double>(i));
+    used.y.push_back(lengths[k]);
+    if (turns < 1) marked.x.push_back(static_cast<double>(i)), marked.y.push_back(lengths[k]);
+    if (!view.reference.empty()) overlay.x.push_back(static_cast<double>(i)), overlay.y.push_back(reference[k]);
   }
-
-  // Wavelengths against the context.
-  {
-    const std::vector<double> lengths = wavelengths(view.inv_freq);
-    const std::vector<double> reference = wavelengths(view.reference);
-    Table table;
-    table.name = "rope-wavelengths";
-    table.columns = {"pair", "inv_freq", "wavelength", "turns_in_context", "full_turn"};
-    if (!view.reference.empty()) table.columns.insert(table.columns.end(), {"reference_inv_freq", "reference_wavelength"});
-    plot::Series used, marked, overlay;
-    used.title = view.label;
-    used.look = plot::Series::Look::kLines;
-    marked.title = "< 1 turn in " + n_text;
-    marked.look = plot::Series::Look::kPoints;
-    overlay.title = view.reference_label;
-    overlay.look = plot::Series::Look::kDashed;
-    for (std::int64_t i = 0; i < pairs; ++i) {
-      const auto k = static_cast<std::size_t>(i);
-      const double turns = static_cast<double>(view.max_len) / lengths[k];
-      std::vector<Cell> row = {i, view.inv_freq[k], lengths[k], turns, std::int64_t{turns >= 1}};
-      if (!view.reference.empty()) row.insert(row.end(), {view.reference[k], reference[k]});
-      table.rows.push_back(std::move(row));
-      used.x.push_back(static_cast<double>(i));
-      used.y.push_back(lengths[k]);
-      if (turns < 1) marked.x.push_back(static_cast<double>(i)), marked.y.push_back(lengths[k]);
-      if (!view.reference.empty()) overlay.x.push_back(static_cast<double>(i)), overlay.y.push_back(reference[k]);
+  Product product;
+  if (figures) {
+    plot::XYPlot xy;
+    xy.log_y = true;
+    if (!view.reference.empty()) xy.series.push_back(std::move(overlay));
+    xy.series.push_back(std::move(used));
+    if (!marked.x.empty()) xy.series.push_back(std::move(marked));
+    const double right = static_cast<double>(std::max<std::int64_t>(pairs - 1, 1));
+    xy.series.push_back(level("context " + n_text, 0, right, static_cast<double>(view.max_len),
+                              static_cast<double>(view.max_len)));
+    if (view.original_context && *view.original_context != view.max_len) {
+      const auto o = static_cast<double>(*view.original_context);
+      xy.series.push_back(level("original context " + std::to_string(*view.original_context), 0, right, o, o));
     }
-    Product product;
-    if (figures) {
-      plot::XYPlot xy;
-      xy.log_y = true;
-      if (!view.reference.empty()) xy.series.push_back(std::move(overlay));
-      xy.series.push_back(std::move(used));
-      if (!marked.x.empty()) xy.series.push_back(std::move(marked));
-      const double right = static_cast<double>(std::max<std::int64_t>(pairs - 1, 1));
-      xy.series.push_back(level("context " + n_text, 0, right, static_cast<double>(view.max_len),
-                                static_cast<double>(view.max_len)));
-      if (view.original_context && *view.original_context != view.max_len) {
-        const auto o = static_cast<double>(*view.original_context);
-        xy.series.push_back(level("original context " + std::to_string(*view.original_context), 0, right, o, o));
-      }
-      product.figure.name = "rope-wavelengths";
-      product.figure.title = "Rotary wavelengths: " + view.about;
-      const std::int64_t short_of = pairs_without_full_turn(view.inv_freq, view.max_len);
-      product.figure.panels.push_back({std::to_string(short_of) + " of " + std::to_string(pairs) +
-                                           " pairs turn less than once within " + n_text + " positions",
-                                       "pair i (dimensions 2i, 2i+1)", "wavelength (positions, log scale)",
-                                       std::move(xy)});
-    }
-    product.tables.push_back(std::move(table));
-    products.push_back(std::move(product));
+    product.figure.name = "rope-wavelengths";
+    product.figure.title = "Rotary wavelengths: " + view.about;
+    const std::int64_t short_of = pairs_without_full_turn(view.inv_freq, view.max_len);
+    product.figure.panels.push_back({std::to_string(short_of) + " of " + std::to_string(pairs) +
+                                         " pairs turn less than once within " + n_text + " positions",
+                                     "pair i (dimensions 2i, 2i+1)", "wavelength (positions, log scale)",
+                                     std::move(xy)});
   }
+  product.tables.push_back(std::move(table));
+  return product;
+}
 
-  // Long-term decay.
-  {
-    const std::vector<std::int64_t> distances = decay_distances(view.max_len);
-    const std::vector<double> score = rope_decay(view.inv_freq, view.attention_factor, distances);
-    std::vector<double> before;
-    // The reference (unscaled, or a stored vector's ideal) has no attention factor.
-    if (!view.reference.empty()) before = rope_decay(view.reference, /*attention_factor=*/1.0, distances);
-    Table table;
-    table.name = "rope-decay";
-    table.columns = {"distance", "score"};
-    if (!before.empty()) table.columns.push_back("reference_score");
+// Long-term decay.
+Product rope_decay_product(const RopeView& view, bool figures) {
+  const std::vector<std::int64_t> distances = decay_distances(view.max_len);
+  const std::vector<double> score = rope_decay(view.inv_freq, view.attention_factor, distances);
+  std::vector<double> before;
+  // The reference (unscaled, or a stored vector's ideal) has no attention factor.
+  if (!view.reference.empty()) before = rope_decay(view.reference, /*attention_factor=*/1.0, distances);
+  Table table;
+  table.name = "rope-decay";
+  table.columns = {"distance", "score"};
+  if (!before.empty()) table.columns.push_back("reference_score");
+  for (std::size_t k = 0; k < distances.size(); ++k) {
+    std::vector<Cell> row = {distances[k], score[k]};
+    if (!before.empty()) row.push_back(before[k]);
+    table.rows.push_back(std::move(row));
+  }
+  Product product;
+  if (figures) {
+    plot::XYPlot xy;
+    const bool log_x = view.max_len > 512;
+    xy.log_x = log_x;
+    plot::Series now, then;
+    now.title = view.label;
+    then.title = view.reference_label;
+    then.look = plot::Series::Look::kDashed;
     for (std::size_t k = 0; k < distances.size(); ++k) {
-      std::vector<Cell> row = {distances[k], score[k]};
-      if (!before.empty()) row.push_back(before[k]);
-      table.rows.push_back(std::move(row));
+      if (log_x && distances[k] == 0) continue;
+      now.x.push_back(static_cast<double>(distances[k]));
+      now.y.push_back(score[k]);
+      if (!before.empty()) then.x.push_back(static_cast<double>(distances[k])), then.y.push_back(before[k]);
     }
-    Product product;
-    if (figures) {
-      plot::XYPlot xy;
-      const bool log_x = view.max_len > 512;
-      xy.log_x = log_x;
-      plot::Series now, then;
-      now.title = view.label;
-      then.title = view.reference_label;
-      then.look = plot::Series::Look::kDashed;
-      for (std::size_t k = 0; k < distances.size(); ++k) {
-        if (log_x && distances[k] == 0) continue;
-        now.x.push_back(static_cast<double>(distances[k]));
-        now.y.push_back(score[k]);
-        if (!before.empty()) then.x.push_back(static_cast<double>(distances[k])), then.y.push_back(before[k]);
-      }
-      if (!before.empty()) xy.series.push_back(std::move(then));
-      if (!before.empty() || !now.title.empty()) now.look = plot::Series::Look::kLines;
-      xy.series.push_back(std::move(now));
-      product.figure.name = "rope-decay";
-      product.figure.title = "Rotary long-term decay: " + view.about;
-      product.figure.panels.push_back({"score of constant query and key vectors, per dimension (1 at distance 0)",
-                                       log_x ? "distance (positions, log scale)" : "distance (positions)",
-                                       "mean score", std::move(xy)});
-    }
-    product.tables.push_back(std::move(table));
-    products.push_back(std::move(product));
+    if (!before.empty()) xy.series.push_back(std::move(then));
+    if (!before.empty() || !now.title.empty()) now.look = plot::Series::Look::kLines;
+    xy.series.push_back(std::move(now));
+    product.figure.name = "rope-decay";
+    product.figure.title = "Rotary long-term decay: " + view.about;
+    product.figure.panels.push_back({"score of constant query and key vectors, per dimension (1 at distance 0)",
+                                     log_x ? "distance (positions, log scale)" : "distance (positions)",
+                                     "mean score", std::move(xy)});
   }
+  product.tables.push_back(std::move(table));
+  return product;
+}
+
+}  // namespace
+
+std::vector<Product> rope_products(const RopeView& view, bool figures) {
+  std::vector<Product> products;
+  products.push_back(rope_angles(view, figures));
+  products.push_back(rope_wavelengths(view, figures));
+  products.push_back(rope_decay_product(view, figures));
   return products;
 }
 

@@ -25,80 +25,23 @@
 #include "pevis/base/module_path.h"
 #include "pevis/io/checkpoint.h"
 #include "pevis/operators/added_ops.h"
-#include "pevis/operators/attention_ops.h"
+#include "exported_values.h"
 
 namespace pevis {
 
 namespace {
 
 using nlohmann::json;
+using exported::float_of;
+using exported::layout;
+using exported::memory_format;
+using exported::module_path;
+using exported::refine_attention_paths;
+using exported::scalar_type;
+using exported::size_operation;
+using exported::standard_json;
 
 constexpr const char* kProgramEntry = "serialized_exported_program.json";
-
-// The size operations pevis computes itself, with the schema they are read by.
-std::pair<SizeOp, std::string> size_operation(const std::string& target) {
-  if (target == "torch.ops.aten.sym_size.int") return {SizeOp::kSymSize, "aten::sym_size.int(Tensor self, int dim) -> int"};
-  if (target == "torch.ops.aten.sym_numel.default") return {SizeOp::kSymNumel, "aten::sym_numel(Tensor self) -> int"};
-  static const std::map<std::string, SizeOp> binary = {{"_operator.add", SizeOp::kAdd}, {"_operator.sub", SizeOp::kSub},
-                                                       {"_operator.mul", SizeOp::kMul},
-                                                       {"_operator.floordiv", SizeOp::kFloorDiv},
-                                                       {"_operator.mod", SizeOp::kMod}};
-  const auto found = binary.find(target);
-  if (found == binary.end()) return {SizeOp::kNone, ""};
-  return {found->second, "_operator::" + target.substr(10) + "(int a, int b) -> int"};
-}
-
-double float_of(const json& v);
-
-// torch.export's numbering of dtypes, layouts and memory formats (its
-// serialization schema), to LibTorch's.
-c10::ScalarType scalar_type(std::int64_t code) {
-  switch (code) {
-    case 1: return at::kByte;
-    case 2: return at::kChar;
-    case 3: return at::kShort;
-    case 4: return at::kInt;
-    case 5: return at::kLong;
-    case 6: return at::kHalf;
-    case 7: return at::kFloat;
-    case 8: return at::kDouble;
-    case 9: return at::kComplexHalf;
-    case 10: return at::kComplexFloat;
-    case 11: return at::kComplexDouble;
-    case 12: return at::kBool;
-    case 13: return at::kBFloat16;
-    default: throw std::invalid_argument("dtype " + std::to_string(code));
-  }
-}
-
-c10::Layout layout(std::int64_t code) {
-  if (code == 7) return c10::kStrided;
-  throw std::invalid_argument("layout " + std::to_string(code) + " (only strided tensors are run)");
-}
-
-c10::MemoryFormat memory_format(std::int64_t code) {
-  switch (code) {
-    case 1: return c10::MemoryFormat::Contiguous;
-    case 2: return c10::MemoryFormat::ChannelsLast;
-    case 3: return c10::MemoryFormat::ChannelsLast3d;
-    case 4: return c10::MemoryFormat::Preserve;
-    default: throw std::invalid_argument("memory format " + std::to_string(code));
-  }
-}
-
-// "L__self__,,__main__.M;L__self___enc,enc,torch...TransformerEncoder": the
-// innermost module's path.
-std::string module_path(const json& metadata) {
-  if (!metadata.is_object() || !metadata.contains("nn_module_stack") || !metadata["nn_module_stack"].is_string()) {
-    return "";
-  }
-  const std::string stack = metadata["nn_module_stack"].get<std::string>();
-  const std::string last = stack.substr(stack.rfind(';') == std::string::npos ? 0 : stack.rfind(';') + 1);
-  const auto first = last.find(',');
-  if (first == std::string::npos) return "";
-  const auto second = last.find(',', first + 1);
-  return last.substr(first + 1, second == std::string::npos ? std::string::npos : second - first - 1);
-}
 
 class Builder {
  public:
@@ -201,38 +144,60 @@ class Builder {
 
  private:
   void add_node(const json& node, std::size_t index) {
-    const std::string target = node.at("target").get<std::string>();
-    const auto size_op = size_operation(target);
-    std::string op;
     ExportedNode out;
     c10::optional<c10::FunctionSchema> builtin;
-    if (size_op.first != SizeOp::kNone) {
-      out.size_op = size_op.first;
-      builtin = torch::jit::parseSchema(size_op.second);
-      op = builtin->name();
-    } else {
-      const std::string prefix = "torch.ops.";
-      if (target.rfind(prefix, 0) != 0) refuse("node " + std::to_string(index) + " calls " + target + ", not an operator");
-      const std::string rest = target.substr(prefix.size());
-      const auto dot1 = rest.find('.'), dot2 = rest.rfind('.');
-      if (dot1 == std::string::npos || dot1 == dot2) refuse("node " + std::to_string(index) + " calls " + target);
-      const std::string ns = rest.substr(0, dot1), name = rest.substr(dot1 + 1, dot2 - dot1 - 1);
-      std::string overload = rest.substr(dot2 + 1);
-      if (overload == "default") overload.clear();
-      op = ns + "::" + name;
-      out.handle = c10::Dispatcher::singleton().findSchema({op, overload});
-      if (!out.handle) {
-        refuse("node " + std::to_string(index) + " calls the operator " + op + (overload.empty() ? "" : "." + overload) +
-               ", which LibTorch " + libtorch_version() + " lacks (the program was made by a newer PyTorch)");
-      }
-    }
+    const std::string op = resolve_operator(node.at("target").get<std::string>(), index, out, builtin);
     const c10::FunctionSchema& schema = builtin ? *builtin : out.handle->schema();
     ExportedNodeInfo info;
     info.op = op;
     info.stack_path = module_path(node.contains("metadata") ? node["metadata"] : json());
     info.path = info.stack_path;
+    add_arguments(node.at("inputs"), schema, index, out, info);
+    const std::vector<std::string> names = output_names(node.at("outputs"), index, op);
+    const bool list_return = schema.returns().size() == 1 && schema.returns()[0].type()->kind() == c10::TypeKind::ListType;
+    if (!list_return && names.size() > schema.returns().size()) {
+      refuse("node " + std::to_string(index) + " (" + op + ") names more outputs than its operator returns");
+    }
+    for (const auto& n : names) {
+      out.outputs.push_back(n.empty() ? -1 : define(n));
+      if (!n.empty()) info.outputs.push_back(n);
+    }
+    program_.nodes.push_back(std::move(out));
+    program_.graph.nodes.push_back(std::move(info));
+  }
+
+  // The operator a node's target names: a size operation pevis computes
+  // (its schema in `builtin`), or an operator of this LibTorch (`out.handle`).
+  std::string resolve_operator(const std::string& target, std::size_t index, ExportedNode& out,
+                               c10::optional<c10::FunctionSchema>& builtin) {
+    const auto size_op = size_operation(target);
+    if (size_op.first != SizeOp::kNone) {
+      out.size_op = size_op.first;
+      builtin = torch::jit::parseSchema(size_op.second);
+      return builtin->name();
+    }
+    const std::string prefix = "torch.ops.";
+    if (target.rfind(prefix, 0) != 0) refuse("node " + std::to_string(index) + " calls " + target + ", not an operator");
+    const std::string rest = target.substr(prefix.size());
+    const auto dot1 = rest.find('.'), dot2 = rest.rfind('.');
+    if (dot1 == std::string::npos || dot1 == dot2) refuse("node " + std::to_string(index) + " calls " + target);
+    const std::string ns = rest.substr(0, dot1), name = rest.substr(dot1 + 1, dot2 - dot1 - 1);
+    std::string overload = rest.substr(dot2 + 1);
+    if (overload == "default") overload.clear();
+    const std::string op = ns + "::" + name;
+    out.handle = c10::Dispatcher::singleton().findSchema({op, overload});
+    if (!out.handle) {
+      refuse("node " + std::to_string(index) + " calls the operator " + op + (overload.empty() ? "" : "." + overload) +
+             ", which LibTorch " + libtorch_version() + " lacks (the program was made by a newer PyTorch)");
+    }
+    return op;
+  }
+
+  // The node's arguments in schema order: given, or the schema's default.
+  void add_arguments(const json& inputs, const c10::FunctionSchema& schema, std::size_t index, ExportedNode& out,
+                     ExportedNodeInfo& info) {
+    const std::string& op = info.op;
     std::map<std::string, const json*> given;
-    const auto& inputs = node.at("inputs");
     for (std::size_t k = 0; k < inputs.size(); ++k) {
       // Python's operators are called positionally: their inputs go in order.
       const bool positional = out.size_op != SizeOp::kNone && out.size_op != SizeOp::kSymSize &&
@@ -259,7 +224,10 @@ class Builder {
       refuse("node " + std::to_string(index) + " (" + op + ") gives '" + given.begin()->first +
              "', an argument its operator does not have");
     }
-    const auto& outputs = node.at("outputs");
+  }
+
+  // The names of the values a node defines ("" for an output it drops).
+  std::vector<std::string> output_names(const json& outputs, std::size_t index, const std::string& op) {
     std::vector<std::string> names;
     for (const auto& output : outputs) {
       if (output.contains("as_tensor")) {
@@ -274,16 +242,7 @@ class Builder {
         refuse("node " + std::to_string(index) + " (" + op + ") has an output of a kind pevis does not run");
       }
     }
-    const bool list_return = schema.returns().size() == 1 && schema.returns()[0].type()->kind() == c10::TypeKind::ListType;
-    if (!list_return && names.size() > schema.returns().size()) {
-      refuse("node " + std::to_string(index) + " (" + op + ") names more outputs than its operator returns");
-    }
-    for (const auto& n : names) {
-      out.outputs.push_back(n.empty() ? -1 : define(n));
-      if (!n.empty()) info.outputs.push_back(n);
-    }
-    program_.nodes.push_back(std::move(out));
-    program_.graph.nodes.push_back(std::move(info));
+    return names;
   }
 
   static c10::TypePtr unwrap(const c10::TypePtr& type) {
@@ -424,98 +383,6 @@ class Builder {
   std::map<int, std::size_t> last_use_;
   std::vector<Lifted> lifted_;
 };
-
-// Attention in an exported stock layer is tagged with the outer module only
-// (`enc`); the parameters that project its query and key
-// (`enc.layers.0.self_attn.in_proj_weight`) say which layer it belongs to.
-void refine_attention_paths(ExportedProgram& program, const std::map<std::string, std::string>& parameter_of_value) {
-  std::map<std::string, std::size_t> producer;  // value name -> node
-  for (std::size_t i = 0; i < program.graph.nodes.size(); ++i) {
-    for (const auto& out : program.graph.nodes[i].outputs) producer[out] = i;
-  }
-  // The module of the nearest parameter upstream of `value`, breadth first.
-  const auto owner = [&](const std::string& value) -> std::optional<std::string> {
-    std::vector<std::string> frontier = {value};
-    std::set<std::string> seen;
-    for (int depth = 0; depth < 16 && !frontier.empty(); ++depth) {
-      std::vector<std::string> next;
-      for (const auto& name : frontier) {
-        if (!seen.insert(name).second) continue;
-        const auto p = parameter_of_value.find(name);
-        if (p != parameter_of_value.end()) return parent_of(p->second);
-        const auto made = producer.find(name);
-        if (made == producer.end()) continue;
-        for (const auto& in : program.graph.nodes[made->second].inputs) next.push_back(in);
-      }
-      frontier = std::move(next);
-    }
-    return std::nullopt;
-  };
-  const auto refine = [](ExportedNodeInfo& node, const std::string& module) {
-    if (within(module, node.path) && module.size() > node.path.size()) node.path = module;
-  };
-  for (auto& node : program.graph.nodes) {
-    const AttentionOp* attention = attention_op(node.op);
-    if (attention && attention->query_arg >= 0 &&
-        node.inputs.size() > static_cast<std::size_t>(std::max(attention->query_arg, attention->key_arg))) {
-      const auto q = owner(node.inputs[static_cast<std::size_t>(attention->query_arg)]);
-      const auto k = owner(node.inputs[static_cast<std::size_t>(attention->key_arg)]);
-      if (q && k) refine(node, common_ancestor(*q, *k));
-      continue;
-    }
-    // An operation on a parameter (a linear layer's weight) belongs to the
-    // parameter's module.
-    for (const auto& in : node.inputs) {
-      const auto p = parameter_of_value.find(in);
-      if (p == parameter_of_value.end()) continue;
-      refine(node, parent_of(p->second));
-      break;
-    }
-  }
-}
-
-// Python's json module writes infinities and NaN as bare words, which JSON
-// lacks: outside strings they become the strings "inf", "-inf" and "nan",
-// read back where a float is wanted.
-std::string standard_json(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  bool in_string = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      out += c;
-      if (c == '\\' && i + 1 < text.size()) out += text[++i];
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-      out += c;
-    } else if (text.compare(i, 9, "-Infinity") == 0) {
-      out += "\"-inf\"";
-      i += 8;
-    } else if (text.compare(i, 8, "Infinity") == 0) {
-      out += "\"inf\"";
-      i += 7;
-    } else if (text.compare(i, 3, "NaN") == 0) {
-      out += "\"nan\"";
-      i += 2;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-double float_of(const json& v) {
-  if (v.is_string()) {
-    const std::string text = v.get<std::string>();
-    if (text == "inf") return std::numeric_limits<double>::infinity();
-    if (text == "-inf") return -std::numeric_limits<double>::infinity();
-    if (text == "nan") return std::numeric_limits<double>::quiet_NaN();
-    throw std::invalid_argument("the float '" + text + "'");
-  }
-  return v.get<double>();
-}
 
 std::string describe(const at::Tensor& t) {
   std::string text = "Tensor [";

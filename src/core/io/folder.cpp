@@ -117,66 +117,99 @@ bool plain_name(const std::string& name) {
          name.find('\0') == std::string::npos;
 }
 
-Model read_index(const std::string& index_path, const FileLoader& load_file) {
+// An index: its JSON, its shards in natural order (each checked to be a
+// plain file name of its folder that is there), and each tensor's shard.
+struct Index {
+  json doc;
+  std::vector<std::string> shards;
+  std::map<std::string, std::string> shard_of;
+};
+
+Index parse_index(const std::string& index_path) {
   const auto source = open_file(index_path);
   if (source->size() > kMaxIndexBytes) throw bad_input(index_path, "the index is larger than any index of a checkpoint", "check the path");
   const std::string text = source->read_string(0, source->size());
   check_json_depth(text, index_path);
-  json index;
+  Index index;
   try {
-    index = json::parse(text);
+    index.doc = json::parse(text);
   } catch (const json::exception&) {
     throw bad_input(index_path, "the index is not valid JSON", "the file is damaged: download it again");
   }
-  if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
+  if (!index.doc.is_object() || !index.doc.contains("weight_map") || !index.doc["weight_map"].is_object()) {
     throw bad_input(index_path, "not an index of a sharded checkpoint (no weight_map object)",
                     "give a model.safetensors.index.json or pytorch_model.bin.index.json, or the folder");
   }
-  const std::string folder = folder_of(index_path);
   // Shards in the order the index first names them; each tensor's shard.
-  std::vector<std::string> shards;
-  std::map<std::string, std::string> shard_of;
-  for (const auto& [tensor, file] : index["weight_map"].items()) {
+  for (const auto& [tensor, file] : index.doc["weight_map"].items()) {
     if (!file.is_string() || !plain_name(file.get<std::string>())) {
       throw bad_input(index_path, "the index gives tensor '" + one_line(tensor) + "' a shard that is not a file name in its folder",
                       "the index is damaged or hostile");
     }
     const std::string name = file.get<std::string>();
-    if (std::find(shards.begin(), shards.end(), name) == shards.end()) shards.push_back(name);
-    shard_of[tensor] = name;
+    if (std::find(index.shards.begin(), index.shards.end(), name) == index.shards.end()) index.shards.push_back(name);
+    index.shard_of[tensor] = name;
   }
-  if (shards.empty()) throw bad_input(index_path, "the index names no tensors", "the index is damaged");
-  std::sort(shards.begin(), shards.end(), natural_less);
-  for (const auto& shard : shards) {
+  if (index.shards.empty()) throw bad_input(index_path, "the index names no tensors", "the index is damaged");
+  std::sort(index.shards.begin(), index.shards.end(), natural_less);
+  const std::string folder = folder_of(index_path);
+  for (const auto& shard : index.shards) {
     if (!exists(join(folder, shard))) {
       throw bad_input(index_path, "the index names the shard " + one_line(shard) + ", which is not in the folder",
                       "download the missing shard, or check that every shard is in " + folder);
     }
   }
+  return index;
+}
 
+// A shard is a file of the folder: a link that leads elsewhere is refused,
+// except into the blobs of a Hugging Face cache, where every file of a
+// snapshot is such a link. Neither a folder nor an index.
+void check_shard(const std::string& index_path, const std::string& shard, const std::string& shard_path,
+                 const std::string& real_folder, const std::string& repo) {
+  const std::string real = real_path(shard_path);
+  const auto inside = [&real](const std::string& dir) {
+    return !dir.empty() && real.substr(0, real.rfind('/')) == (dir == "/" ? "" : dir);
+  };
+  if (real.empty() || !(inside(real_folder) || (!repo.empty() && inside(repo + "/blobs")))) {
+    throw bad_input(index_path, "the shard " + one_line(shard) + " is a link that leads outside the folder",
+                    "copy the shard into the folder instead of linking to it");
+  }
+  if (is_dir(shard_path) || index_on_disk(shard_path)) {
+    throw bad_input(index_path, "the index names " + one_line(shard) + " as a shard, but it is a folder or an index",
+                    "the index is damaged or hostile");
+  }
+}
+
+// Every tensor the index names is in the shard it names.
+void check_shard_contents(const std::string& index_path, const Index& index,
+                          const std::map<std::string, std::string>& found_in) {
+  for (const auto& [tensor, shard] : index.shard_of) {
+    const auto found = found_in.find(tensor);
+    if (found == found_in.end()) {
+      throw bad_input(index_path, "the index puts the tensor " + one_line(tensor) + " in " + one_line(shard) + ", which lacks it",
+                      "the shard is damaged or from another version: download it again");
+    }
+    if (found->second != shard) {
+      throw bad_input(index_path, "the index puts the tensor " + one_line(tensor) + " in " + one_line(shard) + ", but it is in " +
+                                      one_line(found->second),
+                      "the index and shards are from different versions: download them again");
+    }
+  }
+}
+
+Model read_index(const std::string& index_path, const FileLoader& load_file) {
+  const Index index = parse_index(index_path);
+  const std::string folder = folder_of(index_path);
   Model model;
   model.path = index_path;
   std::map<std::string, std::string> found_in;  // tensor -> the shard it was found in
   std::set<std::string> formats;
   const std::string real_folder = real_path(folder.empty() ? "." : folder);
   const std::string repo = hub_cache_repo(folder.empty() ? "." : folder);
-  for (const auto& shard : shards) {
+  for (const auto& shard : index.shards) {
     const std::string shard_path = join(folder, shard);
-    // A shard is a file of the folder: a link that leads elsewhere is
-    // refused, except into the blobs of a Hugging Face cache, where every
-    // file of a snapshot is such a link.
-    const std::string real = real_path(shard_path);
-    const auto inside = [&real](const std::string& dir) {
-      return !dir.empty() && real.substr(0, real.rfind('/')) == (dir == "/" ? "" : dir);
-    };
-    if (real.empty() || !(inside(real_folder) || (!repo.empty() && inside(repo + "/blobs")))) {
-      throw bad_input(index_path, "the shard " + one_line(shard) + " is a link that leads outside the folder",
-                      "copy the shard into the folder instead of linking to it");
-    }
-    if (is_dir(shard_path) || index_on_disk(shard_path)) {
-      throw bad_input(index_path, "the index names " + one_line(shard) + " as a shard, but it is a folder or an index",
-                      "the index is damaged or hostile");
-    }
+    check_shard(index_path, shard, shard_path, real_folder, repo);
     Model part = load_file(shard_path);
     if (part.runnable()) {
       throw bad_input(shard_path, "a shard holds a runnable model (" + part.format + "), not tensors",
@@ -195,24 +228,13 @@ Model read_index(const std::string& index_path, const FileLoader& load_file) {
     for (auto& [key, value] : part.metadata) model.metadata.emplace_back(shard + ": " + key, std::move(value));
     model.files.push_back(shard_path);
   }
-  for (const auto& [tensor, shard] : shard_of) {
-    const auto found = found_in.find(tensor);
-    if (found == found_in.end()) {
-      throw bad_input(index_path, "the index puts the tensor " + one_line(tensor) + " in " + one_line(shard) + ", which lacks it",
-                      "the shard is damaged or from another version: download it again");
-    }
-    if (found->second != shard) {
-      throw bad_input(index_path, "the index puts the tensor " + one_line(tensor) + " in " + one_line(shard) + ", but it is in " +
-                                      one_line(found->second),
-                      "the index and shards are from different versions: download them again");
-    }
-  }
+  check_shard_contents(index_path, index, found_in);
   std::stable_sort(model.tensors.begin(), model.tensors.end(),
                    [](const NamedTensor& a, const NamedTensor& b) { return natural_less(a.name, b.name); });
-  model.format = (formats.size() == 1 ? *formats.begin() : "mixed") + ", " + std::to_string(shards.size()) +
-                 (shards.size() == 1 ? " shard" : " shards");
-  if (index.contains("metadata") && index["metadata"].is_object()) {
-    for (const auto& [key, value] : index["metadata"].items()) {
+  model.format = (formats.size() == 1 ? *formats.begin() : "mixed") + ", " + std::to_string(index.shards.size()) +
+                 (index.shards.size() == 1 ? " shard" : " shards");
+  if (index.doc.contains("metadata") && index.doc["metadata"].is_object()) {
+    for (const auto& [key, value] : index.doc["metadata"].items()) {
       model.metadata.emplace_back(key, one_line(value.is_string() ? value.get<std::string>() : value.dump()));
     }
   }

@@ -13,6 +13,7 @@
 #include "pevis/base/error.h"
 #include "pevis/base/memory.h"
 #include "pevis/operators/added_ops.h"
+#include "pevis/output/data_files.h"
 
 namespace pevis {
 namespace {
@@ -142,6 +143,17 @@ void check_torchscript_sources(const ZipArchive& zip, const std::string& path) {
                   "the TorchScript code in " + record +
                       " defines __setstate__, which LibTorch runs while loading the file, before pevis could check it",
                   "pevis does not load such files; save the weights with torch.save(model.state_dict(), path) to see them");
+  }
+}
+
+void write_torchscript(const Model& model, const std::string& name, const std::string& file) {
+  if (!model.module) {
+    throw bad_input(name, "a " + model.format + " file has no module to export", "export a built-in or a TorchScript model");
+  }
+  try {
+    write_via_temporary(file, [&](const std::string& temp) { model.module->save(temp); });
+  } catch (const Error&) {
+    throw output_error(file, "cannot write the archive", "check that the folder exists and is writable");
   }
 }
 

@@ -1,27 +1,17 @@
 #include "pevis/plot/gnuplot.h"
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <gnuplot-iostream.h>
 #include <limits>
 #include <memory>
 #include <sstream>
 
 #include "pevis/base/error.h"
 #include "pevis/base/utf8.h"
-
-extern char** environ;
+#include "pevis/base/text.h"
 
 namespace pevis::plot {
 
@@ -57,11 +47,7 @@ namespace {
 // The characters of a text-terminal heatmap, from the lowest value to the highest.
 constexpr const char* kShadeRamp = " .:-=+*#%@";
 
-std::string num(double value) {
-  char buffer[40];
-  std::snprintf(buffer, sizeof buffer, "%.9g", value);
-  return buffer;
-}
+std::string num(double value) { return number_text("%.9g", value); }
 
 std::string palette_commands(Palette palette) {
   const auto defined = [](std::initializer_list<const char*> colours) {
@@ -158,6 +144,48 @@ double digits_of(double a, double b) {
   return widest < 10 ? 1 : std::floor(std::log10(widest)) + 1;
 }
 
+// The room a panel leaves around its plot area, in pixels (character cells
+// count 10 wide on the text terminal): axis titles, tic labels, colour bar, key.
+struct Margins {
+  double left, right, top, bottom;
+};
+
+Margins panel_margins(const Panel& panel, bool text) {
+  const auto* heat = std::get_if<Heatmap>(&panel.content);
+  const double char_w = text ? 10 : 7.5;
+  Margins m{text ? 80.0 : (panel.y_title.empty() ? 60.0 : 95.0), 20, panel.title.empty() ? 12.0 : 30.0,
+            text ? (panel.x_title.empty() ? 60.0 : 80.0) : (panel.x_title.empty() ? 40.0 : 64.0)};
+  if (heat) {
+    m.right = text ? 20 : 140;
+    if (heat->label_rows) {
+      m.left = std::max(m.left, 30 + char_w * longest_label(heat->matrix.row_labels));
+    } else if (!text) {
+      // Numeric tics: room for the widest number, then the axis title.
+      const double digits = digits_of(heat->row_first, heat->row_first + heat->matrix.rows);
+      m.left = std::max(m.left, (panel.y_title.empty() ? 30 : 55) + char_w * (digits + 1));
+    }
+    if (heat->label_cols) {
+      m.bottom = std::max(m.bottom, (panel.x_title.empty() ? 30 : 60) + char_w * longest_label(heat->matrix.col_labels));
+    }
+  }
+  if (has_key(panel)) {
+    // Room for the key's longest title beside its sample line.
+    std::vector<std::string> titles;
+    for (const auto& series : std::get<XYPlot>(panel.content).series) titles.push_back(series.title);
+    m.right = std::max(text ? 120.0 : 150.0, (text ? 100 : 70) + char_w * longest_label(titles));
+  }
+  const auto* box = std::get_if<BoxPlot>(&panel.content);
+  const auto* xy = std::get_if<XYPlot>(&panel.content);
+  const std::vector<std::string>* x_labels = box ? &box->labels : xy && !xy->x_labels.empty() ? &xy->x_labels : nullptr;
+  if (x_labels) m.bottom = std::max(m.bottom, (panel.x_title.empty() ? 30 : 50) + 0.75 * char_w * longest_label(*x_labels));
+  if (heat && heat->compact) {
+    m.left = m.right = m.bottom = text ? 1 : 3;
+    m.top = panel.title.empty() ? 3 : (text ? 20 : 18);
+  }
+  if (text) m.top += 10;
+  return m;
+}
+
 Layout layout_panel(const Figure& figure, std::size_t index, bool text, int note_lines) {
   const double w = std::max(figure.size.width, 1), h = std::max(figure.size.height, 1);
   const int columns = std::max(1, std::min<int>(figure.columns, static_cast<int>(figure.panels.size())));
@@ -166,46 +194,15 @@ Layout layout_panel(const Figure& figure, std::size_t index, bool text, int note
   const double note_band = note_lines * (text ? 20 : 18) + (note_lines ? 8 : 0);
   const double cell_w = w / columns, cell_h = (h - title_band - note_band) / rows;
   const double x0 = (index % columns) * cell_w, y0 = title_band + (index / columns) * cell_h;
-
   const Panel& panel = figure.panels[index];
   const auto* heat = std::get_if<Heatmap>(&panel.content);
-  const double char_w = text ? 10 : 7.5;
-  double left = text ? 80 : (panel.y_title.empty() ? 60 : 95), right = 20, top = panel.title.empty() ? 12 : 30,
-         bottom = text ? (panel.x_title.empty() ? 60 : 80) : (panel.x_title.empty() ? 40 : 64);
-  if (heat) {
-    right = text ? 20 : 140;
-    if (heat->label_rows) {
-      left = std::max(left, 30 + char_w * longest_label(heat->matrix.row_labels));
-    } else if (!text) {
-      // Numeric tics: room for the widest number, then the axis title.
-      const double digits = digits_of(heat->row_first, heat->row_first + heat->matrix.rows);
-      left = std::max(left, (panel.y_title.empty() ? 30 : 55) + char_w * (digits + 1));
-    }
-    if (heat->label_cols) {
-      bottom = std::max(bottom, (panel.x_title.empty() ? 30 : 60) + char_w * longest_label(heat->matrix.col_labels));
-    }
-  }
-  if (has_key(panel)) {
-    // Room for the key's longest title beside its sample line.
-    std::vector<std::string> titles;
-    for (const auto& series : std::get<XYPlot>(panel.content).series) titles.push_back(series.title);
-    right = std::max(text ? 120.0 : 150.0, (text ? 100 : 70) + char_w * longest_label(titles));
-  }
-  const auto* box = std::get_if<BoxPlot>(&panel.content);
-  const auto* xy = std::get_if<XYPlot>(&panel.content);
-  const std::vector<std::string>* x_labels = box ? &box->labels : xy && !xy->x_labels.empty() ? &xy->x_labels : nullptr;
-  if (x_labels) bottom = std::max(bottom, (panel.x_title.empty() ? 30 : 50) + 0.75 * char_w * longest_label(*x_labels));
-  if (heat && heat->compact) {
-    left = right = bottom = text ? 1 : 3;
-    top = panel.title.empty() ? 3 : (text ? 20 : 18);
-  }
-  if (text) top += 10;
+  const Margins m = panel_margins(panel, text);
 
   Layout layout;
-  layout.left = (x0 + left) / w;
-  layout.right = (x0 + cell_w - right) / w;
-  layout.top = 1 - (y0 + top) / h;
-  layout.bottom = 1 - (y0 + cell_h - bottom) / h;
+  layout.left = (x0 + m.left) / w;
+  layout.right = (x0 + cell_w - m.right) / w;
+  layout.top = 1 - (y0 + m.top) / h;
+  layout.bottom = 1 - (y0 + cell_h - m.bottom) / h;
   if (layout.right <= layout.left) layout.right = std::min(1.0, layout.left + 0.01);
   if (layout.top <= layout.bottom) layout.top = std::min(1.0, layout.bottom + 0.01);
   if (heat && heat->square_cells && !text && heat->matrix.rows > 0 && heat->matrix.cols > 0) {
@@ -421,16 +418,23 @@ bool blank(const Panel& panel) {
 
 }  // namespace
 
-Script render(const Figure& figure, const Target& target) {
-  const bool text = target.format == Format::kText;
-  const std::size_t n = figure.panels.size();
+namespace {
 
-  // Notes at the bottom say when heatmaps were reduced and, on the text
-  // terminal, what the shades mean. Their band shrinks the plot areas, so the
-  // layout is made once without it, to learn whether reduction is needed.
+// What a figure's panels draw: each panel's place, each heatmap's matrix as
+// reduced to its pixels, and the notes at the bottom (the figure's own, when
+// heatmaps were reduced and, on the text terminal, what the shades mean).
+struct Plan {
+  std::vector<Layout> layouts;
+  std::vector<LabeledMatrix> drawn;
+  std::vector<std::string> notes;
+};
+
+// The notes' band shrinks the plot areas, so the layout is made once without
+// it, to learn whether reduction is needed.
+int note_lines(const Figure& figure, bool text) {
   std::size_t heatmaps = 0;
   bool any_reduced = false;
-  for (std::size_t i = 0; i < n; ++i) {
+  for (std::size_t i = 0; i < figure.panels.size(); ++i) {
     if (blank(figure.panels[i])) continue;
     if (const auto* heat = std::get_if<Heatmap>(&figure.panels[i].content)) {
       const Layout layout = layout_panel(figure, i, text, 0);
@@ -440,57 +444,64 @@ Script render(const Figure& figure, const Target& target) {
                     heat->matrix.cols > static_cast<std::size_t>(layout.plot_w);
     }
   }
-  const int note_lines =
-      (any_reduced ? 1 : 0) + (text && heatmaps > 0 ? 1 : 0) + static_cast<int>(figure.notes.size());
-  std::vector<Layout> layouts;
-  std::vector<LabeledMatrix> drawn(n);
+  return (any_reduced ? 1 : 0) + (text && heatmaps > 0 ? 1 : 0) + static_cast<int>(figure.notes.size());
+}
+
+Plan plan_figure(const Figure& figure, const Target& target) {
+  const bool text = target.format == Format::kText;
+  const std::size_t n = figure.panels.size();
+  const int lines = note_lines(figure, text);
+  Plan plan;
+  plan.drawn.resize(n);
   std::vector<std::string> reduced;
+  std::size_t heatmaps = 0;
   std::pair<double, double> shade_range{0, 1};
   for (std::size_t i = 0; i < n; ++i) {
-    layouts.push_back(layout_panel(figure, i, text, note_lines));
+    plan.layouts.push_back(layout_panel(figure, i, text, lines));
     if (blank(figure.panels[i])) continue;
     if (const auto* heat = std::get_if<Heatmap>(&figure.panels[i].content)) {
-      drawn[i] = drawn_matrix(*heat, layouts[i]);
+      ++heatmaps;
+      LabeledMatrix& drawn = plan.drawn[i];
+      drawn = drawn_matrix(*heat, plan.layouts[i]);
       const std::size_t full_rows = heat->full_rows ? heat->full_rows : heat->matrix.rows;
       const std::size_t full_cols = heat->full_cols ? heat->full_cols : heat->matrix.cols;
-      if (drawn[i].rows != full_rows || drawn[i].cols != full_cols) {
+      if (drawn.rows != full_rows || drawn.cols != full_cols) {
         reduced.push_back(std::to_string(full_rows) + "x" + std::to_string(full_cols) + " to " +
-                          std::to_string(drawn[i].rows) + "x" + std::to_string(drawn[i].cols));
+                          std::to_string(drawn.rows) + "x" + std::to_string(drawn.cols));
       }
       shade_range = value_range(*heat, figure.palette);
     }
   }
-  std::vector<std::string> notes(figure.notes);
+  plan.notes = figure.notes;
   if (reduced.size() == 1) {
-    notes.push_back("drawn box-averaged from " + reduced[0] + " cells to fit" +
-                    (target.data_written ? "; the data file has every value" : ""));
+    plan.notes.push_back("drawn box-averaged from " + reduced[0] + " cells to fit" +
+                         (target.data_written ? "; the data file has every value" : ""));
   } else if (!reduced.empty()) {
-    notes.push_back(std::string("heatmaps drawn box-averaged to fit") +
-                    (target.data_written ? "; the data files have every value" : ""));
+    plan.notes.push_back(std::string("heatmaps drawn box-averaged to fit") +
+                         (target.data_written ? "; the data files have every value" : ""));
   }
   if (text && heatmaps > 0) {
-    notes.push_back("shades '" + std::string(kShadeRamp) + "' run from " +
-                    (heatmaps > 1 ? "low to high in each panel"
-                                  : num(shade_range.first) + " to " + num(shade_range.second)));
+    plan.notes.push_back("shades '" + std::string(kShadeRamp) + "' run from " +
+                         (heatmaps > 1 ? "low to high in each panel"
+                                       : num(shade_range.first) + " to " + num(shade_range.second)));
   }
+  return plan;
+}
 
-  // Without nofpe_trap gnuplot re-arms a signal handler (two system calls)
-  // for every value it reads through a `using` expression.
-  Script script;
-  script.preamble = "# A pevis figure: run it with gnuplot in the folder that holds it.\n"
-                    "reset session\nset encoding utf8\nset datafile nofpe_trap\n" +
-                    terminal_commands(figure, target);
-  const bool binary = !text && !target.binary_prefix.empty();
-  std::vector<std::string> binary_files(n);
+// The panels' data: datablocks in the script, or binary files beside it for
+// heatmaps (`binary_files` gets their names).
+std::string panel_data(const Figure& figure, const Plan& plan, const Target& target, Script& script,
+                       std::vector<std::string>& binary_files) {
+  const bool binary = target.format != Format::kText && !target.binary_prefix.empty();
   std::ostringstream out;
-  for (std::size_t i = 0; i < n; ++i) {
+  for (std::size_t i = 0; i < figure.panels.size(); ++i) {
     const Panel& panel = figure.panels[i];
     if (blank(panel)) continue;
     if (std::holds_alternative<Heatmap>(panel.content) && binary) {
       binary_files[i] = target.binary_prefix + "-" + std::to_string(i) + ".bin";
-      script.files.push_back({binary_files[i], binary_matrix(drawn[i])});
+      script.files.push_back({binary_files[i], binary_matrix(plan.drawn[i])});
     } else if (std::holds_alternative<Heatmap>(panel.content)) {
-      write_matrix_block(out, datablock_name(i, 0), drawn[i]);
+      write_matrix_block(out, datablock_name(i, 0), plan.drawn[i]);
     } else if (const auto* box = std::get_if<BoxPlot>(&panel.content)) {
       out << datablock_name(i, 0) << " << EOD\n";
       const auto value = [](double v) { return std::isfinite(v) ? num(v) : std::string("NaN"); };
@@ -513,9 +524,61 @@ Script render(const Figure& figure, const Target& target) {
       }
     }
   }
+  return out.str();
+}
 
-  script.data = out.str();
-  out.str("");
+// One panel's commands: its margins, titles, the figure's notes (with the
+// first panel drawn), and what it draws.
+void write_panel(std::ostringstream& out, const Figure& figure, const Plan& plan, std::size_t i, bool first, bool text,
+                 const std::string& binary_file) {
+  const Panel& panel = figure.panels[i];
+  const Layout& layout = plan.layouts[i];
+  const double width = std::max(figure.size.width, 1);
+  out << "# panel " << i << "\nreset\n";
+  out << palette_commands(figure.palette);
+  out << "set lmargin at screen " << num(layout.left) << "\nset rmargin at screen " << num(layout.right)
+      << "\nset tmargin at screen " << num(layout.top) << "\nset bmargin at screen " << num(layout.bottom) << "\n";
+  if (!panel.title.empty()) {
+    const auto* heat = std::get_if<Heatmap>(&panel.content);
+    const double panel_px = (layout.right - layout.left) * width + (heat && !heat->compact ? 140 : 0);
+    const double char_px = text ? 10 : heat && heat->compact ? 6.5 : 7.5;
+    out << "set title " << quote(fitted(panel.title, panel_px / char_px))
+        << (heat && heat->compact && !text ? " font ',9' offset 0,-0.6" : "") << "\n";
+  }
+  if (!panel.x_title.empty()) out << "set xlabel " << quote(panel.x_title) << "\n";
+  if (!panel.y_title.empty()) out << "set ylabel " << quote(panel.y_title) << "\n";
+  if (first) {
+    const auto& notes = plan.notes;
+    const double h = std::max(figure.size.height, 1), line = text ? 20 : 18;
+    for (std::size_t k = 0; k < notes.size(); ++k) {
+      out << "set label " << 1000 + k << " " << quote(notes[k]) << " at screen 0.01, screen "
+          << num((8 + line * (notes.size() - k - 0.5)) / h) << " left\n";
+    }
+  }
+  if (const auto* heat = std::get_if<Heatmap>(&panel.content)) {
+    write_heatmap_panel(out, figure, i, *heat, plan.drawn[i], layout, text, binary_file);
+  } else if (const auto* box = std::get_if<BoxPlot>(&panel.content)) {
+    write_box_panel(out, i, *box, layout, text);
+  } else {
+    write_xy_panel(out, figure, i, std::get<XYPlot>(panel.content), layout, text);
+  }
+}
+
+}  // namespace
+
+Script render(const Figure& figure, const Target& target) {
+  const bool text = target.format == Format::kText;
+  const std::size_t n = figure.panels.size();
+  const Plan plan = plan_figure(figure, target);
+  // Without nofpe_trap gnuplot re-arms a signal handler (two system calls)
+  // for every value it reads through a `using` expression.
+  Script script;
+  script.preamble = "# A pevis figure: run it with gnuplot in the folder that holds it.\n"
+                    "reset session\nset encoding utf8\nset datafile nofpe_trap\n" +
+                    terminal_commands(figure, target);
+  std::vector<std::string> binary_files(n);
+  script.data = panel_data(figure, plan, target, script, binary_files);
+  std::ostringstream out;
   out << "set multiplot";
   // A title's characters are up to 11 pixels wide at 15 points, 7 at 11.
   const double width = std::max(figure.size.width, 1);
@@ -526,39 +589,11 @@ Script render(const Figure& figure, const Target& target) {
   std::size_t first_drawn = 0;  // the notes are set with the first panel drawn
   while (first_drawn + 1 < n && blank(figure.panels[first_drawn])) ++first_drawn;
   for (std::size_t i = 0; i < n; ++i) {
-    const Panel& panel = figure.panels[i];
-    const Layout& layout = layouts[i];
-    if (blank(panel)) {
+    if (blank(figure.panels[i])) {
       out << "# panel " << i << ": empty\n";
       continue;
     }
-    out << "# panel " << i << "\nreset\n";
-    out << palette_commands(figure.palette);
-    out << "set lmargin at screen " << num(layout.left) << "\nset rmargin at screen " << num(layout.right)
-        << "\nset tmargin at screen " << num(layout.top) << "\nset bmargin at screen " << num(layout.bottom) << "\n";
-    if (!panel.title.empty()) {
-      const auto* heat = std::get_if<Heatmap>(&panel.content);
-      const double panel_px = (layout.right - layout.left) * width + (heat && !heat->compact ? 140 : 0);
-      const double char_px = text ? 10 : heat && heat->compact ? 6.5 : 7.5;
-      out << "set title " << quote(fitted(panel.title, panel_px / char_px))
-          << (heat && heat->compact && !text ? " font ',9' offset 0,-0.6" : "") << "\n";
-    }
-    if (!panel.x_title.empty()) out << "set xlabel " << quote(panel.x_title) << "\n";
-    if (!panel.y_title.empty()) out << "set ylabel " << quote(panel.y_title) << "\n";
-    if (i == first_drawn) {
-      const double h = std::max(figure.size.height, 1), line = text ? 20 : 18;
-      for (std::size_t k = 0; k < notes.size(); ++k) {
-        out << "set label " << 1000 + k << " " << quote(notes[k]) << " at screen 0.01, screen "
-            << num((8 + line * (notes.size() - k - 0.5)) / h) << " left\n";
-      }
-    }
-    if (const auto* heat = std::get_if<Heatmap>(&panel.content)) {
-      write_heatmap_panel(out, figure, i, *heat, drawn[i], layout, text, binary_files[i]);
-    } else if (const auto* box = std::get_if<BoxPlot>(&panel.content)) {
-      write_box_panel(out, i, *box, layout, text);
-    } else {
-      write_xy_panel(out, figure, i, std::get<XYPlot>(panel.content), layout, text);
-    }
+    write_panel(out, figure, plan, i, i == first_drawn, text, binary_files[i]);
   }
   out << "unset multiplot\nunset output\n";
   script.body = out.str();
@@ -566,123 +601,5 @@ Script render(const Figure& figure, const Target& target) {
 }
 
 std::string render_script(const Figure& figure, const Target& target) { return render(figure, target).text(); }
-
-// ---------------------------------------------------------------- running
-
-std::string find_gnuplot() {
-  const char* path = std::getenv("PATH");
-  if (!path) return {};
-  std::stringstream dirs(path);
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    if (dir.empty()) continue;
-    const std::string candidate = dir + "/gnuplot";
-    struct stat info {};
-    if (::stat(candidate.c_str(), &info) == 0 && S_ISREG(info.st_mode) && ::access(candidate.c_str(), X_OK) == 0) {
-      return candidate;
-    }
-  }
-  return {};
-}
-
-namespace {
-
-// The first line of gnuplot's complaints that says what went wrong (it echoes
-// the command and a caret line first, and may warn before it fails).
-std::string first_error_line(const std::string& messages) {
-  std::stringstream lines(messages);
-  std::string line, fallback;
-  while (std::getline(lines, line)) {
-    const auto begin = line.find_first_not_of(" \t\r^");
-    if (begin == std::string::npos) continue;
-    line = line.substr(begin);
-    if (line.rfind("gnuplot>", 0) == 0) continue;
-    if (line.find("warning:") != std::string::npos) {
-      if (fallback.empty()) fallback = line;
-      continue;
-    }
-    return line.substr(0, 200);
-  }
-  return fallback.empty() ? "gnuplot exited with an error" : fallback.substr(0, 200);
-}
-
-std::string read_all(std::FILE* file) {
-  std::string text;
-  std::rewind(file);
-  char buffer[4096];
-  std::size_t got;
-  while ((got = std::fread(buffer, 1, sizeof buffer, file)) > 0 && text.size() < (1 << 20)) text.append(buffer, got);
-  return text;
-}
-
-}  // namespace
-
-void run_gnuplot(const std::string& script, const std::string& work_dir, int stdout_fd) {
-  const std::string executable = find_gnuplot();
-  if (executable.empty()) {
-    throw output_error("gnuplot", "not found on PATH, so no figure was drawn",
-                       "install it with 'apt-get install gnuplot-nox', or pass --format none");
-  }
-  // gnuplot's messages go to a file in memory: a confined pevis may write
-  // nothing outside its output folder, not even a temporary file.
-  const int messages_fd = ::memfd_create("gnuplot-messages", MFD_CLOEXEC);
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> messages(messages_fd < 0 ? nullptr : ::fdopen(messages_fd, "w+"),
-                                                           &std::fclose);
-  if (messages_fd >= 0 && !messages) ::close(messages_fd);
-  int pipe_fds[2];
-  if (!messages || ::pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    throw output_error("gnuplot", std::string("cannot start it: ") + std::strerror(errno));
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[0], 0);
-  posix_spawn_file_actions_adddup2(&actions, stdout_fd, 1);
-  posix_spawn_file_actions_adddup2(&actions, fileno(messages.get()), 2);
-  posix_spawn_file_actions_addchdir_np(&actions, work_dir.c_str());
-  char name[] = "gnuplot";
-  char* argv[] = {name, nullptr};
-  pid_t pid = 0;
-  const int spawned = ::posix_spawn(&pid, executable.c_str(), &actions, nullptr, argv, environ);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(pipe_fds[0]);
-  if (spawned != 0) {
-    ::close(pipe_fds[1]);
-    throw output_error("gnuplot", std::string("cannot start ") + executable + ": " + std::strerror(spawned));
-  }
-
-  bool write_failed = false;
-  {  // a gnuplot that dies early must give an error, not end pevis
-    const IgnoreSigpipe quiet;
-    if (std::FILE* stream = ::fdopen(pipe_fds[1], "w")) {
-      try {
-        Gnuplot gp(stream);  // closes the stream when it goes
-        gp << script << "\nexit\n";
-        gp.flush();
-        write_failed = !gp;
-      } catch (const std::exception&) {
-        write_failed = true;
-      }
-    } else {
-      ::close(pipe_fds[1]);
-      write_failed = true;
-    }
-  }
-
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || write_failed) {
-    throw output_error("gnuplot", "drawing failed: " + one_line(first_error_line(read_all(messages.get()))),
-                       "keep the script with --script and run it with gnuplot to see more");
-  }
-}
-
-IgnoreSigpipe::IgnoreSigpipe() {
-  struct sigaction ignore {};
-  ignore.sa_handler = SIG_IGN;
-  ::sigaction(SIGPIPE, &ignore, &previous_);
-}
-
-IgnoreSigpipe::~IgnoreSigpipe() { ::sigaction(SIGPIPE, &previous_, nullptr); }
 
 }  // namespace pevis::plot

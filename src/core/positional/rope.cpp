@@ -11,6 +11,7 @@
 #include "pevis/base/archive.h"
 #include "pevis/base/error.h"
 #include "pevis/base/json_depth.h"
+#include "pevis/base/text.h"
 
 namespace pevis {
 namespace {
@@ -67,11 +68,7 @@ double clamp01(double v) { return std::min(1.0, std::max(0.0, v)); }
 
 }  // namespace
 
-std::string number_text(double value) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%.10g", value);
-  return buffer;
-}
+std::string number_text(double value) { return number_text("%.10g", value); }
 
 std::string describe_rope(const RopeSpec& spec) {
   std::string text = "rope, d_head " + std::to_string(spec.d_head) + ", base " + number_text(spec.base);
@@ -220,6 +217,82 @@ std::vector<double> rope_decay(const std::vector<double>& inv_freq, double atten
   return out;
 }
 
+namespace {
+
+// Reads numbers of a config.json, refusing values of the wrong kind.
+struct ConfigReader {
+  const std::string& path;
+
+  std::optional<double> number(const json& object, const char* key, const std::string& where) const {
+    if (!object.contains(key) || object[key].is_null()) return std::nullopt;
+    if (!object[key].is_number()) throw bad_input(path, where + key + " is not a number");
+    return object[key].get<double>();
+  }
+
+  std::optional<std::int64_t> whole(const json& object, const char* key, const std::string& where) const {
+    const auto v = number(object, key, where);
+    if (!v) return std::nullopt;
+    if (*v != std::floor(*v) || *v <= 0 || *v > 1e12) throw bad_input(path, where + key + " is not a positive whole number");
+    return static_cast<std::int64_t>(*v);
+  }
+};
+
+// The config's rope_scaling object, into `spec`.
+void read_rope_scaling(const ConfigReader& reader, const json& scaling, RopeSpec& spec) {
+  if (!scaling.is_object()) throw bad_input(reader.path, "rope_scaling is not an object");
+  std::string type;
+  for (const char* key : {"rope_type", "type"}) {
+    if (scaling.contains(key) && scaling[key].is_string()) {
+      type = scaling[key].get<std::string>();
+      break;
+    }
+  }
+  const std::string where = "rope_scaling.";
+  if (type == "default" || type.empty()) {
+    spec.scaling = RopeScaling::kNone;
+  } else if (type == "linear") {
+    spec.scaling = RopeScaling::kLinear;
+  } else if (type == "yarn") {
+    spec.scaling = RopeScaling::kYarn;
+  } else if (type == "llama3") {
+    spec.scaling = RopeScaling::kLlama3;
+  } else if (type == "dynamic") {
+    throw bad_input(reader.path, "rope_scaling type 'dynamic' changes the base with each sequence's length",
+                    "draw the static NTK-aware scaling with --kind rope --scaling ntk --factor F");
+  } else {
+    throw bad_input(reader.path, "pevis does not compute the rope_scaling type '" + one_line(type) + "'",
+                    "it computes linear, ntk (static), yarn and llama3");
+  }
+  if (spec.scaling != RopeScaling::kNone) {
+    spec.factor = reader.number(scaling, "factor", where).value_or(1.0);
+    spec.original_max_position_embeddings = reader.whole(scaling, "original_max_position_embeddings", where);
+    if (spec.scaling == RopeScaling::kYarn && !spec.original_max_position_embeddings) {
+      // Hugging Face takes the config's context as the original one for YaRN.
+      spec.original_max_position_embeddings = spec.max_len;
+    }
+    spec.beta_fast = reader.number(scaling, "beta_fast", where).value_or(32.0);
+    spec.beta_slow = reader.number(scaling, "beta_slow", where).value_or(1.0);
+    spec.low_freq_factor = reader.number(scaling, "low_freq_factor", where).value_or(1.0);
+    spec.high_freq_factor = reader.number(scaling, "high_freq_factor", where).value_or(4.0);
+    spec.attention_factor = reader.number(scaling, "attention_factor", where);
+    const auto mscale = reader.number(scaling, "mscale", where), mscale_all_dim = reader.number(scaling, "mscale_all_dim", where);
+    if (spec.scaling == RopeScaling::kYarn && !spec.attention_factor && mscale && mscale_all_dim && spec.factor > 1) {
+      // DeepSeek's variant: the ratio of two such factors.
+      const double ln = std::log(spec.factor);
+      spec.attention_factor = (0.1 * *mscale * ln + 1) / (0.1 * *mscale_all_dim * ln + 1);
+    }
+    if (spec.original_max_position_embeddings) {
+      // The figures cover the extended context.
+      const double extended = static_cast<double>(*spec.original_max_position_embeddings) * spec.factor;
+      if (extended > static_cast<double>(spec.max_len) && extended < 1e12) {
+        spec.max_len = static_cast<std::int64_t>(std::llround(extended));
+      }
+    }
+  }
+}
+
+}  // namespace
+
 RopeSpec rope_from_config(const std::string& text, const std::string& path) {
   check_json_depth(text, path);
   json config;
@@ -229,86 +302,23 @@ RopeSpec rope_from_config(const std::string& text, const std::string& path) {
     throw bad_input(path, "not valid JSON", "give a model's config.json");
   }
   if (!config.is_object()) throw bad_input(path, "not a JSON object", "give a model's config.json");
-  const auto number = [&](const json& object, const char* key, const std::string& where) -> std::optional<double> {
-    if (!object.contains(key) || object[key].is_null()) return std::nullopt;
-    if (!object[key].is_number()) throw bad_input(path, where + key + " is not a number");
-    return object[key].get<double>();
-  };
-  const auto whole = [&](const json& object, const char* key, const std::string& where) -> std::optional<std::int64_t> {
-    const auto v = number(object, key, where);
-    if (!v) return std::nullopt;
-    if (*v != std::floor(*v) || *v <= 0 || *v > 1e12) throw bad_input(path, where + key + " is not a positive whole number");
-    return static_cast<std::int64_t>(*v);
-  };
+  const ConfigReader reader{path};
   RopeSpec spec;
-  spec.base = number(config, "rope_theta", "").value_or(10000.0);
-  std::optional<std::int64_t> head_dim = whole(config, "head_dim", "");
+  spec.base = reader.number(config, "rope_theta", "").value_or(10000.0);
+  std::optional<std::int64_t> head_dim = reader.whole(config, "head_dim", "");
   if (!head_dim) {
-    const auto hidden = whole(config, "hidden_size", ""), heads = whole(config, "num_attention_heads", "");
+    const auto hidden = reader.whole(config, "hidden_size", ""), heads = reader.whole(config, "num_attention_heads", "");
     if (!hidden || !heads) {
       throw bad_input(path, "it gives neither head_dim nor hidden_size and num_attention_heads",
                       "give the width with --d-head");
     }
     head_dim = *hidden / *heads;
   }
-  const double partial = number(config, "partial_rotary_factor", "").value_or(1.0);
+  const double partial = reader.number(config, "partial_rotary_factor", "").value_or(1.0);
   if (!(partial > 0 && partial <= 1)) throw bad_input(path, "partial_rotary_factor must be in (0, 1]");
   spec.d_head = static_cast<std::int64_t>(static_cast<double>(*head_dim) * partial);
-  spec.max_len = whole(config, "max_position_embeddings", "").value_or(4096);
-
-  if (config.contains("rope_scaling") && !config["rope_scaling"].is_null()) {
-    const json& scaling = config["rope_scaling"];
-    if (!scaling.is_object()) throw bad_input(path, "rope_scaling is not an object");
-    std::string type;
-    for (const char* key : {"rope_type", "type"}) {
-      if (scaling.contains(key) && scaling[key].is_string()) {
-        type = scaling[key].get<std::string>();
-        break;
-      }
-    }
-    const std::string where = "rope_scaling.";
-    if (type == "default" || type.empty()) {
-      spec.scaling = RopeScaling::kNone;
-    } else if (type == "linear") {
-      spec.scaling = RopeScaling::kLinear;
-    } else if (type == "yarn") {
-      spec.scaling = RopeScaling::kYarn;
-    } else if (type == "llama3") {
-      spec.scaling = RopeScaling::kLlama3;
-    } else if (type == "dynamic") {
-      throw bad_input(path, "rope_scaling type 'dynamic' changes the base with each sequence's length",
-                      "draw the static NTK-aware scaling with --kind rope --scaling ntk --factor F");
-    } else {
-      throw bad_input(path, "pevis does not compute the rope_scaling type '" + one_line(type) + "'",
-                      "it computes linear, ntk (static), yarn and llama3");
-    }
-    if (spec.scaling != RopeScaling::kNone) {
-      spec.factor = number(scaling, "factor", where).value_or(1.0);
-      spec.original_max_position_embeddings = whole(scaling, "original_max_position_embeddings", where);
-      if (spec.scaling == RopeScaling::kYarn && !spec.original_max_position_embeddings) {
-        // Hugging Face takes the config's context as the original one for YaRN.
-        spec.original_max_position_embeddings = spec.max_len;
-      }
-      spec.beta_fast = number(scaling, "beta_fast", where).value_or(32.0);
-      spec.beta_slow = number(scaling, "beta_slow", where).value_or(1.0);
-      spec.low_freq_factor = number(scaling, "low_freq_factor", where).value_or(1.0);
-      spec.high_freq_factor = number(scaling, "high_freq_factor", where).value_or(4.0);
-      spec.attention_factor = number(scaling, "attention_factor", where);
-      const auto mscale = number(scaling, "mscale", where), mscale_all_dim = number(scaling, "mscale_all_dim", where);
-      if (spec.scaling == RopeScaling::kYarn && !spec.attention_factor && mscale && mscale_all_dim && spec.factor > 1) {
-        // DeepSeek's variant: the ratio of two such factors.
-        const double ln = std::log(spec.factor);
-        spec.attention_factor = (0.1 * *mscale * ln + 1) / (0.1 * *mscale_all_dim * ln + 1);
-      }
-      if (spec.original_max_position_embeddings) {
-        // The figures cover the extended context.
-        const double extended = static_cast<double>(*spec.original_max_position_embeddings) * spec.factor;
-        if (extended > static_cast<double>(spec.max_len) && extended < 1e12) {
-          spec.max_len = static_cast<std::int64_t>(std::llround(extended));
-        }
-      }
-    }
-  }
+  spec.max_len = reader.whole(config, "max_position_embeddings", "").value_or(4096);
+  if (config.contains("rope_scaling") && !config["rope_scaling"].is_null()) read_rope_scaling(reader, config["rope_scaling"], spec);
   return spec;
 }
 
@@ -324,7 +334,10 @@ RopeSpec read_rope_config(const std::string& path) {
   return rope_from_config(source->read_string(0, source->size()), path);
 }
 
-RopeFit fit_inv_freq(const std::vector<double>& values, std::optional<double> base) {
+namespace {
+
+// Refuses what no rotary frequency vector is.
+void check_inv_freq(const std::vector<double>& values) {
   const std::size_t n = values.size();
   if (n < 2 || n > static_cast<std::size_t>(kMaxRotaryWidth / 2)) {
     throw bad_input("inv_freq", "a rotary frequency vector has from 2 to " + std::to_string(kMaxRotaryWidth / 2) +
@@ -335,100 +348,83 @@ RopeFit fit_inv_freq(const std::vector<double>& values, std::optional<double> ba
       throw bad_input("inv_freq", "rotary frequencies must be positive, finite and decreasing (fastest first)");
     }
   }
-  RopeFit fit;
-  fit.pairs = static_cast<std::int64_t>(n);
-  fit.d_head = 2 * fit.pairs;
+}
+
+// The base of the longest prefix that a line fits: log f_i = c - (2i/d)
+// ln(base); every scaling keeps (or divides by one factor) the fastest pairs.
+double fitted_base(const std::vector<double>& values, double d) {
+  const std::size_t n = values.size();
+  double best = 0;
+  for (std::size_t k = n; k >= 2; k /= 2) {
+    std::vector<double> x, y;
+    for (std::size_t i = 0; i < k; ++i) x.push_back(2.0 * static_cast<double>(i) / d), y.push_back(std::log(values[i]));
+    const auto [c, slope] = line_fit(x, y);
+    double worst = 0;
+    for (std::size_t i = 0; i < k; ++i) worst = std::max(worst, std::fabs(std::exp(c + slope * x[i]) / values[i] - 1));
+    best = std::exp(-slope);
+    if (worst <= 2 * kTolerance) break;
+  }
+  return round_to_fit(best, kTolerance / 4);
+}
+
+// A stepped scaling (llama3 or yarn) of `fit.ideal`: kept fastest pairs,
+// interpolated slowest ones, keep_i in [0, 1] between; `ratio` is ideal / stored.
+void fit_stepped(RopeFit& fit, const std::vector<double>& values, const std::vector<double>& ratio) {
+  const std::size_t n = values.size();
+  const double factor = round_to_fit(ratio[n - 1], kTolerance / 4);
+  std::vector<double> keep(n);
+  std::vector<double> index, frequency, middle;
+  for (std::size_t i = 0; i < n; ++i) {
+    keep[i] = (1 / ratio[i] - 1 / factor) / (1 - 1 / factor);
+    if (keep[i] > 1e-5 && keep[i] < 1 - 1e-5) {
+      index.push_back(static_cast<double>(i));
+      frequency.push_back(fit.ideal[i] / (2 * M_PI));
+      middle.push_back(keep[i]);
+    }
+  }
+  fit.factor = factor;
+  std::vector<double> yarn_keep(n), llama_keep(n);
+  // YaRN: keep falls linearly with the pair index.
+  double low = 0, high = 0;
+  if (index.size() >= 2) {
+    const auto [a, b] = line_fit(index, middle);
+    low = (1 - a) / b, high = -a / b;  // keep = 1 at low, 0 at high
+  } else {
+    std::size_t last_kept = 0;
+    while (last_kept + 1 < n && keep[last_kept + 1] >= 1 - 1e-5) ++last_kept;
+    low = static_cast<double>(last_kept), high = low + (index.empty() ? 1.0 : 2.0);
+  }
+  for (std::size_t i = 0; i < n; ++i) yarn_keep[i] = 1 - clamp01((static_cast<double>(i) - low) / (high - low));
+  // Llama 3: keep rises linearly with the frequency (1 / wavelength).
+  double from = 0, to = 0;  // wavelengths where keep is 1 and 0
+  if (frequency.size() >= 2) {
+    const auto [a, b] = line_fit(frequency, middle);
+    from = b / (1 - a), to = -b / a;
+  } else {
+    from = 2 * M_PI / fit.ideal[static_cast<std::size_t>(std::max(0.0, low))];
+    to = 2 * M_PI / fit.ideal[std::min<std::size_t>(n - 1, static_cast<std::size_t>(high))];
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    const double wavelength = 2 * M_PI / fit.ideal[i];
+    llama_keep[i] = wavelength < from ? 1.0 : wavelength > to ? 0.0 : clamp01((1 / wavelength - 1 / to) / (1 / from - 1 / to));
+  }
+  const auto yarn = blend(fit.ideal, yarn_keep, factor), llama = blend(fit.ideal, llama_keep, factor);
+  if (max_relative(llama, values) <= max_relative(yarn, values)) {
+    fit.scaling = RopeScaling::kLlama3;
+    fit.smooth_from = round_to_fit(from, 1e-5);
+    fit.smooth_to = round_to_fit(to, 1e-5);
+    fit.fitted = llama;
+  } else {
+    fit.scaling = RopeScaling::kYarn;
+    fit.ramp_low = round_to_fit(low, 1e-5);
+    fit.ramp_high = round_to_fit(high, 1e-5);
+    fit.fitted = yarn;
+  }
+}
+
+// What the fit says: "base 500000 (d_head 128), llama3 scaling x8: ...".
+std::string fit_description(const RopeFit& fit) {
   const double d = static_cast<double>(fit.d_head);
-  if (base) {
-    fit.base = *base;
-  } else {
-    // log f_i = c - (2i/d) ln(base) on the longest prefix that a line fits:
-    // every scaling keeps (or divides by one factor) the fastest pairs.
-    double best = 0;
-    for (std::size_t k = n; k >= 2; k /= 2) {
-      std::vector<double> x, y;
-      for (std::size_t i = 0; i < k; ++i) x.push_back(2.0 * static_cast<double>(i) / d), y.push_back(std::log(values[i]));
-      const auto [c, slope] = line_fit(x, y);
-      double worst = 0;
-      for (std::size_t i = 0; i < k; ++i) worst = std::max(worst, std::fabs(std::exp(c + slope * x[i]) / values[i] - 1));
-      best = std::exp(-slope);
-      if (worst <= 2 * kTolerance) break;
-    }
-    fit.base = round_to_fit(best, kTolerance / 4);
-  }
-  fit.ideal = powers(fit.base, fit.pairs, fit.d_head);
-  std::vector<double> ratio(n);  // ideal / stored: 1 where kept, the factor where interpolated
-  for (std::size_t i = 0; i < n; ++i) ratio[i] = fit.ideal[i] / values[i];
-
-  bool constant = true;
-  for (double r : ratio) constant = constant && std::fabs(r / ratio[0] - 1) <= kTolerance;
-  // A stepped scaling keeps some fastest pairs as they are and divides some
-  // slowest ones by its whole factor; without both, a base that is slightly
-  // off would pass for one.
-  std::size_t kept = 0, interpolated = 0;
-  for (double r : ratio) kept += std::fabs(r - 1) <= kTolerance, interpolated += std::fabs(r / ratio[n - 1] - 1) <= kTolerance;
-  const bool stepped = !constant && kept >= 2 && interpolated >= 2 && ratio[n - 1] >= 1.01;
-  if (!stepped) {
-    fit.factor = round_to_fit(ratio[0], kTolerance / 4);
-    fit.scaling = std::fabs(fit.factor - 1) <= kTolerance ? RopeScaling::kNone : RopeScaling::kLinear;
-    if (fit.scaling == RopeScaling::kNone) fit.factor = 1;
-    fit.fitted = fit.ideal;
-    for (auto& f : fit.fitted) f /= fit.factor;
-  } else {
-    // Kept fastest pairs, interpolated slowest ones: keep_i in [0, 1] between.
-    const double factor = round_to_fit(ratio[n - 1], kTolerance / 4);
-    std::vector<double> keep(n);
-    std::vector<double> index, frequency, middle;
-    for (std::size_t i = 0; i < n; ++i) {
-      keep[i] = (1 / ratio[i] - 1 / factor) / (1 - 1 / factor);
-      if (keep[i] > 1e-5 && keep[i] < 1 - 1e-5) {
-        index.push_back(static_cast<double>(i));
-        frequency.push_back(fit.ideal[i] / (2 * M_PI));
-        middle.push_back(keep[i]);
-      }
-    }
-    fit.factor = factor;
-    std::vector<double> yarn_keep(n), llama_keep(n);
-    // YaRN: keep falls linearly with the pair index.
-    double low = 0, high = 0;
-    if (index.size() >= 2) {
-      const auto [a, b] = line_fit(index, middle);
-      low = (1 - a) / b, high = -a / b;  // keep = 1 at low, 0 at high
-    } else {
-      std::size_t last_kept = 0;
-      while (last_kept + 1 < n && keep[last_kept + 1] >= 1 - 1e-5) ++last_kept;
-      low = static_cast<double>(last_kept), high = low + (index.empty() ? 1.0 : 2.0);
-    }
-    for (std::size_t i = 0; i < n; ++i) yarn_keep[i] = 1 - clamp01((static_cast<double>(i) - low) / (high - low));
-    // Llama 3: keep rises linearly with the frequency (1 / wavelength).
-    double from = 0, to = 0;  // wavelengths where keep is 1 and 0
-    if (frequency.size() >= 2) {
-      const auto [a, b] = line_fit(frequency, middle);
-      from = b / (1 - a), to = -b / a;
-    } else {
-      from = 2 * M_PI / fit.ideal[static_cast<std::size_t>(std::max(0.0, low))];
-      to = 2 * M_PI / fit.ideal[std::min<std::size_t>(n - 1, static_cast<std::size_t>(high))];
-    }
-    for (std::size_t i = 0; i < n; ++i) {
-      const double wavelength = 2 * M_PI / fit.ideal[i];
-      llama_keep[i] = wavelength < from ? 1.0 : wavelength > to ? 0.0 : clamp01((1 / wavelength - 1 / to) / (1 / from - 1 / to));
-    }
-    const auto yarn = blend(fit.ideal, yarn_keep, factor), llama = blend(fit.ideal, llama_keep, factor);
-    if (max_relative(llama, values) <= max_relative(yarn, values)) {
-      fit.scaling = RopeScaling::kLlama3;
-      fit.smooth_from = round_to_fit(from, 1e-5);
-      fit.smooth_to = round_to_fit(to, 1e-5);
-      fit.fitted = llama;
-    } else {
-      fit.scaling = RopeScaling::kYarn;
-      fit.ramp_low = round_to_fit(low, 1e-5);
-      fit.ramp_high = round_to_fit(high, 1e-5);
-      fit.fitted = yarn;
-    }
-  }
-  fit.max_relative_deviation = max_relative(values, fit.fitted);
-  fit.matches = fit.max_relative_deviation <= kTolerance;
-
   std::ostringstream text;
   text << "base " << number_text(fit.base) << " (d_head " << fit.d_head << ")";
   switch (fit.scaling) {
@@ -464,7 +460,43 @@ RopeFit fit_inv_freq(const std::vector<double>& values, std::optional<double> ba
     case RopeScaling::kNtk:
       break;
   }
-  fit.description = text.str();
+  return text.str();
+}
+
+}  // namespace
+
+RopeFit fit_inv_freq(const std::vector<double>& values, std::optional<double> base) {
+  check_inv_freq(values);
+  const std::size_t n = values.size();
+  RopeFit fit;
+  fit.pairs = static_cast<std::int64_t>(n);
+  fit.d_head = 2 * fit.pairs;
+  const double d = static_cast<double>(fit.d_head);
+  fit.base = base ? *base : fitted_base(values, d);
+  fit.ideal = powers(fit.base, fit.pairs, fit.d_head);
+  std::vector<double> ratio(n);  // ideal / stored: 1 where kept, the factor where interpolated
+  for (std::size_t i = 0; i < n; ++i) ratio[i] = fit.ideal[i] / values[i];
+
+  bool constant = true;
+  for (double r : ratio) constant = constant && std::fabs(r / ratio[0] - 1) <= kTolerance;
+  // A stepped scaling keeps some fastest pairs as they are and divides some
+  // slowest ones by its whole factor; without both, a base that is slightly
+  // off would pass for one.
+  std::size_t kept = 0, interpolated = 0;
+  for (double r : ratio) kept += std::fabs(r - 1) <= kTolerance, interpolated += std::fabs(r / ratio[n - 1] - 1) <= kTolerance;
+  const bool stepped = !constant && kept >= 2 && interpolated >= 2 && ratio[n - 1] >= 1.01;
+  if (stepped) {
+    fit_stepped(fit, values, ratio);
+  } else {
+    fit.factor = round_to_fit(ratio[0], kTolerance / 4);
+    fit.scaling = std::fabs(fit.factor - 1) <= kTolerance ? RopeScaling::kNone : RopeScaling::kLinear;
+    if (fit.scaling == RopeScaling::kNone) fit.factor = 1;
+    fit.fitted = fit.ideal;
+    for (auto& f : fit.fitted) f /= fit.factor;
+  }
+  fit.max_relative_deviation = max_relative(values, fit.fitted);
+  fit.matches = fit.max_relative_deviation <= kTolerance;
+  fit.description = fit_description(fit);
   return fit;
 }
 

@@ -82,53 +82,33 @@ std::int64_t mult_adds_of(const std::string& op, const std::string& equation,
   return 0;
 }
 
-Summary summarize(const Model& model, const std::vector<c10::IValue>* inputs) {
-  Summary summary;
-  std::map<std::string, std::size_t> index;  // path -> row
-  const auto row_for = [&](const std::string& path, const std::string& type) -> SummaryRow& {
-    auto found = index.find(path);
-    if (found != index.end()) return summary.rows[found->second];
-    index[path] = summary.rows.size();
-    SummaryRow row;
-    row.path = path;
-    row.type = type;
-    row.depth = depth_of(path);
-    summary.rows.push_back(std::move(row));
-    return summary.rows.back();
-  };
-  std::set<const void*> counted;  // tensors already counted: tied weights once
-  std::map<std::string, std::set<std::string>> own_dtypes;
-  const auto count_as = [&](SummaryRow& row, const void* identity, std::int64_t numel, at::ScalarType dtype, bool trainable) {
-    if (!counted.insert(identity).second) return;
-    const auto bytes = static_cast<std::int64_t>(static_cast<std::uint64_t>(numel) * c10::elementSize(dtype));
-    row.own_params += numel;
-    row.own_bytes += bytes;
-    own_dtypes[row.path].insert(c10::toString(dtype));
-    if (trainable) row.own_trainable += numel;
-    summary.totals.params += numel;
-    summary.totals.param_bytes += bytes;
-    (trainable ? summary.totals.trainable : summary.totals.non_trainable) += numel;
-  };
-  const auto count = [&](SummaryRow& row, const at::Tensor& t, bool trainable) {
-    count_as(row, t.unsafeGetTensorImpl(), t.numel(), t.scalar_type(), trainable);
-  };
+namespace {
 
-  if (model.module) {
-    for (const auto& item : model.module->named_modules()) {
+// Builds a summary step by step: the module tree and its parameters, the
+// shapes and mult-adds of a forward pass, the subtree sums.
+class SummaryBuilder {
+ public:
+  Summary summary;
+
+  // The modules of a TorchScript file, with their own parameters, and its buffers.
+  void add_module_tree(const torch::jit::Module& module) {
+    for (const auto& item : module.named_modules()) {
       const auto& name = item.value.type()->name();
       SummaryRow& row = row_for(item.name, name ? name->name() : "");
       for (const auto& p : item.value.named_parameters(/*recurse=*/false)) count(row, p.value, p.value.requires_grad());
     }
-    for (const auto& b : model.module->named_buffers(/*recurse=*/true)) {
+    for (const auto& b : module.named_buffers(/*recurse=*/true)) {
       summary.buffers.push_back({b.name, b.value.sizes().vec(), std::string(c10::toString(b.value.scalar_type()))});
       summary.totals.buffers += b.value.numel();
       summary.totals.buffer_bytes += static_cast<std::int64_t>(b.value.numel() * b.value.element_size());
     }
-  } else {
-    // No module tree in the file: build one from the dotted names. A
-    // state_dict does not tell parameters from buffers; all count as parameters.
+  }
+
+  // No module tree in the file: one built from the dotted names. A
+  // state_dict does not tell parameters from buffers; all count as parameters.
+  void add_named_tensors(const std::vector<NamedTensor>& tensors) {
     row_for("", "");
-    for (const auto& t : model.tensors) {
+    for (const auto& t : tensors) {
       std::string path = parent_of(t.name);
       std::vector<std::string> chain;
       for (std::string p = path; !p.empty(); p = parent_of(p)) chain.push_back(p);
@@ -142,29 +122,11 @@ Summary summarize(const Model& model, const std::vector<c10::IValue>* inputs) {
       }
       count_as(row_for(path, ""), t.identity(), t.numel(), t.dtype(), /*trainable=*/true);
     }
+    order_tree();
   }
 
-  if (!model.module) {
-    // The tree from dotted names: children after their parent, in the order
-    // first seen (a file may list a child's tensors before its parent's).
-    std::map<std::string, std::vector<std::size_t>> children;
-    for (std::size_t i = 1; i < summary.rows.size(); ++i) children[parent_of(summary.rows[i].path)].push_back(i);
-    std::vector<SummaryRow> ordered;
-    std::vector<std::size_t> stack = {0};
-    while (!stack.empty()) {
-      const std::size_t i = stack.back();
-      stack.pop_back();
-      ordered.push_back(std::move(summary.rows[i]));
-      const auto& kids = children[ordered.back().path];
-      for (auto it = kids.rbegin(); it != kids.rend(); ++it) stack.push_back(*it);
-    }
-    summary.rows = std::move(ordered);
-    index.clear();
-    for (std::size_t i = 0; i < summary.rows.size(); ++i) index[summary.rows[i].path] = i;
-  }
-
-  if (inputs && model.runnable()) {
-    const ForwardTrace trace = trace_forward(model, *inputs, counted_ops());
+  // Shapes at module boundaries and the mult-adds of one forward pass.
+  void add_trace(const ForwardTrace& trace) {
     summary.totals.forward = true;
     for (auto& row : summary.rows) {
       const auto out = trace.module_outputs.find(row.path);
@@ -183,35 +145,103 @@ Summary summarize(const Model& model, const std::vector<c10::IValue>* inputs) {
     for (const auto& op : trace.ops) {
       const std::int64_t m = mult_adds_of(op.op, op.equation, op.inputs, op.output);
       summary.totals.mult_adds += m;
-      auto found = index.find(op.path);
-      if (found != index.end()) {
+      auto found = index_.find(op.path);
+      if (found != index_.end()) {
         summary.rows[found->second].own_mult_adds += m;
         summary.rows[found->second].called = true;
       }
     }
   }
+
   // Subtree sums: every row adds itself to its ancestors.
-  std::map<std::string, std::set<std::string>> subtree_dtypes;
-  for (auto& row : summary.rows) {
-    row.subtree_params += row.own_params;
-    row.subtree_bytes += row.own_bytes;
-    row.subtree_mult_adds += row.own_mult_adds;
-    const auto& mine = own_dtypes[row.path];
-    subtree_dtypes[row.path].insert(mine.begin(), mine.end());
-    for (std::string p = row.path; !p.empty();) {
-      p = parent_of(p);
-      auto& ancestor = summary.rows[index[p]];
-      ancestor.subtree_params += row.own_params;
-      ancestor.subtree_bytes += row.own_bytes;
-      ancestor.subtree_mult_adds += row.own_mult_adds;
-      subtree_dtypes[p].insert(mine.begin(), mine.end());
+  void add_subtree_sums() {
+    std::map<std::string, std::set<std::string>> subtree_dtypes;
+    for (auto& row : summary.rows) {
+      row.subtree_params += row.own_params;
+      row.subtree_bytes += row.own_bytes;
+      row.subtree_mult_adds += row.own_mult_adds;
+      const auto& mine = own_dtypes_[row.path];
+      subtree_dtypes[row.path].insert(mine.begin(), mine.end());
+      for (std::string p = row.path; !p.empty();) {
+        p = parent_of(p);
+        auto& ancestor = summary.rows[index_[p]];
+        ancestor.subtree_params += row.own_params;
+        ancestor.subtree_bytes += row.own_bytes;
+        ancestor.subtree_mult_adds += row.own_mult_adds;
+        subtree_dtypes[p].insert(mine.begin(), mine.end());
+      }
+    }
+    for (auto& row : summary.rows) {
+      const auto& set = subtree_dtypes[row.path];
+      row.dtypes.assign(set.begin(), set.end());
     }
   }
-  for (auto& row : summary.rows) {
-    const auto& set = subtree_dtypes[row.path];
-    row.dtypes.assign(set.begin(), set.end());
+
+ private:
+  SummaryRow& row_for(const std::string& path, const std::string& type) {
+    auto found = index_.find(path);
+    if (found != index_.end()) return summary.rows[found->second];
+    index_[path] = summary.rows.size();
+    SummaryRow row;
+    row.path = path;
+    row.type = type;
+    row.depth = depth_of(path);
+    summary.rows.push_back(std::move(row));
+    return summary.rows.back();
   }
-  return summary;
+
+  void count_as(SummaryRow& row, const void* identity, std::int64_t n, at::ScalarType dtype, bool trainable) {
+    if (!counted_.insert(identity).second) return;
+    const auto bytes = static_cast<std::int64_t>(static_cast<std::uint64_t>(n) * c10::elementSize(dtype));
+    row.own_params += n;
+    row.own_bytes += bytes;
+    own_dtypes_[row.path].insert(c10::toString(dtype));
+    if (trainable) row.own_trainable += n;
+    summary.totals.params += n;
+    summary.totals.param_bytes += bytes;
+    (trainable ? summary.totals.trainable : summary.totals.non_trainable) += n;
+  }
+
+  void count(SummaryRow& row, const at::Tensor& t, bool trainable) {
+    count_as(row, t.unsafeGetTensorImpl(), t.numel(), t.scalar_type(), trainable);
+  }
+
+  // The tree from dotted names: children after their parent, in the order
+  // first seen (a file may list a child's tensors before its parent's).
+  void order_tree() {
+    std::map<std::string, std::vector<std::size_t>> children;
+    for (std::size_t i = 1; i < summary.rows.size(); ++i) children[parent_of(summary.rows[i].path)].push_back(i);
+    std::vector<SummaryRow> ordered;
+    std::vector<std::size_t> stack = {0};
+    while (!stack.empty()) {
+      const std::size_t i = stack.back();
+      stack.pop_back();
+      ordered.push_back(std::move(summary.rows[i]));
+      const auto& kids = children[ordered.back().path];
+      for (auto it = kids.rbegin(); it != kids.rend(); ++it) stack.push_back(*it);
+    }
+    summary.rows = std::move(ordered);
+    index_.clear();
+    for (std::size_t i = 0; i < summary.rows.size(); ++i) index_[summary.rows[i].path] = i;
+  }
+
+  std::map<std::string, std::size_t> index_;  // path -> row
+  std::set<const void*> counted_;             // tensors already counted: tied weights once
+  std::map<std::string, std::set<std::string>> own_dtypes_;
+};
+
+}  // namespace
+
+Summary summarize(const Model& model, const std::vector<c10::IValue>* inputs) {
+  SummaryBuilder builder;
+  if (model.module) {
+    builder.add_module_tree(*model.module);
+  } else {
+    builder.add_named_tensors(model.tensors);
+  }
+  if (inputs && model.runnable()) builder.add_trace(trace_forward(model, *inputs, counted_ops()));
+  builder.add_subtree_sums();
+  return std::move(builder.summary);
 }
 
 }  // namespace pevis

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "pevis/base/text.h"
 #include "pevis/base/module_path.h"
 #include "pevis/base/shape_text.h"
 
@@ -30,11 +31,7 @@ std::string shape_text(const std::vector<std::vector<std::int64_t>>& shapes) {
   return text;
 }
 
-std::string megabytes(std::int64_t bytes) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.2f", static_cast<double>(bytes) / 1e6);
-  return buffer;
-}
+std::string megabytes(std::int64_t bytes) { return number_text("%.2f", static_cast<double>(bytes) / 1e6); }
 
 bool numbered(const std::string& path) {
   const std::string last = last_part(path);
