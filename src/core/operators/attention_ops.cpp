@@ -113,10 +113,24 @@ std::int64_t mha_count(const std::vector<Shape>& inputs, bool layer) {
 std::int64_t mha_mult_adds(const std::vector<Shape>& inputs, const Shape&) { return mha_count(inputs, false); }
 std::int64_t encoder_layer_mult_adds(const std::vector<Shape>& inputs, const Shape&) { return mha_count(inputs, true); }
 
-AttentionOp softmax(std::string_view name, std::string_view display) {
+// An operator whose output is the weights: shown by its name without the namespace.
+AttentionOp returning(std::string_view name) {
   AttentionOp op;
   op.name = name;
-  op.display = display;
+  op.display = name.substr(name.find("::") + 2);
+  return op;
+}
+
+// An operator whose weights pevis forms with `weights` from the arguments its `recorder` takes.
+AttentionOp forming(std::string_view name, std::string_view recorder, at::Tensor (*weights)(const Args&),
+                    std::optional<std::uint64_t> (*weight_bytes)(const Args&),
+                    std::int64_t (*mult_adds)(const std::vector<Shape>&, const Shape&)) {
+  AttentionOp op = returning(name);
+  op.formed = true;
+  op.recorder = recorder;
+  op.weights = weights;
+  op.weight_bytes = weight_bytes;
+  op.mult_adds = mult_adds;
   return op;
 }
 
@@ -124,41 +138,25 @@ AttentionOp softmax(std::string_view name, std::string_view display) {
 
 const std::vector<AttentionOp>& attention_ops() {
   static const std::vector<AttentionOp> ops = [] {
-    std::vector<AttentionOp> list = {softmax("aten::softmax", "softmax"), softmax("aten::_softmax", "_softmax")};
-    AttentionOp sdpa;
-    sdpa.name = "aten::scaled_dot_product_attention";
-    sdpa.display = "scaled_dot_product_attention";
-    sdpa.formed = true;
-    sdpa.recorder = "pevis::record_sdpa(Tensor output, Tensor query, Tensor key, Tensor? attn_mask, bool is_causal, "
-                    "float? scale, bool enable_gqa, int site) -> Tensor";
-    sdpa.weights = &sdpa_from;
-    sdpa.weight_bytes = &sdpa_bytes;
-    sdpa.mult_adds = &sdpa_mult_adds;
+    std::vector<AttentionOp> list = {returning("aten::softmax"), returning("aten::_softmax")};
+    AttentionOp sdpa = forming("aten::scaled_dot_product_attention",
+                               "pevis::record_sdpa(Tensor output, Tensor query, Tensor key, Tensor? attn_mask, "
+                               "bool is_causal, float? scale, bool enable_gqa, int site) -> Tensor",
+                               &sdpa_from, &sdpa_bytes, &sdpa_mult_adds);
     sdpa.query_arg = 0;
     sdpa.key_arg = 1;
     list.push_back(sdpa);
-    AttentionOp mha;
-    mha.name = "aten::_native_multi_head_attention";
-    mha.display = "_native_multi_head_attention";
-    mha.formed = true;
-    mha.recorder = "pevis::record_mha(Tensor output, Tensor query, Tensor key, Tensor value, int embed_dim, "
-                   "int num_head, Tensor qkv_weight, Tensor qkv_bias, Tensor proj_weight, Tensor proj_bias, "
-                   "Tensor? mask, int? mask_type, int site) -> Tensor";
-    mha.weights = &mha_from;
-    mha.weight_bytes = &mha_bytes;
-    mha.mult_adds = &mha_mult_adds;
-    list.push_back(mha);
-    AttentionOp layer;
-    layer.name = "aten::_transformer_encoder_layer_fwd";
-    layer.display = "_transformer_encoder_layer_fwd";
-    layer.formed = true;
-    layer.recorder = "pevis::record_encoder_layer(Tensor output, Tensor src, int embed_dim, int num_heads, "
-                     "Tensor qkv_weight, Tensor qkv_bias, Tensor proj_weight, Tensor proj_bias, bool norm_first, "
-                     "float eps, Tensor norm_weight_1, Tensor norm_bias_1, Tensor? mask, int? mask_type, "
-                     "int site) -> Tensor";
-    layer.weights = &encoder_layer_from;
-    layer.weight_bytes = &encoder_layer_bytes;
-    layer.mult_adds = &encoder_layer_mult_adds;
+    list.push_back(forming("aten::_native_multi_head_attention",
+                           "pevis::record_mha(Tensor output, Tensor query, Tensor key, Tensor value, int embed_dim, "
+                           "int num_head, Tensor qkv_weight, Tensor qkv_bias, Tensor proj_weight, Tensor proj_bias, "
+                           "Tensor? mask, int? mask_type, int site) -> Tensor",
+                           &mha_from, &mha_bytes, &mha_mult_adds));
+    AttentionOp layer = forming("aten::_transformer_encoder_layer_fwd",
+                                "pevis::record_encoder_layer(Tensor output, Tensor src, int embed_dim, int num_heads, "
+                                "Tensor qkv_weight, Tensor qkv_bias, Tensor proj_weight, Tensor proj_bias, "
+                                "bool norm_first, float eps, Tensor norm_weight_1, Tensor norm_bias_1, Tensor? mask, "
+                                "int? mask_type, int site) -> Tensor",
+                                &encoder_layer_from, &encoder_layer_bytes, &encoder_layer_mult_adds);
     layer.site_child = "self_attn";
     list.push_back(layer);
     return list;
