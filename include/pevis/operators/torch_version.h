@@ -10,7 +10,7 @@
   (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
 
 /// aten::scaled_dot_product_attention exists (2.0); before, pevis adds it
-/// (operators.h) so that files saved by PyTorch 2.x load.
+/// (operators/added_ops.h) so that files saved by PyTorch 2.x load.
 #define PEVIS_TORCH_HAS_SDPA PEVIS_TORCH_AT_LEAST(2, 0)
 
 /// aten::rms_norm exists (2.4); before, pevis adds it.
