@@ -1,4 +1,6 @@
 #pragma once
+// The forward hook: one interface, two back-ends (TorchScript modules and
+// torch.export programs), chosen once per model in capture/forward.cpp.
 
 #include <ATen/core/ivalue.h>
 
@@ -38,10 +40,14 @@ struct CaptureResult {
 /// never copied or formed, so it costs no memory.
 using SiteFilter = std::function<bool(const std::string& path)>;
 
-/// A forward hook for TorchScript: copies the module's forward graph, inlines
-/// it, inserts pevis's recording operator after every node whose kind is in
-/// `kinds`, and runs it on the module with `inputs` (without autograd). The
-/// recorder passes its input through, so the output is the model's own.
+/// A forward hook. For TorchScript (capture/script.cpp): copies the module's
+/// forward graph, inlines it, inserts pevis's recording operator after every
+/// node whose kind is in `kinds`, and runs it on the module with `inputs`
+/// (without autograd); the recorder passes its input through, so the output
+/// is the model's own. For a torch.export program (capture/program.cpp):
+/// runs pevis's interpreter and records the same nodes as they run. Formed
+/// attention operators are recorded as their registry entry says
+/// (operators/attention_ops.h).
 ///
 /// With `explicit_paths`, the run-time tests by which stock PyTorch layers
 /// choose fused kernels (`torch.is_grad_enabled()`, `x.requires_grad`) read
