@@ -9,7 +9,7 @@
 
 #include "pevis/base/pattern.h"
 #include "pevis/base/text.h"
-#include "pevis/output/products.h"
+#include "pevis/output/job.h"
 
 namespace pevis::cli {
 

@@ -8,7 +8,7 @@
 
 #include "pevis/attention/fusion.h"
 #include "pevis/io/input_request.h"
-#include "pevis/output/products.h"
+#include "pevis/output/job.h"
 
 namespace pevis {
 

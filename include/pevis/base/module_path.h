@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace pevis {
 
@@ -23,6 +24,17 @@ inline std::string last_part(const std::string& path) {
 inline bool within(const std::string& path, const std::string& root) {
   return root.empty() || path == root ||
          (path.size() > root.size() && path.compare(0, root.size(), root) == 0 && path[root.size()] == '.');
+}
+
+/// The modules a value passes through from `from` to `to`: from `from` up
+/// to, not including, their nearest common ancestor.
+inline std::vector<std::string> crossed(std::string from, const std::string& to) {
+  std::vector<std::string> out;
+  while (!within(to, from)) {
+    out.push_back(from);
+    from = parent_of(from);
+  }
+  return out;
 }
 
 /// The deepest module that holds both.

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "pevis/output/products.h"
+#include "pevis/output/job.h"
 
 namespace pevis {
 

@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pevis/encoding/position_views.h"
-#include "pevis/output/products.h"
+#include "pevis/output/job.h"
 #include "pevis/positional/rope.h"
 #include "pevis/positional/sinusoid.h"
 

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "pevis/io/input_request.h"
-#include "pevis/output/products.h"
+#include "pevis/output/job.h"
 
 namespace pevis {
 

@@ -1,6 +1,6 @@
 #include "pevis/capture/forward.h"
 
-#include <torch/script.h>
+#include <torch/csrc/jit/api/module.h>
 
 #include <cctype>
 

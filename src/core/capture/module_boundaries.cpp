@@ -35,15 +35,6 @@ std::string ModulePaths::descend(const std::string& from, const std::string& nam
   return best ? *best : prefix + name;
 }
 
-std::vector<std::string> crossed(std::string from, const std::string& to) {
-  std::vector<std::string> out;
-  while (!within(to, from)) {
-    out.push_back(from);
-    from = parent_of(from);
-  }
-  return out;
-}
-
 namespace {
 
 void add(std::vector<std::string>& list, const std::string& path) {

@@ -50,9 +50,6 @@ class ModulePaths {
   std::vector<Entry> entries_;
 };
 
-/// The modules a value passes through from `from` to `to`: from `from` up
-/// to, not including, their nearest common ancestor.
-std::vector<std::string> crossed(std::string from, const std::string& to);
 
 /// The modules a value leaves (it is their output) and enters (their input).
 struct Crossing {

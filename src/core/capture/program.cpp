@@ -2,7 +2,7 @@
 
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/core/grad_mode.h>
-#include <torch/csrc/jit/runtime/operator.h>
+#include <ATen/core/stack.h>
 
 #include <algorithm>
 #include <limits>
@@ -13,7 +13,6 @@
 #include "pevis/base/module_path.h"
 #include "pevis/operators/attention_ops.h"
 #include "backends.h"
-#include "module_boundaries.h"
 #include "recorders.h"
 
 namespace pevis {
@@ -175,7 +174,6 @@ c10::IValue run_exported(const Model& model, const std::vector<c10::IValue>& inp
 
 namespace {
 
-using graph::crossed;
 using recorders::capture_limit;
 using recorders::capture_too_large;
 using recorders::keep_formed;

@@ -4,7 +4,9 @@
 #include "pevis/io/torchscript.h"
 
 #include <torch/csrc/jit/api/function_impl.h>
-#include <torch/script.h>
+#include <torch/csrc/jit/api/module.h>
+#include <torch/csrc/jit/ir/ir.h>
+#include <torch/csrc/jit/serialization/import.h>
 
 #include <map>
 #include <set>
