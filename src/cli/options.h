@@ -4,7 +4,6 @@
 // front executable parses these without LibTorch; the runners of jobs that
 // need a model (runners.h) take them as they are.
 
-#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -18,6 +17,10 @@
 #include "pevis/summary/summary_job.h"
 #include "pevis/positional/rope.h"
 #include "pevis/positional/sinusoid.h"
+
+namespace CLI {
+class App;  // CLI/CLI.hpp: only the files that add options include it
+}  // namespace CLI
 
 namespace pevis::cli {
 

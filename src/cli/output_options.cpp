@@ -1,10 +1,11 @@
 #include "output_options.h"
-#include "options.h"
 
+#include <CLI/CLI.hpp>
 #include <unistd.h>
 
 #include <iostream>
 
+#include "options.h"
 #include "pevis/base/error.h"
 
 namespace pevis::cli {

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
@@ -10,6 +9,10 @@
 #include "pevis/base/pattern.h"
 #include "pevis/base/text.h"
 #include "pevis/output/job.h"
+
+namespace CLI {
+class App;  // CLI/CLI.hpp: only the files that add options include it
+}  // namespace CLI
 
 namespace pevis::cli {
 
