@@ -23,6 +23,28 @@ void run_encoding(const EncodingOptions& options) {
   publish(encoding_job(request, human_progress(options.output)), options.output);
 }
 
+void add_computed_options(CLI::App& command_ref, EncodingOptions& options_ref) {
+  CLI::App* command = &command_ref;
+  EncodingOptions* options = &options_ref;
+  // Names become enums here, at the door; IsMember gives the usual one-line error.
+  const std::map<std::string, EncodingKind> kinds = {
+      {"sinusoidal", EncodingKind::kSinusoidal}, {"rope", EncodingKind::kRope}, {"alibi", EncodingKind::kAlibi}};
+  command
+      ->add_option_function<std::string>(
+          "--kind",
+          [options, kinds](const std::string& name) {
+            options->request.kind = kinds.at(name);
+            options->request.kind_given = true;
+          },
+          "computed family: sinusoidal (default), rope or alibi")
+      ->check(CLI::IsMember({"sinusoidal", "rope", "alibi"}));
+  command->add_option("--d-model", options->request.d_model, "sinusoidal: embedding width (even)");
+  command->add_option("--max-len", options->request.max_len,
+                      "positions: sinusoidal table (default 5000), rope context (default config's or 4096), "
+                      "ALiBi/T5 matrices (default 64)");
+  command->add_option("--base", options->request.base, "sinusoidal or rope: wavelength base, theta (default 10000)");
+}
+
 void add_model_options(CLI::App& command_ref, EncodingOptions& options_ref) {
   CLI::App* command = &command_ref;
   EncodingOptions* options = &options_ref;
@@ -109,23 +131,7 @@ void setup_encoding(CLI::App& app) {
   CLI::App* command = app.add_subcommand("encoding", "draw positional encodings: sinusoidal, rotary, ALiBi, or a model's own");
   command->add_option("MODEL", options->request.model,
                       "a model whose positional tensors to draw instead (file, folder or builtin:NAME)");
-  // Names become enums here, at the door; IsMember gives the usual one-line error.
-  const std::map<std::string, EncodingKind> kinds = {
-      {"sinusoidal", EncodingKind::kSinusoidal}, {"rope", EncodingKind::kRope}, {"alibi", EncodingKind::kAlibi}};
-  command
-      ->add_option_function<std::string>(
-          "--kind",
-          [options, kinds](const std::string& name) {
-            options->request.kind = kinds.at(name);
-            options->request.kind_given = true;
-          },
-          "computed family: sinusoidal (default), rope or alibi")
-      ->check(CLI::IsMember({"sinusoidal", "rope", "alibi"}));
-  command->add_option("--d-model", options->request.d_model, "sinusoidal: embedding width (even)");
-  command->add_option("--max-len", options->request.max_len,
-                      "positions: sinusoidal table (default 5000), rope context (default config's or 4096), "
-                      "ALiBi/T5 matrices (default 64)");
-  command->add_option("--base", options->request.base, "sinusoidal or rope: wavelength base, theta (default 10000)");
+  add_computed_options(*command, *options);
   add_model_options(*command, *options);
   add_table_options(*command, *options);
 
