@@ -7,7 +7,6 @@
 #include "output_options.h"
 #include "runners.h"
 #include "pevis/attention/attention_job.h"
-#include "pevis/base/pattern.h"
 #include "pevis/base/text.h"
 
 namespace pevis::cli {
@@ -28,7 +27,6 @@ void print_timings(const nlohmann::json& seconds) {
 
 void run_attention(const AttentionOptions& options) {
   const AttentionRequest& request = options.request;
-  pattern_option("--layer", request.layer);
   enter_box({{request.model}, {request.input.input, request.input.vocab}, request.list ? nullptr : &options.output, ""},
             options.safety, options.safety.verbose);
   Progress progress;
