@@ -105,4 +105,18 @@ std::string forward_signature(const Model& model);
 /// when there is no such weight.
 std::string first_layer_expects(const Model& model);
 
+/// How a forward pass that failed on `inputs` is told (exit 3): the error's
+/// first line `what`, where it happened (`where`: "node 5 (aten::view in
+/// 'layers.0')" or ""), and a hint: a token id outside an embedding's rows or
+/// an input longer than a position table said with the id and the table's
+/// size, the input as pevis built it with the other layout's flag, and what
+/// the model takes (`takes`: its forward's arguments).
+/// `diagnosis`, where the caller knows better (the failing node's own
+/// table), replaces the one pevis works out from the model's tables.
+Error forward_failed(const Model& model, const std::vector<c10::IValue>& inputs, const std::string& where,
+                     const std::string& what, const std::string& takes, const std::string& diagnosis = "");
+
+/// The embedding tables of a model, in file order: (module path, rows).
+std::vector<std::pair<std::string, std::int64_t>> embedding_tables(const Model& model);
+
 }  // namespace pevis

@@ -58,6 +58,22 @@ struct ExportedNode {
   std::vector<int> outputs;                 ///< slot per return; -1 where unused
 };
 
+/// One size of a user input as the program was exported: fixed, or a
+/// symbol of torch.export's dynamic shapes with the range it was exported for.
+struct ExportedDim {
+  std::int64_t size = -1;     ///< a fixed size; -1 where the size is a symbol
+  std::string symbol;         ///< "s0"; "" for a fixed size or an expression pevis does not check
+  std::int64_t min = 0;       ///< the symbol's range (range_constraints), both ends included
+  std::int64_t max = -1;      ///< -1: no upper end
+};
+
+/// The shape a user input must have; empty `dims` where the program does not say.
+struct ExportedInputShape {
+  std::string name;
+  bool known = false;
+  std::vector<ExportedDim> dims;
+};
+
 /// A program read and checked: what capture/program.cpp runs.
 struct ExportedProgram {
   ExportedGraph graph;
@@ -66,6 +82,7 @@ struct ExportedProgram {
   std::vector<std::pair<int, at::Tensor>> fixed;       ///< parameters, buffers, constants
   std::vector<int> user_inputs;                        ///< slots the caller fills, in order
   std::vector<std::string> user_input_text;            ///< for messages
+  std::vector<ExportedInputShape> input_shapes;        ///< per user input
   std::vector<int> user_outputs;
   std::vector<std::vector<int>> release_after;         ///< per node: slots no later node reads
   std::size_t slot_count = 0;
@@ -104,5 +121,14 @@ std::vector<c10::IValue> exported_example_inputs(const Model& model);
 
 /// "t: Tensor [1, 8] int64": the user inputs the program was exported with.
 std::string exported_signature(const Model& model);
+
+/// "[1, s0] with s0 from 2 to 1024": the shape a user input must have.
+std::string shape_text(const ExportedInputShape& shape);
+
+/// Refuses inputs the program was not exported for, before anything runs:
+/// another rank, a fixed size that differs, a dynamic size outside the range
+/// torch.export recorded. Throws `pevis::Error` (exit 3) naming the input,
+/// its shape, the program's and, where the other layout would fit, the flag.
+void check_exported_inputs(const Model& model, const std::vector<c10::IValue>& inputs);
 
 }  // namespace pevis

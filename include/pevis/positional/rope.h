@@ -99,6 +99,11 @@ struct RopeFit {
   /// Llama 3: the wavelengths between which frequencies are smoothed
   /// (original / high_freq_factor, original / low_freq_factor).
   double smooth_from = 0, smooth_to = 0;
+  /// Llama 3: whether the stored values fix the band. With one pair or none
+  /// inside it, they fix it only under Hugging Face's conventions
+  /// (low_freq_factor 1, a whole high_freq_factor, an original context that
+  /// is a multiple of 256); else only the wavelengths it lies between.
+  bool band_known = true;
   /// YaRN: the pair indexes where the ramp starts and ends.
   double ramp_low = 0, ramp_high = 0;
   double max_relative_deviation = 0;  ///< of the stored values from the fitted formula

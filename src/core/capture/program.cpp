@@ -47,6 +47,9 @@ constexpr std::int64_t kMaxOperatorElements = std::int64_t{1} << 34;
 
 Error node_failed(const Model& model, std::size_t i, const ExportedNodeInfo& info, const std::string& what);
 
+// The user's inputs of the run under way, for the message of a node that fails.
+thread_local const std::vector<c10::IValue>* running_inputs = nullptr;
+
 void check_work(const Model& model, std::size_t i, const ExportedNodeInfo& info, const torch::jit::Stack& stack) {
   for (const auto& value : stack) {
     if (!value.isTensor()) continue;
@@ -59,10 +62,34 @@ void check_work(const Model& model, std::size_t i, const ExportedNodeInfo& info,
   }
 }
 
+Error node_failed(const Model& model, std::size_t i, const ExportedNodeInfo& info, const std::string& what,
+                  const std::string& diagnosis) {
+  static const std::vector<c10::IValue> none;
+  return forward_failed(model, running_inputs ? *running_inputs : none,
+                        "node " + std::to_string(i) + " (" + info.op + " in '" + info.path + "')", what,
+                        "the program takes (" + exported_signature(model) + ")", diagnosis);
+}
+
 Error node_failed(const Model& model, std::size_t i, const ExportedNodeInfo& info, const std::string& what) {
-  return bad_input(model.path, "node " + std::to_string(i) + " (" + info.op + " in '" + info.path +
-                                   "') failed on this input: " + what,
-                   "the program takes (" + exported_signature(model) + ")");
+  return node_failed(model, i, info, what, "");
+}
+
+// An embedding given an index outside its table: the user's token ids, or
+// positions past the table's rows.
+std::string embedding_diagnosis(const ExportedNodeInfo& info, const std::vector<c10::IValue>& arguments) {
+  if (info.op != "aten::embedding" || arguments.size() < 2 || !arguments[0].isTensor() || !arguments[1].isTensor()) return "";
+  const at::Tensor& table = arguments[0].toTensor();
+  const at::Tensor& indices = arguments[1].toTensor();
+  if (table.dim() != 2 || indices.numel() == 0 || at::isFloatingType(indices.scalar_type())) return "";
+  const std::int64_t rows = table.size(0), low = indices.min().item<std::int64_t>(), high = indices.max().item<std::int64_t>();
+  const std::int64_t bad = low < 0 ? low : high;
+  if (bad >= 0 && bad < rows) return "";
+  const std::string name = info.path.empty() ? "the embedding" : info.path;
+  const bool tokens = running_inputs && !running_inputs->empty() && (*running_inputs)[0].isTensor() &&
+                      (*running_inputs)[0].toTensor().is_same(indices);
+  return (tokens ? "token id " : "index ") + std::to_string(bad) + " is outside " + name + "'s " +
+         std::to_string(rows) + " rows (ids 0 to " + std::to_string(rows - 1) + ")" +
+         (tokens ? "" : ": is the input longer than the model's context?");
 }
 
 // The stack a node is called with: its arguments from the values computed so far.
@@ -120,7 +147,7 @@ void call_node(const Model& model, std::size_t i, const ExportedNode& node, cons
     }
   } catch (const c10::Error& e) {
     if (is_out_of_memory(e)) throw out_of_memory("running node " + std::to_string(i) + " (" + info.op + ")");
-    throw node_failed(model, i, info, first_line(e.what_without_backtrace()));
+    throw node_failed(model, i, info, first_line(e.what_without_backtrace()), embedding_diagnosis(info, arguments));
   } catch (const std::exception& e) {
     // LibTorch's kernels raise standard exceptions too: still the
     // program's or its input's failure, not pevis's.
@@ -145,6 +172,11 @@ c10::IValue run_exported(const Model& model, const std::vector<c10::IValue>& inp
                         exported_signature(model) + "), but pevis gives it " + std::to_string(inputs.size()),
                     "give one tensor, or no --input to use the example the program was exported with");
   }
+  check_exported_inputs(model, inputs);
+  struct Running {
+    explicit Running(const std::vector<c10::IValue>& inputs) { running_inputs = &inputs; }
+    ~Running() { running_inputs = nullptr; }
+  } running(inputs);
   std::vector<c10::IValue> values(program.slot_count);
   for (const auto& [slot, tensor] : program.fixed) values[static_cast<std::size_t>(slot)] = tensor;
   for (std::size_t i = 0; i < inputs.size(); ++i) values[static_cast<std::size_t>(program.user_inputs[i])] = inputs[i];
@@ -155,7 +187,7 @@ c10::IValue run_exported(const Model& model, const std::vector<c10::IValue>& inp
     const ExportedNodeInfo& info = program.graph.nodes[i];
     torch::jit::Stack stack = node_arguments(node, values);
     check_work(model, i, info, stack);
-    if (observe || info.op == "aten::view") arguments = stack;
+    if (observe || info.op == "aten::view" || info.op == "aten::embedding") arguments = stack;
     call_node(model, i, node, info, stack, arguments);
     for (std::size_t k = 0; k < node.outputs.size() && k < stack.size(); ++k) {
       if (node.outputs[k] >= 0) values[static_cast<std::size_t>(node.outputs[k])] = stack[k];

@@ -58,11 +58,9 @@ torch::jit::Module& module_of(const Model& model, const std::string& needs) {
   return *model.module;
 }
 
-// What a failed forward's message suggests: the forward's arguments, and
-// what its first layer takes.
-std::string input_hint(const Model& model) {
-  const std::string first = first_layer_expects(model);
-  return "forward takes (" + forward_signature(model) + ")" + (first.empty() ? "" : "; " + first);
+// A failed forward, told with the input and what the forward takes.
+Error script_failed(const Model& model, const std::vector<c10::IValue>& inputs, const std::string& what) {
+  return forward_failed(model, inputs, "", what, "forward takes (" + forward_signature(model) + ")");
 }
 
 c10::IValue run_graph(torch::jit::Module& module, std::shared_ptr<torch::jit::Graph> graph,
@@ -82,13 +80,12 @@ c10::IValue run_graph(torch::jit::Module& module, std::shared_ptr<torch::jit::Gr
     return function(std::move(stack));
   } catch (const c10::Error& e) {
     if (is_out_of_memory(e)) throw out_of_memory("running the model's forward");
-    throw bad_input(model.path, "the model's forward failed on this input: " + forward_error_line(e.what_without_backtrace()),
-                    input_hint(model) + "; check --input, --layout or --input-shape");
+    throw script_failed(model, inputs, forward_error_line(e.what_without_backtrace()));
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
     if (is_out_of_memory(e)) throw out_of_memory("running the model's forward");
-    throw bad_input(model.path, "the model's forward failed on this input: " + forward_error_line(e.what()), input_hint(model));
+    throw script_failed(model, inputs, forward_error_line(e.what()));
   }
 }
 
@@ -123,15 +120,14 @@ c10::IValue plain_script(const Model& model, const std::vector<c10::IValue>& inp
     return module.forward(inputs);
   } catch (const c10::Error& e) {
     if (is_out_of_memory(e)) throw out_of_memory("running the model's forward");
-    throw bad_input(model.path, "the model's forward failed on this input: " + forward_error_line(e.what_without_backtrace()),
-                    input_hint(model));
+    throw script_failed(model, inputs, forward_error_line(e.what_without_backtrace()));
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
     // LibTorch raises standard exceptions too (std::out_of_range from a
     // list index, std::runtime_error): the model's or its input's, not pevis's.
     if (is_out_of_memory(e)) throw out_of_memory("running the model's forward");
-    throw bad_input(model.path, "the model's forward failed on this input: " + forward_error_line(e.what()), input_hint(model));
+    throw script_failed(model, inputs, forward_error_line(e.what()));
   }
 }
 

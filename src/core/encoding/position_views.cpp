@@ -170,10 +170,11 @@ RopeView stored_rope_view(const std::vector<double>& stored, const RopeFit& fit,
     view.reference = fit.ideal;
     view.reference_label = "unscaled, base " + compact(fit.base);
   }
-  if (!context && fit.scaling == RopeScaling::kLlama3) context = std::llround(fit.smooth_to * fit.factor);
+  const bool llama = fit.scaling == RopeScaling::kLlama3 && fit.band_known;
+  if (!context && llama) context = std::llround(fit.smooth_to * fit.factor);
   if (context_assumed) *context_assumed = !context;
   view.max_len = context.value_or(4096);
-  if (fit.scaling == RopeScaling::kLlama3) view.original_context = static_cast<std::int64_t>(std::llround(fit.smooth_to));
+  if (llama) view.original_context = static_cast<std::int64_t>(std::llround(fit.smooth_to));
   return view;
 }
 

@@ -9,6 +9,7 @@
 #include <c10/core/MemoryFormat.h>
 #include <nlohmann/json.hpp>
 
+#include <cctype>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -67,6 +68,58 @@ class Builder {
     return found->second;
   }
 
+  // The sizes torch.export recorded for a user input, with the ranges of
+  // its symbols. What pevis cannot read is left unchecked, never refused.
+  static ExportedInputShape input_shape(const json& program_json, const json& graph, const std::string& name) {
+    ExportedInputShape shape;
+    shape.name = name;
+    if (!graph.contains("tensor_values") || !graph["tensor_values"].is_object()) return shape;
+    const json& values = graph["tensor_values"];
+    if (!values.contains(name) || !values[name].contains("sizes") || !values[name]["sizes"].is_array()) return shape;
+    const json* ranges = program_json.contains("range_constraints") && program_json["range_constraints"].is_object()
+                             ? &program_json["range_constraints"] : nullptr;
+    for (const auto& size : values[name]["sizes"]) {
+      ExportedDim dim;
+      if (size.contains("as_int") && size["as_int"].is_number_integer()) {
+        dim.size = size["as_int"].get<std::int64_t>();
+      } else if (size.contains("as_expr") && size["as_expr"].contains("expr_str") && size["as_expr"]["expr_str"].is_string()) {
+        dim.symbol = symbol_of(size["as_expr"]["expr_str"].get<std::string>());
+        if (!dim.symbol.empty() && ranges && ranges->contains(dim.symbol)) {
+          const json& range = (*ranges)[dim.symbol];
+          if (range.contains("min_val") && range["min_val"].is_number_integer()) dim.min = range["min_val"].get<std::int64_t>();
+          // An unbounded range is written as a huge number (or not as an integer).
+          if (range.contains("max_val") && range["max_val"].is_number_integer()) {
+            const std::int64_t max = range["max_val"].get<std::int64_t>();
+            dim.max = max >= (std::int64_t{1} << 53) ? -1 : max;
+          }
+        } else {
+          dim.symbol.clear();
+        }
+      } else {
+        return shape;
+      }
+      shape.dims.push_back(dim);
+    }
+    shape.known = true;
+    return shape;
+  }
+
+  // "s0" from "s0" or "Symbol('s0', positive=True, integer=True)"; "" for an expression.
+  static std::string symbol_of(const std::string& text) {
+    std::string name = text;
+    const std::string wrapped = "Symbol('";
+    if (text.compare(0, wrapped.size(), wrapped) == 0) {
+      const auto end = text.find('\'', wrapped.size());
+      if (end == std::string::npos) return "";
+      name = text.substr(wrapped.size(), end - wrapped.size());
+    }
+    if (name.empty() || !std::isalpha(static_cast<unsigned char>(name[0]))) return "";
+    for (char c : name) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return "";
+    }
+    return name;
+  }
+
   static std::string tensor_name(const json& arg) {
     if (!arg.is_object() || !arg.contains("name") || !arg["name"].is_string()) return "";
     return arg["name"].get<std::string>();
@@ -88,6 +141,7 @@ class Builder {
         program_.input_slots.push_back(slot);
         program_.user_inputs.push_back(slot);
         program_.graph.inputs.push_back(name);
+        program_.input_shapes.push_back(input_shape(program_json, graph, name));
         continue;
       }
       std::string kind, key, name;
@@ -518,6 +572,74 @@ std::vector<c10::IValue> exported_example_inputs(const Model& model) {
                     "give --input or --input-shape");
   }
   return program.examples;
+}
+
+std::string shape_text(const ExportedInputShape& shape) {
+  std::string text = "[", ranges;
+  for (std::size_t i = 0; i < shape.dims.size(); ++i) {
+    const ExportedDim& d = shape.dims[i];
+    text += (i ? ", " : "") + (d.size >= 0 ? std::to_string(d.size) : d.symbol.empty() ? std::string("?") : d.symbol);
+    if (!d.symbol.empty() && ranges.find(d.symbol + " ") == std::string::npos) {
+      ranges += (ranges.empty() ? " with " : ", ") + d.symbol + " " +
+                (d.max >= 0 ? "from " + std::to_string(d.min) + " to " + std::to_string(d.max)
+                            : "of " + std::to_string(d.min) + " or more");
+    }
+  }
+  return text + "]" + ranges;
+}
+
+namespace {
+
+bool dim_fits(const ExportedDim& d, std::int64_t size) {
+  if (d.size >= 0) return size == d.size;
+  if (d.symbol.empty()) return true;
+  return size >= d.min && (d.max < 0 || size <= d.max);
+}
+
+bool shape_fits(const ExportedInputShape& shape, c10::IntArrayRef sizes) {
+  if (sizes.size() != shape.dims.size()) return false;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    if (!dim_fits(shape.dims[i], sizes[i])) return false;
+  }
+  return true;
+}
+
+std::string sizes_text(c10::IntArrayRef sizes) {
+  std::string text = "[";
+  for (std::size_t i = 0; i < sizes.size(); ++i) text += (i ? ", " : "") + std::to_string(sizes[i]);
+  return text + "]";
+}
+
+}  // namespace
+
+void check_exported_inputs(const Model& model, const std::vector<c10::IValue>& inputs) {
+  const ExportedProgram& program = exported_program(model);
+  for (std::size_t i = 0; i < inputs.size() && i < program.input_shapes.size(); ++i) {
+    const ExportedInputShape& shape = program.input_shapes[i];
+    if (!shape.known || !inputs[i].isTensor()) continue;
+    const auto sizes = inputs[i].toTensor().sizes();
+    if (shape_fits(shape, sizes)) continue;
+    std::string hint = "give an input of that shape";
+    if (sizes.size() == 2) {
+      const std::vector<std::int64_t> swapped = {sizes[1], sizes[0]};
+      if (shape_fits(shape, swapped)) {
+        hint = std::string("the other layout fits: --layout ") + (sizes[1] == 1 ? "batch-first" : "seq-first");
+      }
+    }
+    // Which size is out of its range, said in words.
+    std::string why;
+    for (std::size_t k = 0; k < sizes.size() && k < shape.dims.size() && sizes.size() == shape.dims.size(); ++k) {
+      const ExportedDim& d = shape.dims[k];
+      if (dim_fits(d, sizes[k]) || d.symbol.empty()) continue;
+      why = ": size " + std::to_string(sizes[k]) + " of dimension " + std::to_string(k) + " is outside " + d.symbol +
+            "'s range";
+      break;
+    }
+    throw bad_input(model.path,
+                    "the program takes " + shape.name + " of shape " + shape_text(shape) + " (as torch.export recorded it), "
+                        "but the input is " + sizes_text(sizes) + why,
+                    hint);
+  }
 }
 
 std::string exported_signature(const Model& model) {

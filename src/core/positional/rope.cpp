@@ -45,6 +45,20 @@ std::vector<double> powers(double base, std::int64_t pairs, std::int64_t d_head)
   return out;
 }
 
+// The exponent 2i/d as a stored vector has it: PyTorch's code (Hugging
+// Face's, Meta's) divides arange(0, d, 2).float() by d in float32, which is
+// exact only where d is a power of two; the error (up to 8e-7 of the value
+// at base 500000) would otherwise pass for a wrong base.
+double stored_exponent(std::size_t i, double d) { return static_cast<float>(2.0 * static_cast<double>(i) / d); }
+
+std::vector<double> stored_powers(double base, std::int64_t pairs, std::int64_t d_head) {
+  std::vector<double> out(static_cast<std::size_t>(pairs));
+  for (std::int64_t i = 0; i < pairs; ++i) {
+    out[i] = std::pow(base, -stored_exponent(static_cast<std::size_t>(i), static_cast<double>(d_head)));
+  }
+  return out;
+}
+
 // Least squares line y = a + b x.
 std::pair<double, double> line_fit(const std::vector<double>& x, const std::vector<double>& y) {
   const double n = static_cast<double>(x.size());
@@ -354,17 +368,80 @@ void check_inv_freq(const std::vector<double>& values) {
 // ln(base); every scaling keeps (or divides by one factor) the fastest pairs.
 double fitted_base(const std::vector<double>& values, double d) {
   const std::size_t n = values.size();
-  double best = 0;
-  for (std::size_t k = n; k >= 2; k /= 2) {
-    std::vector<double> x, y;
-    for (std::size_t i = 0; i < k; ++i) x.push_back(2.0 * static_cast<double>(i) / d), y.push_back(std::log(values[i]));
-    const auto [c, slope] = line_fit(x, y);
+  std::vector<double> x, y;
+  for (std::size_t i = 0; i < n; ++i) x.push_back(stored_exponent(i, d)), y.push_back(std::log(values[i]));
+  // The worst relative deviation of the first k values from a line of this slope.
+  const auto worst_of = [&](std::size_t k, double slope) {
+    double c = 0;
+    for (std::size_t i = 0; i < k; ++i) c += (y[i] - slope * x[i]) / static_cast<double>(k);
     double worst = 0;
-    for (std::size_t i = 0; i < k; ++i) worst = std::max(worst, std::fabs(std::exp(c + slope * x[i]) / values[i] - 1));
-    best = std::exp(-slope);
-    if (worst <= 2 * kTolerance) break;
+    for (std::size_t i = 0; i < k; ++i) worst = std::max(worst, std::fabs(std::exp(c + slope * x[i] - y[i]) - 1));
+    return worst;
+  };
+  // The longest prefix a line fits (the kept pairs of any scaling).
+  std::size_t k = n;
+  double slope = 0;
+  for (; k >= 2; --k) {
+    const std::vector<double> xs(x.begin(), x.begin() + static_cast<long>(k)), ys(y.begin(), y.begin() + static_cast<long>(k));
+    slope = line_fit(xs, ys).second;
+    if (worst_of(k, slope) <= 2 * kTolerance || k == 2) break;
+  }
+  const double best = std::exp(-slope);
+  // A round base (up to 4 significant digits, as bases are chosen) that fits
+  // those values as well: a few pairs over a short span of exponents fix the
+  // base less tightly than 1e-6. A base made by a formula (NTK-aware
+  // scaling's) keeps its digits.
+  for (int digits = 1; digits <= 4; ++digits) {
+    char buffer[64];
+    std::snprintf(buffer, sizeof buffer, "%.*g", digits, best);
+    const double rounded = std::strtod(buffer, nullptr);
+    if (rounded > 1 && std::fabs(rounded / best - 1) <= 1e-3 && worst_of(k, -std::log(rounded)) <= 2 * kTolerance) {
+      return rounded;
+    }
   }
   return round_to_fit(best, kTolerance / 4);
+}
+
+// Where Llama 3's smoothing lies: between the wavelengths `from` (kept below)
+// and `to` (divided by the factor above).
+struct LlamaBand {
+  double from = 0, to = 0;
+  bool known = false;
+};
+
+// keep = (original / wavelength - low) / (high - low) is linear in the
+// frequency: two pairs inside the band fix it. With one, it is fixed only
+// under Hugging Face's conventions: low_freq_factor 1, a whole
+// high_freq_factor, an original context that is a multiple of 256; with
+// none, only the wavelengths it lies between are known.
+LlamaBand llama_band(const std::vector<double>& ideal, const std::vector<double>& keep,
+                     const std::vector<double>& frequency, const std::vector<double>& middle) {
+  const std::size_t n = ideal.size();
+  LlamaBand band;
+  if (frequency.size() >= 2) {
+    const auto [a, b] = line_fit(frequency, middle);
+    band.from = b / (1 - a), band.to = -b / a, band.known = true;
+    return band;
+  }
+  // The band lies between the last kept pair and the first interpolated one.
+  std::size_t last_kept = 0;
+  while (last_kept + 1 < n && keep[last_kept + 1] >= 1 - 1e-5) ++last_kept;
+  std::size_t first_scaled = last_kept + 1;
+  while (first_scaled < n && keep[first_scaled] > 1e-5) ++first_scaled;
+  const double shortest = 2 * M_PI / ideal[last_kept];
+  const double longest = first_scaled < n ? 2 * M_PI / ideal[first_scaled] : 2 * shortest;
+  band.from = shortest, band.to = longest;
+  if (frequency.size() != 1) return band;
+  const double wavelength = 1 / frequency[0], k = middle[0];
+  for (int high = 2; high <= 32; ++high) {
+    const double original = wavelength * (1 + k * (high - 1));
+    const double round = std::round(original / 256) * 256;
+    if (round <= 0 || std::fabs(original - round) > 1e-4 * original) continue;
+    if (round / high <= shortest || round / high > wavelength || round < wavelength || round >= longest) continue;
+    band.from = round / high, band.to = round, band.known = true;
+    return band;
+  }
+  return band;
 }
 
 // A stepped scaling (llama3 or yarn) of `fit.ideal`: kept fastest pairs,
@@ -396,18 +473,20 @@ void fit_stepped(RopeFit& fit, const std::vector<double>& values, const std::vec
   }
   for (std::size_t i = 0; i < n; ++i) yarn_keep[i] = 1 - clamp01((static_cast<double>(i) - low) / (high - low));
   // Llama 3: keep rises linearly with the frequency (1 / wavelength).
-  double from = 0, to = 0;  // wavelengths where keep is 1 and 0
-  if (frequency.size() >= 2) {
-    const auto [a, b] = line_fit(frequency, middle);
-    from = b / (1 - a), to = -b / a;
-  } else {
-    from = 2 * M_PI / fit.ideal[static_cast<std::size_t>(std::max(0.0, low))];
-    to = 2 * M_PI / fit.ideal[std::min<std::size_t>(n - 1, static_cast<std::size_t>(high))];
-  }
+  const LlamaBand band = llama_band(fit.ideal, keep, frequency, middle);
+  fit.band_known = band.known;
   for (std::size_t i = 0; i < n; ++i) {
     const double wavelength = 2 * M_PI / fit.ideal[i];
-    llama_keep[i] = wavelength < from ? 1.0 : wavelength > to ? 0.0 : clamp01((1 / wavelength - 1 / to) / (1 / from - 1 / to));
+    const bool inside = keep[i] > 1e-5 && keep[i] < 1 - 1e-5;
+    if (!band.known && inside) {
+      llama_keep[i] = keep[i];  // the band is not known: its pairs are as stored
+    } else {
+      llama_keep[i] = wavelength < band.from ? 1.0
+                      : wavelength > band.to ? 0.0
+                                             : clamp01((1 / wavelength - 1 / band.to) / (1 / band.from - 1 / band.to));
+    }
   }
+  const double from = band.from, to = band.to;
   const auto yarn = blend(fit.ideal, yarn_keep, factor), llama = blend(fit.ideal, llama_keep, factor);
   if (max_relative(llama, values) <= max_relative(yarn, values)) {
     fit.scaling = RopeScaling::kLlama3;
@@ -447,6 +526,13 @@ std::string fit_description(const RopeFit& fit) {
       text << ", linear scaling x" << number_text(fit.factor);
       break;
     case RopeScaling::kLlama3:
+      if (!fit.band_known) {
+        text << ", llama3 scaling x" << number_text(fit.factor) << ": smoothed between wavelengths "
+             << number_text(std::round(fit.smooth_from * 1000) / 1000) << " and "
+             << number_text(std::round(fit.smooth_to * 1000) / 1000) << " (with " << fit.pairs
+             << " pairs, too few inside the band to tell its original context and frequency factors)";
+        break;
+      }
       text << ", llama3 scaling x" << number_text(fit.factor) << ": kept below wavelength "
            << number_text(std::round(fit.smooth_from * 1000) / 1000) << ", interpolated above "
            << number_text(std::round(fit.smooth_to * 1000) / 1000) << " (with low_freq_factor 1: original context "
@@ -473,7 +559,7 @@ RopeFit fit_inv_freq(const std::vector<double>& values, std::optional<double> ba
   fit.d_head = 2 * fit.pairs;
   const double d = static_cast<double>(fit.d_head);
   fit.base = base ? *base : fitted_base(values, d);
-  fit.ideal = powers(fit.base, fit.pairs, fit.d_head);
+  fit.ideal = stored_powers(fit.base, fit.pairs, fit.d_head);
   std::vector<double> ratio(n);  // ideal / stored: 1 where kept, the factor where interpolated
   for (std::size_t i = 0; i < n; ++i) ratio[i] = fit.ideal[i] / values[i];
 

@@ -1,0 +1,163 @@
+// Real architectures at a small size, built by library code nobody here wrote
+// (torchaudio 2.6's wav2vec2, HuBERT, Conformer and Emformer; torchvision
+// 0.21's Swin V2 and MaxViT; GPT-2-, BERT-, OPT- and Llama-style models of
+// torch.nn), saved by PyTorch 2.6: pevis reads each as PyTorch computes it.
+// The files and PyTorch's values are made by tests/data/corpus/make.sh.
+#include <gtest/gtest.h>
+
+#include <ATen/core/Tensor.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+
+#include "pevis/attention/attention.h"
+#include "pevis/base/error.h"
+#include "pevis/io/load.h"
+#include "pevis/io/model.h"
+#include "pevis/positional/rope.h"
+#include "reference.h"
+#include "test_util.h"
+
+namespace pevis {
+namespace {
+
+const std::string kDir = std::string(PEVIS_TEST_DATA) + "/corpus/";
+
+const nlohmann::json& expected() {
+  static const nlohmann::json e = nlohmann::json::parse(test::read_file(kDir + "expected.json"));
+  return e;
+}
+
+// Every site of the model, head by head, within 1e-5 of PyTorch's weights.
+void expect_as_pytorch(const std::string& file) {
+  SCOPED_TRACE(file);
+  const auto& e = expected()["models"][file];
+  ASSERT_FALSE(e.is_null()) << "no reference for " << file;
+  const Model model = load_model(kDir + file);
+  const auto sites = capture_attention(model, {test::tensor_of(e["input"])});
+  test::expect_sites_equal(sites, e["sites"]);
+}
+
+TEST(Corpus, TorchaudioAttentionEqualsPyTorchs) {
+  // wav2vec2 and HuBERT call scaled_dot_product_attention, Conformer
+  // nn.MultiheadAttention, Emformer its own softmax over [batch*heads, T, S].
+  for (const char* file : {"wav2vec2.pt", "wav2vec2_trace.pt", "hubert.pt", "hubert_trace.pt", "conformer.pt",
+                           "conformer_trace.pt", "emformer.pt"}) {
+    expect_as_pytorch(file);
+  }
+}
+
+TEST(Corpus, LanguageModelAttentionEqualsPyTorchs) {
+  for (const char* file : {"gpt2.pt", "gpt2_dynamic.pt2", "llama.pt", "llama_dynamic.pt2"}) expect_as_pytorch(file);
+}
+
+// Hugging Face's Llama 3 vector for every head size from 16: the base is
+// found, and where the band is fixed by the values (or by Hugging Face's
+// conventions), it is the one the vector was made with.
+TEST(Corpus, Llama3FrequenciesFitAtEveryHeadSize) {
+  for (const auto& c : expected()["llama3"]) {
+    const std::int64_t d_head = c["d_head"];
+    const double factor = c["factor"], original = c["original"];
+    SCOPED_TRACE("d_head " + std::to_string(d_head) + " factor " + std::to_string(factor));
+    const auto values = c["inv_freq"].get<std::vector<double>>();
+    const RopeFit fit = fit_inv_freq(values);
+    EXPECT_EQ(fit.base, 500000.0);
+    EXPECT_EQ(fit.scaling, RopeScaling::kLlama3) << fit.description;
+    EXPECT_EQ(fit.factor, factor);
+    EXPECT_TRUE(fit.matches) << fit.description << " " << fit.max_relative_deviation;
+    ASSERT_TRUE(fit.band_known) << fit.description;
+    EXPECT_NEAR(fit.smooth_to, original, 1e-3) << fit.description;
+    EXPECT_NEAR(fit.smooth_from, original / 4, 1e-3) << fit.description;
+    // What --expect-rope-base checks: the right base passes, a wrong one fails.
+    EXPECT_TRUE(fit_inv_freq(values, 500000.0).matches);
+    EXPECT_FALSE(fit_inv_freq(values, 499000.0).matches);
+  }
+}
+
+// With no pair inside the band, nothing fixes it: said, not made up.
+TEST(Corpus, ABandNoPairLiesInIsNotClaimed) {
+  // Kept below 1000, divided by 8 above 2000: the pairs of base 10000 and
+  // head size 16 have wavelengths 6.3, 20, 63, 199, 628, 1987 (kept) and 6283, 19869.
+  std::vector<double> values;
+  for (int i = 0; i < 8; ++i) {
+    const double f = std::pow(10000.0, -2.0 * i / 16);
+    values.push_back(2 * M_PI / f > 3000 ? f / 8 : f);
+  }
+  const RopeFit fit = fit_inv_freq(values);
+  EXPECT_EQ(fit.base, 10000.0);
+  EXPECT_TRUE(fit.matches) << fit.description;
+  EXPECT_FALSE(fit.band_known) << fit.description;
+  EXPECT_NE(fit.description.find("too few inside the band"), std::string::npos) << fit.description;
+}
+
+// Every way a token input can be wrong for a model fixture ends in exit 0
+// (the model computes something with it) or 3, never "internal error";
+// where pevis can know better than the model, exit 3 with the reason.
+TEST(Corpus, WrongTokenInputsAreTheUsersNotPevissErrors) {
+  test::TempDir dir;
+  {
+    std::ofstream(dir / "short.txt") << "3\n";
+    std::ofstream long_file(dir / "long.txt");
+    for (int i = 0; i < 1100; ++i) long_file << (i % 7) << ' ';
+    std::ofstream(dir / "oov.txt") << "3 1 4 99999\n";
+    std::ofstream(dir / "ids.txt") << "3 1 4 1 5 9 2 6\n";
+  }
+  // Each token model with the layout it reads: the other one is the wrong layout.
+  const std::string data = PEVIS_TEST_DATA;
+  const std::vector<std::pair<std::string, std::string>> models = {
+      {data + "/word_lm.pt", "seq-first"}, {data + "/attn_transformer.pt", "seq-first"},
+      {data + "/attn_encoder_batch_first.pt", "batch-first"}, {data + "/torch2/v26_word_lm.pt", "seq-first"},
+      {data + "/torch2/v26_sdpa_gqa.pt", "batch-first"}, {data + "/torch2/v26_encoder_post.pt", "batch-first"},
+      {data + "/torch2/pt2_word_lm.pt2", "seq-first"}, {data + "/torch2/pt2_encoder.pt2", "batch-first"},
+      {data + "/torch2/pt2_encoder_dynamic.pt2", "batch-first"}, {data + "/torch2/pt2_sdpa_causal.pt2", "batch-first"},
+      {kDir + "gpt2.pt", "batch-first"}, {kDir + "gpt2_dynamic.pt2", "batch-first"}, {kDir + "llama.pt", "batch-first"},
+      {kDir + "llama_dynamic.pt2", "batch-first"}};
+  for (const auto& [model, layout] : models) {
+    const std::string wrong = layout == "seq-first" ? "batch-first" : "seq-first";
+    for (const auto& [input, order] : std::vector<std::pair<std::string, std::string>>{
+             {"ids.txt", wrong}, {"short.txt", layout}, {"long.txt", layout}, {"oov.txt", layout}}) {
+      SCOPED_TRACE(model + " " + input + " " + order);
+      const auto r = test::run(PEVIS_BINARY, {"attention", model, "--input", input, "--layout", order, "--format",
+                                              "none", "--data", "none", "-o", "out"}, dir.path());
+      EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 3) << r.exit_code << " " << r.err;
+      EXPECT_EQ(r.err.find("internal error"), std::string::npos) << r.err;
+      if (r.exit_code != 0) EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "one line: " << r.err;
+      const bool program = model.substr(model.size() - 4) == ".pt2";
+      // An id past the vocabulary is named with the table's size.
+      if (input == "oov.txt") {
+        EXPECT_EQ(r.exit_code, 3);
+        const bool named = r.err.find("99999 is outside") != std::string::npos;
+        const bool shape = program && r.err.find("as torch.export recorded it") != std::string::npos;
+        EXPECT_TRUE(named || shape) << r.err;
+      }
+      // A program refuses what it was not exported for, naming its shape.
+      if (program && input != "oov.txt") {
+        EXPECT_EQ(r.exit_code, 3) << r.err;
+        EXPECT_NE(r.err.find("as torch.export recorded it"), std::string::npos) << r.err;
+      }
+    }
+  }
+  // The dynamic program's range, said before anything runs.
+  auto r = test::run(PEVIS_BINARY, {"attention", kDir + "llama_dynamic.pt2", "--input", "short.txt", "--layout",
+                                    "batch-first", "-o", "out"}, dir.path());
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("[1, s0] with s0 from 2 to 1024"), std::string::npos) << r.err;
+  r = test::run(PEVIS_BINARY, {"attention", kDir + "llama_dynamic.pt2", "--input", "long.txt", "--layout",
+                               "batch-first", "-o", "out"}, dir.path());
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("size 1100 of dimension 1 is outside s0's range"), std::string::npos) << r.err;
+  // The other layout, said where it would fit.
+  r = test::run(PEVIS_BINARY, {"attention", kDir + "llama_dynamic.pt2", "--input", "ids.txt", "-o", "out"}, dir.path());
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("--layout batch-first"), std::string::npos) << r.err;
+  // A script: the id, the table and its size; past a position table, its size.
+  r = test::run(PEVIS_BINARY, {"attention", kDir + "gpt2.pt", "--input", "oov.txt", "-o", "out"}, dir.path());
+  EXPECT_NE(r.err.find("token id 99999 is outside the vocabulary of wte (50 rows: ids 0 to 49)"), std::string::npos)
+      << r.err;
+  r = test::run(PEVIS_BINARY, {"attention", kDir + "gpt2.pt", "--input", "long.txt", "--layout", "batch-first", "-o",
+                               "out"}, dir.path());
+  EXPECT_NE(r.err.find("the input has 1100 tokens, but wpe holds 32 positions"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace pevis
