@@ -8,13 +8,17 @@
 #include <ATen/core/Tensor.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "pevis/attention/attention.h"
 #include "pevis/base/error.h"
 #include "pevis/io/load.h"
 #include "pevis/io/model.h"
+#include "pevis/encoding/encoding.h"
 #include "pevis/positional/rope.h"
+#include "pevis/summary/summary.h"
 #include "reference.h"
 #include "test_util.h"
 
@@ -157,6 +161,81 @@ TEST(Corpus, WrongTokenInputsAreTheUsersNotPevissErrors) {
   r = test::run(PEVIS_BINARY, {"attention", kDir + "gpt2.pt", "--input", "long.txt", "--layout", "batch-first", "-o",
                                "out"}, dir.path());
   EXPECT_NE(r.err.find("the input has 1100 tokens, but wpe holds 32 positions"), std::string::npos) << r.err;
+}
+
+// A GPT-2 whose lm_head is tied to wte, with bool causal-mask buffers: as
+// PyTorch counts it, from the state_dict, the script and the program.
+TEST(Corpus, TiedWeightsCountOnceAndMasksAreNoParameters) {
+  const auto& want = expected()["gpt2_state"];
+  for (const char* file : {"gpt2_state.pt", "gpt2.pt", "gpt2_dynamic.pt2"}) {
+    SCOPED_TRACE(file);
+    const Summary s = summarize(load_model(kDir + file), nullptr);
+    EXPECT_EQ(s.totals.params, want["parameters"].get<std::int64_t>());
+    EXPECT_EQ(s.totals.buffers, want["buffers"].get<std::int64_t>());
+    if (std::string(file) == "gpt2_state.pt") {
+      ASSERT_EQ(s.shared.size(), 1u);
+      EXPECT_EQ(s.shared[0].first, "lm_head.weight");
+      EXPECT_EQ(s.shared[0].second, "wte.weight");
+    }
+  }
+  // BERT's int64 position_ids are a buffer, not parameters.
+  const Summary bert = summarize(load_model(kDir + "bert_state.pt"), nullptr);
+  for (const auto& b : bert.buffers) EXPECT_EQ(b.name, "embeddings.position_ids");
+  EXPECT_EQ(bert.totals.buffers, 64);
+}
+
+// Learned absolute tables by their role, under any name; a convolution is
+// said to be one.
+TEST(Corpus, LearnedPositionTablesAreFoundByRole) {
+  const auto family_of = [](const std::string& file) {
+    std::map<std::string, PositionalCandidate> found;
+    for (const auto& c : find_positional_tensors(load_model(kDir + file))) found[c.name] = c;
+    return found;
+  };
+  for (const char* file : {"gpt2.pt", "gpt2_state.pt", "gpt2_dynamic.pt2"}) {
+    SCOPED_TRACE(file);
+    const auto found = family_of(file);
+    ASSERT_EQ(found.size(), 1u);
+    ASSERT_TRUE(found.count("wpe.weight"));
+    EXPECT_EQ(found.at("wpe.weight").family, PositionalFamily::kTable);
+    EXPECT_NE(found.at("wpe.weight").note.find("learned"), std::string::npos);
+    // The table as PyTorch holds it.
+    const at::Tensor table = positional_table(load_model(kDir + file), "wpe.weight");
+    EXPECT_LT((table - test::nested_to_tensor(expected()["tables"]["gpt2"]["wpe"])).abs().max().item<double>(), 1e-7);
+  }
+  auto found = family_of("bert_state.pt");
+  ASSERT_EQ(found.size(), 1u);  // not word_embeddings, not token_type_embeddings
+  EXPECT_TRUE(found.count("embeddings.position_embeddings.weight"));
+  found = family_of("opt_checkpoint.pt");
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found.at("model.decoder.embed_positions.weight").offset, 2);
+  for (const char* file : {"wav2vec2.pt", "hubert_trace.pt"}) {
+    found = family_of(file);
+    ASSERT_EQ(found.size(), 1u) << file;
+    EXPECT_EQ(found.begin()->second.family, PositionalFamily::kConv);
+    EXPECT_EQ(found.begin()->first, "model.encoder.transformer.pos_conv_embed.conv.weight");
+  }
+  EXPECT_TRUE(family_of("llama.pt").count("layers.0.self_attn.inv_freq"));
+
+  // On the command line: drawn with the similarity figure and compared with
+  // a sinusoid; OPT's table from row 2; the convolution refused with why.
+  test::TempDir dir;
+  auto r = test::run(PEVIS_BINARY, {"encoding", kDir + "gpt2_dynamic.pt2", "--script", "-o", "g"}, dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("wpe.weight: largest deviation from the sinusoid"), std::string::npos) << r.out;
+  EXPECT_TRUE(test::looks_like(dir / "g/encoding-similarity.png", "png"));
+  // A long path in a title gives way to its file name; the numbers stay.
+  EXPECT_NE(test::read_file(dir / "g/encoding-similarity.gp").find("wpe.weight of gpt2_dynamic.pt2 (32 positions x 32 dims)"),
+            std::string::npos);
+  r = test::run(PEVIS_BINARY, {"encoding", kDir + "opt_checkpoint.pt", "--data", "csv", "-o", "o"}, dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("drawn from row 2 as position 0"), std::string::npos) << r.out;
+  const std::string csv = test::read_file(dir / "o/encoding.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 49);  // a header and positions 0 to 47
+  EXPECT_NE(csv.find("\n47,"), std::string::npos);
+  r = test::run(PEVIS_BINARY, {"encoding", kDir + "wav2vec2.pt", "-o", "w"}, dir.path());
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("a convolutional positional embedding"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -116,7 +116,13 @@ std::string first_layer_expects(const Model& model);
 Error forward_failed(const Model& model, const std::vector<c10::IValue>& inputs, const std::string& where,
                      const std::string& what, const std::string& takes, const std::string& diagnosis = "");
 
-/// The embedding tables of a model, in file order: (module path, rows).
+/// The class of the module at `path` where the file keeps it (TorchScript:
+/// "__torch__.torch.nn.modules.sparse.Embedding"), else `path` itself.
+std::string module_class(const Model& model, const std::string& path);
+
+/// The embedding tables of a model, in file order: (module path, rows): the
+/// 2-D weights of modules whose class (or, without one, path) says
+/// embedding ("emb", "wte", "wpe").
 std::vector<std::pair<std::string, std::int64_t>> embedding_tables(const Model& model);
 
 }  // namespace pevis

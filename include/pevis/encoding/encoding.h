@@ -27,6 +27,7 @@ enum class PositionalFamily {
   kRopeInvFreq,  ///< rotary frequencies (`inv_freq`)
   kT5Bias,       ///< T5's `relative_attention_bias` [buckets, heads]
   kSwinBias,     ///< Swin's `relative_position_bias_table` [(2W-1)^2, heads]
+  kConv,         ///< a convolutional positional embedding (wav2vec2's `pos_conv_embed`): no table
 };
 
 /// "table", "rope", "t5", "swin": as `--list` shows them.
@@ -38,18 +39,28 @@ struct PositionalCandidate {
   std::vector<std::int64_t> shape;  ///< as stored
   std::string kind;                 ///< "buffer", "parameter" or "tensor"
   PositionalFamily family = PositionalFamily::kTable;
+  /// Rows before position 0 (OPT's and BART's learned tables start at row 2).
+  std::int64_t offset = 0;
+  std::string note;  ///< how it was recognised, for --list: "learned, beside the token table wte"
 };
 
 /// Tensors whose name speaks of positions (`pe`, `pos_embedding`,
 /// `position_embeddings.weight`, ...) and that are a 2-D table once their
 /// size-1 dimensions are dropped (`[5000, 1, d]`, `[1, L, d]`, `[L, d]`).
-/// Buffers first, then in model order.
+/// Buffers first, then in model order. Then, by role and shape, learned
+/// absolute tables under any name: an embedding table (a module whose class
+/// or name says embedding) with at least 8 rows beside a larger one of the
+/// same width (the token table), as GPT-2's `wpe`. A table of a
+/// `LearnedPositionalEmbedding` class, or named `embed_positions` with two
+/// rows more than a multiple of 8, has OPT's and BART's offset of 2.
 std::vector<PositionalCandidate> find_positional_tables(const Model& model);
 
 /// Every positional tensor: the tables above, then rotary `inv_freq`
 /// vectors, T5 `relative_attention_bias` tables ([buckets, heads], floats)
 /// and Swin `relative_position_bias_table`s ([(2W-1)^2, heads]), each in
-/// model order.
+/// model order, and convolutional positional embeddings (a 3-D weight of a
+/// module whose path speaks of positions and convolution, as wav2vec2's
+/// `pos_conv_embed.conv`).
 std::vector<PositionalCandidate> find_positional_tensors(const Model& model);
 
 /// The copies a caller will make of a table it draws: as data, as a figure,

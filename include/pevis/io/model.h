@@ -38,6 +38,10 @@ class NamedTensor {
 
   std::string name;
   std::string kind;  ///< "parameter", "buffer", or "tensor" (formats that do not say)
+  /// The storage region it views, where the file says ("data/0@0[50, 32]/[32, 1]"
+  /// in a torch.save archive): two tensors with the same region are one
+  /// tensor saved twice (tied weights). "" where the format has no storages.
+  std::string view_key;
 
   at::ScalarType dtype() const { return dtype_; }
   const std::vector<std::int64_t>& shape() const { return shape_; }

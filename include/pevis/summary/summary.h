@@ -48,6 +48,9 @@ struct SummaryBuffer {
 struct Summary {
   std::vector<SummaryRow> rows;  ///< the module tree in order, depth first
   std::vector<SummaryBuffer> buffers;
+  /// Tensors saved twice over one storage (tied weights), counted once:
+  /// (the later name, the name it was counted under).
+  std::vector<std::pair<std::string, std::string>> shared;
   SummaryTotals totals;
 };
 
@@ -65,7 +68,10 @@ const std::vector<std::string>& counted_ops();
 /// Builds the table for `model`. With `inputs` and a TorchScript model, one
 /// forward pass gives shapes and mult-adds; otherwise the table has
 /// parameters only (the tree is then built from the dotted tensor names).
-/// Parameters shared by several modules (tied weights) are counted once.
+/// Parameters shared by several modules (tied weights), and tensors a
+/// checkpoint saves twice over one storage region, are counted once (and
+/// listed in `shared`). In files that do not tell parameters from buffers,
+/// bool and integer tensors are buffers (no parameter is).
 /// Reads no tensor data for files that are not runnable: names, dtypes and
 /// shapes come from the file's index.
 Summary summarize(const Model& model, const std::vector<c10::IValue>* inputs);

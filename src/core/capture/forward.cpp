@@ -48,16 +48,6 @@ std::string lower(std::string text) {
   return text;
 }
 
-// The module's class where the file keeps it (TorchScript), else its path.
-std::string class_or_path(const Model& model, const std::string& layer) {
-  if (model.module) {
-    for (const auto& item : model.module->named_modules()) {
-      if (item.name == layer && item.value.type()->name()) return item.value.type()->name()->qualifiedName();
-    }
-  }
-  return layer;
-}
-
 bool is_embedding(const std::string& class_or_path) {
   const std::string name = lower(class_or_path);
   return name.find("emb") != std::string::npos || name.find("wte") != std::string::npos ||
@@ -118,6 +108,15 @@ std::string index_diagnosis(const Model& model, const std::vector<c10::IValue>& 
 
 }  // namespace
 
+std::string module_class(const Model& model, const std::string& layer) {
+  if (model.module) {
+    for (const auto& item : model.module->named_modules()) {
+      if (item.name == layer && item.value.type()->name()) return item.value.type()->name()->qualifiedName();
+    }
+  }
+  return layer;
+}
+
 std::vector<std::pair<std::string, std::int64_t>> embedding_tables(const Model& model) {
   std::vector<std::pair<std::string, std::int64_t>> tables;
   for (const auto& t : model.tensors) {
@@ -125,7 +124,7 @@ std::vector<std::pair<std::string, std::int64_t>> embedding_tables(const Model& 
     const std::string layer = t.name.substr(0, t.name.size() - 7);
     bool seen = false;
     for (const auto& known : tables) seen = seen || known.first == layer;
-    if (!seen && is_embedding(class_or_path(model, layer))) tables.emplace_back(layer, t.shape()[0]);
+    if (!seen && is_embedding(module_class(model, layer))) tables.emplace_back(layer, t.shape()[0]);
   }
   return tables;
 }
@@ -152,7 +151,7 @@ std::string first_layer_expects(const Model& model) {
     const std::string layer = t.name.substr(0, t.name.size() - suffix.size());
     const auto& shape = t.shape();
     if (shape.size() < 2 || shape.size() > 5) continue;  // not a linear, embedding or convolution weight
-    if (shape.size() == 2 && is_embedding(class_or_path(model, layer))) {
+    if (shape.size() == 2 && is_embedding(module_class(model, layer))) {
       return layer + " takes token ids (give them with --input)";
     }
     if (shape.size() == 2) return layer + " expects [..., " + std::to_string(shape[1]) + "]";

@@ -19,6 +19,8 @@
 #include "pevis/base/error.h"
 #include "pevis/base/memory.h"
 #include "pevis/base/module_path.h"
+#include "pevis/capture/forward.h"
+#include "pevis/io/exported_program.h"
 
 namespace pevis {
 
@@ -58,12 +60,93 @@ bool t5_table_name(const std::string& name) {
 
 }  // namespace
 
+namespace {
+
+std::string lowered(std::string text) {
+  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+std::string layer_of(const std::string& name) {
+  return ends_with(name, ".weight") ? name.substr(0, name.size() - 7) : name;
+}
+
+// OPT's and BART's learned tables look positions up at row position + 2.
+std::int64_t opt_offset(const Model& model, const std::string& name, std::int64_t rows) {
+  const std::string layer = layer_of(name);
+  const std::string kind = lowered(module_class(model, layer));
+  if (kind.find("learnedpositionalembedding") != std::string::npos) return 2;
+  return ends_with(layer, "embed_positions") && rows > 2 && (rows - 2) % 8 == 0 && rows % 8 != 0 ? 2 : 0;
+}
+
+const NamedTensor* table_of(const Model& model, const std::string& layer) {
+  for (const auto& t : model.tensors) {
+    if (t.name == layer + ".weight" && t.shape().size() == 2 && t.is_floating_point()) return &t;
+  }
+  return nullptr;
+}
+
+// A program says each embedding's role: looked up with the user's input
+// (tokens) or with indices it computes (positions).
+std::vector<PositionalCandidate> program_position_tables(const Model& model) {
+  std::vector<PositionalCandidate> found;
+  const ExportedGraph& graph = exported_graph(model);
+  for (const auto& node : graph.nodes) {
+    if (node.op != "aten::embedding" || node.inputs.size() < 2) continue;
+    if (std::find(graph.inputs.begin(), graph.inputs.end(), node.inputs[1]) != graph.inputs.end()) continue;
+    const NamedTensor* t = table_of(model, node.path);
+    if (!t || t->shape()[0] < 8 || positional_name(t->name)) continue;
+    PositionalCandidate c{t->name, t->shape(), t->kind, PositionalFamily::kTable};
+    c.offset = opt_offset(model, t->name, t->shape()[0]);
+    c.note = "learned: an embedding the program looks up at computed positions";
+    found.push_back(std::move(c));
+  }
+  return found;
+}
+
+// Learned absolute tables by role: an embedding beside a larger one of the
+// same width (the tokens'), with at least 8 rows (not token types). Tables
+// named for positions are found by name, and are never the token table.
+std::vector<PositionalCandidate> learned_tables(const Model& model) {
+  if (model.program) return program_position_tables(model);
+  const auto tables = embedding_tables(model);
+  std::vector<PositionalCandidate> found;
+  for (const auto& [layer, rows] : tables) {
+    const NamedTensor* t = table_of(model, layer);
+    if (!t || rows < 8 || positional_name(t->name)) continue;
+    std::string tokens;
+    std::int64_t most = rows;
+    for (const auto& [other, other_rows] : tables) {
+      const NamedTensor* u = table_of(model, other);
+      if (u && u->shape()[1] == t->shape()[1] && other_rows > most && !positional_name(u->name)) {
+        most = other_rows, tokens = other;
+      }
+    }
+    if (tokens.empty()) continue;
+    PositionalCandidate c{t->name, t->shape(), t->kind, PositionalFamily::kTable};
+    c.offset = opt_offset(model, t->name, rows);
+    c.note = "learned: an embedding beside the token table " + tokens;
+    found.push_back(std::move(c));
+  }
+  return found;
+}
+
+// wav2vec2's and HuBERT's positions: a grouped convolution over the features.
+bool conv_positions(const NamedTensor& t) {
+  const std::string name = lowered(t.name);
+  return t.shape().size() == 3 && t.is_floating_point() && ends_with(name, ".weight") &&
+         name.find("pos") != std::string::npos && name.find("conv") != std::string::npos;
+}
+
+}  // namespace
+
 std::string family_name(PositionalFamily family) {
   switch (family) {
     case PositionalFamily::kTable: return "table";
     case PositionalFamily::kRopeInvFreq: return "rope";
     case PositionalFamily::kT5Bias: return "t5";
     case PositionalFamily::kSwinBias: return "swin";
+    case PositionalFamily::kConv: return "conv";
   }
   return "table";
 }
@@ -76,9 +159,17 @@ std::vector<PositionalCandidate> find_positional_tables(const Model& model) {
         swin_table_name(t.name)) {
       continue;
     }
-    (t.kind == "buffer" ? buffers : others).push_back({t.name, t.shape(), t.kind, PositionalFamily::kTable});
+    PositionalCandidate c{t.name, t.shape(), t.kind, PositionalFamily::kTable};
+    c.offset = opt_offset(model, t.name, dims[0]);
+    if (c.offset) c.note = "rows 0-1 unused: positions start at row 2 (OPT's and BART's offset)";
+    (t.kind == "buffer" ? buffers : others).push_back(std::move(c));
   }
   buffers.insert(buffers.end(), others.begin(), others.end());
+  for (auto& c : learned_tables(model)) {
+    bool known = false;
+    for (const auto& b : buffers) known = known || b.name == c.name;
+    if (!known) buffers.push_back(std::move(c));
+  }
   return buffers;
 }
 
@@ -94,6 +185,13 @@ std::vector<PositionalCandidate> find_positional_tensors(const Model& model) {
                                                    : swin_table_name(t.name) && shape.size() == 2 && shape[0] >= 1;
       if (found) all.push_back({t.name, shape, t.kind, family});
     }
+  }
+  for (const auto& t : model.tensors) {
+    if (!conv_positions(t)) continue;
+    PositionalCandidate c{t.name, t.shape(), t.kind, PositionalFamily::kConv};
+    c.note = "a convolution over the features (kernel " + std::to_string(t.shape()[2]) + ", " +
+             std::to_string(t.shape()[0] / std::max<std::int64_t>(1, t.shape()[1])) + " groups), not a table";
+    all.push_back(std::move(c));
   }
   return all;
 }

@@ -47,10 +47,18 @@ void report_sinusoid_check(std::ostream& messages, nlohmann::json& summary, cons
 }
 
 // A [positions, dims] table stored in `model` as `name`.
-JobResult run_table(const EncodingRequest& options, const Model& model, const std::string& name, const Progress& progress) {
+JobResult run_table(const EncodingRequest& options, const Model& model, const std::string& name, std::int64_t offset,
+                    const Progress& progress) {
   check_window(options);
   ShownText messages(progress);
-  const at::Tensor full = positional_table(model, name, {options.window, options.wanted.data, options.wanted.figures});
+  at::Tensor full = positional_table(model, name, {options.window, options.wanted.data, options.wanted.figures});
+  if (offset > 0 && full.size(0) > offset + 1) {
+    messages << name << ": rows 0-" << offset - 1 << " are not positions (the table is looked up at position + "
+             << offset << ", as OPT and BART do): drawn from row " << offset << " as position 0\n";
+    full = full.narrow(0, offset, full.size(0) - offset).contiguous();
+  } else {
+    offset = 0;
+  }
   const double base = options.base.value_or(10000.0);
   std::ostringstream base_text;
   base_text << base;
@@ -58,6 +66,7 @@ JobResult run_table(const EncodingRequest& options, const Model& model, const st
                             std::to_string(full.size(1)) + " dims)";
   const SinusoidCheck check = compare_with_sinusoid(full, base);
   nlohmann::json summary = {{"command", "encoding"}, {"model", options.model}, {"tensor", name}};
+  if (offset) summary["row_offset"] = offset;
   report_sinusoid_check(messages, summary, name, check, base_text.str(), full.size(1));
   const TableRange range = table_range(options, full.size(0));
   JobResult result = table_job(options, full.data_ptr<float>(), full.size(0), full.size(1), range, about,
@@ -194,7 +203,8 @@ constexpr const char* kConfigCandidate = "config.json";
 void list_candidates(std::ostream& out, const std::vector<PositionalCandidate>& candidates, const std::optional<RopeSpec>& rope) {
   if (candidates.empty() && !rope) out << "no positional tensor (tables, inv_freq, T5 or Swin biases) and no rotary config\n";
   for (const auto& c : candidates) {
-    out << c.name << "  " << sizes_text(c.shape) << "  " << c.kind << "  " << family_name(c.family) << "\n";
+    out << c.name << "  " << sizes_text(c.shape) << "  " << c.kind << "  " << family_name(c.family)
+        << (c.note.empty() ? "" : "  (" + c.note + ")") << "\n";
   }
   if (rope) out << kConfigCandidate << "  " << describe_rope(*rope) << "  config  rope\n";
 }
@@ -223,8 +233,10 @@ JobResult model_encoding_job(const EncodingRequest& options, const Progress& pro
     const std::size_t count = candidates.size() + (rope ? 1 : 0);
     if (count > 1) messages << "using " << name << " (of " << count << " candidates: see --list)\n";
   }
+  std::int64_t offset = 0;
+  std::string note;
   for (const auto& c : candidates) {
-    if (c.name == name) family = c.family;
+    if (c.name == name) family = c.family, offset = c.offset, note = c.note;
   }
   if (name == kConfigCandidate && rope && !family) {
     const RopeSpec spec = rope_spec(options, *rope);
@@ -244,7 +256,11 @@ JobResult model_encoding_job(const EncodingRequest& options, const Progress& pro
                 "--list shows the candidates and their kinds");
   }
   switch (chosen) {
-    case PositionalFamily::kTable: return run_table(options, model, name, progress);
+    case PositionalFamily::kTable: return run_table(options, model, name, offset, progress);
+    case PositionalFamily::kConv:
+      throw bad_input(name, "a convolutional positional embedding: " + note +
+                                "; positions come from the features around each frame, so there is no table to draw",
+                      "pevis attention shows what the model attends to");
     case PositionalFamily::kRopeInvFreq: return run_inv_freq(options, model, name, rope, progress);
     case PositionalFamily::kT5Bias: return run_t5(options, model, name, progress);
     case PositionalFamily::kSwinBias: return run_swin(options, model, name, progress);

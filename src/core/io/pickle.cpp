@@ -229,6 +229,12 @@ class Machine {
     return out;
   }
 
+  static std::string region_text(const std::vector<std::int64_t>& values) {
+    std::string text = "[";
+    for (std::size_t i = 0; i < values.size(); ++i) text += (i ? "," : "") + std::to_string(values[i]);
+    return text + "]";
+  }
+
   ValuePtr rebuild_tensor(const std::vector<ValuePtr>& args) {
     if (args.size() < 4 || args[0]->kind != Value::Kind::kStorage) fail("a tensor in the pickle is malformed");
     const auto storage = args[0]->tensor;
@@ -267,7 +273,9 @@ class Machine {
     } else {
       read = [storage, size, stride, offset]() { return storage->tensor().as_strided(size, stride, offset); };
     }
-    out->tensor = std::make_shared<const NamedTensor>("tensor", dtype, size, std::move(read), "tensor");
+    auto tensor = std::make_shared<NamedTensor>("tensor", dtype, size, std::move(read), "tensor");
+    tensor->view_key = storage->name + "@" + std::to_string(offset) + region_text(size) + "/" + region_text(stride);
+    out->tensor = std::move(tensor);
     return out;
   }
 

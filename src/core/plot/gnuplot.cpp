@@ -1,6 +1,7 @@
 #include "pevis/plot/gnuplot.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -106,17 +107,87 @@ std::string shortened(const std::string& label) {
   return "\xE2\x80\xA6" + label.substr(start);  // U+2026
 }
 
-// `text` cut in its middle to at most `most` characters (UTF-8 aware), so
-// that a title with a long tensor name or path fits where it is drawn.
+std::size_t chars_of(const std::string& text) {
+  std::size_t n = 0;
+  for (unsigned char c : text) n += !is_utf8_continuation(c);
+  return n;
+}
+
+// The words of `text` (split at spaces, which stay with the word before).
+std::vector<std::string> words_of(const std::string& text) {
+  std::vector<std::string> words;
+  for (std::size_t i = 0; i < text.size();) {
+    std::size_t end = text.find(' ', i);
+    end = end == std::string::npos ? text.size() : end + 1;
+    words.push_back(text.substr(i, end - i));
+    i = end;
+  }
+  return words;
+}
+
+std::string joined(const std::vector<std::string>& words) {
+  std::string text;
+  for (const auto& w : words) text += w;
+  return text;
+}
+
+// A word that is a file path keeps its last part; a dotted module path its
+// first and last two parts. Numbers and other words are left whole.
+std::string shorter_word(const std::string& word) {
+  const bool space = !word.empty() && word.back() == ' ';
+  std::string core = space ? word.substr(0, word.size() - 1) : word;
+  std::string tail;
+  while (!core.empty() && (core.back() == ')' || core.back() == ',' || core.back() == ':')) tail.insert(0, 1, core.back()), core.pop_back();
+  std::string head;
+  while (!core.empty() && core.front() == '(') head += core.front(), core.erase(0, 1);
+  std::string out = core;
+  const auto slash = core.rfind('/');
+  if (slash != std::string::npos && slash + 1 < core.size()) {
+    out = core.substr(slash + 1);
+  } else {
+    std::vector<std::string> parts;
+    for (std::size_t i = 0; i <= core.size();) {
+      const std::size_t dot = std::min(core.find('.', i), core.size());
+      parts.push_back(core.substr(i, dot - i));
+      i = dot + 1;
+    }
+    bool letters = false;
+    for (char c : core) letters = letters || std::isalpha(static_cast<unsigned char>(c));
+    if (parts.size() > 3 && letters) out = parts.front() + ".\xE2\x80\xA6." + parts[parts.size() - 2] + "." + parts.back();
+  }
+  return head + out + tail + (space ? " " : "");
+}
+
+// `text` made to fit `most` characters (UTF-8 aware) where a title is drawn:
+// paths shortened first (the longest first), never numbers; only then cut
+// in its middle at word boundaries.
 std::string fitted(const std::string& text, double most_chars) {
   const auto most = static_cast<std::size_t>(std::max(9.0, most_chars));
-  std::vector<std::size_t> starts;  // byte offset of each character
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (!is_utf8_continuation(static_cast<unsigned char>(text[i]))) starts.push_back(i);
+  if (chars_of(text) <= most) return text;
+  std::vector<std::string> words = words_of(text);
+  for (;;) {
+    std::size_t longest = words.size();
+    for (std::size_t i = 0; i < words.size(); ++i) {
+      if (shorter_word(words[i]) != words[i] && (longest == words.size() || words[i].size() > words[longest].size())) {
+        longest = i;
+      }
+    }
+    if (longest == words.size()) break;
+    words[longest] = shorter_word(words[longest]);
+    if (chars_of(joined(words)) <= most) return joined(words);
   }
-  if (starts.size() <= most) return text;
+  // Still too long: whole words out of the middle.
+  while (words.size() > 2 && chars_of(joined(words)) + 2 > most) words.erase(words.begin() + static_cast<long>(words.size() / 2));
+  std::string out;
+  for (std::size_t i = 0; i < words.size(); ++i) out += (i == (words.size() + 1) / 2 && words.size() > 1 ? "\xE2\x80\xA6 " : "") + words[i];
+  if (chars_of(out) <= most) return out;
+  // One word longer than the room: cut it in its middle.
+  std::vector<std::size_t> starts;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (!is_utf8_continuation(static_cast<unsigned char>(out[i]))) starts.push_back(i);
+  }
   const std::size_t head = (most - 1) / 2, tail = most - 1 - head;
-  return text.substr(0, starts[head]) + "\xE2\x80\xA6" + text.substr(starts[starts.size() - tail]);
+  return out.substr(0, starts[head]) + "\xE2\x80\xA6" + out.substr(starts[starts.size() - tail]);
 }
 
 // Longest label, in characters drawn (UTF-8 continuation bytes do not count).

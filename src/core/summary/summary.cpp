@@ -95,7 +95,10 @@ class SummaryBuilder {
     for (const auto& item : module.named_modules()) {
       const auto& name = item.value.type()->name();
       SummaryRow& row = row_for(item.name, name ? name->name() : "");
-      for (const auto& p : item.value.named_parameters(/*recurse=*/false)) count(row, p.value, p.value.requires_grad());
+      for (const auto& p : item.value.named_parameters(/*recurse=*/false)) {
+        const std::string name = item.name.empty() ? p.name : item.name + "." + p.name;
+        count_as(row, name, p.value.unsafeGetTensorImpl(), "", p.value.numel(), p.value.scalar_type(), p.value.requires_grad());
+      }
     }
     for (const auto& b : module.named_buffers(/*recurse=*/true)) {
       summary.buffers.push_back({b.name, b.value.sizes().vec(), std::string(c10::toString(b.value.scalar_type()))});
@@ -105,7 +108,9 @@ class SummaryBuilder {
   }
 
   // No module tree in the file: one built from the dotted names. A
-  // state_dict does not tell parameters from buffers; all count as parameters.
+  // state_dict does not tell parameters from buffers: floating-point tensors
+  // count as parameters, bool and integer ones (masks, position ids,
+  // counters) as buffers.
   void add_named_tensors(const std::vector<NamedTensor>& tensors) {
     row_for("", "");
     for (const auto& t : tensors) {
@@ -113,14 +118,15 @@ class SummaryBuilder {
       std::vector<std::string> chain;
       for (std::string p = path; !p.empty(); p = parent_of(p)) chain.push_back(p);
       for (auto it = chain.rbegin(); it != chain.rend(); ++it) row_for(*it, "");
-      if (t.kind == "buffer") {  // formats that say so (torch.export programs)
+      const bool numbers = at::isFloatingType(t.dtype()) || at::isComplexType(t.dtype());
+      if (t.kind == "buffer" || !numbers) {  // formats that say so (torch.export programs), or no parameter
         row_for(path, "");
         summary.buffers.push_back({t.name, t.shape(), std::string(c10::toString(t.dtype()))});
         summary.totals.buffers += t.numel();
         summary.totals.buffer_bytes += static_cast<std::int64_t>(t.nbytes());
         continue;
       }
-      count_as(row_for(path, ""), t.identity(), t.numel(), t.dtype(), /*trainable=*/true);
+      count_as(row_for(path, ""), t.name, t.identity(), t.view_key, t.numel(), t.dtype(), /*trainable=*/true);
     }
     order_tree();
   }
@@ -190,8 +196,22 @@ class SummaryBuilder {
     return summary.rows.back();
   }
 
-  void count_as(SummaryRow& row, const void* identity, std::int64_t n, at::ScalarType dtype, bool trainable) {
-    if (!counted_.insert(identity).second) return;
+  // Counts a tensor once, however many names it has: by identity in memory,
+  // and by the storage region it views where the file says (`view_key`).
+  void count_as(SummaryRow& row, const std::string& name, const void* identity, const std::string& view_key,
+                std::int64_t n, at::ScalarType dtype, bool trainable) {
+    const auto first = counted_.emplace(identity, name);
+    if (!first.second) {
+      if (first.first->second != name) summary.shared.emplace_back(name, first.first->second);
+      return;
+    }
+    if (!view_key.empty()) {
+      const auto viewed = counted_views_.emplace(view_key, name);
+      if (!viewed.second) {
+        if (viewed.first->second != name) summary.shared.emplace_back(name, viewed.first->second);
+        return;
+      }
+    }
     const auto bytes = static_cast<std::int64_t>(static_cast<std::uint64_t>(n) * c10::elementSize(dtype));
     row.own_params += n;
     row.own_bytes += bytes;
@@ -202,9 +222,6 @@ class SummaryBuilder {
     (trainable ? summary.totals.trainable : summary.totals.non_trainable) += n;
   }
 
-  void count(SummaryRow& row, const at::Tensor& t, bool trainable) {
-    count_as(row, t.unsafeGetTensorImpl(), t.numel(), t.scalar_type(), trainable);
-  }
 
   // The tree from dotted names: children after their parent, in the order
   // first seen (a file may list a child's tensors before its parent's).
@@ -226,7 +243,8 @@ class SummaryBuilder {
   }
 
   std::map<std::string, std::size_t> index_;  // path -> row
-  std::set<const void*> counted_;             // tensors already counted: tied weights once
+  std::map<const void*, std::string> counted_;        // tensors already counted, by the name counted under
+  std::map<std::string, std::string> counted_views_;  // storage regions already counted
   std::map<std::string, std::set<std::string>> own_dtypes_;
 };
 

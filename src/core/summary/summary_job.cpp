@@ -32,6 +32,7 @@ JobResult summary_job(const SummaryRequest& request, const Progress& progress) {
   result.text = summary_text(s, rows, view, model.format);
   result.summary = {{"command", "summary"}, {"model", request.model}, {"forward", s.totals.forward}};
   for (const auto& [name, value] : named_totals(s.totals)) result.summary[name] = value;
+  for (const auto& [name, counted] : s.shared) result.summary["shared"].push_back({{"name", name}, {"counted_as", counted}});
   result.products = summary_products(s, rows, view, request.wanted.figures);
   return result;
 }

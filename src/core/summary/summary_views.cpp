@@ -97,6 +97,13 @@ void totals_text(std::ostream& out, const Summary& s, const std::string& rule) {
     out << (i ? ", " : " (") << s.buffers[i].name << " " << shape_text({s.buffers[i].shape});
   }
   out << (s.buffers.empty() ? "" : s.buffers.size() > 4 ? ", ...)" : ")") << "\n";
+  if (!s.shared.empty()) {
+    out << "Shared (counted once):";
+    for (std::size_t i = 0; i < s.shared.size() && i < 4; ++i) {
+      out << (i ? "," : "") << " " << s.shared[i].first << " = " << s.shared[i].second;
+    }
+    out << (s.shared.size() > 4 ? ", ... (" + std::to_string(s.shared.size()) + " in all)" : "") << "\n";
+  }
   if (s.totals.forward) {
     char ma[32];
     std::snprintf(ma, sizeof ma, "%.2f", static_cast<double>(s.totals.mult_adds) / 1e6);
@@ -250,8 +257,9 @@ std::string summary_text(const Summary& s, const std::vector<ShownRow>& rows, co
   if (!s.totals.forward) {
     out << (!options.weights_only ? "Shapes and mult-adds need a forward pass: give --input or --input-shape.\n"
                                   : "This model (" + format +
-                                        ") holds weights only: modules are inferred from the tensor names, every tensor "
-                                        "counts as a parameter, and no tensor data was read. Shapes of activations and "
+                                        ") holds weights only: modules are inferred from the tensor names, floating-point "
+                                        "tensors count as parameters (bool and integer ones as buffers), and no tensor "
+                                        "data was read. Shapes of activations and "
                                         "mult-adds need a runnable model (TorchScript or torch.export).\n");
   }
   return out.str();
