@@ -92,13 +92,15 @@ TEST(AttentionViews, FiguresSayWhichInputAndWindowsTheyShowAndDataHoldsEveryWind
   // The captured weights are released once drawn.
   for (const auto& site : s.sites) EXPECT_FALSE(site.weights.defined());
 
-  // The overview: a row per site, its name on the first panel, nothing where a site has fewer heads.
+  // The overview: a row per site, labelled by what tells the sites apart
+  // (the shared rest in the title), nothing where a site has fewer heads.
   const auto& overview = figure_named(products, "attention/overview");
   ASSERT_EQ(overview.columns, 4);
   ASSERT_EQ(overview.panels.size(), 16u);
-  EXPECT_EQ(overview.panels[0].title, "features.1.0.attn");
+  EXPECT_EQ(overview.title, "Attention overview of features.*.attn: sites by heads");
+  EXPECT_EQ(overview.panels[0].title, "1.0");
   EXPECT_EQ(overview.panels[1].title, "H1");
-  EXPECT_EQ(overview.panels[8].title, "features.3.0.attn");
+  EXPECT_EQ(overview.panels[8].title, "3.0");
   for (std::size_t p : {2u, 3u, 6u, 7u}) {
     EXPECT_EQ(std::get<plot::Heatmap>(overview.panels[p].content).matrix.rows, 0u) << "panel " << p;
     EXPECT_TRUE(overview.panels[p].title.empty());
@@ -150,12 +152,18 @@ TEST(AttentionViews, WindowsThatAreNotASquareAreDrawnInOrder) {
   site.heads = 1;
   site.batch = 1;
   site.windows = 3;
+  site.neighbours = true;
   site.weights = at::randn({3, 1, 2, 2});
   const at::Tensor mosaic = drawn_weights(site, 0);  // two to a row: [w0 w1; w2 nan]
   ASSERT_EQ(mosaic.sizes(), (std::vector<std::int64_t>{1, 4, 4}));
   EXPECT_TRUE(mosaic[0].slice(0, 2, 4).slice(1, 0, 2).equal(site.weights[2][0]));
   EXPECT_TRUE(mosaic[0].slice(0, 2, 4).slice(1, 2, 4).isnan().all().item<bool>());
   EXPECT_NE(element_text(site, 0).find("in order, 2 to a row (not a square grid)"), std::string::npos);
+  // Groups whose place in the input is not known are not called windows.
+  site.neighbours = false;
+  EXPECT_EQ(element_text(site, 0),
+            "3 groups of 2 tokens attended apart, drawn in their order, 2 to a row (where their tokens lie in the input "
+            "is not known)");
 }
 
 TEST(AttentionViews, NothingAskedForIsNotPrepared) {

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <ATen/core/Tensor.h>
+#include <ATen/ops/full.h>
+#include <ATen/ops/randn.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -13,6 +15,7 @@
 #include <map>
 
 #include "pevis/attention/attention.h"
+#include "pevis/attention/attention_views.h"
 #include "pevis/base/error.h"
 #include "pevis/io/load.h"
 #include "pevis/io/model.h"
@@ -236,6 +239,89 @@ TEST(Corpus, LearnedPositionTablesAreFoundByRole) {
   r = test::run(PEVIS_BINARY, {"encoding", kDir + "wav2vec2.pt", "-o", "w"}, dir.path());
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_NE(r.err.find("a convolutional positional embedding"), std::string::npos) << r.err;
+}
+
+// MaxViT's window attention takes blocks of neighbouring patches; its grid
+// attention gathers strided ones: pevis claims a grid only for the first.
+TEST(Corpus, GridAttentionClaimsNoArrangement) {
+  const Model model = load_model(kDir + "maxvit_trace.pt");
+  auto sites = capture_attention(model, {at::randn({1, 3, 32, 32})});
+  split_batches(sites, model, /*input_batch=*/1, /*image_input=*/true);
+  ASSERT_EQ(sites.size(), 2u);
+  for (const auto& site : sites) {
+    SCOPED_TRACE(site.name);
+    EXPECT_EQ(site.windows, 4);
+    const bool grid = site.path.find("grid_attention") != std::string::npos;
+    EXPECT_EQ(site.neighbours, !grid);
+    EXPECT_EQ(site.grid_rows, grid ? 0 : 2);
+    const std::string text = element_text(site, 0);
+    if (grid) {
+      EXPECT_EQ(text.find("grid"), std::string::npos) << text;
+      EXPECT_NE(text.find("is not known"), std::string::npos) << text;
+    } else {
+      EXPECT_NE(text.find("4 windows of 16 tokens on their 2x2 grid"), std::string::npos) << text;
+    }
+  }
+}
+
+// Near-uniform weights (MaxViT's grid attention, all near 1/16) are drawn
+// over their range, a few large ones over a robust range, and --scale
+// chooses; the colour bar keeps true weights and the figure says which.
+TEST(Corpus, NearUniformAttentionIsDrawnOverItsRange) {
+  const Model model = load_model(kDir + "maxvit_trace.pt");
+  auto sites = capture_attention(model, {at::randn({1, 3, 32, 32})});
+  split_batches(sites, model, 1, true);
+  const AttentionSite* grid = nullptr;
+  for (const auto& s : sites) grid = s.path.find("grid_attention") != std::string::npos ? &s : grid;
+  ASSERT_TRUE(grid);
+  const double lo = grid->weights.min().item<double>(), hi = grid->weights.max().item<double>();
+  ASSERT_GT(lo, 0.5 * hi);  // near-uniform: the case
+  const auto figure_of = [&](ColourScale scale) {
+    std::vector<AttentionSite> one = {*grid};
+    AttentionViewOptions options;
+    options.data = false;
+    options.scale = scale;
+    for (auto& p : attention_views(one, options)) {
+      if (p.figure.name == "attention/" + site_file_name(grid->name)) return p.figure;
+    }
+    ADD_FAILURE() << "no figure";
+    return plot::Figure{};
+  };
+  plot::Figure figure = figure_of(ColourScale::kAuto);
+  auto heat = std::get<plot::Heatmap>(figure.panels[0].content);
+  EXPECT_NEAR(*heat.z_min, lo, 1e-6);
+  EXPECT_NEAR(*heat.z_max, hi, 1e-6);
+  EXPECT_NE(figure.notes.back().find("colours span the weights' range"), std::string::npos) << figure.notes.back();
+  figure = figure_of(ColourScale::kMax);
+  heat = std::get<plot::Heatmap>(figure.panels[0].content);
+  EXPECT_EQ(*heat.z_min, 0.0);
+  EXPECT_NEAR(*heat.z_max, hi, 1e-6);
+  figure = figure_of(ColourScale::kLog);
+  heat = std::get<plot::Heatmap>(figure.panels[0].content);
+  EXPECT_TRUE(heat.log_z);
+  EXPECT_NEAR(*heat.z_min, hi / 1e4, 1e-9);
+
+  // A few large weights among many small: 0 to the 99th percentile.
+  AttentionSite peaked;
+  peaked.name = "peaked";
+  peaked.heads = 1;
+  peaked.weights = at::full({1, 1, 64, 64}, 0.01f);
+  peaked.weights[0][0][0][0] = 0.9f;
+  std::vector<AttentionSite> one = {peaked};
+  AttentionViewOptions options;
+  options.data = false;
+  const auto products = attention_views(one, options);
+  heat = std::get<plot::Heatmap>(products[0].figure.panels[0].content);
+  EXPECT_NEAR(*heat.z_max, 0.01, 1e-6);
+  EXPECT_NE(products[0].figure.notes.back().find("99th percentile"), std::string::npos);
+
+  // On the command line, in the script gnuplot runs.
+  test::TempDir dir;
+  const auto r = test::run(PEVIS_BINARY, {"attention", kDir + "maxvit_trace.pt", "--input-shape", "1,3,32,32", "--scale",
+                                          "log", "--script", "--data", "none", "-o", "m"}, dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(test::read_file(dir / "m/attention/blocks.0.layers.0.layers.grid_attention.attn_layer.1.gp").find("set logscale cb"),
+            std::string::npos);
 }
 
 }  // namespace

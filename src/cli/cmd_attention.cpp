@@ -29,6 +29,21 @@ void setup_attention(CLI::App& app) {
           "how rollout fuses heads: mean, max or min")
       ->check(CLI::IsMember({"mean", "max", "min"}))
       ->default_str("mean");
+  command
+      ->add_option_function<std::string>(
+          "--scale",
+          [options](const std::string& name) {
+            options->request.scale = name == "max"      ? ColourScale::kMax
+                                     : name == "range"  ? ColourScale::kRange
+                                     : name == "robust" ? ColourScale::kRobust
+                                     : name == "log"    ? ColourScale::kLog
+                                                        : ColourScale::kAuto;
+          },
+          "colours of the weights: auto (range for near-uniform weights, robust where a few dwarf the rest, else max), "
+          "max (0 to the largest), range (smallest to largest), robust (0 to the 99th percentile) or log; the colour "
+          "bar shows true weights and the figure says which was used")
+      ->check(CLI::IsMember({"auto", "max", "range", "robust", "log"}))
+      ->default_str("auto");
   add_safety_options(*command, options->safety, /*with_verbose=*/true);
   add_output_options(*command, options->output);
   command->footer(
@@ -43,6 +58,7 @@ void setup_attention(CLI::App& app) {
       "  pevis attention model.pt --input seq.txt --vocab vocab.txt --layer 'layers\\.0\\.' --head mean\n"
       "  pevis attention vit.pt --input-shape 1,3,224,224 --rollout\n"
       "  pevis attention swin_t.pt --input-shape 2,3,224,224 --batch-index 1 --layer 'features.1.0'\n"
+      "  pevis attention maxvit.pt --input-shape 1,3,224,224 --scale log     # near-uniform weights, on a log scale\n"
       "  pevis attention model.pt2                  # a torch.export program, on the example it was exported with");
   command->callback([options] {
     // Usage errors and impossible values are found here, before a job is

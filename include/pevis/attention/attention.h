@@ -24,7 +24,12 @@ struct AttentionSite {
   /// them. Until split, every leading element counts as an input.
   std::int64_t batch = 1;
   std::int64_t windows = 1;
-  /// The windows' grid, row-major, when it is known to be square; else 0.
+  /// Whether the windows are known to be blocks of neighbouring positions
+  /// (Swin's window partition, MaxViT's window attention); a grid attention,
+  /// or windows only inferred from an image batch, are not.
+  bool neighbours = false;
+  /// The windows' grid, row-major, when they are neighbours and their count
+  /// a square; else 0.
   std::int64_t grid_rows = 0, grid_cols = 0;
   std::int64_t shift = -1;  ///< shifted windows: the shift in tokens, 0 for none, -1 when unknown
 };
@@ -34,8 +39,11 @@ struct AttentionSite {
 /// ancestor) has a `window_size` attribute (scripted Swin), or, where
 /// attributes are gone (traces), when the input is an image batch
 /// (`image_input`) and the leading dimension is a multiple of its batch.
-/// Windows are placed on a square grid when their count is a square;
-/// `shift_size` gives the shift when the module has it. A leading dimension
+/// Windows are known to be blocks of neighbouring patches when the module
+/// (or an ancestor) has `window_size`, its class is a window attention
+/// (Swin's), or its path names a window attention (MaxViT's); only those are
+/// placed on a square grid (when their count is a square), and `shift_size`
+/// gives the shift when the module has it. A leading dimension
 /// that `input_batch` does not divide stays one input per element.
 void split_batches(std::vector<AttentionSite>& sites, const Model& model, std::int64_t input_batch, bool image_input);
 

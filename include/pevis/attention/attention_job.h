@@ -27,6 +27,7 @@ struct AttentionRequest {
   bool rollout = false;
   bool timings = false;  ///< also time three plain forward passes: summary["seconds"]
   Fusion fusion = Fusion::kMean;
+  ColourScale scale = ColourScale::kAuto;
   std::int64_t batch_index = 0;
   Wanted wanted;
 };

@@ -21,6 +21,7 @@ struct AttentionViewOptions {
   std::vector<std::string> tokens;   ///< labels of the positions, when they fit
   bool rollout = false;
   Fusion fusion = Fusion::kMean;
+  ColourScale scale = ColourScale::kAuto;
 };
 
 /// The weights drawn for a site: [heads, T, S] of input `batch_index`; for a

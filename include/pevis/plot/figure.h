@@ -35,6 +35,7 @@ struct Heatmap {
   std::optional<double> z_min;  ///< colour range; from the data when unset
   std::optional<double> z_max;
   std::string value_title;  ///< colour bar title
+  bool log_z = false;       ///< a log colour scale (z_min must then be positive)
   bool compact = false;     ///< a thumbnail: no tics, axis titles or colour bar (for overviews)
   /// Square cells: the plot area shrinks along its longer side so that a
   /// cell is as wide as it is tall (attention maps, bias maps); not on text.

@@ -60,6 +60,23 @@ std::string attention_child(const torch::jit::Module& root, const std::string& p
   return path;
 }
 
+// A window attention by its class (Swin's ShiftedWindowAttention, kept in
+// traces) or by its path (MaxViT's "window_attention"), on the path or above it.
+bool window_attention(const Model& model, const std::string& path) {
+  const auto lower = [](std::string text) {
+    for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return text;
+  };
+  for (std::string p = path;; p = parent_of(p)) {
+    const std::string kind = lower(module_class(model, p)), last = lower(last_part(p));
+    if (kind.find("windowattention") != std::string::npos || last.find("window_attention") != std::string::npos ||
+        last.find("window_attn") != std::string::npos) {
+      return true;
+    }
+    if (p.empty()) return false;
+  }
+}
+
 bool rows_sum_to_one(const at::Tensor& w) {
   const at::Tensor sums = w.sum(/*dim=*/-1);
   const at::Tensor finite = sums.isfinite();
@@ -133,7 +150,7 @@ std::vector<AttentionSite> capture_attention(const Model& model, const std::vect
 void split_batches(std::vector<AttentionSite>& sites, const Model& model, std::int64_t input_batch, bool image_input) {
   for (auto& site : sites) {
     const std::int64_t leading = site.weights.size(0);
-    site.batch = leading, site.windows = 1, site.grid_rows = site.grid_cols = 0, site.shift = -1;
+    site.batch = leading, site.windows = 1, site.grid_rows = site.grid_cols = 0, site.shift = -1, site.neighbours = false;
     if (input_batch < 1 || leading % input_batch != 0) continue;
     const std::vector<std::int64_t> window =
         model.module ? ints_attribute(*model.module, site.path, "window_size") : std::vector<std::int64_t>{};
@@ -144,8 +161,9 @@ void split_batches(std::vector<AttentionSite>& sites, const Model& model, std::i
     }
     site.batch = input_batch;
     site.windows = leading / input_batch;
+    site.neighbours = !window.empty() || window_attention(model, site.path);
     const auto side = static_cast<std::int64_t>(std::llround(std::sqrt(static_cast<double>(site.windows))));
-    if (side * side == site.windows) site.grid_rows = site.grid_cols = side;
+    if (site.neighbours && side * side == site.windows) site.grid_rows = site.grid_cols = side;
     const std::vector<std::int64_t> shift =
         model.module ? ints_attribute(*model.module, site.path, "shift_size") : std::vector<std::int64_t>{};
     // Swin does not shift a window that covers its whole feature map.

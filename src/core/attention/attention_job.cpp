@@ -85,6 +85,7 @@ AttentionViewOptions view_options(const AttentionRequest& request, const ModelIn
   view.tokens = input.labels;
   view.rollout = request.rollout;
   view.fusion = request.fusion;
+  view.scale = request.scale;
   return view;
 }
 

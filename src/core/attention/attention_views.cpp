@@ -11,6 +11,7 @@
 #include "pevis/io/model.h"
 #include "pevis/base/error.h"
 #include "pevis/base/shape_text.h"
+#include "pevis/base/text.h"
 #include "pevis/base/memory.h"
 #include "pevis/base/parallel.h"
 
@@ -47,19 +48,90 @@ LabeledMatrix window_matrix(const at::Tensor& windows, std::string name) {
                    index_labels(static_cast<std::size_t>(windows.size(2))));
 }
 
+// The colours of a figure's weights (one scale for all its panels).
+struct Scale {
+  double lo = 0, hi = 1;
+  bool log = false;
+  std::string note;  ///< what the figure says of it; "" for 0 to the largest
+};
+
+// Up to a million finite weights of `maps`, evenly taken, for percentiles.
+at::Tensor sample_of(const std::vector<at::Tensor>& maps) {
+  std::vector<at::Tensor> parts;
+  std::int64_t total = 0;
+  for (const auto& m : maps) total += m.numel();
+  const std::int64_t step = std::max<std::int64_t>(1, total / 1000000);
+  for (const auto& m : maps) parts.push_back(m.reshape({-1}).slice(0, 0, m.numel(), step));
+  at::Tensor all = at::cat(parts);
+  return all.masked_select(all.isfinite());
+}
+
+std::string weight_text(double v) { return number_text("%.3g", v); }
+
+Scale choose_scale(const std::vector<at::Tensor>& maps, ColourScale wanted) {
+  const at::Tensor values = sample_of(maps);
+  Scale scale;
+  if (values.numel() == 0) return scale;
+  const double top = values.max().item<double>(), bottom = values.min().item<double>();
+  if (!(top > 0)) return scale;
+  scale.hi = top;
+  const at::Tensor sorted = std::get<0>(values.sort());
+  const double p99 = sorted[static_cast<std::int64_t>(0.99 * static_cast<double>(sorted.numel() - 1))].item<double>();
+  ColourScale use = wanted;
+  if (use == ColourScale::kAuto) {
+    use = bottom >= 0.5 * top && bottom < top ? ColourScale::kRange
+          : p99 < top / 3 && p99 > 0          ? ColourScale::kRobust
+                                              : ColourScale::kMax;
+  }
+  const std::string chosen = wanted == ColourScale::kAuto ? " (--scale max for 0 to the largest)" : "";
+  switch (use) {
+    case ColourScale::kRange:
+      if (bottom < top) {
+        scale.lo = bottom;
+        scale.note = "colours span the weights' range, " + weight_text(bottom) + " to " + weight_text(top) + chosen;
+      }
+      break;
+    case ColourScale::kRobust:
+      if (p99 > 0 && p99 < top) {
+        scale.hi = p99;
+        scale.note = "colours from 0 to the 99th percentile, " + weight_text(p99) + "; the " +
+                     "largest weights (up to " + weight_text(top) + ") at the top colour" + chosen;
+      }
+      break;
+    case ColourScale::kLog:
+      scale.lo = top / 1e4, scale.log = true;
+      scale.note = "colours on a log scale from " + weight_text(scale.lo) + " to " + weight_text(top) +
+                   " (smaller weights at the bottom colour)";
+      break;
+    default: break;
+  }
+  return scale;
+}
+
 // `pixels`: the most pixels a panel can have along a side; figures need no
 // more cells than that (this keeps long inputs small in memory).
-plot::Heatmap attention_heatmap(const LabeledMatrix& m, double z_max, std::size_t pixels, bool labels) {
+plot::Heatmap attention_heatmap(const LabeledMatrix& m, const Scale& scale, std::size_t pixels, bool labels) {
   plot::Heatmap heat;
   heat.full_rows = m.rows;
   heat.full_cols = m.cols;
   heat.matrix = plot::box_average(m, plot::whole_factor_side(m.rows, pixels), plot::whole_factor_side(m.cols, pixels));
   heat.label_rows = heat.label_cols = labels;
-  heat.z_min = 0;
-  heat.z_max = z_max;
+  heat.z_min = scale.lo;
+  heat.z_max = scale.hi;
+  heat.log_z = scale.log;
+  if (scale.log) {
+    // A log scale has no place for 0: those below its floor take the bottom colour.
+    for (auto& v : heat.matrix.values) v = std::isfinite(v) ? std::max(v, static_cast<float>(scale.lo)) : v;
+  }
   heat.value_title = "weight";
   heat.square_cells = true;
   return heat;
+}
+
+plot::Heatmap attention_heatmap(const LabeledMatrix& m, double z_max, std::size_t pixels, bool labels) {
+  Scale scale;
+  scale.hi = z_max;
+  return attention_heatmap(m, scale, pixels, labels);
 }
 
 // The most pixels a panel of `figure` can have along a side, at `size` when
@@ -72,7 +144,6 @@ std::size_t panel_pixels(const plot::Figure& figure, std::size_t panels, const s
       std::max(drawn.width / static_cast<int>(columns), drawn.height / static_cast<int>(std::max<std::size_t>(rows, 1))));
 }
 
-double finite_max(const at::Tensor& t) { return at::nan_to_num(t, 0.0, 0.0, 0.0).max().item<double>(); }
 
 // The heads a site's figure draws: --head, none (--head mean), or all.
 std::vector<std::int64_t> drawn_heads(const AttentionSite& site, const AttentionViewOptions& options) {
@@ -126,44 +197,56 @@ Product site_product(const AttentionSite& site, const AttentionViewOptions& opti
   Product product;
   if (options.figures) {
     // One colour scale for the panels of a figure; data alone needs none.
-    double z_max = with_mean ? finite_max(mean) : 0;
-    for (auto k : drawn) z_max = std::max(z_max, finite_max(heads[k]));
-    if (!(z_max > 0)) z_max = 1;
+    std::vector<at::Tensor> shown;
+    for (auto k : drawn) shown.push_back(heads[k]);
+    if (with_mean) shown.push_back(mean);
+    const Scale z = choose_scale(shown, options.scale);
     plot::Figure& figure = product.figure;
     figure.name = base;
     const std::string element = element_text(site, options.batch_index);
-    figure.title = "Attention of " + site.name + " (" + std::to_string(site.heads) + " head" + (site.heads == 1 ? "" : "s") +
-                   "): rows are queries, columns keys";
+    figure.title = "Attention of " + site.name + " (" + std::to_string(site.heads) + " head" + (site.heads == 1 ? "" : "s") + ")";
     if (!element.empty()) figure.notes.push_back("shown: " + element);
+    if (!z.note.empty()) figure.notes.push_back(z.note);
     const std::size_t panels = drawn.size() + (with_mean ? 1 : 0);
     size_site_figure(figure, panels, !windowed && static_cast<std::int64_t>(options.tokens.size()) == heads.size(1),
                      options.tokens);
+    // The reading hint where the title has room for it beside the whole site name.
+    const std::string hint = ": rows are queries, columns keys";
+    if (static_cast<double>(plot::display_width(figure.title + hint)) <= figure.size.width / 11.5) figure.title += hint;
     const std::size_t pixels = panel_pixels(figure, panels, options.size);
-    const std::string key = windowed ? "key (by window)" : "key";
-    const std::string query = windowed ? "query (by window)" : "query";
+    const std::string by = site.neighbours ? " (by window)" : " (by group)";
+    const std::string key = windowed ? "key" + by : "key";
+    const std::string query = windowed ? "query" + by : "query";
     const auto map_of = [&](const at::Tensor& w) {
       return windowed ? to_matrix(w, "", "query", index_labels(w.size(0)), index_labels(w.size(1)))
                       : attention_matrix(w, "", options.tokens);
     };
     for (auto k : drawn) {
-      figure.panels.push_back({"head " + std::to_string(k), key, query, attention_heatmap(map_of(heads[k]), z_max, pixels, !windowed)});
+      figure.panels.push_back({"head " + std::to_string(k), key, query, attention_heatmap(map_of(heads[k]), z, pixels, !windowed)});
     }
-    if (with_mean) figure.panels.push_back({"mean of the heads", key, query, attention_heatmap(map_of(mean), z_max, pixels, !windowed)});
+    if (with_mean) figure.panels.push_back({"mean of the heads", key, query, attention_heatmap(map_of(mean), z, pixels, !windowed)});
   }
   if (options.data) add_site_data(product, site, heads, mean, base, options);
   return product;
 }
 
-Product overview_product(const std::vector<AttentionSite>& sites, std::int64_t batch_index) {
+Product overview_product(const std::vector<AttentionSite>& sites, std::int64_t batch_index, ColourScale wanted) {
   std::int64_t max_heads = 1;
   for (const auto& s : sites) max_heads = std::max(max_heads, s.heads);
   plot::Figure figure;
   figure.name = "attention/overview";
-  figure.title = "Attention overview: sites by heads";
+  // Rows labelled by what tells the sites apart; the shared rest in the title.
+  std::vector<std::string> names;
+  for (const auto& s : sites) names.push_back(s.name);
+  const plot::DistinctNames rows = plot::distinct_parts(names);
+  figure.title = rows.pattern.empty() ? "Attention overview: sites by heads"
+                                      : "Attention overview of " + rows.pattern + ": sites by heads";
   if (sites.front().batch > 1) figure.notes.push_back("input " + std::to_string(batch_index) + " of " + std::to_string(sites.front().batch));
   figure.columns = static_cast<int>(max_heads);
   const int cell = std::clamp(static_cast<int>(7800 / std::max<std::size_t>(sites.size(), max_heads)), 60, 140);
   figure.size = {std::max(600, cell * figure.columns + 20), std::max(300, cell * static_cast<int>(sites.size()) + 60)};
+  // Wide enough for the title with its pattern (about 12 pixels a character).
+  figure.size.width = std::min(4000, std::max(figure.size.width, static_cast<int>(plot::display_width(figure.title)) * 12 + 40));
   // Each site's maps once (a windowed site's mosaic is laid out for all its heads at a time).
   std::vector<at::Tensor> maps(sites.size());
   rethrow_first(for_each_index(sites.size(), [&](std::size_t i) { maps[i] = drawn_weights(sites[i], batch_index); }));
@@ -179,8 +262,16 @@ Product overview_product(const std::vector<AttentionSite>& sites, std::int64_t b
       return;
     }
     const at::Tensor map = maps[i][k];
+    // Each thumbnail on its own scale, chosen as a site's figure chooses.
+    const Scale z = choose_scale({map}, wanted);
     heat.matrix = plot::box_average(to_matrix(map, "", "query", index_labels(map.size(0)), index_labels(map.size(1))), 256, 256);
-    figure.panels[p] = {k == 0 ? sites[i].name : "H" + std::to_string(k), "", "", heat};
+    heat.z_min = z.lo;
+    if (!z.note.empty()) heat.z_max = z.hi;  // else its own largest, as drawn
+    heat.log_z = z.log;
+    if (z.log) {
+      for (auto& v : heat.matrix.values) v = std::isfinite(v) ? std::max(v, static_cast<float>(z.lo)) : v;
+    }
+    figure.panels[p] = {k == 0 ? rows.names[i] : "H" + std::to_string(k), "", "", heat};
   }));
   return {std::move(figure), {}, {}};
 }
@@ -231,15 +322,19 @@ std::string element_text(const AttentionSite& site, std::int64_t batch_index) {
   if (site.batch > 1) text = "input " + std::to_string(batch_index) + " of " + std::to_string(site.batch);
   if (site.windows > 1) {
     const auto [rows, cols] = grid_of(site);
-    text += (text.empty() ? "" : ", ") + std::to_string(site.windows) + " windows of " +
+    text += (text.empty() ? "" : ", ") + std::to_string(site.windows) + (site.neighbours ? " windows of " : " groups of ") +
             std::to_string(site.weights.size(2)) + " tokens";
     if (site.grid_rows > 0) {
       text += " on their " + std::to_string(rows) + "x" + std::to_string(cols) + " grid";
-    } else {
+    } else if (site.neighbours) {
       text += " in order, " + std::to_string(cols) + " to a row (not a square grid)";
+    } else {
+      // Only the split is known (a grid attention gathers strided positions).
+      text += " attended apart, drawn in their order, " + std::to_string(cols) +
+              " to a row (where their tokens lie in the input is not known)";
     }
-    if (site.shift > 0) text += ", shifted by " + std::to_string(site.shift);
-    if (site.shift < 0) text += " (shift unknown)";
+    if (site.neighbours && site.shift > 0) text += ", shifted by " + std::to_string(site.shift);
+    if (site.neighbours && site.shift < 0) text += " (shift unknown)";
   }
   return text;
 }
@@ -280,7 +375,7 @@ std::vector<Product> attention_views(std::vector<AttentionSite>& sites, const At
   // The overview and the rollout first: then each site's captured weights
   // can go as soon as its own figure and data are made.
   std::vector<Product> products(sites.size());
-  if (options.figures && (sites.size() > 1 || sites[0].heads > 1)) products.push_back(overview_product(sites, options.batch_index));
+  if (options.figures && (sites.size() > 1 || sites[0].heads > 1)) products.push_back(overview_product(sites, options.batch_index, options.scale));
   if (options.rollout) products.push_back(rollout_product(sites, options));
   rethrow_first(for_each_index(sites.size(), [&](std::size_t i) {
     products[i] = site_product(sites[i], options);

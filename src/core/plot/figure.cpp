@@ -30,7 +30,14 @@ std::string join_dots(const std::vector<std::string>& parts, std::size_t first, 
 }  // namespace
 
 int square_grid_columns(std::size_t panels) {
-  return std::max(1, static_cast<int>(std::ceil(std::sqrt(static_cast<double>(panels)))));
+  // About square, then one column more where that leaves fewer empty slots
+  // (3 panels in a row, not 2 over 1 beside an empty slot).
+  const int square = std::max(1, static_cast<int>(std::ceil(std::sqrt(static_cast<double>(panels)))));
+  const auto empty = [panels](int columns) {
+    const std::size_t c = static_cast<std::size_t>(columns);
+    return (panels + c - 1) / c * c - panels;
+  };
+  return empty(square + 1) < empty(square) && panels > 2 ? square + 1 : square;
 }
 
 std::size_t display_width(const std::string& text) {
