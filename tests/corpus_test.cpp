@@ -20,6 +20,7 @@
 #include "pevis/io/load.h"
 #include "pevis/io/model.h"
 #include "pevis/encoding/encoding.h"
+#include "pevis/encoding/relative_bias.h"
 #include "pevis/positional/rope.h"
 #include "pevis/summary/summary.h"
 #include "reference.h"
@@ -322,6 +323,36 @@ TEST(Corpus, NearUniformAttentionIsDrawnOverItsRange) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(test::read_file(dir / "m/attention/blocks.0.layers.0.layers.grid_attention.attn_layer.1.gp").find("set logscale cb"),
             std::string::npos);
+}
+
+// Swin V2's bias comes from a network: computed from the file's weights
+// (scripted or traced), equal to torchvision's get_relative_position_bias.
+TEST(Corpus, SwinV2ContinuousPositionBiasIsComputed) {
+  for (const char* file : {"swin_v2.pt", "swin_v2_trace.pt"}) {
+    SCOPED_TRACE(file);
+    const Model model = load_model(kDir + file);
+    std::size_t found = 0;
+    for (const auto& c : find_positional_tensors(model)) {
+      if (c.family != PositionalFamily::kSwinBias) continue;
+      ++found;
+      const std::string owner = c.name.substr(0, c.name.size() - std::string(".cpb_mlp").size());
+      const auto& want = expected()["swin_v2_bias"][owner];
+      ASSERT_FALSE(want.is_null()) << owner;
+      bool index = false;
+      const at::Tensor maps = swin_maps_of(model, c.name, &index);
+      EXPECT_TRUE(index);
+      const at::Tensor reference = test::nested_to_tensor(want);
+      ASSERT_EQ(maps.sizes(), reference.sizes());
+      EXPECT_LT((maps - reference).abs().max().item<double>(), 1e-6) << c.name;
+    }
+    EXPECT_EQ(found, 4u);
+  }
+  test::TempDir dir;
+  const auto r = test::run(PEVIS_BINARY, {"encoding", kDir + "swin_v2_trace.pt", "--tensor", "features.3.0.attn.cpb_mlp",
+                                          "-o", "s"}, dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Swin V2 continuous position bias"), std::string::npos) << r.out;
+  EXPECT_TRUE(test::looks_like(dir / "s/swin-bias.png", "png"));
 }
 
 }  // namespace

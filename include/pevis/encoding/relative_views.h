@@ -22,6 +22,9 @@ std::vector<Product> t5_products(const at::Tensor& table, bool bidirectional, st
 
 /// Products of Swin bias maps ([heads, N, N]) of table `name`: `swin-bias`,
 /// one panel per head, data `swin-bias` with a row per head and query.
-std::vector<Product> swin_products(const at::Tensor& maps, const std::string& name, bool figures = true);
+/// `continuous`: Swin V2's maps (16 sigmoid of a network's output), drawn
+/// on a sequential scale over their range.
+std::vector<Product> swin_products(const at::Tensor& maps, const std::string& name, bool figures = true,
+                                   bool continuous = false);
 
 }  // namespace pevis

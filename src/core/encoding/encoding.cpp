@@ -186,6 +186,18 @@ std::vector<PositionalCandidate> find_positional_tensors(const Model& model) {
       if (found) all.push_back({t.name, shape, t.kind, family});
     }
   }
+  // Swin V2's continuous position bias: a small network over log-spaced
+  // coordinates, named by the network (its maps are computed).
+  for (const auto& t : model.tensors) {
+    for (const char* mlp : {"cpb_mlp", "continuous_position_bias_mlp"}) {
+      const std::string suffix = std::string(mlp) + ".0.weight";
+      if (!ends_with(t.name, suffix) || t.shape().size() != 2 || t.shape()[1] != 2) continue;
+      const std::string network = t.name.substr(0, t.name.size() - 9);
+      PositionalCandidate c{network, t.shape(), t.kind, PositionalFamily::kSwinBias};
+      c.note = "continuous position bias: 16 sigmoid(" + std::string(mlp) + "(log-spaced coordinates)), computed";
+      all.push_back(std::move(c));
+    }
+  }
   for (const auto& t : model.tensors) {
     if (!conv_positions(t)) continue;
     PositionalCandidate c{t.name, t.shape(), t.kind, PositionalFamily::kConv};

@@ -175,11 +175,15 @@ JobResult run_t5(const EncodingRequest& options, const Model& model, const std::
 JobResult run_swin(const EncodingRequest& options, const Model& model, const std::string& name, const Progress& progress) {
   bool index = false;
   const at::Tensor maps = swin_maps_of(model, name, &index);
-  ShownText(progress) << name << ": Swin relative position bias, " << maps.size(0) << " heads, " << maps.size(1)
-                        << " tokens per window" << (index ? "" : " (index computed: the model has none)") << "\n";
+  const bool continuous = name.find("cpb_mlp") != std::string::npos || name.find("position_bias_mlp") != std::string::npos;
+  ShownText(progress) << name << (continuous ? ": Swin V2 continuous position bias (16 sigmoid of the network's output), "
+                                             : ": Swin relative position bias, ")
+                      << maps.size(0) << " heads, " << maps.size(1) << " tokens per window"
+                      << (index ? "" : " (index computed: the model has none)") << "\n";
   nlohmann::json summary = {{"command", "encoding"}, {"kind", "swin"},         {"model", options.model},
                             {"tensor", name},        {"heads", maps.size(0)}, {"window_tokens", maps.size(1)}};
-  return {swin_products(maps, name, options.wanted.figures), std::move(summary)};
+  if (continuous) summary["continuous"] = true;
+  return {swin_products(maps, name, options.wanted.figures, continuous), std::move(summary)};
 }
 
 // The rotary settings a folder's config.json declares, read once; nothing

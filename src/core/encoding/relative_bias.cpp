@@ -3,6 +3,9 @@
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/abs.h>
 #include <ATen/ops/arange.h>
+#include <ATen/ops/sigmoid.h>
+#include <ATen/ops/relu.h>
+#include <ATen/ops/linear.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/full.h>
 #include <ATen/ops/full_like.h>
@@ -13,6 +16,7 @@
 #include <ATen/ops/zeros_like.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include <nlohmann/json.hpp>
@@ -72,7 +76,55 @@ T5Spec t5_spec_of(const Model& model, const std::string& name, std::int64_t tabl
   return spec;
 }
 
+namespace {
+
+const NamedTensor* tensor_of(const Model& model, const std::string& name) {
+  for (const auto& t : model.tensors) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+bool ends_with_text(const std::string& text, const std::string& end) {
+  return text.size() >= end.size() && text.compare(text.size() - end.size(), end.size(), end) == 0;
+}
+
+// Swin V2's table, computed as torchvision's get_relative_position_bias
+// does: the network (Linear(2, hidden), ReLU, Linear(hidden, heads)) over
+// relative_coords_table, one row per relative offset.
+at::Tensor continuous_table(const Model& model, const std::string& network, const std::string& owner) {
+  const NamedTensor* w0 = tensor_of(model, network + ".0.weight");
+  const NamedTensor* b0 = tensor_of(model, network + ".0.bias");
+  const NamedTensor* w2 = tensor_of(model, network + ".2.weight");
+  const NamedTensor* b2 = tensor_of(model, network + ".2.bias");
+  const NamedTensor* coords = tensor_of(model, owner + "relative_coords_table");
+  if (!w0 || !w2 || !coords || w0->dim() != 2 || w2->dim() != 2 || w0->shape()[1] != 2 || w2->shape()[1] != w0->shape()[0] ||
+      coords->shape().empty() || coords->shape().back() != 2 || (b0 && b0->numel() != w0->shape()[0]) ||
+      (b2 && b2->numel() != w2->shape()[0])) {
+    throw bad_input(network, "not a continuous position bias network pevis can compute (Linear(2, hidden), ReLU, "
+                             "Linear(hidden, heads) beside a relative_coords_table [..., 2])");
+  }
+  const long double rows = static_cast<long double>(coords->numel()) / 2;
+  check_memory(rows * static_cast<long double>(w0->shape()[0] + w2->shape()[0]) * 8 + w0->nbytes() + w2->nbytes(),
+               model.path, "the continuous position bias of " + network, "");
+  const at::Tensor x = as_float(coords->tensor()).reshape({-1, 2});
+  at::Tensor hidden = at::relu(at::linear(x, as_float(w0->tensor()), b0 ? as_float(b0->tensor()) : at::Tensor()));
+  return at::linear(hidden, as_float(w2->tensor()), b2 ? as_float(b2->tensor()) : at::Tensor());
+}
+
+}  // namespace
+
 at::Tensor swin_maps_of(const Model& model, const std::string& name, bool* index_found) {
+  for (const char* mlp : {"cpb_mlp", "continuous_position_bias_mlp"}) {
+    if (!ends_with_text(name, mlp)) continue;
+    const std::string owner = name.substr(0, name.size() - std::strlen(mlp));
+    const NamedTensor* index = tensor_of(model, owner + "relative_position_index");
+    const at::Tensor table = continuous_table(model, name, owner);
+    if (index_found) *index_found = index != nullptr;
+    check_memory(static_cast<long double>(table.numel()) * 4 * 8 + (index ? index->nbytes() * 2.0L : 0), model.path,
+                 "the bias maps of " + name, "");
+    return at::sigmoid(swin_bias_maps(table, index ? std::optional<at::Tensor>(index->tensor()) : std::nullopt)) * 16;
+  }
   const NamedTensor* table = nullptr;
   const NamedTensor* index = nullptr;
   const std::string index_name = name.substr(0, name.size() - std::string("bias_table").size()) + "index";

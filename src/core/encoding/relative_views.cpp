@@ -83,7 +83,7 @@ std::vector<Product> t5_products(const at::Tensor& table, bool bidirectional, st
   return products;
 }
 
-std::vector<Product> swin_products(const at::Tensor& maps, const std::string& name, bool figures) {
+std::vector<Product> swin_products(const at::Tensor& maps, const std::string& name, bool figures, bool continuous) {
   const std::int64_t heads = maps.size(0), n = maps.size(1);
   Product product;
   std::vector<std::string> rows;
@@ -93,15 +93,20 @@ std::vector<Product> swin_products(const at::Tensor& maps, const std::string& na
   const auto window = static_cast<std::int64_t>(std::llround(std::sqrt(static_cast<double>(n))));
   if (figures) {
     product.figure.name = "swin-bias";
-    product.figure.title = "Swin relative position bias, " + std::to_string(window) + "x" + std::to_string(window) +
-                           " window (" + std::to_string(n) + " tokens), per head: " + name;
+    product.figure.title = std::string(continuous ? "Swin V2 continuous position bias, " : "Swin relative position bias, ") +
+                           std::to_string(window) + "x" + std::to_string(window) + " window (" + std::to_string(n) +
+                           " tokens), per head: " + name;
     product.figure.columns = plot::square_grid_columns(static_cast<std::size_t>(heads));
-    product.figure.palette = plot::Palette::kDiverging;
+    // 16 sigmoid(...) is positive: a sequential scale over its range shows it;
+    // a learned table's signed bias keeps the diverging one.
+    product.figure.palette = continuous ? plot::Palette::kViridis : plot::Palette::kDiverging;
+    if (continuous) product.figure.notes.push_back("16 sigmoid of the network's output, from 0 to 16: each head's colours span its own range");
     const int side = product.figure.columns;
     const int rows_of_panels = static_cast<int>((heads + side - 1) / side);
     // Square plot areas: a panel's plot is its cell less 235 pixels of margins
-    // and colour bar across and 94 down.
-    product.figure.size = {std::max(900, 440 * side), std::max(400, 70 + 300 * rows_of_panels)};
+    // and colour bar across and 94 down; wide enough for the whole title.
+    product.figure.size = {std::max({900, 440 * side, static_cast<int>(plot::display_width(product.figure.title)) * 12 + 40}),
+                           std::max(400, 70 + (continuous ? 330 : 300) * rows_of_panels)};
     const auto labels = index_labels(static_cast<std::size_t>(n));
     for (std::int64_t h = 0; h < heads; ++h) {
       product.figure.panels.push_back(map_panel(to_matrix(maps[h], "swin-bias", "query", labels, labels),
