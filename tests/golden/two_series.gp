@@ -25,7 +25,7 @@ set multiplot title 'two panels' font ',15'
 reset
 set palette defined (0 '#440154', 1 '#472c7a', 2 '#3b518b', 3 '#2c718e', 4 '#21908d', 5 '#27ad81', 6 '#5cc863', 7 '#aadc32', 8 '#fde725')
 set lmargin at screen 0.11875
-set rmargin at screen 0.3
+set rmargin at screen 0.2725
 set tmargin at screen 0.753333333
 set bmargin at screen 0.213333333
 set title 'lines'
@@ -35,7 +35,7 @@ set grid lc rgb '#dddddd'
 set autoscale xfix
 set xzeroaxis lt -1 lc rgb '#999999'
 set xtics 1
-set key at screen 0.3125, screen 0.753333333 left top vertical Left reverse noautotitle
+set key at screen 0.285, screen 0.753333333 left top vertical Left reverse noautotitle
 plot $pevis_0_0 using 1:2 with lines lw 2 title 'dim 0', \
      $pevis_0_1 using 1:2 with lines lw 2 title 'it''s `dim 1`'
 # panel 1

@@ -55,6 +55,7 @@ struct Series {
   std::vector<double> x;
   std::vector<double> y;
   Look look = Look::kDefault;
+  std::string colour;  ///< "#rrggbb"; "" for the series' place in gnuplot's cycle
 };
 
 /// Series drawn as lines (a line plot), as dots (a scatter plot) or as bars

@@ -163,7 +163,8 @@ void add_compare(std::vector<Product>& products, const BiasComparison& cmp, cons
       for (std::size_t k = 0; k < delta.size(); ++k) delta[k] = p.after[k] - p.before[k];
       plot::XYPlot change;
       change.style = plot::XYPlot::Style::kPoints;
-      change.series.push_back(indexed("", delta));
+      change.series.push_back(indexed("after - before", delta));
+      change.series.back().colour = "#d95f02";  // not the colour of "before" beside it
       figure.panels.push_back({name, "index", "value", overlay});
       figure.panels.push_back({name + ": after - before", "index", "delta", change});
     }

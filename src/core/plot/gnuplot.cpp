@@ -240,10 +240,11 @@ Margins panel_margins(const Panel& panel, bool text) {
     }
   }
   if (has_key(panel)) {
-    // Room for the key's longest title beside its sample line.
-    std::vector<std::string> titles;
-    for (const auto& series : std::get<XYPlot>(panel.content).series) titles.push_back(series.title);
-    m.right = std::max(text ? 120.0 : 150.0, (text ? 100 : 70) + char_w * longest_label(titles));
+    // Room for the key's longest title (whole: keys are not shortened)
+    // beside its sample line; key text runs wider than tic digits.
+    std::size_t longest = 0;
+    for (const auto& series : std::get<XYPlot>(panel.content).series) longest = std::max(longest, display_width(series.title));
+    m.right = std::max(text ? 120.0 : 150.0, (text ? 100 : 80) + (text ? char_w : 8.5) * static_cast<double>(longest));
   }
   const auto* box = std::get_if<BoxPlot>(&panel.content);
   const auto* xy = std::get_if<XYPlot>(&panel.content);
@@ -465,6 +466,7 @@ void write_xy_panel(std::ostringstream& out, const Figure& figure, std::size_t i
             : xy.style == XYPlot::Style::kLines  ? "with lines lw 2"
             : xy.style == XYPlot::Style::kPoints ? "with points pt 7 ps 0.8"
                                                  : "with boxes fs solid 0.6 lc rgb '#2c718e'")
+        << (xy.series[s].colour.empty() || xy.style == XYPlot::Style::kBars ? "" : " lc rgb " + quote(xy.series[s].colour))
         << " title "
         << quote(xy.series[s].title);
   }
