@@ -167,3 +167,20 @@ TEST(Confine, TimeLimitsOutOfTheClocksRange) {
 
 }  // namespace
 }  // namespace pevis
+
+namespace pevis {
+namespace {
+
+// A token file from a pipe (bash's <(...)): Landlock takes no rule for a
+// pipe and does not restrict it, so the confined job reads it.
+TEST(Confine, APipeIsAnInputLikeAFile) {
+  test::TempDir dir;
+  const std::string command = std::string("'") + PEVIS_BINARY + "' attention '" + PEVIS_TEST_DATA +
+                              "/corpus/gpt2.pt' --input <(echo 3 1 4 1 5) --layout batch-first --format none -o out";
+  const auto r = test::run("/bin/bash", {"-c", command}, dir.path());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(dir / "out/attention/h.0.head0.csv"));
+}
+
+}  // namespace
+}  // namespace pevis

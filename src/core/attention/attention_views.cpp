@@ -169,6 +169,20 @@ void size_site_figure(plot::Figure& figure, std::size_t panels, bool labelled, c
   figure.size = {std::clamp(figure.columns * (460 + label_px), 700, 4000), std::clamp(rows * (340 + label_px) + 70, 420, 4000)};
 }
 
+// At a size the run sets, the columns whose cells come nearest the 460 x 340
+// of a map beside its colour bar (a tall figure stacks its panels).
+int columns_for(std::size_t panels, const plot::Size& size) {
+  int best = 1;
+  double best_miss = INFINITY;
+  for (int c = 1; c <= static_cast<int>(panels); ++c) {
+    const auto rows = static_cast<double>((panels + static_cast<std::size_t>(c) - 1) / static_cast<std::size_t>(c));
+    const double cell = (size.width / static_cast<double>(c)) / (size.height / rows);
+    const double miss = std::fabs(std::log(cell / (460.0 / 340.0)));
+    if (miss < best_miss - 1e-9) best = c, best_miss = miss;
+  }
+  return best;
+}
+
 // A site's data: every head and their mean; a windowed site's windows one
 // after another (the mosaic is for the eye).
 void add_site_data(Product& product, const AttentionSite& site, const at::Tensor& heads, const at::Tensor& mean,
@@ -210,6 +224,7 @@ Product site_product(const AttentionSite& site, const AttentionViewOptions& opti
     const std::size_t panels = drawn.size() + (with_mean ? 1 : 0);
     size_site_figure(figure, panels, !windowed && static_cast<std::int64_t>(options.tokens.size()) == heads.size(1),
                      options.tokens);
+    if (options.size) figure.columns = columns_for(panels, *options.size);
     // The reading hint where the title has room for it beside the whole site name.
     const std::string hint = ": rows are queries, columns keys";
     if (static_cast<double>(plot::display_width(figure.title + hint)) <= figure.size.width / 11.5) figure.title += hint;

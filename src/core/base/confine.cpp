@@ -73,6 +73,9 @@ void allow(int ruleset, const std::string& path, std::uint64_t rights, std::uint
   const Fd guard(fd);
   struct stat info {};
   if (::fstat(fd, &info) != 0) return;
+  // A pipe or socket (`--input <(echo 3 1 4)`) is no file-system object:
+  // Landlock takes no rule for it, and does not restrict it.
+  if (S_ISFIFO(info.st_mode) || S_ISSOCK(info.st_mode)) return;
   if (!S_ISDIR(info.st_mode)) rights &= kFileRights;
   PathBeneathAttr rule{rights & handled, fd};
   if (rule.allowed_access == 0) return;
