@@ -162,6 +162,14 @@ TEST(Corpus, WrongTokenInputsAreTheUsersNotPevissErrors) {
   r = test::run(PEVIS_BINARY, {"attention", kDir + "gpt2.pt", "--input", "oov.txt", "-o", "out"}, dir.path());
   EXPECT_NE(r.err.find("token id 99999 is outside the vocabulary of wte (50 rows: ids 0 to 49)"), std::string::npos)
       << r.err;
+  // Where: the module whose code failed, from the interpreter's traceback.
+  EXPECT_NE(r.err.find("the forward of module 'wte' failed"), std::string::npos) << r.err;
+  r = test::run(PEVIS_BINARY, {"attention", data + "/word_lm.pt", "--input", "long.txt", "-o", "out"}, dir.path());
+  EXPECT_EQ(r.exit_code, 0) << r.err;  // 1,100 tokens fit its pe of 5000
+  r = test::run(PEVIS_BINARY, {"summary", kDir + "llama.pt", "--input", "oov.txt", "--layout", "batch-first"}, dir.path());
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("the forward of module 'embed_tokens' failed on this input: token id 99999"), std::string::npos)
+      << r.err;
   r = test::run(PEVIS_BINARY, {"attention", kDir + "gpt2.pt", "--input", "long.txt", "--layout", "batch-first", "-o",
                                "out"}, dir.path());
   EXPECT_NE(r.err.find("the input has 1100 tokens, but wpe holds 32 positions"), std::string::npos) << r.err;

@@ -58,9 +58,69 @@ torch::jit::Module& module_of(const Model& model, const std::string& needs) {
   return *model.module;
 }
 
-// A failed forward, told with the input and what the forward takes.
-Error script_failed(const Model& model, const std::vector<c10::IValue>& inputs, const std::string& what) {
-  return forward_failed(model, inputs, "", what, "forward takes (" + forward_signature(model) + ")");
+// The module whose code was running when the interpreter failed, from its
+// traceback of the serialized code: each frame marks the call it was in
+// ("(wte).forward(tokens, )" under "<--- HERE"), and a few lines above it
+// bind that name ("wte = self.wte", "_1 = getattr(h, \"0\")"). Frames that
+// call a module's forward give one part of the path each; "" when the
+// traceback does not say.
+std::string failing_module(const std::string& text) {
+  const auto serialized = text.find("serialized code (most recent call last):");
+  if (serialized == std::string::npos) return "";
+  const auto end = text.find("\nTraceback of TorchScript, original code", serialized);
+  std::vector<std::string> lines;
+  for (std::size_t i = serialized, next; i < std::min(end, text.size()); i = next + 1) {
+    next = text.find('\n', i);
+    if (next == std::string::npos) next = text.size();
+    lines.push_back(text.substr(i, next - i));
+  }
+  std::string path;
+  std::map<std::string, std::string> bound;  // within a frame: name -> module path part
+  for (std::size_t k = 0; k < lines.size(); ++k) {
+    const std::string& line = lines[k];
+    if (line.find("  File \"") == 0) {
+      bound.clear();
+      continue;
+    }
+    // "wte = self.wte", "layer = getattr(layers, \"0\")", "h = self.h"
+    const auto eq = line.find(" = ");
+    if (eq != std::string::npos) {
+      std::string name = line.substr(0, eq);
+      name.erase(0, name.find_first_not_of(' '));
+      const std::string value = line.substr(eq + 3);
+      if (value.rfind("self.", 0) == 0 && value.find_first_of("(),[ ") == std::string::npos) {
+        bound[name] = value.substr(5);
+      } else if (value.rfind("getattr(", 0) == 0) {
+        const auto comma = value.find(", \"");
+        const auto close = value.find("\")", comma == std::string::npos ? 0 : comma);
+        if (comma != std::string::npos && close != std::string::npos) {
+          const std::string parent = value.substr(8, comma - 8);
+          const std::string item = value.substr(comma + 3, close - comma - 3);
+          const auto known = bound.find(parent);
+          bound[name] = (known != bound.end() ? known->second : parent) + "." + item;
+        }
+      }
+    }
+    if (k + 1 < lines.size() && lines[k + 1].find("<--- HERE") != std::string::npos) {
+      const auto call = line.find(").forward(");
+      const auto open = call == std::string::npos ? std::string::npos : line.rfind('(', call);
+      if (call == std::string::npos || open == std::string::npos) break;  // not a module call: the failing code
+      const std::string callee = line.substr(open + 1, call - open - 1);
+      const auto found = bound.find(callee);
+      const bool direct = callee.rfind("self.", 0) == 0 && callee.find_first_of("(),[ ") == std::string::npos;
+      if (found == bound.end() && !direct) break;
+      path += (path.empty() ? "" : ".") + (direct ? callee.substr(5) : found->second);
+    }
+  }
+  return path;
+}
+
+// A failed forward, told with the input, where it failed and what the forward takes.
+Error script_failed(const Model& model, const std::vector<c10::IValue>& inputs, const std::string& what,
+                    const std::string& full = "") {
+  const std::string module = failing_module(full);
+  return forward_failed(model, inputs, module.empty() ? "" : "the forward of module '" + module + "'", what,
+                        "forward takes (" + forward_signature(model) + ")");
 }
 
 c10::IValue run_graph(torch::jit::Module& module, std::shared_ptr<torch::jit::Graph> graph,
@@ -80,12 +140,12 @@ c10::IValue run_graph(torch::jit::Module& module, std::shared_ptr<torch::jit::Gr
     return function(std::move(stack));
   } catch (const c10::Error& e) {
     if (is_out_of_memory(e)) throw out_of_memory("running the model's forward");
-    throw script_failed(model, inputs, forward_error_line(e.what_without_backtrace()));
+    throw script_failed(model, inputs, forward_error_line(e.what_without_backtrace()), e.what_without_backtrace());
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
     if (is_out_of_memory(e)) throw out_of_memory("running the model's forward");
-    throw script_failed(model, inputs, forward_error_line(e.what()));
+    throw script_failed(model, inputs, forward_error_line(e.what()), e.what());
   }
 }
 
@@ -120,14 +180,14 @@ c10::IValue plain_script(const Model& model, const std::vector<c10::IValue>& inp
     return module.forward(inputs);
   } catch (const c10::Error& e) {
     if (is_out_of_memory(e)) throw out_of_memory("running the model's forward");
-    throw script_failed(model, inputs, forward_error_line(e.what_without_backtrace()));
+    throw script_failed(model, inputs, forward_error_line(e.what_without_backtrace()), e.what_without_backtrace());
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
     // LibTorch raises standard exceptions too (std::out_of_range from a
     // list index, std::runtime_error): the model's or its input's, not pevis's.
     if (is_out_of_memory(e)) throw out_of_memory("running the model's forward");
-    throw script_failed(model, inputs, forward_error_line(e.what()));
+    throw script_failed(model, inputs, forward_error_line(e.what()), e.what());
   }
 }
 
