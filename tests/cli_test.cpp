@@ -403,7 +403,8 @@ TEST(CliAttention, BadInputsAreClearErrors) {
   expect_one_line_error(pevis({"attention", model, "--input", "ids.txt", "--head", "7"}, dir), 3, "4 heads");
   expect_one_line_error(pevis({"attention", model, "--input", "ids.txt", "--layer", "nothing"}, dir), 3, "--list");
   test::write_file(dir / "big.txt", "99");
-  expect_one_line_error(pevis({"attention", model, "--input", "big.txt"}, dir), 3, "forward failed");
+  expect_one_line_error(pevis({"attention", model, "--input", "big.txt"}, dir), 3,
+                        "failed on this input: token id 99 is outside the vocabulary of embed (20 rows: ids 0 to 19)");
   EXPECT_FALSE(std::filesystem::exists(dir / "pevis-out"));
 }
 
