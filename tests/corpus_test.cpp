@@ -175,6 +175,20 @@ TEST(Corpus, WrongTokenInputsAreTheUsersNotPevissErrors) {
   EXPECT_NE(r.err.find("the input has 1100 tokens, but wpe holds 32 positions"), std::string::npos) << r.err;
 }
 
+// Parameters and buffers as PyTorch counts them in each saved module.
+TEST(Corpus, SummaryTotalsArePyTorchs) {
+  std::size_t checked = 0;
+  for (const auto& [file, e] : expected()["models"].items()) {
+    if (!e.contains("parameters")) continue;
+    SCOPED_TRACE(file);
+    const Summary s = summarize(load_model(kDir + file), nullptr);
+    EXPECT_EQ(s.totals.params, e["parameters"].get<std::int64_t>());
+    EXPECT_EQ(s.totals.buffers, e["buffers"].get<std::int64_t>());
+    ++checked;
+  }
+  EXPECT_GE(checked, 12u);
+}
+
 // A GPT-2 whose lm_head is tied to wte, with bool causal-mask buffers: as
 // PyTorch counts it, from the state_dict, the script and the program.
 TEST(Corpus, TiedWeightsCountOnceAndMasksAreNoParameters) {

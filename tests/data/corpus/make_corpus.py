@@ -37,9 +37,14 @@ def tensor_json(t):
             "values": t.flatten().tolist()}
 
 
-def record(name, sites, example, how):
+def record(name, sites, example, how, counted=None):
     expected["models"][name] = {"how": how, "input": tensor_json(example),
                                 "sites": {k: v.tolist() for k, v in sites.items()}}
+    if counted is not None:
+        # What PyTorch counts in the saved module (scripting drops wav2vec2's
+        # weight_norm; tied parameters are counted once).
+        expected["models"][name]["parameters"] = sum(p.numel() for p in counted.parameters())
+        expected["models"][name]["buffers"] = sum(b.numel() for b in counted.buffers())
 
 
 def save(name, module, example, sites, how="script"):
@@ -50,7 +55,7 @@ def save(name, module, example, sites, how="script"):
         with torch.no_grad():
             saved = torch.jit.trace(module, example, check_trace=False)
     saved.save(os.path.join(OUT, name))
-    record(name, sites, example, how)
+    record(name, sites, example, how, saved)
 
 
 def mha_weights(model, x):
