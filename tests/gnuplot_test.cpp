@@ -396,3 +396,43 @@ TEST(RunGnuplot, MissingGnuplotSaysHowToInstall) {
 
 }  // namespace
 }  // namespace pevis::plot
+
+namespace pevis::plot {
+namespace {
+
+// The multiplot title a figure of `width` pixels draws for `title`.
+std::string drawn_title(const std::string& title, int width) {
+  Figure figure;
+  figure.title = title;
+  figure.size = {width, 400};
+  XYPlot xy;
+  xy.series.push_back({"", {0, 1}, {0, 1}});
+  figure.panels.push_back({"", "x", "y", xy});
+  const std::string script = render_script(figure, {});
+  const auto start = script.find("set multiplot title '") + 21;
+  return script.substr(start, script.find("' font", start) - start);
+}
+
+// A title too long for its figure gives way paths first: a file path to its
+// name, a module path to its ends; numbers stay whole.
+TEST(Render, LongTitlesShortenPathsNeverNumbers) {
+  const std::string title = "Rotary wavelengths: model.layers.0.self_attn.rotary_emb.inv_freq of "
+                            "/data/checkpoints/llama/Meta-Llama-3.1-8B/model-00001-of-00004.safetensors "
+                            "(base 500000, llama3 x8)";
+  EXPECT_EQ(drawn_title(title, 4000), title);  // room enough: whole
+  // 1500 pixels: the file path gives way to the file's name.
+  EXPECT_EQ(drawn_title(title, 1500),
+            "Rotary wavelengths: model.layers.0.self_attn.rotary_emb.inv_freq of model-00001-of-00004.safetensors "
+            "(base 500000, llama3 x8)");
+  // Narrower: the module path to its ends, then words without numbers.
+  EXPECT_EQ(drawn_title(title, 1200), "Rotary wavelengths: model.\xE2\x80\xA6.rotary_emb.inv_freq \xE2\x80\xA6 (base 500000, llama3 x8)");
+  for (int width : {1000, 800}) {
+    const std::string narrow = drawn_title(title, width);
+    EXPECT_LE(narrow.size(), static_cast<std::size_t>(width / 11.5) + 4) << narrow;
+    EXPECT_NE(narrow.find("(base 500000, llama3 x8)"), std::string::npos) << narrow;
+    EXPECT_EQ(narrow.rfind("Rotary", 0), 0u) << narrow;
+  }
+}
+
+}  // namespace
+}  // namespace pevis::plot

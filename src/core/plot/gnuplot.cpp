@@ -176,10 +176,54 @@ std::string fitted(const std::string& text, double most_chars) {
     words[longest] = shorter_word(words[longest]);
     if (chars_of(joined(words)) <= most) return joined(words);
   }
-  // Still too long: whole words out of the middle.
-  while (words.size() > 2 && chars_of(joined(words)) + 2 > most) words.erase(words.begin() + static_cast<long>(words.size() / 2));
-  std::string out;
-  for (std::size_t i = 0; i < words.size(); ++i) out += (i == (words.size() + 1) / 2 && words.size() > 1 ? "\xE2\x80\xA6 " : "") + words[i];
+  // Still too long: whole words out, a number with the word before it
+  // ("base 500000"), words without digits first, nearest the middle first;
+  // "…" where words went.
+  // A number: "500000,", "(8192)", "x8" once brackets and commas are off.
+  const auto numeric = [](const std::string& word) {
+    std::size_t i = 0;
+    while (i < word.size() && (word[i] == '(' || word[i] == '[')) ++i;
+    if (i < word.size() && word[i] == 'x') ++i;
+    return i < word.size() && std::isdigit(static_cast<unsigned char>(word[i]));
+  };
+  std::vector<std::string> units;
+  for (const auto& w : words) {
+    if (!units.empty() && numeric(w)) {
+      units.back() += w;
+    } else {
+      units.push_back(w);
+    }
+  }
+  std::vector<bool> kept(units.size(), true);
+  const auto shown = [&] {
+    std::string text;
+    for (std::size_t i = 0; i < units.size(); ++i) {
+      if (kept[i]) text += units[i];
+      else if (i == 0 || kept[i - 1]) text += "\xE2\x80\xA6 ";
+    }
+    return text;
+  };
+  const auto has_digit = [&](const std::string& unit) {
+    for (const auto& w : words_of(unit)) {
+      if (numeric(w)) return true;
+    }
+    return false;
+  };
+  for (int pass = 0; pass < 2 && chars_of(shown()) > most; ++pass) {
+    for (;;) {
+      const double middle = static_cast<double>(units.size() - 1) / 2;
+      std::size_t pick = units.size();
+      for (std::size_t i = 1; i + 1 < units.size(); ++i) {  // the first and last words stay
+        if (!kept[i] || (pass == 0 && has_digit(units[i]))) continue;
+        // Ties go to the later word (a file's name after the tensor's).
+        if (pick == units.size() || std::fabs(static_cast<double>(i) - middle) <= std::fabs(static_cast<double>(pick) - middle)) pick = i;
+      }
+      if (pick == units.size()) break;
+      kept[pick] = false;
+      if (chars_of(shown()) <= most) break;
+    }
+  }
+  std::string out = shown();
   if (chars_of(out) <= most) return out;
   // One word longer than the room: cut it in its middle.
   std::vector<std::size_t> starts;
