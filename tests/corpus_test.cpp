@@ -8,6 +8,7 @@
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/full.h>
 #include <ATen/ops/randn.h>
+#include <ATen/ops/zeros.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -337,6 +338,32 @@ TEST(Corpus, NearUniformAttentionIsDrawnOverItsRange) {
   heat = std::get<plot::Heatmap>(products[0].figure.panels[0].content);
   EXPECT_NEAR(*heat.z_max, 0.01, 1e-6);
   EXPECT_NE(products[0].figure.notes.back().find("99th percentile"), std::string::npos);
+
+  // Sharp heads (each query one key at 0.9, the rest near 0.002): most weights
+  // far below the largest, on a log scale.
+  AttentionSite sharp;
+  sharp.name = "sharp";
+  sharp.heads = 1;
+  sharp.weights = at::full({1, 1, 64, 64}, 0.1f / 63);
+  for (int q = 0; q < 64; ++q) sharp.weights[0][0][q][q] = 0.9f;
+  one = {sharp};
+  heat = std::get<plot::Heatmap>(attention_views(one, options)[0].figure.panels[0].content);
+  EXPECT_TRUE(heat.log_z);
+  // A causal mask's zeros do not count as small weights: linear, 0 to the largest.
+  AttentionSite causal;
+  causal.name = "causal";
+  causal.heads = 1;
+  causal.weights = at::zeros({1, 1, 8, 8});
+  for (int q = 0; q < 8; ++q) {
+    for (int k = 0; k <= q; ++k) causal.weights[0][0][q][k] = 1.0f / static_cast<float>(q + 1);
+  }
+  one = {causal};
+  const auto causal_figure = attention_views(one, options)[0].figure;
+  heat = std::get<plot::Heatmap>(causal_figure.panels[0].content);
+  EXPECT_FALSE(heat.log_z);
+  EXPECT_EQ(*heat.z_min, 0.0);
+  EXPECT_EQ(*heat.z_max, 1.0);
+  EXPECT_TRUE(causal_figure.notes.empty());
 
   // On the command line, in the script gnuplot runs.
   test::TempDir dir;

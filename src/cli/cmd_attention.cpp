@@ -39,7 +39,8 @@ void setup_attention(CLI::App& app) {
                                      : name == "log"    ? ColourScale::kLog
                                                         : ColourScale::kAuto;
           },
-          "colours of the weights: auto (range for near-uniform weights, robust where a few dwarf the rest, else max), "
+          "colours of the weights: auto (range for near-uniform weights, robust where a few dwarf the rest, log where most "
+          "are far below the largest, else max), "
           "max (0 to the largest), range (smallest to largest), robust (0 to the 99th percentile) or log; the colour "
           "bar shows true weights and the figure says which was used")
       ->check(CLI::IsMember({"auto", "max", "range", "robust", "log"}))

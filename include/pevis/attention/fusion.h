@@ -8,7 +8,9 @@ enum class Fusion { kMean, kMax, kMin };
 /// How attention weights map to colours (--scale); the colour bar always
 /// shows the true weights. kAuto: kRange for near-uniform weights (the
 /// smallest at least half the largest), kRobust where a few weights dwarf
-/// the rest (the 99th percentile under a third of the largest), else kMax.
+/// the rest (the 99th percentile under a third of the largest), kLog where
+/// most are far below the largest (the median of the weights above 0 under
+/// a twentieth of it), else kMax.
 enum class ColourScale {
   kAuto,
   kMax,     ///< 0 to the largest weight

@@ -77,10 +77,14 @@ Scale choose_scale(const std::vector<at::Tensor>& maps, ColourScale wanted) {
   scale.hi = top;
   const at::Tensor sorted = std::get<0>(values.sort());
   const double p99 = sorted[static_cast<std::int64_t>(0.99 * static_cast<double>(sorted.numel() - 1))].item<double>();
+  // The typical weight a key gets, masked keys (exactly 0) aside.
+  const at::Tensor positive = sorted.masked_select(sorted.gt(0));
+  const double median = positive.numel() ? positive[(positive.numel() - 1) / 2].item<double>() : 0;
   ColourScale use = wanted;
   if (use == ColourScale::kAuto) {
     use = bottom >= 0.5 * top && bottom < top ? ColourScale::kRange
           : p99 < top / 3 && p99 > 0          ? ColourScale::kRobust
+          : median > 0 && median < top / 20   ? ColourScale::kLog
                                               : ColourScale::kMax;
   }
   const std::string chosen = wanted == ColourScale::kAuto ? " (--scale max for 0 to the largest)" : "";

@@ -430,7 +430,7 @@ void write_heatmap_panel(std::ostringstream& out, const Figure& figure, std::siz
   out << "set xrange [" << num(col0 - 0.5) << ":" << num(col0 + cols - 0.5) << "]\n";
   out << "set yrange [" << num(row0 + rows - 0.5) << ":" << num(row0 - 0.5) << "]\n";
   out << "set cbrange [" << num(lo) << ":" << num(hi) << "]\n";
-  if (heat.log_z && lo > 0 && !text) out << "set logscale cb\n";
+  if (heat.log_z && lo > 0 && !text) out << "set logscale cb\nset format cb '%g'\n";
   out << "set tics out nomirror\n";
   // Numeric tics spaced so that their numbers never touch at this panel's width.
   if (!heat.label_cols && !heat.compact) {
