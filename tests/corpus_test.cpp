@@ -56,6 +56,12 @@ TEST(Corpus, TorchaudioAttentionEqualsPyTorchs) {
   }
 }
 
+// Windowed (Swin V2, with its continuous position bias added) and grid
+// attention (MaxViT): every window of every head, as torchvision forms it.
+TEST(Corpus, VisionWindowAttentionEqualsTorchvisions) {
+  for (const char* file : {"swin_v2.pt", "swin_v2_trace.pt", "maxvit_trace.pt"}) expect_as_pytorch(file);
+}
+
 TEST(Corpus, LanguageModelAttentionEqualsPyTorchs) {
   for (const char* file : {"gpt2.pt", "gpt2_dynamic.pt2", "llama.pt", "llama_dynamic.pt2"}) expect_as_pytorch(file);
 }

@@ -318,10 +318,39 @@ def swin_v2():
         downsample_layer=swin.PatchMergingV2).eval()
 
 
+def softmax_sites(model, x, kinds, shape):
+    """The output of every F.softmax called inside a module of `kinds`
+    (torchvision's Swin V2 and MaxViT form their weights so), by module path,
+    as [batch*windows, heads, query, key]."""
+    current, sites, hooks = [], {}, []
+    for name, mod in model.named_modules():
+        if isinstance(mod, kinds):
+            hooks.append(mod.register_forward_pre_hook(lambda m, a, name=name: current.append(name)))
+            hooks.append(mod.register_forward_hook(lambda m, a, o: current.pop() and None))  # returns None: output kept
+    original = F.softmax
+
+    def recording(t, *args, **kwargs):
+        y = original(t, *args, **kwargs)
+        if current:
+            sites[current[-1]] = shape(y.detach())
+        return y
+
+    torch.nn.functional.softmax = recording
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        torch.nn.functional.softmax = original
+        for h in hooks:
+            h.remove()
+    return sites
+
+
 image = torch.randn(1, 3, 32, 32)
 m = swin_v2()
-save("swin_v2.pt", m, image, {})
-save("swin_v2_trace.pt", m, image, {}, how="trace")
+v2_sites = softmax_sites(m, image, swin.ShiftedWindowAttentionV2, lambda w: w)
+save("swin_v2.pt", m, image, v2_sites)
+save("swin_v2_trace.pt", m, image, v2_sites, how="trace")
 with torch.no_grad():
     for name, mod in m.named_modules():
         if isinstance(mod, swin.ShiftedWindowAttentionV2):
@@ -329,7 +358,9 @@ with torch.no_grad():
 
 maxvit = torchvision.models.MaxVit(input_size=(32, 32), stem_channels=8, partition_size=4, block_channels=[16],
                                    block_layers=[1], head_dim=8, stochastic_depth_prob=0.0, num_classes=10).eval()
-save("maxvit_trace.pt", maxvit, image, {}, how="trace")
+from torchvision.models.maxvit import RelativePositionalMultiHeadAttention
+save("maxvit_trace.pt", maxvit, image,
+     softmax_sites(maxvit, image, RelativePositionalMultiHeadAttention, lambda w: w.flatten(0, 1)), how="trace")
 
 
 # --- Hugging Face's Llama 3 inv_freq for head sizes from 16 up
