@@ -59,7 +59,7 @@ void setup_attention(CLI::App& app) {
       "  pevis attention model.pt --input seq.txt --vocab vocab.txt --layer 'layers\\.0\\.' --head mean\n"
       "  pevis attention vit.pt --input-shape 1,3,224,224 --rollout\n"
       "  pevis attention swin_t.pt --input-shape 2,3,224,224 --batch-index 1 --layer 'features.1.0'\n"
-      "  pevis attention maxvit.pt --input-shape 1,3,224,224 --scale log     # near-uniform weights, on a log scale\n"
+      "  pevis attention vit.pt --input-shape 1,3,224,224 --scale max    # colours from 0 to the largest weight\n"
       "  pevis attention model.pt2                  # a torch.export program, on the example it was exported with");
   command->callback([options] {
     // Usage errors and impossible values are found here, before a job is
