@@ -1,6 +1,7 @@
 #pragma once
 // Small text helpers with one home each.
 
+#include <cctype>
 #include <optional>
 #include <string>
 
@@ -16,5 +17,16 @@ std::string file_label(const std::string& path);
 
 /// `text` as a whole number (optional sign, digits only), or nothing.
 std::optional<long long> whole_number(const std::string& text);
+
+/// Whether `text` ends with `suffix` (a name ending in ".weight", ...).
+inline bool ends_with(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+/// `text` with ASCII letters in lower case, for matching names and classes.
+inline std::string lower_case(std::string text) {
+  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
 
 }  // namespace pevis

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "pevis/base/text.h"
 #include "pevis/positional/alibi.h"
 #include "pevis/io/model.h"
 
@@ -36,6 +37,21 @@ T5Spec t5_from_config(const std::string& path, T5Spec spec);
 /// causal when the name says `decoder`, the table's rows as buckets, then
 /// what the model's config.json gives. Callers apply their own options after.
 T5Spec t5_spec_of(const Model& model, const std::string& name, std::int64_t table_rows);
+
+/// The names Swin V2's continuous position bias network goes by:
+/// torchvision's `cpb_mlp`, Hugging Face's `continuous_position_bias_mlp`.
+inline const std::vector<std::string>& continuous_bias_networks() {
+  static const std::vector<std::string> names = {"cpb_mlp", "continuous_position_bias_mlp"};
+  return names;
+}
+
+/// The network's name when `path` ends with one ("features.1.0.attn.cpb_mlp"), else "".
+inline std::string continuous_bias_network(const std::string& path) {
+  for (const auto& name : continuous_bias_networks()) {
+    if (ends_with(path, name)) return name;
+  }
+  return "";
+}
 
 /// A Swin `...relative_position_bias_table`'s maps from `model`: the table
 /// and the `...relative_position_index` beside it (computed when the model

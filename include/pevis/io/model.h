@@ -82,6 +82,14 @@ struct Model {
 
   /// True when the file holds a forward pass pevis can run.
   bool runnable() const { return module || program; }
+
+  /// The tensor of that full name, or null.
+  const NamedTensor* find(const std::string& name) const {
+    for (const auto& t : tensors) {
+      if (t.name == name) return &t;
+    }
+    return nullptr;
+  }
 };
 
 /// The tensor as float32, for showing (fp16 and bf16 are widened exactly).

@@ -9,6 +9,7 @@
 #include "pevis/capture/forward.h"
 #include "pevis/base/error.h"
 #include "pevis/base/module_path.h"
+#include "pevis/base/text.h"
 #include "pevis/operators/attention_ops.h"
 
 namespace pevis {
@@ -63,12 +64,8 @@ std::string attention_child(const torch::jit::Module& root, const std::string& p
 // A window attention by its class (Swin's ShiftedWindowAttention, kept in
 // traces) or by its path (MaxViT's "window_attention"), on the path or above it.
 bool window_attention(const Model& model, const std::string& path) {
-  const auto lower = [](std::string text) {
-    for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return text;
-  };
   for (std::string p = path;; p = parent_of(p)) {
-    const std::string kind = lower(module_class(model, p)), last = lower(last_part(p));
+    const std::string kind = lower_case(module_class(model, p)), last = lower_case(last_part(p));
     if (kind.find("windowattention") != std::string::npos || last.find("window_attention") != std::string::npos ||
         last.find("window_attn") != std::string::npos) {
       return true;

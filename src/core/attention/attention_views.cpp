@@ -112,6 +112,18 @@ Scale choose_scale(const std::vector<at::Tensor>& maps, ColourScale wanted) {
   return scale;
 }
 
+// Draws `heat` on `scale`: its colour range, and on a log scale the values
+// below its floor raised to it (a log scale has no place for 0), so they
+// take the bottom colour.
+void apply_scale(plot::Heatmap& heat, const Scale& scale) {
+  heat.z_min = scale.lo;
+  heat.z_max = scale.hi;
+  heat.log_z = scale.log;
+  if (scale.log) {
+    for (auto& v : heat.matrix.values) v = std::isfinite(v) ? std::max(v, static_cast<float>(scale.lo)) : v;
+  }
+}
+
 // `pixels`: the most pixels a panel can have along a side; figures need no
 // more cells than that (this keeps long inputs small in memory).
 plot::Heatmap attention_heatmap(const LabeledMatrix& m, const Scale& scale, std::size_t pixels, bool labels) {
@@ -120,13 +132,7 @@ plot::Heatmap attention_heatmap(const LabeledMatrix& m, const Scale& scale, std:
   heat.full_cols = m.cols;
   heat.matrix = plot::box_average(m, plot::whole_factor_side(m.rows, pixels), plot::whole_factor_side(m.cols, pixels));
   heat.label_rows = heat.label_cols = labels;
-  heat.z_min = scale.lo;
-  heat.z_max = scale.hi;
-  heat.log_z = scale.log;
-  if (scale.log) {
-    // A log scale has no place for 0: those below its floor take the bottom colour.
-    for (auto& v : heat.matrix.values) v = std::isfinite(v) ? std::max(v, static_cast<float>(scale.lo)) : v;
-  }
+  apply_scale(heat, scale);
   heat.value_title = "weight";
   heat.square_cells = true;
   return heat;
@@ -284,12 +290,8 @@ Product overview_product(const std::vector<AttentionSite>& sites, std::int64_t b
     // Each thumbnail on its own scale, chosen as a site's figure chooses.
     const Scale z = choose_scale({map}, wanted);
     heat.matrix = plot::box_average(to_matrix(map, "", "query", index_labels(map.size(0)), index_labels(map.size(1))), 256, 256);
-    heat.z_min = z.lo;
-    if (!z.note.empty()) heat.z_max = z.hi;  // else its own largest, as drawn
-    heat.log_z = z.log;
-    if (z.log) {
-      for (auto& v : heat.matrix.values) v = std::isfinite(v) ? std::max(v, static_cast<float>(z.lo)) : v;
-    }
+    apply_scale(heat, z);
+    if (z.note.empty()) heat.z_max.reset();  // 0 to its own largest, as drawn
     figure.panels[p] = {k == 0 ? rows.names[i] : "H" + std::to_string(k), "", "", heat};
   }));
   return {std::move(figure), {}, {}};

@@ -8,6 +8,8 @@
 #include <cctype>
 
 #include "backends.h"
+#include "pevis/base/shape_text.h"
+#include "pevis/base/text.h"
 
 namespace pevis {
 namespace {
@@ -39,38 +41,30 @@ std::string forward_signature(const Model& model) { return backend_of(model).sig
 
 namespace {
 
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() > suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-std::string lower(std::string text) {
-  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
 bool is_embedding(const std::string& class_or_path) {
-  const std::string name = lower(class_or_path);
+  const std::string name = lower_case(class_or_path);
   return name.find("emb") != std::string::npos || name.find("wte") != std::string::npos ||
          name.find("wpe") != std::string::npos;
 }
 
 bool is_position_table(const std::string& path) {
-  const std::string name = lower(path);
+  const std::string name = lower_case(path);
   return name.find("pos") != std::string::npos || name.find("wpe") != std::string::npos;
 }
 
-std::string sizes_text(c10::IntArrayRef sizes) {
-  std::string text = "[";
-  for (std::size_t i = 0; i < sizes.size(); ++i) text += (i ? ", " : "") + std::to_string(sizes[i]);
-  return text + "]";
+// The one input tensor when it holds token ids (whole numbers), else null.
+const at::Tensor* token_ids(const std::vector<c10::IValue>& inputs) {
+  if (inputs.size() != 1 || !inputs[0].isTensor()) return nullptr;
+  const at::Tensor& t = inputs[0].toTensor();
+  return at::isFloatingType(t.scalar_type()) || at::isComplexType(t.scalar_type()) ? nullptr : &t;
 }
 
 // "token ids [8, 1] (seq-first; --layout batch-first gives [1, 8])".
 std::string input_text(const std::vector<c10::IValue>& inputs) {
   if (inputs.size() != 1 || !inputs[0].isTensor()) return "";
   const at::Tensor& t = inputs[0].toTensor();
-  const bool ids = !at::isFloatingType(t.scalar_type()) && !at::isComplexType(t.scalar_type());
-  std::string text = "pevis gave it " + std::string(ids ? "token ids " : "a float tensor ") + sizes_text(t.sizes());
+  const bool ids = token_ids(inputs) != nullptr;
+  std::string text = "pevis gave it " + std::string(ids ? "token ids " : "a float tensor ") + shape_list_text(t.sizes().vec());
   if (ids && t.dim() == 2 && t.size(1) == 1 && t.size(0) > 1) {
     text += " (seq-first; --layout batch-first gives [1, " + std::to_string(t.size(0)) + "])";
   } else if (ids && t.dim() == 2 && t.size(0) == 1 && t.size(1) > 1) {
@@ -83,9 +77,9 @@ std::string input_text(const std::vector<c10::IValue>& inputs) {
 // later table (positions) has rows: said with the id and the table.
 std::string index_diagnosis(const Model& model, const std::vector<c10::IValue>& inputs, const std::string& what) {
   if (what.find("index out of range") == std::string::npos && what.find("out of bounds") == std::string::npos) return "";
-  if (inputs.size() != 1 || !inputs[0].isTensor()) return "";
-  const at::Tensor& t = inputs[0].toTensor();
-  if (at::isFloatingType(t.scalar_type()) || at::isComplexType(t.scalar_type()) || t.numel() == 0) return "";
+  const at::Tensor* ids = token_ids(inputs);
+  if (!ids || ids->numel() == 0) return "";
+  const at::Tensor& t = *ids;
   const auto tables = embedding_tables(model);
   if (tables.empty()) return "";
   const std::int64_t low = t.min().item<std::int64_t>(), high = t.max().item<std::int64_t>();
@@ -120,7 +114,7 @@ std::string module_class(const Model& model, const std::string& layer) {
 std::vector<std::pair<std::string, std::int64_t>> embedding_tables(const Model& model) {
   std::vector<std::pair<std::string, std::int64_t>> tables;
   for (const auto& t : model.tensors) {
-    if (!ends_with(t.name, ".weight") || t.shape().size() != 2) continue;
+    if (t.name.size() <= 7 || !ends_with(t.name, ".weight") || t.shape().size() != 2) continue;
     const std::string layer = t.name.substr(0, t.name.size() - 7);
     bool seen = false;
     for (const auto& known : tables) seen = seen || known.first == layer;
@@ -137,8 +131,7 @@ Error forward_failed(const Model& model, const std::vector<c10::IValue>& inputs,
   // What the first layer takes helps where the input is of the wrong kind
   // (a float tensor to a model that embeds token ids, or the other way).
   const std::string first = first_layer_expects(model);
-  const bool gave_ids = hint.rfind("pevis gave it token ids", 0) == 0;
-  if (!first.empty() && !gave_ids) hint += "; " + first;
+  if (!first.empty() && !token_ids(inputs)) hint += "; " + first;
   std::string message = (where.empty() ? "the model's forward" : where) + " failed on this input: ";
   message += diagnosis.empty() ? what : diagnosis + "; LibTorch said: " + what;
   return bad_input(model.path, message, hint);

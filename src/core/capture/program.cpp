@@ -45,38 +45,31 @@ namespace {
 // any number for free, and reducing 2^33 x 16 of them took a minute.
 constexpr std::int64_t kMaxOperatorElements = std::int64_t{1} << 34;
 
-Error node_failed(const Model& model, std::size_t i, const ExportedNodeInfo& info, const std::string& what);
+// A node that failed, told with the user's inputs of the run (`diagnosis`:
+// what pevis knows better than LibTorch's line, or "").
+Error node_failed(const Model& model, const std::vector<c10::IValue>& inputs, std::size_t i, const ExportedNodeInfo& info,
+                  const std::string& what, const std::string& diagnosis = "") {
+  return forward_failed(model, inputs, "node " + std::to_string(i) + " (" + info.op + " in '" + info.path + "')", what,
+                        "the program takes (" + exported_signature(model) + ")", diagnosis);
+}
 
-// The user's inputs of the run under way, for the message of a node that fails.
-thread_local const std::vector<c10::IValue>* running_inputs = nullptr;
-
-void check_work(const Model& model, std::size_t i, const ExportedNodeInfo& info, const torch::jit::Stack& stack) {
+void check_work(const Model& model, const std::vector<c10::IValue>& inputs, std::size_t i, const ExportedNodeInfo& info,
+                const torch::jit::Stack& stack) {
   for (const auto& value : stack) {
     if (!value.isTensor()) continue;
     const std::int64_t n = value.toTensor().numel();
     if (n > kMaxOperatorElements) {
-      throw node_failed(model, i, info,
+      throw node_failed(model, inputs, i, info,
                         "it would work on a tensor of " + std::to_string(n) + " elements, more than the " +
                             std::to_string(kMaxOperatorElements) + " pevis lets one operator take");
     }
   }
 }
 
-Error node_failed(const Model& model, std::size_t i, const ExportedNodeInfo& info, const std::string& what,
-                  const std::string& diagnosis) {
-  static const std::vector<c10::IValue> none;
-  return forward_failed(model, running_inputs ? *running_inputs : none,
-                        "node " + std::to_string(i) + " (" + info.op + " in '" + info.path + "')", what,
-                        "the program takes (" + exported_signature(model) + ")", diagnosis);
-}
-
-Error node_failed(const Model& model, std::size_t i, const ExportedNodeInfo& info, const std::string& what) {
-  return node_failed(model, i, info, what, "");
-}
-
 // An embedding given an index outside its table: the user's token ids, or
 // positions past the table's rows.
-std::string embedding_diagnosis(const ExportedNodeInfo& info, const std::vector<c10::IValue>& arguments) {
+std::string embedding_diagnosis(const ExportedNodeInfo& info, const std::vector<c10::IValue>& arguments,
+                                const std::vector<c10::IValue>& inputs) {
   if (info.op != "aten::embedding" || arguments.size() < 2 || !arguments[0].isTensor() || !arguments[1].isTensor()) return "";
   const at::Tensor& table = arguments[0].toTensor();
   const at::Tensor& indices = arguments[1].toTensor();
@@ -85,8 +78,7 @@ std::string embedding_diagnosis(const ExportedNodeInfo& info, const std::vector<
   const std::int64_t bad = low < 0 ? low : high;
   if (bad >= 0 && bad < rows) return "";
   const std::string name = info.path.empty() ? "the embedding" : info.path;
-  const bool tokens = running_inputs && !running_inputs->empty() && (*running_inputs)[0].isTensor() &&
-                      (*running_inputs)[0].toTensor().is_same(indices);
+  const bool tokens = !inputs.empty() && inputs[0].isTensor() && inputs[0].toTensor().is_same(indices);
   return (tokens ? "token id " : "index ") + std::to_string(bad) + " is outside " + name + "'s " +
          std::to_string(rows) + " rows (ids 0 to " + std::to_string(rows - 1) + ")" +
          (tokens ? "" : ": is the input longer than the model's context?");
@@ -120,8 +112,8 @@ torch::jit::Stack node_arguments(const ExportedNode& node, const std::vector<c10
 
 // Calls node `i` on `stack`, leaving its results there. `arguments` holds
 // the stack as it was called, for views and observers.
-void call_node(const Model& model, std::size_t i, const ExportedNode& node, const ExportedNodeInfo& info,
-               torch::jit::Stack& stack, const std::vector<c10::IValue>& arguments) {
+void call_node(const Model& model, const std::vector<c10::IValue>& inputs, std::size_t i, const ExportedNode& node,
+               const ExportedNodeInfo& info, torch::jit::Stack& stack, const std::vector<c10::IValue>& arguments) {
   const bool is_view = info.op == "aten::view";
   try {
     try {
@@ -147,12 +139,13 @@ void call_node(const Model& model, std::size_t i, const ExportedNode& node, cons
     }
   } catch (const c10::Error& e) {
     if (is_out_of_memory(e)) throw out_of_memory("running node " + std::to_string(i) + " (" + info.op + ")");
-    throw node_failed(model, i, info, first_line(e.what_without_backtrace()), embedding_diagnosis(info, arguments));
+    throw node_failed(model, inputs, i, info, first_line(e.what_without_backtrace()),
+                      embedding_diagnosis(info, arguments, inputs));
   } catch (const std::exception& e) {
     // LibTorch's kernels raise standard exceptions too: still the
     // program's or its input's failure, not pevis's.
     if (is_out_of_memory(e)) throw out_of_memory("running node " + std::to_string(i) + " (" + info.op + ")");
-    throw node_failed(model, i, info, first_line(e.what()));
+    throw node_failed(model, inputs, i, info, first_line(e.what()));
   }
   // One list return spreads over several named outputs.
   if (stack.size() == 1 && stack[0].isTensorList() && node.outputs.size() != 1) {
@@ -173,10 +166,6 @@ c10::IValue run_exported(const Model& model, const std::vector<c10::IValue>& inp
                     "give one tensor, or no --input to use the example the program was exported with");
   }
   check_exported_inputs(model, inputs);
-  struct Running {
-    explicit Running(const std::vector<c10::IValue>& inputs) { running_inputs = &inputs; }
-    ~Running() { running_inputs = nullptr; }
-  } running(inputs);
   std::vector<c10::IValue> values(program.slot_count);
   for (const auto& [slot, tensor] : program.fixed) values[static_cast<std::size_t>(slot)] = tensor;
   for (std::size_t i = 0; i < inputs.size(); ++i) values[static_cast<std::size_t>(program.user_inputs[i])] = inputs[i];
@@ -186,9 +175,9 @@ c10::IValue run_exported(const Model& model, const std::vector<c10::IValue>& inp
     const ExportedNode& node = program.nodes[i];
     const ExportedNodeInfo& info = program.graph.nodes[i];
     torch::jit::Stack stack = node_arguments(node, values);
-    check_work(model, i, info, stack);
+    check_work(model, inputs, i, info, stack);
     if (observe || info.op == "aten::view" || info.op == "aten::embedding") arguments = stack;
-    call_node(model, i, node, info, stack, arguments);
+    call_node(model, inputs, i, node, info, stack, arguments);
     for (std::size_t k = 0; k < node.outputs.size() && k < stack.size(); ++k) {
       if (node.outputs[k] >= 0) values[static_cast<std::size_t>(node.outputs[k])] = stack[k];
     }

@@ -19,7 +19,9 @@
 #include "pevis/base/error.h"
 #include "pevis/base/memory.h"
 #include "pevis/base/module_path.h"
+#include "pevis/base/text.h"
 #include "pevis/capture/forward.h"
+#include "pevis/encoding/relative_bias.h"
 #include "pevis/io/exported_program.h"
 
 namespace pevis {
@@ -34,8 +36,8 @@ std::vector<std::int64_t> non_unit(const std::vector<std::int64_t>& sizes) {
   return dims;
 }
 
-bool positional_name(std::string name) {
-  for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+bool positional_name(const std::string& original) {
+  const std::string name = lower_case(original);
   const std::string last = last_part(name);
   return last == "pe" || name.find("position") != std::string::npos || name.find("pos_emb") != std::string::npos ||
          name.find("pos_enc") != std::string::npos || name.find("posemb") != std::string::npos ||
@@ -48,10 +50,6 @@ double max_abs(const at::Tensor& a, const at::Tensor& b) { return (a - b).abs().
 
 namespace {
 
-bool ends_with(const std::string& text, const std::string& end) {
-  return text.size() >= end.size() && text.compare(text.size() - end.size(), end.size(), end) == 0;
-}
-
 // Names of relative-position tensors, which are not [positions, dims] tables.
 bool swin_table_name(const std::string& name) { return ends_with(name, "relative_position_bias_table"); }
 bool t5_table_name(const std::string& name) {
@@ -62,11 +60,6 @@ bool t5_table_name(const std::string& name) {
 
 namespace {
 
-std::string lowered(std::string text) {
-  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
 std::string layer_of(const std::string& name) {
   return ends_with(name, ".weight") ? name.substr(0, name.size() - 7) : name;
 }
@@ -74,16 +67,14 @@ std::string layer_of(const std::string& name) {
 // OPT's and BART's learned tables look positions up at row position + 2.
 std::int64_t opt_offset(const Model& model, const std::string& name, std::int64_t rows) {
   const std::string layer = layer_of(name);
-  const std::string kind = lowered(module_class(model, layer));
+  const std::string kind = lower_case(module_class(model, layer));
   if (kind.find("learnedpositionalembedding") != std::string::npos) return 2;
   return ends_with(layer, "embed_positions") && rows > 2 && (rows - 2) % 8 == 0 && rows % 8 != 0 ? 2 : 0;
 }
 
 const NamedTensor* table_of(const Model& model, const std::string& layer) {
-  for (const auto& t : model.tensors) {
-    if (t.name == layer + ".weight" && t.shape().size() == 2 && t.is_floating_point()) return &t;
-  }
-  return nullptr;
+  const NamedTensor* t = model.find(layer + ".weight");
+  return t && t->shape().size() == 2 && t->is_floating_point() ? t : nullptr;
 }
 
 // A program says each embedding's role: looked up with the user's input
@@ -133,7 +124,7 @@ std::vector<PositionalCandidate> learned_tables(const Model& model) {
 
 // wav2vec2's and HuBERT's positions: a grouped convolution over the features.
 bool conv_positions(const NamedTensor& t) {
-  const std::string name = lowered(t.name);
+  const std::string name = lower_case(t.name);
   return t.shape().size() == 3 && t.is_floating_point() && ends_with(name, ".weight") &&
          name.find("pos") != std::string::npos && name.find("conv") != std::string::npos;
 }
@@ -189,14 +180,13 @@ std::vector<PositionalCandidate> find_positional_tensors(const Model& model) {
   // Swin V2's continuous position bias: a small network over log-spaced
   // coordinates, named by the network (its maps are computed).
   for (const auto& t : model.tensors) {
-    for (const char* mlp : {"cpb_mlp", "continuous_position_bias_mlp"}) {
-      const std::string suffix = std::string(mlp) + ".0.weight";
-      if (!ends_with(t.name, suffix) || t.shape().size() != 2 || t.shape()[1] != 2) continue;
-      const std::string network = t.name.substr(0, t.name.size() - 9);
-      PositionalCandidate c{network, t.shape(), t.kind, PositionalFamily::kSwinBias};
-      c.note = "continuous position bias: 16 sigmoid(" + std::string(mlp) + "(log-spaced coordinates)), computed";
-      all.push_back(std::move(c));
-    }
+    if (!ends_with(t.name, ".0.weight") || t.shape().size() != 2 || t.shape()[1] != 2) continue;
+    const std::string network = t.name.substr(0, t.name.size() - 9);
+    const std::string mlp = continuous_bias_network(network);
+    if (mlp.empty()) continue;
+    PositionalCandidate c{network, t.shape(), t.kind, PositionalFamily::kSwinBias};
+    c.note = "continuous position bias: 16 sigmoid(" + mlp + "(log-spaced coordinates)), computed";
+    all.push_back(std::move(c));
   }
   for (const auto& t : model.tensors) {
     if (!conv_positions(t)) continue;

@@ -80,9 +80,7 @@ JobResult run_table(const EncodingRequest& options, const Model& model, const st
 }
 
 const NamedTensor& tensor_named(const Model& model, const std::string& name) {
-  for (const auto& t : model.tensors) {
-    if (t.name == name) return t;
-  }
+  if (const NamedTensor* t = model.find(name)) return *t;
   throw bad_input(name, "the model has no tensor of that name", "--list shows the candidates");
 }
 
@@ -175,7 +173,7 @@ JobResult run_t5(const EncodingRequest& options, const Model& model, const std::
 JobResult run_swin(const EncodingRequest& options, const Model& model, const std::string& name, const Progress& progress) {
   bool index = false;
   const at::Tensor maps = swin_maps_of(model, name, &index);
-  const bool continuous = name.find("cpb_mlp") != std::string::npos || name.find("position_bias_mlp") != std::string::npos;
+  const bool continuous = !continuous_bias_network(name).empty();
   ShownText(progress) << name << (continuous ? ": Swin V2 continuous position bias (16 sigmoid of the network's output), "
                                              : ": Swin relative position bias, ")
                       << maps.size(0) << " heads, " << maps.size(1) << " tokens per window"

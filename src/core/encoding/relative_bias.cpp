@@ -16,7 +16,6 @@
 #include <ATen/ops/zeros_like.h>
 
 #include <cmath>
-#include <cstring>
 #include <limits>
 
 #include <nlohmann/json.hpp>
@@ -25,6 +24,7 @@
 #include "pevis/base/error.h"
 #include "pevis/base/json_depth.h"
 #include "pevis/base/memory.h"
+#include "pevis/base/text.h"
 
 namespace pevis {
 
@@ -78,26 +78,15 @@ T5Spec t5_spec_of(const Model& model, const std::string& name, std::int64_t tabl
 
 namespace {
 
-const NamedTensor* tensor_of(const Model& model, const std::string& name) {
-  for (const auto& t : model.tensors) {
-    if (t.name == name) return &t;
-  }
-  return nullptr;
-}
-
-bool ends_with_text(const std::string& text, const std::string& end) {
-  return text.size() >= end.size() && text.compare(text.size() - end.size(), end.size(), end) == 0;
-}
-
 // Swin V2's table, computed as torchvision's get_relative_position_bias
 // does: the network (Linear(2, hidden), ReLU, Linear(hidden, heads)) over
 // relative_coords_table, one row per relative offset.
 at::Tensor continuous_table(const Model& model, const std::string& network, const std::string& owner) {
-  const NamedTensor* w0 = tensor_of(model, network + ".0.weight");
-  const NamedTensor* b0 = tensor_of(model, network + ".0.bias");
-  const NamedTensor* w2 = tensor_of(model, network + ".2.weight");
-  const NamedTensor* b2 = tensor_of(model, network + ".2.bias");
-  const NamedTensor* coords = tensor_of(model, owner + "relative_coords_table");
+  const NamedTensor* w0 = model.find(network + ".0.weight");
+  const NamedTensor* b0 = model.find(network + ".0.bias");
+  const NamedTensor* w2 = model.find(network + ".2.weight");
+  const NamedTensor* b2 = model.find(network + ".2.bias");
+  const NamedTensor* coords = model.find(owner + "relative_coords_table");
   if (!w0 || !w2 || !coords || w0->dim() != 2 || w2->dim() != 2 || w0->shape()[1] != 2 || w2->shape()[1] != w0->shape()[0] ||
       coords->shape().empty() || coords->shape().back() != 2 || (b0 && b0->numel() != w0->shape()[0]) ||
       (b2 && b2->numel() != w2->shape()[0])) {
@@ -115,23 +104,17 @@ at::Tensor continuous_table(const Model& model, const std::string& network, cons
 }  // namespace
 
 at::Tensor swin_maps_of(const Model& model, const std::string& name, bool* index_found) {
-  for (const char* mlp : {"cpb_mlp", "continuous_position_bias_mlp"}) {
-    if (!ends_with_text(name, mlp)) continue;
-    const std::string owner = name.substr(0, name.size() - std::strlen(mlp));
-    const NamedTensor* index = tensor_of(model, owner + "relative_position_index");
+  if (const std::string mlp = continuous_bias_network(name); !mlp.empty()) {
+    const std::string owner = name.substr(0, name.size() - mlp.size());
+    const NamedTensor* index = model.find(owner + "relative_position_index");
     const at::Tensor table = continuous_table(model, name, owner);
     if (index_found) *index_found = index != nullptr;
     check_memory(static_cast<long double>(table.numel()) * 4 * 8 + (index ? index->nbytes() * 2.0L : 0), model.path,
                  "the bias maps of " + name, "");
     return at::sigmoid(swin_bias_maps(table, index ? std::optional<at::Tensor>(index->tensor()) : std::nullopt)) * 16;
   }
-  const NamedTensor* table = nullptr;
-  const NamedTensor* index = nullptr;
-  const std::string index_name = name.substr(0, name.size() - std::string("bias_table").size()) + "index";
-  for (const auto& t : model.tensors) {
-    if (t.name == name) table = &t;
-    if (t.name == index_name) index = &t;
-  }
+  const NamedTensor* table = model.find(name);
+  const NamedTensor* index = model.find(name.substr(0, name.size() - std::string("bias_table").size()) + "index");
   if (!table || table->dim() != 2) throw bad_input(name, "the model has no [rows, heads] table of that name");
   // N^2 entries of the maps, per head: from the index, else from the window the table implies.
   const auto window = static_cast<long double>(swin_window_of_table(table->shape()[0]));

@@ -24,6 +24,7 @@
 #include "pevis/base/json_depth.h"
 #include "pevis/base/memory.h"
 #include "pevis/base/module_path.h"
+#include "pevis/base/shape_text.h"
 #include "pevis/io/checkpoint.h"
 #include "pevis/operators/added_ops.h"
 #include "exported_values.h"
@@ -604,12 +605,6 @@ bool shape_fits(const ExportedInputShape& shape, c10::IntArrayRef sizes) {
   return true;
 }
 
-std::string sizes_text(c10::IntArrayRef sizes) {
-  std::string text = "[";
-  for (std::size_t i = 0; i < sizes.size(); ++i) text += (i ? ", " : "") + std::to_string(sizes[i]);
-  return text + "]";
-}
-
 }  // namespace
 
 void check_exported_inputs(const Model& model, const std::vector<c10::IValue>& inputs) {
@@ -637,7 +632,7 @@ void check_exported_inputs(const Model& model, const std::vector<c10::IValue>& i
     }
     throw bad_input(model.path,
                     "the program takes " + shape.name + " of shape " + shape_text(shape) + " (as torch.export recorded it), "
-                        "but the input is " + sizes_text(sizes) + why,
+                        "but the input is " + shape_list_text(sizes.vec()) + why,
                     hint);
   }
 }

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "pevis/base/error.h"
+#include "pevis/base/shape_text.h"
 
 namespace pevis::pickle {
 namespace {
@@ -229,12 +230,6 @@ class Machine {
     return out;
   }
 
-  static std::string region_text(const std::vector<std::int64_t>& values) {
-    std::string text = "[";
-    for (std::size_t i = 0; i < values.size(); ++i) text += (i ? "," : "") + std::to_string(values[i]);
-    return text + "]";
-  }
-
   ValuePtr rebuild_tensor(const std::vector<ValuePtr>& args) {
     if (args.size() < 4 || args[0]->kind != Value::Kind::kStorage) fail("a tensor in the pickle is malformed");
     const auto storage = args[0]->tensor;
@@ -274,7 +269,7 @@ class Machine {
       read = [storage, size, stride, offset]() { return storage->tensor().as_strided(size, stride, offset); };
     }
     auto tensor = std::make_shared<NamedTensor>("tensor", dtype, size, std::move(read), "tensor");
-    tensor->view_key = storage->name + "@" + std::to_string(offset) + region_text(size) + "/" + region_text(stride);
+    tensor->view_key = storage->name + "@" + std::to_string(offset) + shape_list_text(size) + "/" + shape_list_text(stride);
     out->tensor = std::move(tensor);
     return out;
   }

@@ -107,12 +107,6 @@ std::string shortened(const std::string& label) {
   return "\xE2\x80\xA6" + label.substr(start);  // U+2026
 }
 
-std::size_t chars_of(const std::string& text) {
-  std::size_t n = 0;
-  for (unsigned char c : text) n += !is_utf8_continuation(c);
-  return n;
-}
-
 // The words of `text` (split at spaces, which stay with the word before).
 std::vector<std::string> words_of(const std::string& text) {
   std::vector<std::string> words;
@@ -163,7 +157,7 @@ std::string shorter_word(const std::string& word) {
 // in its middle at word boundaries.
 std::string fitted(const std::string& text, double most_chars) {
   const auto most = static_cast<std::size_t>(std::max(9.0, most_chars));
-  if (chars_of(text) <= most) return text;
+  if (display_width(text) <= most) return text;
   std::vector<std::string> words = words_of(text);
   for (;;) {
     std::size_t longest = words.size();
@@ -174,7 +168,7 @@ std::string fitted(const std::string& text, double most_chars) {
     }
     if (longest == words.size()) break;
     words[longest] = shorter_word(words[longest]);
-    if (chars_of(joined(words)) <= most) return joined(words);
+    if (display_width(joined(words)) <= most) return joined(words);
   }
   // Still too long: whole words out, a number with the word before it
   // ("base 500000"), words without digits first, nearest the middle first;
@@ -209,7 +203,7 @@ std::string fitted(const std::string& text, double most_chars) {
     }
     return false;
   };
-  for (int pass = 0; pass < 2 && chars_of(shown()) > most; ++pass) {
+  for (int pass = 0; pass < 2 && display_width(shown()) > most; ++pass) {
     for (;;) {
       const double middle = static_cast<double>(units.size() - 1) / 2;
       std::size_t pick = units.size();
@@ -220,11 +214,11 @@ std::string fitted(const std::string& text, double most_chars) {
       }
       if (pick == units.size()) break;
       kept[pick] = false;
-      if (chars_of(shown()) <= most) break;
+      if (display_width(shown()) <= most) break;
     }
   }
   std::string out = shown();
-  if (chars_of(out) <= most) return out;
+  if (display_width(out) <= most) return out;
   // One word longer than the room: cut it in its middle.
   std::vector<std::size_t> starts;
   for (std::size_t i = 0; i < out.size(); ++i) {
