@@ -10,7 +10,7 @@ as_root=()
 root=$("$here/../../../scripts/debian13" root python3-torch python3-torchvision python3-torchaudio)
 work="$root/tmp/pevis-corpus"
 "${as_root[@]}" rm -rf "$work" && "${as_root[@]}" mkdir -p "$work/out"
-"${as_root[@]}" cp "$here/make_corpus.py" "$work/"
+"${as_root[@]}" cp "$here/make_corpus.py" "$here/../torch2/make_fixtures.py" "$here/../positions/make_positions.py" "$work/"
 "${as_root[@]}" chroot "$root" /usr/bin/env OMP_NUM_THREADS=1 python3 /tmp/pevis-corpus/make_corpus.py /tmp/pevis-corpus/out \
   2> >(grep -v "UCX\|cpuinfo\|weight_norm" >&2)
 find "$here" -maxdepth 1 \( -name '*.pt' -o -name '*.pt2' -o -name expected.json \) -delete

@@ -25,16 +25,15 @@ import torchaudio
 import torchvision
 from torchvision.models import swin_transformer as swin
 
+# Shared with the other fixture scripts (make.sh copies them beside this one).
+from make_fixtures import stock_weights as mha_weights, tensor_json
+from make_positions import hf_inv_freq, hf_llama3 as hf_llama3_scaling
+
 OUT = sys.argv[1]
 os.makedirs(OUT, exist_ok=True)
 torch.manual_seed(27)
 expected = {"pytorch": torch.__version__, "torchvision": torchvision.__version__,
             "torchaudio": torchaudio.__version__, "models": {}, "tables": {}, "llama3": [], "swin_v2_bias": {}}
-
-
-def tensor_json(t):
-    return {"dtype": "long" if t.dtype == torch.long else "float", "shape": list(t.shape),
-            "values": t.flatten().tolist()}
 
 
 def record(name, sites, example, how, counted=None):
@@ -58,25 +57,16 @@ def save(name, module, example, sites, how="script"):
     record(name, sites, example, how, saved)
 
 
-def mha_weights(model, x):
-    """nn.MultiheadAttention's own weights, per head, batch first."""
-    names = {id(m): n for n, m in model.named_modules()}
-    original = torch.nn.MultiheadAttention.forward
+def pre_hook_sites(model, x, matches, weights_of):
+    """weights_of(module, its input) for every module `matches` accepts, by
+    module path: the weights recomputed from the module's own projections."""
     sites = {}
-
-    def forward(self, query, key, value, *args, **kwargs):
-        kwargs["need_weights"] = True
-        kwargs["average_attn_weights"] = False
-        out, w = original(self, query, key, value, *args, **kwargs)
-        sites[names[id(self)]] = w.detach()
-        return out, w
-
-    torch.nn.MultiheadAttention.forward = forward
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        torch.nn.MultiheadAttention.forward = original
+    hooks = [m.register_forward_pre_hook(lambda m, args, name=name: sites.__setitem__(name, weights_of(m, args[0])))
+             for name, m in model.named_modules() if matches(m)]
+    with torch.no_grad():
+        model(x)
+    for h in hooks:
+        h.remove()
     return sites
 
 
@@ -94,24 +84,16 @@ def wav2vec2_like(hubert):
         encoder_layer_norm_first=hubert, encoder_layer_drop=0.0, aux_num_out=None).eval()
 
 
+def wav2vec2_attention(m, h):
+    """softmax(Q K^T / sqrt(d)) of a wav2vec2 SelfAttention, from its own projections."""
+    b, s, _ = h.shape
+    q = m.q_proj(h).view(b, s, m.num_heads, m.head_dim).transpose(1, 2)
+    k = m.k_proj(h).view(b, s, m.num_heads, m.head_dim).transpose(1, 2)
+    return torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(m.head_dim), dim=-1)
+
+
 def sdpa_weights(model, x):
-    """softmax(Q K^T / sqrt(d)) of every wav2vec2 SelfAttention, from its own projections."""
-    sites = {}
-    hooks = []
-    for name, m in model.named_modules():
-        if type(m).__name__ == "SelfAttention":
-            def hook(m, args, name=name):
-                h = args[0]
-                b, s, _ = h.shape
-                q = m.q_proj(h).view(b, s, m.num_heads, m.head_dim).transpose(1, 2)
-                k = m.k_proj(h).view(b, s, m.num_heads, m.head_dim).transpose(1, 2)
-                sites[name] = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(m.head_dim), dim=-1)
-            hooks.append(m.register_forward_pre_hook(hook))
-    with torch.no_grad():
-        model(x)
-    for h in hooks:
-        h.remove()
-    return sites
+    return pre_hook_sites(model, x, lambda m: type(m).__name__ == "SelfAttention", wav2vec2_attention)
 
 
 class Wav2vec2Features(torch.nn.Module):
@@ -231,17 +213,7 @@ class Gpt2(torch.nn.Module):
 
 
 def gpt2_weights(model, tokens):
-    sites = {}
-    hooks = []
-    for name, m in model.named_modules():
-        if isinstance(m, Gpt2Block):
-            hooks.append(m.register_forward_pre_hook(
-                lambda m, args, name=name: sites.__setitem__(name, m.attention(args[0])[0])))
-    with torch.no_grad():
-        model(tokens)
-    for h in hooks:
-        h.remove()
-    return sites
+    return pre_hook_sites(model, tokens, lambda m: isinstance(m, Gpt2Block), lambda m, h: m.attention(h)[0])
 
 
 tokens = torch.tensor([[3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8]])
@@ -366,15 +338,8 @@ save("maxvit_trace.pt", maxvit, image,
 # --- Hugging Face's Llama 3 inv_freq for head sizes from 16 up
 
 def hf_llama3(d_head, base=500000.0, factor=8.0, low=1.0, high=4.0, original=8192):
-    """The computation of transformers' _compute_llama3_parameters, in float32."""
-    inv_freq = 1.0 / (base ** (torch.arange(0, d_head, 2, dtype=torch.int64).float() / d_head))
-    low_wavelen, high_wavelen = original / low, original / high
-    wavelen = 2 * math.pi / inv_freq
-    scaled = torch.where(wavelen > low_wavelen, inv_freq / factor, inv_freq)
-    smooth = (original / wavelen - low) / (high - low)
-    smoothed = (1 - smooth) * scaled / factor + smooth * scaled
-    medium = ~(wavelen < high_wavelen) * ~(wavelen > low_wavelen)
-    return torch.where(medium, smoothed, scaled)
+    """Hugging Face's Llama 3 vector for a head size, in float32."""
+    return hf_llama3_scaling(hf_inv_freq(d_head, base), factor, low, high, original)
 
 
 class LlamaAttention(torch.nn.Module):
@@ -451,14 +416,7 @@ class Llama(torch.nn.Module):
 
 
 def llama_weights(model, tokens):
-    sites = {}
-    hooks = [m.register_forward_pre_hook(lambda m, args, name=name: sites.__setitem__(name, m.weights(args[0])))
-             for name, m in model.named_modules() if isinstance(m, LlamaAttention)]
-    with torch.no_grad():
-        model(tokens)
-    for h in hooks:
-        h.remove()
-    return sites
+    return pre_hook_sites(model, tokens, lambda m: isinstance(m, LlamaAttention), lambda m, h: m.weights(h))
 
 
 llama = Llama().eval()
