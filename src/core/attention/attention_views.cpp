@@ -75,11 +75,12 @@ Scale choose_scale(const std::vector<at::Tensor>& maps, ColourScale wanted) {
   const double top = values.max().item<double>(), bottom = values.min().item<double>();
   if (!(top > 0)) return scale;
   scale.hi = top;
-  const at::Tensor sorted = std::get<0>(values.sort());
-  const double p99 = sorted[static_cast<std::int64_t>(0.99 * static_cast<double>(sorted.numel() - 1))].item<double>();
-  // The typical weight a key gets, masked keys (exactly 0) aside.
-  const at::Tensor positive = sorted.masked_select(sorted.gt(0));
-  const double median = positive.numel() ? positive[(positive.numel() - 1) / 2].item<double>() : 0;
+  // Order statistics without sorting (kthvalue counts from 1): the 99th
+  // percentile, and the typical weight a key gets, masked keys (exactly 0) aside.
+  const auto kth = [](const at::Tensor& t, std::int64_t index) { return std::get<0>(t.kthvalue(index + 1)).item<double>(); };
+  const double p99 = kth(values, static_cast<std::int64_t>(0.99 * static_cast<double>(values.numel() - 1)));
+  const at::Tensor positive = values.masked_select(values.gt(0));
+  const double median = positive.numel() ? kth(positive, (positive.numel() - 1) / 2) : 0;
   ColourScale use = wanted;
   if (use == ColourScale::kAuto) {
     use = bottom >= 0.5 * top && bottom < top ? ColourScale::kRange
