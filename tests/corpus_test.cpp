@@ -56,6 +56,10 @@ TEST(Corpus, TorchaudioAttentionEqualsPyTorchs) {
   }
 }
 
+// Learned queries attending to the tokens (DETR's decoder, Perceiver): queries
+// and keys of different lengths, then the queries' own attention.
+TEST(Corpus, CrossAttentionOfLearnedQueriesEqualsPyTorchs) { expect_as_pytorch("cross_attention.pt"); }
+
 // Windowed (Swin V2, with its continuous position bias added) and grid
 // attention (MaxViT): every window of every head, as torchvision forms it.
 TEST(Corpus, VisionWindowAttentionEqualsTorchvisions) {

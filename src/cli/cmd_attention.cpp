@@ -45,12 +45,19 @@ void setup_attention(CLI::App& app) {
           "bar shows true weights and the figure says which was used")
       ->check(CLI::IsMember({"auto", "max", "range", "robust", "log"}))
       ->default_str("auto");
+  command
+      ->add_option("--page-budget", options->request.page_budget_mb,
+                   "largest size of the html page in MB; larger captures are stored in 16 or 8 bits, then in blocks")
+      ->check(CLI::Range(1.0, 4000.0))
+      ->capture_default_str();
   add_safety_options(*command, options->safety, /*with_verbose=*/true);
-  add_output_options(*command, options->output);
+  add_output_options(*command, options->output, /*page=*/true);
   command->footer(
       "Writes, in OUT/attention/: SITE.png (one heatmap per head and their mean; queries down, keys across),\n"
       "SITE.headK.csv and SITE.mean.csv (the weights), overview.png (every site by every head), and with\n"
       "--rollout rollout.png and rollout.csv. SITE is the module path, e.g. encoder.layers.0.self_attn.\n"
+      "With --format html (or png,html), also OUT/attention.html: one page to explore every site, head and input\n"
+      "in a browser, offline (model view, head view, matrix view with exact weights on hover).\n"
       "With a batch, the figures and data are of input --batch-index. Windowed attention (Swin) is drawn as a\n"
       "mosaic of the windows in their place; its data has a row per window and query (window:query).\n\n"
       "Examples:\n"
@@ -60,7 +67,8 @@ void setup_attention(CLI::App& app) {
       "  pevis attention vit.pt --input-shape 1,3,224,224 --rollout\n"
       "  pevis attention swin_t.pt --input-shape 2,3,224,224 --batch-index 1 --layer 'features.1.0'\n"
       "  pevis attention vit.pt --input-shape 1,3,224,224 --scale max    # colours from 0 to the largest weight\n"
-      "  pevis attention model.pt2                  # a torch.export program, on the example it was exported with");
+      "  pevis attention model.pt2                  # a torch.export program, on the example it was exported with\n"
+      "  pevis attention model.pt --input seq.txt --vocab vocab.txt --format png,html   # and attention.html");
   command->callback([options] {
     // Usage errors and impossible values are found here, before a job is
     // handed to pevis-torch.

@@ -9,8 +9,40 @@
 #include "pevis/base/error.h"
 
 namespace pevis::cli {
+namespace {
 
-void add_output_options(CLI::App& command, OutputOptions& options) {
+// --format: one figure format, and where a page is made `html` beside it
+// ("png,html"). Returns what is wrong, or "".
+std::string parse_formats(const std::string& text, bool page, std::optional<plot::Format>& figures, bool& html) {
+  bool figure_named = false;
+  html = false;
+  figures = plot::Format::kPng;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    const std::string name = text.substr(start, comma - start);
+    start = comma + 1;
+    if (name == "html" && page) {
+      if (html) return "html is named twice";
+      html = true;
+      continue;
+    }
+    if (name == "html") return "an html page is made by pevis attention only";
+    const std::optional<plot::Format> format = plot::parse_format(name);
+    if (!format && name != "none") {
+      return "'" + name + "' is not a format: expected png, svg, pdf, txt or none" + (page ? ", or html beside one" : "");
+    }
+    if (figure_named) return "one figure format at a time" + std::string(page ? " (and html beside it)" : "");
+    figure_named = true;
+    figures = format;
+  }
+  if (html && !figure_named) figures.reset();
+  return "";
+}
+
+}  // namespace
+
+void add_output_options(CLI::App& command, OutputOptions& options, bool page) {
   const std::string group = "Output";
   command.add_option("-o,--out", options.out_dir, "folder for figures and data (created if missing)")
       ->capture_default_str()
@@ -18,9 +50,18 @@ void add_output_options(CLI::App& command, OutputOptions& options) {
   // Names become types here, at the door; IsMember gives the usual one-line error.
   command
       .add_option_function<std::string>(
-          "--format", [&options](const std::string& name) { options.format = plot::parse_format(name); },
-          "figure format; txt draws on the terminal, none draws nothing")
-      ->check(CLI::IsMember({"png", "svg", "pdf", "txt", "none"}))
+          "--format",
+          [&options, page](const std::string& text) { parse_formats(text, page, options.format, options.page); },
+          page ? "figure format; txt draws on the terminal, none draws nothing; html (alone or as png,html) writes the "
+                 "interactive page"
+               : "figure format; txt draws on the terminal, none draws nothing")
+      ->check(CLI::Validator(
+          [page](std::string& text) {
+            std::optional<plot::Format> figures;
+            bool html = false;
+            return parse_formats(text, page, figures, html);
+          },
+          page ? "FORMAT[,html]" : "FORMAT"))
       ->default_str("png")
       ->group(group);
   command
@@ -71,7 +112,12 @@ OutputSpec to_spec(const OutputOptions& options) {
   return spec;
 }
 
-Wanted wanted_of(const OutputOptions& options) { return {options.figures(), options.writes_data(), options.size}; }
+Wanted wanted_of(const OutputOptions& options) {
+  Wanted wanted{options.figures(), options.writes_data(), options.size};
+  wanted.page = options.page;
+  wanted.palette = options.palette;
+  return wanted;
+}
 
 std::ostream& human(const OutputOptions& options) { return options.json ? std::cerr : std::cout; }
 

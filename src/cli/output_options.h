@@ -26,14 +26,16 @@ struct OutputOptions {
   std::optional<plot::Size> size;        ///< unset: each figure's own size (1200x800 for most)
   std::optional<plot::Palette> palette;  ///< nothing: each figure's own (viridis for most)
   bool json = false;
+  bool page = false;  ///< --format html (with or without a figure format): the interactive page
 
   bool figures() const { return format.has_value(); }
   bool writes_data() const { return data != DataFormat::kNone; }
 };
 
 /// Adds -o/--out, --format, --data, --script, --size, --palette and --json to
-/// a subcommand, in one option group.
-void add_output_options(CLI::App& command, OutputOptions& options);
+/// a subcommand, in one option group. With `page`, --format also takes
+/// `html` (alone or as `png,html`): the subcommand writes an interactive page.
+void add_output_options(CLI::App& command, OutputOptions& options, bool page = false);
 
 /// Parses what the options hold as text (--size) into types; throws
 /// `pevis::Error` (exit 2) for a malformed `--size`.

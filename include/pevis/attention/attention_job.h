@@ -29,6 +29,7 @@ struct AttentionRequest {
   Fusion fusion = Fusion::kMean;
   ColourScale scale = ColourScale::kAuto;
   std::int64_t batch_index = 0;
+  double page_budget_mb = 64;  ///< the interactive page's largest size (wanted.page), in MB
   Wanted wanted;
 };
 

@@ -24,10 +24,26 @@ struct AttentionViewOptions {
   ColourScale scale = ColourScale::kAuto;
 };
 
+/// The colours of a figure's weights (one scale for all its panels): from
+/// `lo` to `hi`, on a log scale when `log`.
+struct WeightScale {
+  double lo = 0, hi = 1;
+  bool log = false;
+  std::string note;  ///< what the figure says of it; "" for 0 to the largest
+};
+
+/// The scale `wanted` asks for (kAuto: chosen from the weights, as
+/// `ColourScale` says), from up to a million of the weights of `maps`.
+WeightScale choose_scale(const std::vector<at::Tensor>& maps, ColourScale wanted);
+
 /// The weights drawn for a site: [heads, T, S] of input `batch_index`; for a
 /// windowed site, its windows in their place on the grid (a mosaic
 /// [heads, rows*T, cols*S], NaN where a grid cell has no window).
 at::Tensor drawn_weights(const AttentionSite& site, std::int64_t batch_index);
+
+/// The grid a site's windows are drawn on (rows, columns): its square grid,
+/// else rows of ceil(sqrt(windows)) windows in their order.
+std::pair<std::int64_t, std::int64_t> grid_of(const AttentionSite& site);
 
 /// What a figure says of the element it shows: "input 1 of 2, 16 windows
 /// (4x4 grid, shifted by 1) of 4 tokens", or "" for one unwindowed input.

@@ -22,6 +22,8 @@ struct Wanted {
   bool figures = true;
   bool data = true;
   std::optional<plot::Size> size;  ///< unset: each figure's own
+  bool page = false;               ///< the interactive HTML page, where the subcommand has one
+  std::optional<plot::Palette> palette;  ///< unset: each figure's own
 };
 
 /// What a subcommand's job returns: its products, the description of the

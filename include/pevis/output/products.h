@@ -32,18 +32,27 @@ struct OutputSpec {
   double large_data_file = 1e9;
 };
 
+/// A file written whole, as it is: `<name>.<format>` (an HTML page).
+struct Document {
+  std::string name;    ///< path in the output folder without its extension, e.g. "attention"
+  std::string format;  ///< the extension, e.g. "html"
+  std::string content;
+};
+
 /// A figure and the numbers behind it, each matrix and table written as
 /// `<name>.<csv|json>`. A product whose figure has no panels writes data only.
+/// Its documents are written whatever the figure and data formats.
 struct Product {
   plot::Figure figure;
   std::vector<LabeledMatrix> data;
   std::vector<Table> tables;
+  std::vector<Document> documents;
 };
 
 /// One file that was written.
 struct WrittenFile {
   std::string path;
-  std::string kind;    ///< "figure", "data" or "script"
+  std::string kind;    ///< "figure", "data", "script" or "page"
   std::string format;  ///< "png", "csv", "gp", ...
 };
 

@@ -125,6 +125,11 @@ struct DistinctNames {
 };
 DistinctNames distinct_parts(const std::vector<std::string>& names);
 
+/// A palette's colours ("#rrggbb") from the lowest value to the highest,
+/// evenly spaced and blended linearly between (as gnuplot's `defined`
+/// palettes; gray is black to white).
+std::vector<std::string> palette_stops(Palette palette);
+
 /// Parses a palette or format name as given on the command line; returns
 /// nothing for an unknown name.
 std::optional<Palette> parse_palette(const std::string& name);

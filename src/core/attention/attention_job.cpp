@@ -5,6 +5,7 @@
 #include <regex>
 
 #include "pevis/attention/attention.h"
+#include "pevis/attention/attention_page.h"
 #include "pevis/attention/attention_views.h"
 #include "pevis/base/error.h"
 #include "pevis/base/pattern.h"
@@ -114,7 +115,23 @@ JobResult attention_job(const AttentionRequest& request, const Progress& progres
     result.text = sites_text(sites);
     return result;
   }
+  std::vector<Product> page;
+  if (request.wanted.page) {
+    // Made first, while every site still holds its weights (the views let them go).
+    check_attention_views(sites, view_options(request, input));
+    progress.say("making the attention page");
+    AttentionPageOptions options;
+    options.model = request.model;
+    options.tokens = input.labels;
+    options.batch_index = request.batch_index;
+    options.scale = request.scale;
+    options.palette = request.wanted.palette.value_or(plot::Palette::kViridis);
+    options.budget_bytes = request.page_budget_mb * 1e6;
+    page.push_back({});
+    page.back().documents.push_back(attention_page(sites, options));
+  }
   result.products = attention_views(sites, view_options(request, input));
+  for (auto& p : page) result.products.push_back(std::move(p));
   result.summary["batch_index"] = request.batch_index;
   result.summary["tokens"] = input.labels.size();
   if (request.timings) {

@@ -18,14 +18,6 @@
 namespace pevis {
 namespace {
 
-// The grid a site's windows are drawn on: its square grid, else rows of
-// ceil(sqrt(windows)) windows in their order.
-std::pair<std::int64_t, std::int64_t> grid_of(const AttentionSite& site) {
-  if (site.grid_rows > 0) return {site.grid_rows, site.grid_cols};
-  const auto cols = static_cast<std::int64_t>(std::ceil(std::sqrt(static_cast<double>(site.windows))));
-  return {(site.windows + cols - 1) / cols, cols};
-}
-
 // Labels for `count` positions: the tokens when they fit, else indices.
 std::vector<std::string> position_labels(const std::vector<std::string>& tokens, std::int64_t count) {
   if (static_cast<std::int64_t>(tokens.size()) == count) return tokens;
@@ -48,13 +40,6 @@ LabeledMatrix window_matrix(const at::Tensor& windows, std::string name) {
                    index_labels(static_cast<std::size_t>(windows.size(2))));
 }
 
-// The colours of a figure's weights (one scale for all its panels).
-struct Scale {
-  double lo = 0, hi = 1;
-  bool log = false;
-  std::string note;  ///< what the figure says of it; "" for 0 to the largest
-};
-
 // Up to a million finite weights of `maps`, evenly taken, for percentiles.
 at::Tensor sample_of(const std::vector<at::Tensor>& maps) {
   std::vector<at::Tensor> parts;
@@ -68,9 +53,11 @@ at::Tensor sample_of(const std::vector<at::Tensor>& maps) {
 
 std::string weight_text(double v) { return number_text("%.3g", v); }
 
-Scale choose_scale(const std::vector<at::Tensor>& maps, ColourScale wanted) {
+}  // namespace
+
+WeightScale choose_scale(const std::vector<at::Tensor>& maps, ColourScale wanted) {
   const at::Tensor values = sample_of(maps);
-  Scale scale;
+  WeightScale scale;
   if (values.numel() == 0) return scale;
   const double top = values.max().item<double>(), bottom = values.min().item<double>();
   if (!(top > 0)) return scale;
@@ -113,10 +100,12 @@ Scale choose_scale(const std::vector<at::Tensor>& maps, ColourScale wanted) {
   return scale;
 }
 
+namespace {
+
 // Draws `heat` on `scale`: its colour range, and on a log scale the values
 // below its floor raised to it (a log scale has no place for 0), so they
 // take the bottom colour.
-void apply_scale(plot::Heatmap& heat, const Scale& scale) {
+void apply_scale(plot::Heatmap& heat, const WeightScale& scale) {
   heat.z_min = scale.lo;
   heat.z_max = scale.hi;
   heat.log_z = scale.log;
@@ -127,7 +116,7 @@ void apply_scale(plot::Heatmap& heat, const Scale& scale) {
 
 // `pixels`: the most pixels a panel can have along a side; figures need no
 // more cells than that (this keeps long inputs small in memory).
-plot::Heatmap attention_heatmap(const LabeledMatrix& m, const Scale& scale, std::size_t pixels, bool labels) {
+plot::Heatmap attention_heatmap(const LabeledMatrix& m, const WeightScale& scale, std::size_t pixels, bool labels) {
   plot::Heatmap heat;
   heat.full_rows = m.rows;
   heat.full_cols = m.cols;
@@ -140,7 +129,7 @@ plot::Heatmap attention_heatmap(const LabeledMatrix& m, const Scale& scale, std:
 }
 
 plot::Heatmap attention_heatmap(const LabeledMatrix& m, double z_max, std::size_t pixels, bool labels) {
-  Scale scale;
+  WeightScale scale;
   scale.hi = z_max;
   return attention_heatmap(m, scale, pixels, labels);
 }
@@ -225,7 +214,7 @@ Product site_product(const AttentionSite& site, const AttentionViewOptions& opti
     std::vector<at::Tensor> shown;
     for (auto k : drawn) shown.push_back(heads[k]);
     if (with_mean) shown.push_back(mean);
-    const Scale z = choose_scale(shown, options.scale);
+    const WeightScale z = choose_scale(shown, options.scale);
     plot::Figure& figure = product.figure;
     figure.name = base;
     const std::string element = element_text(site, options.batch_index);
@@ -289,7 +278,7 @@ Product overview_product(const std::vector<AttentionSite>& sites, std::int64_t b
     }
     const at::Tensor map = maps[i][k];
     // Each thumbnail on its own scale, chosen as a site's figure chooses.
-    const Scale z = choose_scale({map}, wanted);
+    const WeightScale z = choose_scale({map}, wanted);
     heat.matrix = plot::box_average(to_matrix(map, "", "query", index_labels(map.size(0)), index_labels(map.size(1))), 256, 256);
     apply_scale(heat, z);
     if (z.note.empty()) heat.z_max.reset();  // 0 to its own largest, as drawn
@@ -320,6 +309,12 @@ Product rollout_product(const std::vector<AttentionSite>& sites, const Attention
 }
 
 }  // namespace
+
+std::pair<std::int64_t, std::int64_t> grid_of(const AttentionSite& site) {
+  if (site.grid_rows > 0) return {site.grid_rows, site.grid_cols};
+  const auto cols = static_cast<std::int64_t>(std::ceil(std::sqrt(static_cast<double>(site.windows))));
+  return {(site.windows + cols - 1) / cols, cols};
+}
 
 std::string site_file_name(const std::string& site) {
   std::string out;

@@ -185,9 +185,21 @@ void write_data(const std::vector<Product>& products, const OutputSpec& spec,
 void write_products(std::vector<Product> products, const OutputSpec& spec,
                     const std::function<void(const WrittenFile&)>& on_written) {
   const fs::path dir(spec.dir);
+  bool documents = false;
+  for (const auto& product : products) documents = documents || !product.documents.empty();
   // Nothing asked for (--format none --data none): no folder either.
-  if (!spec.figures && spec.data == DataFormat::kNone && !spec.scripts) return;
+  if (!spec.figures && spec.data == DataFormat::kNone && !spec.scripts && !documents) return;
   make_folder(dir);
+  for (auto& product : products) {
+    for (auto& document : product.documents) {
+      const fs::path path = dir / (document.name + "." + document.format);
+      make_output_folder(dir, path.parent_path());
+      if (spec.on_progress) spec.on_progress("writing " + path.string());
+      write_file_atomic(path.string(), [&](std::ostream& out) { out << document.content; });
+      on_written({path.string(), "page", document.format});
+      document.content = std::string();  // written: its memory is free for the figures
+    }
+  }
   for (auto& product : products) {
     if (spec.size) product.figure.size = *spec.size;
     if (spec.palette) product.figure.palette = *spec.palette;

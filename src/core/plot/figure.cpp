@@ -73,6 +73,20 @@ DistinctNames distinct_parts(const std::vector<std::string>& names) {
   return out;
 }
 
+std::vector<std::string> palette_stops(Palette palette) {
+  switch (palette) {
+    case Palette::kViridis:
+      return {"#440154", "#472c7a", "#3b518b", "#2c718e", "#21908d", "#27ad81", "#5cc863", "#aadc32", "#fde725"};
+    case Palette::kMagma:
+      return {"#000004", "#1c1044", "#4f127b", "#812581", "#b5367a", "#e55064", "#fb8761", "#fec287", "#fcfdbf"};
+    case Palette::kGray:
+      return {"#000000", "#ffffff"};
+    case Palette::kDiverging:
+      return {"#2166ac", "#67a9cf", "#d1e5f0", "#f7f7f7", "#fddbc7", "#ef8a62", "#b2182b"};
+  }
+  return {};
+}
+
 std::optional<Palette> parse_palette(const std::string& name) {
   if (name == "viridis") return Palette::kViridis;
   if (name == "magma") return Palette::kMagma;

@@ -51,26 +51,14 @@ constexpr const char* kShadeRamp = " .:-=+*#%@";
 std::string num(double value) { return number_text("%.9g", value); }
 
 std::string palette_commands(Palette palette) {
-  const auto defined = [](std::initializer_list<const char*> colours) {
-    std::string text = "set palette defined (";
-    int i = 0;
-    for (const char* colour : colours) {
-      text += (i ? ", " : "") + std::to_string(i) + " '" + colour + "'";
-      ++i;
-    }
-    return text + ")\n";
-  };
-  switch (palette) {
-    case Palette::kViridis:
-      return defined({"#440154", "#472c7a", "#3b518b", "#2c718e", "#21908d", "#27ad81", "#5cc863", "#aadc32", "#fde725"});
-    case Palette::kMagma:
-      return defined({"#000004", "#1c1044", "#4f127b", "#812581", "#b5367a", "#e55064", "#fb8761", "#fec287", "#fcfdbf"});
-    case Palette::kGray:
-      return "set palette gray\n";
-    case Palette::kDiverging:
-      return defined({"#2166ac", "#67a9cf", "#d1e5f0", "#f7f7f7", "#fddbc7", "#ef8a62", "#b2182b"});
+  if (palette == Palette::kGray) return "set palette gray\n";
+  std::string text = "set palette defined (";
+  int i = 0;
+  for (const std::string& colour : palette_stops(palette)) {
+    text += (i ? ", " : "") + std::to_string(i) + " '" + colour + "'";
+    ++i;
   }
-  return {};
+  return text + ")\n";
 }
 
 std::string terminal_commands(const Figure& figure, const Target& target) {

@@ -436,5 +436,36 @@ for d_head in (16, 24, 32, 48, 64, 96, 128):
         buffers["layers.d%d_x%d.rotary_emb.inv_freq" % (d_head, int(factor))] = inv
 torch.save(buffers, os.path.join(OUT, "llama3_heads.pt"))
 
+
+# --- Cross-attention: learned queries attend to the tokens (as DETR's decoder,
+# Perceiver and Q-Former do), so queries and keys are different sequences.
+
+class LearnedQueries(torch.nn.Module):
+    def __init__(self, vocab=40, d=32, queries=6, heads=4):
+        super().__init__()
+        self.embed = torch.nn.Embedding(vocab, d)
+        self.queries = torch.nn.Parameter(torch.randn(queries, 1, d))
+        self.cross_attn = torch.nn.MultiheadAttention(d, heads)
+        self.self_attn = torch.nn.MultiheadAttention(d, heads)
+
+    def forward(self, tokens):  # [T, 1], seq-first
+        x = self.embed(tokens)
+        q, _ = self.cross_attn(self.queries, x, x, need_weights=False)
+        out, _ = self.self_attn(q, q, q, need_weights=False)
+        return out
+
+
+def learned_queries_weights(model, tokens):
+    with torch.no_grad():
+        x = model.embed(tokens)
+        q, cross = model.cross_attn(model.queries, x, x, need_weights=True, average_attn_weights=False)
+        _, own = model.self_attn(q, q, q, need_weights=True, average_attn_weights=False)
+    return {"cross_attn": cross, "self_attn": own}
+
+
+cross = LearnedQueries().eval()
+tokens = torch.tensor([[3], [1], [4], [1], [5], [9], [2], [6], [5], [3], [5]])
+save("cross_attention.pt", cross, tokens, learned_queries_weights(cross, tokens))
+
 with open(os.path.join(OUT, "expected.json"), "w") as f:
     json.dump(expected, f)

@@ -1,0 +1,89 @@
+#include "pevis/output/html.h"
+
+#include <nlohmann/json.hpp>
+
+namespace pevis {
+
+std::string html_text(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string script_json(const nlohmann::json& value) {
+  const std::string text = value.dump(-1, ' ', /*ensure_ascii=*/true, nlohmann::json::error_handler_t::replace);
+  // Outside strings JSON has none of these characters; inside, the escapes
+  // read back as the same text.
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '<': out += "\\u003c"; break;
+      case '>': out += "\\u003e"; break;
+      case '&': out += "\\u0026"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string base64(std::string_view bytes) {
+  static constexpr char kDigits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve(base64_size(bytes.size()));
+  std::size_t i = 0;
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned>(static_cast<unsigned char>(bytes[k])); };
+  for (; i + 3 <= bytes.size(); i += 3) {
+    const unsigned v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
+    out += kDigits[v >> 18 & 63];
+    out += kDigits[v >> 12 & 63];
+    out += kDigits[v >> 6 & 63];
+    out += kDigits[v & 63];
+  }
+  const std::size_t rest = bytes.size() - i;
+  if (rest > 0) {
+    const unsigned v = byte(i) << 16 | (rest == 2 ? byte(i + 1) << 8 : 0);
+    out += kDigits[v >> 18 & 63];
+    out += kDigits[v >> 12 & 63];
+    out += rest == 2 ? kDigits[v >> 6 & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+std::string html_document(const HtmlPage& page) {
+  std::size_t size = page.style.size() + page.body.size() + page.script.size() + 4096;
+  for (const auto& blob : page.blobs) size += base64_size(blob.second.size()) + 80;
+  std::string out;
+  out.reserve(size);
+  // No network, no plug-ins, no forms, no other script or style than these.
+  const std::string policy = "default-src 'none'; script-src 'sha256-" + page.script_hash + "'; style-src 'sha256-" +
+                             page.style_hash + "'; img-src data:; base-uri 'none'; form-action 'none'";
+  out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
+  out += "<meta http-equiv=\"Content-Security-Policy\" content=\"" + html_text(policy) + "\">\n";
+  out += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
+  out += "<meta name=\"generator\" content=\"pevis\">\n";
+  out += "<title>" + html_text(page.title) + "</title>\n";
+  out += "<style>" + page.style + "</style>\n</head>\n<body>\n";
+  out += page.body;
+  if (page.data) out += "<script type=\"application/json\" id=\"pevis-data\">" + script_json(*page.data) + "</script>\n";
+  for (const auto& [id, bytes] : page.blobs) {
+    out += "<script type=\"application/octet-stream\" id=\"" + html_text(id) + "\">";
+    out += base64(bytes);
+    out += "</script>\n";
+  }
+  out += "<script>" + page.script + "</script>\n</body>\n</html>\n";
+  return out;
+}
+
+}  // namespace pevis
