@@ -295,6 +295,32 @@ TEST(CliAttention, ListsSites) {
   EXPECT_FALSE(std::filesystem::exists(dir / "pevis-out"));
 }
 
+// --format html: the page alone (the confined binary may write it), or beside
+// the figures; html is for attention only and named once.
+TEST(CliAttention, TheHtmlPageAloneOrBesideTheFigures) {
+  test::TempDir dir;
+  test::write_file(dir / "ids.txt", "3 1 4 1 5 9 2 6\n");
+  const std::string model = kData + "/attn_encoder.pt";
+  auto r = pevis_binary({"attention", model, "--input", "ids.txt", "--format", "html", "--data", "none", "-o", "a"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "wrote a/attention.html\n");
+  EXPECT_FALSE(std::filesystem::exists(dir / "a/attention"));
+  const std::string page = test::read_file(dir / "a/attention.html");
+  EXPECT_EQ(page.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_NE(page.find("\"name\":\"encoder.layers.1.self_attn\""), std::string::npos);
+  r = pevis({"attention", model, "--input", "ids.txt", "--format", "png,html", "--data", "none", "-o", "b"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(dir / "b/attention.html"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "b/attention/encoder.layers.0.self_attn.png"));
+  expect_one_line_error(pevis({"attention", model, "--input", "ids.txt", "--format", "html,html"}, dir), 2, "named twice");
+  expect_one_line_error(pevis({"attention", model, "--input", "ids.txt", "--format", "png,svg"}, dir), 2,
+                        "one figure format at a time");
+  expect_one_line_error(pevis({"summary", model, "--input", "ids.txt", "--format", "html"}, dir), 2,
+                        "made by pevis attention only");
+  expect_one_line_error(pevis({"attention", model, "--input", "ids.txt", "--format", "html", "--page-budget", "0.5"}, dir),
+                        2, "--page-budget");
+}
+
 TEST(CliAttention, WordsWithAVocabularyGivePyTorchsWeights) {
   test::TempDir dir;
   // Ids 3 1 4 1 5 9 2 6 spelled as words of a vocabulary, with hostile spellings.

@@ -29,7 +29,7 @@ namespace {
 
 bool writes_files(const OutputOptions& output) {
   // Text figures too: gnuplot reads their numbers from files in the folder.
-  return output.figures() || output.writes_data() || output.script;
+  return output.figures() || output.writes_data() || output.script || output.page;
 }
 
 // The dynamic loaders gnuplot may be started with (the kernel opens them

@@ -133,7 +133,8 @@
       const windowOf = (r, c) => Math.floor(r / site.rows) * gridCols + Math.floor(c / site.cols);
       return {
         values, rows, cols,
-        rowLabel: (r) => 'w' + (Math.floor(r / site.rows) * gridCols) + ':' + positionLabel(false, site.queries, site.block, r % site.rows),
+        rowLabel: (r) => positionLabel(false, site.queries, site.block, r % site.rows),
+        tiles: { rows: site.rows, cols: site.cols },
         colLabel: (c) => positionLabel(false, site.keys, site.block, c % site.cols),
         describe: (r, c) => {
           const w = windowOf(r, c);
@@ -576,6 +577,23 @@
     ctx.clip();
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(image, view.left - view.x0 * view.cell, view.top - view.y0 * view.cell, shown.cols * view.cell, shown.rows * view.cell);
+    if (shown.tiles) {
+      // The windows' edges.
+      ctx.strokeStyle = '#ffffff';
+      ctx.lineWidth = 2;
+      ctx.beginPath();
+      for (let r = shown.tiles.rows; r < shown.rows; r += shown.tiles.rows) {
+        const y = view.top + (r - view.y0) * view.cell;
+        ctx.moveTo(view.left, y);
+        ctx.lineTo(view.left + view.width, y);
+      }
+      for (let c = shown.tiles.cols; c < shown.cols; c += shown.tiles.cols) {
+        const x = view.left + (c - view.x0) * view.cell;
+        ctx.moveTo(x, view.top);
+        ctx.lineTo(x, view.top + view.height);
+      }
+      ctx.stroke();
+    }
     if (hoverCell) {
       ctx.strokeStyle = '#ff2d55';
       ctx.lineWidth = 2;
@@ -643,7 +661,7 @@
     const at = (t) => top + (1 - t) * (bar - 1);
     const ticks = s.log ? [s.lo, Math.sqrt(s.lo * s.hi), s.hi] : [s.lo, (s.lo + s.hi) / 2, s.hi];
     for (const v of ticks) ctx.fillText(Number(v.toPrecision(3)).toString(), 26, at(scaled(v, s)));
-    ctx.fillText(s.log ? 'weight (log)' : 'weight', 4, top - 12);
+    ctx.fillText(s.log ? 'weight (log)' : 'weight', 4, top - 22);
     ctx.fillStyle = 'rgb(' + MASKED.join(',') + ')';
     ctx.fillRect(4, top + bar + 12, 18, 12);
     ctx.fillStyle = '#1d1d1f';
