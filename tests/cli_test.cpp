@@ -315,8 +315,8 @@ TEST(CliAttention, TheHtmlPageAloneOrBesideTheFigures) {
   expect_one_line_error(pevis({"attention", model, "--input", "ids.txt", "--format", "html,html"}, dir), 2, "named twice");
   expect_one_line_error(pevis({"attention", model, "--input", "ids.txt", "--format", "png,svg"}, dir), 2,
                         "one figure format at a time");
-  expect_one_line_error(pevis({"summary", model, "--input", "ids.txt", "--format", "html"}, dir), 2,
-                        "made by pevis attention only");
+  expect_one_line_error(pevis({"bias", model, "--format", "html"}, dir), 2,
+                        "made by pevis attention and pevis summary only");
   expect_one_line_error(pevis({"attention", model, "--input", "ids.txt", "--format", "html", "--page-budget", "0.5"}, dir),
                         2, "--page-budget");
 }

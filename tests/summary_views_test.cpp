@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 namespace pevis {
 namespace {
 
@@ -85,6 +87,30 @@ TEST(SummaryViews, ACheckpointsTreeIsNamedAfterItsFile) {
   EXPECT_NE(text.find("├─ model "), std::string::npos) << text;
   EXPECT_EQ(text.find("model └─ model"), std::string::npos);
   EXPECT_NE(text.find("holds weights only"), std::string::npos);
+}
+
+// The page holds every module, with the table's numbers, as data.
+TEST(SummaryViews, ThePageHoldsEveryModuleAsData) {
+  const Model model = load_model(kData + "/simple_net.after.ckpt.pt");
+  const Summary s = summarize(model, nullptr);
+  SummaryViewOptions options;
+  options.weights_only = true;
+  options.root_name = "simple_net.after.ckpt.pt";
+  const Document page = summary_page(s, options, "dir/simple_net.after.ckpt.pt");
+  EXPECT_EQ(page.name, "summary");
+  EXPECT_EQ(page.format, "html");
+  const std::string marker = "id=\"pevis-data\">";
+  const std::size_t start = page.content.find(marker) + marker.size();
+  const nlohmann::json data = nlohmann::json::parse(page.content.substr(start, page.content.find("</script>", start) - start));
+  ASSERT_EQ(data["rows"].size(), s.rows.size());
+  for (std::size_t k = 0; k < s.rows.size(); ++k) {
+    EXPECT_EQ(data["rows"][k]["path"], s.rows[k].path);
+    EXPECT_EQ(data["rows"][k]["params"], s.rows[k].subtree_params);
+    EXPECT_EQ(data["rows"][k]["depth"], s.rows[k].depth);
+  }
+  EXPECT_EQ(data["rows"][0]["name"], "simple_net.after.ckpt.pt");
+  EXPECT_EQ(data["totals"]["total_params"], s.totals.params);
+  EXPECT_EQ(data["weights_only"], true);
 }
 
 }  // namespace

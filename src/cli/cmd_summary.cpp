@@ -18,7 +18,7 @@ void setup_summary(CLI::App& app) {
   command->add_flag("--fold-repeats", options->request.fold_repeats, "show repeated identical modules once, with (xN)");
   command->add_flag("-v,--verbose", options->request.verbose, "also show each module's input shapes, and the files and config.json read");
   add_safety_options(*command, options->safety, /*with_verbose=*/false);
-  add_output_options(*command, options->output);
+  add_output_options(*command, options->output, /*page=*/true);
   command->footer(
       "Writes summary.csv (every module: path, type, depth, shapes, its own and its subtree's parameters and\n"
       "mult-adds), summary-totals.csv, and summary.png (parameters, and mult-adds after a forward pass, per module).\n"

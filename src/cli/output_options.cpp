@@ -27,7 +27,7 @@ std::string parse_formats(const std::string& text, bool page, std::optional<plot
       html = true;
       continue;
     }
-    if (name == "html") return "an html page is made by pevis attention only";
+    if (name == "html") return "html pages are made by pevis attention and pevis summary only";
     const std::optional<plot::Format> format = plot::parse_format(name);
     if (!format && name != "none") {
       return "'" + name + "' is not a format: expected png, svg, pdf, txt or none" + (page ? ", or html beside one" : "");
@@ -52,8 +52,8 @@ void add_output_options(CLI::App& command, OutputOptions& options, bool page) {
       .add_option_function<std::string>(
           "--format",
           [&options, page](const std::string& text) { parse_formats(text, page, options.format, options.page); },
-          page ? "figure format; txt draws on the terminal, none draws nothing; html (alone or as png,html) writes the "
-                 "interactive page"
+          page ? "figure format; txt draws on the terminal, none draws nothing; html (alone or as png,html) also writes "
+                 "the interactive page"
                : "figure format; txt draws on the terminal, none draws nothing")
       ->check(CLI::Validator(
           [page](std::string& text) {

@@ -1,4 +1,4 @@
-// The attention page in a real browser: Debian's Chromium, headless, driven by
+// pevis's pages in a real browser (attention's, and summary's at the end): Debian's Chromium, headless, driven by
 // playwright-core. Each test makes a page with the pevis binary from a model
 // file of tests/data and uses it as a person would: hover, click, choose.
 // Run by CTest (label "browser"); environment: PEVIS_BINARY, PEVIS_TEST_DATA,
@@ -54,14 +54,14 @@ function makePage(args, name) {
 }
 
 // Opens a page, recording every console message, page error, dialog and request.
-async function open(out) {
+async function open(out, name = 'attention.html') {
   const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
   const seen = { errors: [], requests: [], dialogs: [] };
   page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') seen.errors.push(m.text()); });
   page.on('pageerror', (e) => seen.errors.push(e.message));
   page.on('dialog', async (d) => { seen.dialogs.push(d.message()); await d.dismiss(); });
   page.on('request', (r) => seen.requests.push(r.url()));
-  const url = 'file://' + path.join(out, 'attention.html');
+  const url = 'file://' + path.join(out, name);
   await page.goto(url);
   await page.waitForSelector('body[data-ready="true"]', { timeout: 30000 });
   return { page, seen, url };
@@ -338,6 +338,84 @@ test('a page over its budget stores 8-bit weights in blocks, says so, and reads 
       assert.ok(Math.abs(shown - mean) <= site.unit / 2 + 1e-6, `${readout.text} vs ${mean}`);
     }
   }
+  expectClean(opened);
+  await page.close();
+});
+
+// --- pevis summary --format html ---------------------------------------------
+
+function makeSummaryPage(args, name) {
+  const out = path.join(work, `${++runs}-${name}`);
+  execFileSync(pevis, ['summary', ...args, '--format', 'html', '-o', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return out;
+}
+
+// summary.csv as rows of objects (no field of these fixtures holds a comma but the shapes, which are quoted).
+function readSummaryCsv(file) {
+  const lines = fs.readFileSync(file, 'utf8').trim().split(/\r?\n/);
+  const split = (line) => [...line.matchAll(/("([^"]|"")*"|[^,]*)(,|$)/g)].map((m) => m[1].replace(/^"|"$/g, '').replace(/""/g, '"')).slice(0, -1);
+  const head = split(lines[0]);
+  return lines.slice(1).map((l) => Object.fromEntries(split(l).map((v, i) => [head[i], v])));
+}
+
+test('the summary page folds, sorts within each parent, filters, and shows the numbers of summary.csv', async () => {
+  const out = makeSummaryPage([`${data}/attn_transformer.pt`, '--input', `${data}/seq.txt`, '--vocab', `${data}/vocab.txt`], 'summary');
+  const csv = readSummaryCsv(path.join(out, 'summary.csv'));
+  const opened = await open(out, 'summary.html');
+  const { page } = opened;
+  const shown = () => page.$$eval('#rows tr', (t) => t.map((r) => r.dataset.path));
+  const initially = await shown();
+  assert.ok(initially.length > 3 && initially.length < csv.length, `open to --depth: ${initially.length} of ${csv.length}`);
+  await page.click('#expand');
+  assert.deepEqual(await shown(), csv.map((r) => r.path), 'unfolded, in the tree order of summary.csv');
+  // Every module's numbers are summary.csv's.
+  const cells = await page.$$eval('#rows tr', (t) => t.map((r) => [...r.children].map((c) => c.textContent)));
+  cells.forEach((row, i) => {
+    assert.equal(row[2].replaceAll(',', ''), csv[i].params, csv[i].path);
+    assert.equal(row[4].replaceAll(',', ''), csv[i].mult_adds, csv[i].path);
+  });
+  // Folding the root leaves the root.
+  await page.click('#rows tr[data-path=""] .toggle');
+  assert.deepEqual(await shown(), ['']);
+  await page.click('#rows tr[data-path=""] .toggle');
+  // Sorted by parameters, largest first: transformer (5,632) before embed (320).
+  await page.click('#columns button[data-key="params"]');
+  const sorted = await shown();
+  assert.ok(sorted.indexOf('transformer') < sorted.indexOf('embed'), sorted.join(' '));
+  assert.match(await page.textContent('#sorted'), /Params, largest first/);
+  await page.click('#columns button[data-key="params"]');
+  const ascending = await shown();
+  assert.ok(ascending.indexOf('embed') < ascending.indexOf('transformer'));
+  // A filter keeps the matches and their ancestors.
+  await page.fill('#filter', 'multihead');
+  const filtered = await shown();
+  assert.ok(filtered.includes('transformer.decoder.layers.0.multihead_attn'), filtered.join(' '));
+  assert.ok(filtered.includes('transformer.decoder') && !filtered.includes('embed'), filtered.join(' '));
+  expectClean(opened);
+  await page.close();
+});
+
+test('hostile tensor names in a weight file are shown as written on the summary page', async () => {
+  // A safetensors file whose tensor names would be markup or script if they were parsed.
+  const names = ['</script><script>window.__pwned=1</script>.weight', '<img/src=x/onerror=window.__pwned=2>.bias',
+    'a\u2028b.`x`.weight', "it's.\"q\".weight"];
+  const header = {};
+  names.forEach((n, i) => { header[n] = { dtype: 'F32', shape: [2], data_offsets: [i * 8, i * 8 + 8] }; });
+  const json = Buffer.from(JSON.stringify(header));
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(json.length));
+  const file = path.join(work, 'hostile.safetensors');
+  fs.writeFileSync(file, Buffer.concat([length, json, Buffer.alloc(names.length * 8)]));
+  const out = makeSummaryPage([file], 'hostile-summary');
+  const opened = await open(out, 'summary.html');
+  const { page } = opened;
+  await page.click('#expand');
+  const labels = await page.$$eval('#rows .label', (l) => l.map((e) => e.textContent));
+  for (const part of ['</script><script>window', '<img/src=x/onerror=window', 'a\u2028b', "it's"]) {
+    assert.ok(labels.some((l) => l.startsWith(part)), `${part} in ${JSON.stringify(labels)}`);
+  }
+  assert.equal(await page.evaluate(() => window.__pwned), undefined);
+  assert.equal(await page.$$eval('img', (i) => i.length), 0);
   expectClean(opened);
   await page.close();
 });

@@ -35,6 +35,9 @@ std::vector<ShownRow> shown_rows(const Summary& summary, const SummaryViewOption
 /// Each module's trainable parameters with everything below it, by path.
 std::vector<std::int64_t> subtree_trainable(const Summary& summary);
 
+/// Tensor shapes as the table writes them: "[1, 8, 16], [1, 8]".
+std::string shape_text(const std::vector<std::vector<std::int64_t>>& shapes);
+
 /// The totals by name (total_params, trainable_params, ...), as the totals
 /// data file and the JSON summary give them.
 std::vector<std::pair<std::string, std::int64_t>> named_totals(const SummaryTotals& totals);
@@ -51,5 +54,11 @@ std::string summary_text(const Summary& summary, const std::vector<ShownRow>& ro
 /// `figures` is false or no shown module has parameters.
 std::vector<Product> summary_products(const Summary& summary, const std::vector<ShownRow>& rows,
                                       const SummaryViewOptions& options, bool figures = true);
+
+/// `summary.html`: every module of the tree in one self-contained page, as
+/// rows that fold and unfold (open to `options.depth`), with the table's
+/// columns, sortable within each parent, a name filter, and the totals. Names
+/// are data: escaped JSON, shown as text only.
+Document summary_page(const Summary& summary, const SummaryViewOptions& options, const std::string& model);
 
 }  // namespace pevis

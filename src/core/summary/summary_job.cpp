@@ -34,6 +34,10 @@ JobResult summary_job(const SummaryRequest& request, const Progress& progress) {
   for (const auto& [name, value] : named_totals(s.totals)) result.summary[name] = value;
   for (const auto& [name, counted] : s.shared) result.summary["shared"].push_back({{"name", name}, {"counted_as", counted}});
   result.products = summary_products(s, rows, view, request.wanted.figures);
+  if (request.wanted.page) {
+    result.products.push_back({});
+    result.products.back().documents.push_back(summary_page(s, view, request.model));
+  }
   return result;
 }
 

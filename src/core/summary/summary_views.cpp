@@ -23,13 +23,6 @@ std::string grouped(std::int64_t n) {
   return (n < 0 ? "-" : "") + out;
 }
 
-std::string shape_text(const std::vector<std::vector<std::int64_t>>& shapes) {
-  std::string text;
-  for (std::size_t s = 0; s < shapes.size(); ++s) {
-    text += (s ? ", " : "") + shape_list_text(shapes[s]);
-  }
-  return text;
-}
 
 std::string megabytes(std::int64_t bytes) { return number_text("%.2f", static_cast<double>(bytes) / 1e6); }
 
@@ -141,6 +134,14 @@ plot::Panel bar_panel(const std::vector<std::pair<std::string, double>>& bars, c
 }
 
 }  // namespace
+
+std::string shape_text(const std::vector<std::vector<std::int64_t>>& shapes) {
+  std::string text;
+  for (std::size_t s = 0; s < shapes.size(); ++s) {
+    text += (s ? ", " : "") + shape_list_text(shapes[s]);
+  }
+  return text;
+}
 
 std::vector<std::pair<std::string, std::int64_t>> named_totals(const SummaryTotals& t) {
   return {{"total_params", t.params},       {"trainable_params", t.trainable},
