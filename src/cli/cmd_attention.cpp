@@ -47,8 +47,8 @@ void setup_attention(CLI::App& app) {
       ->default_str("auto");
   command
       ->add_option("--page-budget", options->request.page_budget_mb,
-                   "largest size of the html page in MB; larger captures are stored in 16 or 8 bits, then in blocks")
-      ->check(CLI::Range(1.0, 4000.0))
+                   "largest size of the html page in MB, 1 to 1000; larger captures are stored in 16 or 8 bits, then in blocks")
+      ->check(CLI::Range(1.0, 1000.0))
       ->capture_default_str();
   add_safety_options(*command, options->safety, /*with_verbose=*/true);
   add_output_options(*command, options->output, /*page=*/true);

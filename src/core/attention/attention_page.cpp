@@ -10,6 +10,7 @@
 #include "page_assets.h"
 #include "pevis/attention/attention_views.h"
 #include "pevis/base/error.h"
+#include "pevis/base/memory.h"
 #include "pevis/base/parallel.h"
 #include "pevis/base/text.h"
 #include "pevis/output/html.h"
@@ -245,6 +246,11 @@ Document attention_page(const std::vector<AttentionSite>& sites, const Attention
                  4096.0 + 160.0 * static_cast<double>(sites.size());
   for (const auto& t : thumbs) fixed += static_cast<double>(base64_size(t.size()) + 80);
   const PagePlan plan = plan_page(sites, options.budget_bytes - fixed);
+  // The stored bytes, their base64 in the page, and the page while it is
+  // put together: about three copies of the weights' share.
+  check_memory(3.0L * static_cast<long double>(plan.bytes) + static_cast<long double>(fixed), "the attention page",
+               "making a page of " + megabytes(static_cast<double>(plan.bytes) + fixed),
+               "lower --page-budget, or choose sites with --layer REGEX");
 
   static const char* precision_names[] = {"", "uint8", "uint16", "", "float32"};
   data["precision"] = precision_names[static_cast<int>(plan.precision)];
