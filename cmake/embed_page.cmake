@@ -1,5 +1,6 @@
-# Writes OUT, a C++ file that holds a page's markup, style and script as
-# strings, with the base64 SHA-256 of the style and the script that the page's
+# Writes OUT, a C++ file that defines pevis::page_assets::kNAME, a PageAssets
+# (output/html.h): a page's markup, style and script as strings, with the
+# base64 SHA-256 of the style and the script that the page's
 # Content-Security-Policy names. Run at build time:
 #   cmake -DNAME=Attention -DBODY=... -DSTYLE=... -DSCRIPT=... -DOUT=... -P embed_page.cmake
 
@@ -54,13 +55,18 @@ foreach(part body style script)
     message(FATAL_ERROR "${part} holds the raw string's closing sequence")
   endif()
 endforeach()
-file(WRITE "${OUT}.tmp" "// Written by cmake/embed_page.cmake from src/core/attention/page/; do not edit.
+file(WRITE "${OUT}.tmp" "// Written by cmake/embed_page.cmake from a page/ folder; do not edit.
+#include \"pevis/output/html.h\"
+
 namespace pevis::page_assets {
-extern const char k${NAME}Body[] = R\"pevis_page(${body})pevis_page\";
-extern const char k${NAME}Style[] = R\"pevis_page(${style})pevis_page\";
-extern const char k${NAME}StyleHash[] = \"${style_hash}\";
-extern const char k${NAME}Script[] = R\"pevis_page(${script})pevis_page\";
-extern const char k${NAME}ScriptHash[] = \"${script_hash}\";
+namespace {
+const char kBody[] = R\"pevis_page(${body})pevis_page\";
+const char kStyle[] = R\"pevis_page(${style})pevis_page\";
+const char kScript[] = R\"pevis_page(${script})pevis_page\";
+}  // namespace
+
+extern const PageAssets k${NAME} = {kBody, kStyle, \"${style_hash}\", kScript, \"${script_hash}\"};
+
 }  // namespace pevis::page_assets
 ")
 file(RENAME "${OUT}.tmp" "${OUT}")

@@ -76,12 +76,21 @@ TEST(SummaryViews, DataCountsEachSubtreeAsTheReadmeSays) {
   }
 }
 
+// A checkpoint's summary (no forward pass), viewed as pevis summary views it.
+struct Checkpoint {
+  Model model = load_model(kData + "/simple_net.after.ckpt.pt");
+  Summary s = summarize(model, nullptr);
+  SummaryViewOptions options = [] {
+    SummaryViewOptions o;
+    o.weights_only = true;
+    o.root_name = "simple_net.after.ckpt.pt";
+    return o;
+  }();
+};
+
 TEST(SummaryViews, ACheckpointsTreeIsNamedAfterItsFile) {
-  const Model model = load_model(kData + "/simple_net.after.ckpt.pt");
-  const Summary s = summarize(model, nullptr);
-  SummaryViewOptions options;
-  options.weights_only = true;
-  options.root_name = "simple_net.after.ckpt.pt";
+  const Checkpoint c;
+  const auto& [model, s, options] = c;
   const std::string text = summary_text(s, shown_rows(s, options), options, model.format);
   EXPECT_NE(text.find("\nsimple_net.after.ckpt.pt "), std::string::npos) << text;
   EXPECT_NE(text.find("├─ model "), std::string::npos) << text;
@@ -91,11 +100,8 @@ TEST(SummaryViews, ACheckpointsTreeIsNamedAfterItsFile) {
 
 // The page holds every module, with the table's numbers, as data.
 TEST(SummaryViews, ThePageHoldsEveryModuleAsData) {
-  const Model model = load_model(kData + "/simple_net.after.ckpt.pt");
-  const Summary s = summarize(model, nullptr);
-  SummaryViewOptions options;
-  options.weights_only = true;
-  options.root_name = "simple_net.after.ckpt.pt";
+  const Checkpoint c;
+  const auto& [model, s, options] = c;
   const Document page = summary_page(s, options, "dir/simple_net.after.ckpt.pt");
   EXPECT_EQ(page.name, "summary");
   EXPECT_EQ(page.format, "html");

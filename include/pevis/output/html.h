@@ -23,15 +23,22 @@ std::string script_json(const nlohmann::json& value);
 /// Standard base64 (RFC 4648, with `=` padding).
 std::string base64(std::string_view bytes);
 
-/// What a page is made of. `script` and `style` are the page's own code,
-/// allowed by their hashes (`script_hash`, `style_hash`: base64 SHA-256, as
-/// a Content-Security-Policy names them); nothing else may run, load or
-/// connect anywhere.
+/// A page's own code, built into pevis by cmake/embed_page.cmake from the
+/// files of a `page/` folder: its markup, style and script, and the base64
+/// SHA-256 of the style and the script that its Content-Security-Policy names.
+struct PageAssets {
+  const char* body;
+  const char* style;
+  const char* style_hash;
+  const char* script;
+  const char* script_hash;
+};
+
+/// What a page is made of. Its assets are the only script and style it
+/// allows (by their hashes); nothing else may run, load or connect anywhere.
 struct HtmlPage {
   std::string title;
-  std::string style, style_hash;
-  std::string body;  ///< the page's markup, pevis's own
-  std::string script, script_hash;
+  PageAssets assets;
   nlohmann::json const* data = nullptr;  ///< written as `<script type="application/json" id="pevis-data">`
   /// Binary parts, each as `<script type="application/octet-stream" id=ID>` holding base64.
   std::vector<std::pair<std::string, std::string>> blobs;

@@ -115,10 +115,12 @@ JobResult attention_job(const AttentionRequest& request, const Progress& progres
     result.text = sites_text(sites);
     return result;
   }
-  std::vector<Product> page;
+  const AttentionViewOptions view = view_options(request, input);
+  Product page;
   if (request.wanted.page) {
-    // Made first, while every site still holds its weights (the views let them go).
-    check_attention_views(sites, view_options(request, input));
+    // Made first, while every site still holds its weights (the views let
+    // them go); checked first, so that a wrong --head or --batch-index costs no page.
+    check_attention_views(sites, view);
     progress.say("making the attention page");
     AttentionPageOptions options;
     options.model = request.model;
@@ -127,11 +129,10 @@ JobResult attention_job(const AttentionRequest& request, const Progress& progres
     options.scale = request.scale;
     options.palette = request.wanted.palette.value_or(plot::Palette::kViridis);
     options.budget_bytes = request.page_budget_mb * 1e6;
-    page.push_back({});
-    page.back().documents.push_back(attention_page(sites, options));
+    page.documents.push_back(attention_page(sites, options));
   }
-  result.products = attention_views(sites, view_options(request, input));
-  for (auto& p : page) result.products.push_back(std::move(p));
+  result.products = attention_views(sites, view);
+  if (!page.documents.empty()) result.products.push_back(std::move(page));
   result.summary["batch_index"] = request.batch_index;
   result.summary["tokens"] = input.labels.size();
   if (request.timings) {

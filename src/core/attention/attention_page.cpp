@@ -7,7 +7,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "page_assets.h"
 #include "pevis/attention/attention_views.h"
 #include "pevis/base/error.h"
 #include "pevis/base/memory.h"
@@ -16,6 +15,11 @@
 #include "pevis/output/html.h"
 
 namespace pevis {
+
+namespace page_assets {
+extern const PageAssets kAttention;  // src/core/attention/page/, built in by cmake/embed_page.cmake
+}  // namespace page_assets
+
 namespace {
 
 constexpr std::int64_t kThumbSide = 64;  // a thumbnail's longest side, in cells
@@ -93,11 +97,11 @@ double finite_max(const float* values, std::size_t n) {
   return top;
 }
 
-// Every map of a site (input, window, head), in blocks, as the plan stores them.
-std::string site_blob(const AttentionSite& site, std::int64_t block, PagePrecision precision, double unit) {
-  const at::Tensor weights = site.weights.contiguous();
+// Every map of a site's contiguous `weights` (input, window, head), in
+// blocks, as the plan stores them.
+std::string site_blob(const at::Tensor& weights, std::int64_t block, PagePrecision precision, double unit) {
   const float* data = weights.data_ptr<float>();
-  const std::int64_t rows = weights.size(2), cols = weights.size(3), maps = maps_of(site);
+  const std::int64_t rows = weights.size(2), cols = weights.size(3), maps = weights.size(0) * weights.size(1);
   std::string out;
   out.reserve(static_cast<std::size_t>(maps * ceil_div(rows, block) * ceil_div(cols, block)) * static_cast<std::size_t>(precision));
   for (std::int64_t m = 0; m < maps; ++m) {
@@ -181,10 +185,6 @@ nlohmann::json site_json(const AttentionSite& site, std::size_t index, const Att
 
 std::string megabytes(double bytes) { return number_text("%.3g", bytes / 1e6) + " MB"; }
 
-std::string file_name_of(const std::string& path) {
-  const std::size_t slash = path.find_last_of('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
 
 }  // namespace
 
@@ -227,7 +227,7 @@ PagePlan plan_page(const std::vector<AttentionSite>& sites, double budget) {
 
 Document attention_page(const std::vector<AttentionSite>& sites, const AttentionPageOptions& options) {
   nlohmann::json data;
-  data["model"] = file_name_of(options.model);
+  data["model"] = file_label(options.model);
   data["tokens"] = options.tokens;
   data["batch_index"] = options.batch_index;
   data["palette"] = plot::palette_stops(options.palette);
@@ -241,8 +241,9 @@ Document attention_page(const std::vector<AttentionSite>& sites, const Attention
     described[i]["thumb"] = site_thumbs(sites[i], options.scale, thumbs[i]);
   }));
   for (auto& d : described) data["sites"].push_back(std::move(d));
-  double fixed = static_cast<double>(std::strlen(page_assets::kAttentionBody) + std::strlen(page_assets::kAttentionStyle) +
-                                     std::strlen(page_assets::kAttentionScript) + script_json(data).size()) +
+  const PageAssets& code = page_assets::kAttention;
+  double fixed = static_cast<double>(std::strlen(code.body) + std::strlen(code.style) + std::strlen(code.script) +
+                                     script_json(data).size()) +
                  4096.0 + 160.0 * static_cast<double>(sites.size());
   for (const auto& t : thumbs) fixed += static_cast<double>(base64_size(t.size()) + 80);
   const PagePlan plan = plan_page(sites, options.budget_bytes - fixed);
@@ -268,15 +269,11 @@ Document attention_page(const std::vector<AttentionSite>& sites, const Attention
     d["rows"] = ceil_div(s.weights.size(2), plan.blocks[i]);
     d["cols"] = ceil_div(s.weights.size(3), plan.blocks[i]);
     d["unit"] = unit > 0 ? unit : 1.0;
-    blobs[i] = site_blob(s, plan.blocks[i], plan.precision, unit > 0 ? unit : 1.0);
+    blobs[i] = site_blob(weights, plan.blocks[i], plan.precision, unit > 0 ? unit : 1.0);
   }));
   HtmlPage page;
-  page.title = "pevis attention: " + file_name_of(options.model);
-  page.body = page_assets::kAttentionBody;
-  page.style = page_assets::kAttentionStyle;
-  page.style_hash = page_assets::kAttentionStyleHash;
-  page.script = page_assets::kAttentionScript;
-  page.script_hash = page_assets::kAttentionScriptHash;
+  page.title = "pevis attention: " + file_label(options.model);
+  page.assets = code;
   page.data = &data;
   for (std::size_t i = 0; i < sites.size(); ++i) {
     page.blobs.emplace_back("t" + std::to_string(i), std::move(thumbs[i]));

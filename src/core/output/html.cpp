@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstring>
+
 namespace pevis {
 
 std::string html_text(std::string_view text) {
@@ -62,27 +64,28 @@ std::string base64(std::string_view bytes) {
 }
 
 std::string html_document(const HtmlPage& page) {
-  std::size_t size = page.style.size() + page.body.size() + page.script.size() + 4096;
+  const PageAssets& code = page.assets;
+  std::size_t size = std::strlen(code.style) + std::strlen(code.body) + std::strlen(code.script) + 4096;
   for (const auto& blob : page.blobs) size += base64_size(blob.second.size()) + 80;
   std::string out;
   out.reserve(size);
   // No network, no plug-ins, no forms, no other script or style than these.
-  const std::string policy = "default-src 'none'; script-src 'sha256-" + page.script_hash + "'; style-src 'sha256-" +
-                             page.style_hash + "'; img-src data:; base-uri 'none'; form-action 'none'";
+  const std::string policy = std::string("default-src 'none'; script-src 'sha256-") + code.script_hash +
+                             "'; style-src 'sha256-" + code.style_hash + "'; img-src data:; base-uri 'none'; form-action 'none'";
   out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
   out += "<meta http-equiv=\"Content-Security-Policy\" content=\"" + html_text(policy) + "\">\n";
   out += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
   out += "<meta name=\"generator\" content=\"pevis\">\n";
   out += "<title>" + html_text(page.title) + "</title>\n";
-  out += "<style>" + page.style + "</style>\n</head>\n<body>\n";
-  out += page.body;
+  out += std::string("<style>") + code.style + "</style>\n</head>\n<body>\n";
+  out += code.body;
   if (page.data) out += "<script type=\"application/json\" id=\"pevis-data\">" + script_json(*page.data) + "</script>\n";
   for (const auto& [id, bytes] : page.blobs) {
     out += "<script type=\"application/octet-stream\" id=\"" + html_text(id) + "\">";
     out += base64(bytes);
     out += "</script>\n";
   }
-  out += "<script>" + page.script + "</script>\n</body>\n</html>\n";
+  out += std::string("<script>") + code.script + "</script>\n</body>\n</html>\n";
   return out;
 }
 

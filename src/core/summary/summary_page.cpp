@@ -1,20 +1,23 @@
 #include <nlohmann/json.hpp>
 
-#include "page_assets.h"
+#include "pevis/base/module_path.h"
 #include "pevis/base/text.h"
 #include "pevis/output/html.h"
 #include "pevis/summary/summary_views.h"
 
 namespace pevis {
 
+namespace page_assets {
+extern const PageAssets kSummary;  // src/core/summary/page/, built in by cmake/embed_page.cmake
+}  // namespace page_assets
+
 Document summary_page(const Summary& s, const SummaryViewOptions& options, const std::string& model) {
   const std::vector<std::int64_t> trainable = subtree_trainable(s);
   nlohmann::json rows = nlohmann::json::array();
   for (std::size_t k = 0; k < s.rows.size(); ++k) {
     const SummaryRow& r = s.rows[k];
-    const std::size_t dot = r.path.find_last_of('.');
     rows.push_back({{"path", r.path},
-                    {"name", r.path.empty() ? options.root_name : dot == std::string::npos ? r.path : r.path.substr(dot + 1)},
+                    {"name", r.path.empty() ? options.root_name : last_part(r.path)},
                     {"type", r.type},
                     {"depth", r.depth},
                     {"output", shape_text(r.outputs)},
@@ -34,11 +37,7 @@ Document summary_page(const Summary& s, const SummaryViewOptions& options, const
                          {"weights_only", options.weights_only}};
   HtmlPage page;
   page.title = "pevis summary: " + file_label(model);
-  page.body = page_assets::kSummaryBody;
-  page.style = page_assets::kSummaryStyle;
-  page.style_hash = page_assets::kSummaryStyleHash;
-  page.script = page_assets::kSummaryScript;
-  page.script_hash = page_assets::kSummaryScriptHash;
+  page.assets = page_assets::kSummary;
   page.data = &data;
   return {"summary", "html", html_document(page)};
 }
