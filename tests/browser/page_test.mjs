@@ -54,8 +54,8 @@ function makePage(args, name) {
 }
 
 // Opens a page, recording every console message, page error, dialog and request.
-async function open(out, name = 'attention.html') {
-  const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
+async function open(out, name = 'attention.html', viewport = { width: 1300, height: 900 }) {
+  const page = await browser.newPage({ viewport });
   const seen = { errors: [], requests: [], dialogs: [] };
   page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') seen.errors.push(m.text()); });
   page.on('pageerror', (e) => seen.errors.push(e.message));
@@ -259,6 +259,31 @@ test('torchvision Swin: a window chosen, or the mosaic of all', async () => {
   await page.selectOption('#window', 'mosaic');
   const readout = await hover(page, 4 + 2, 4 + 3);
   assert.equal(Number(readout.value), npy.values[(5 * 4 + 2) * 4 + 3], readout.text);
+  expectClean(opened);
+  await page.close();
+});
+
+test('torchvision Swin V2 traced by PyTorch 2.6, in a smaller window: every view of every site draws', async () => {
+  // At 1000x600 the colour bar's length is fractional: it once ran past the palette.
+  const out = makePage([`${data}/corpus/swin_v2_trace.pt`, '--input-shape', '1,3,32,32'], 'swin-v2');
+  const opened = await open(out, 'attention.html', { width: 1000, height: 600 });
+  const { page } = opened;
+  const thumbs = await page.$$eval('canvas.thumb', (t) => t.map((c) => [c.dataset.site, c.dataset.head]));
+  assert.equal(thumbs.length, 12, '2 + 2 + 4 + 4 heads');
+  for (const [site, head] of thumbs) {
+    await openThumb(page, site, head);
+    assert.equal(await page.getAttribute('body', 'data-view'), 'matrix');
+    await page.click('#tab-head');
+    assert.ok(Number(await page.$eval('#head-canvas', (c) => c.dataset.lines)) > 0, `site ${site} head ${head}`);
+  }
+  const name = await page.$eval('canvas.thumb[data-site="0"][data-head="1"]', (c) => c.title.replace(/, head 1$/, ''));
+  await openThumb(page, 0, 1);
+  await page.selectOption('#window', '2');
+  const npy = readNpy(path.join(out, `attention/${name}.head1.npy`));
+  const t = npy.cols;  // a row per window and query: windows of t tokens
+  for (const [q, k] of [[0, 0], [t - 1, 3], [5, t - 1]]) {
+    assert.equal(Number((await hover(page, q, k)).value), npy.values[(2 * t + q) * t + k]);
+  }
   expectClean(opened);
   await page.close();
 });

@@ -648,7 +648,8 @@
     canvas.height = Math.round(height * dpr);
     const ctx = canvas.getContext('2d');
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    const top = view.top, bar = Math.max(60, Math.min(view.height, 400) - 40);
+    // Whole pixels: a fractional length would run past the palette's ends.
+    const top = view.top, bar = Math.max(60, Math.round(Math.min(view.height, 400) - 40));
     for (let i = 0; i < bar; i++) {
       const c = palette[Math.round((1 - i / (bar - 1)) * 255)];
       ctx.fillStyle = 'rgb(' + c[0] + ',' + c[1] + ',' + c[2] + ')';
