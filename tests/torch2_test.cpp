@@ -63,6 +63,24 @@ void expect_as_pytorch(const std::string& tag, const std::string& file) {
   EXPECT_TRUE(at::allclose(plain_forward(model, inputs).toTensor(), python, 1e-5, 1e-5));
 }
 
+// Every form of a scaled_dot_product_attention call the registry claims, as
+// PyTorch 2.6 saves it (tests/data/torch2/make_sdpa_forms.py): eight
+// arguments or seven or six, enable_gqa true, false or absent, a scale or
+// none, a causal flag, a bool or a float mask; scripted, traced with and
+// without grad, and exported. Each equals PyTorch's weights and output.
+TEST(Torch2, EveryFormOfAnSdpaCallIsCapturedAsPyTorchComputesIt) {
+  std::size_t scripts = 0, traces = 0, programs = 0;
+  for (const auto& [file, e] : expected("forms")["models"].items()) {
+    expect_as_pytorch("forms", file);
+    scripts += file.find("_script.pt") != std::string::npos;
+    traces += file.find("_trace_") != std::string::npos;
+    programs += file.find(".pt2") != std::string::npos;
+  }
+  EXPECT_EQ(scripts, 6u);
+  EXPECT_EQ(traces, 12u);
+  EXPECT_EQ(programs, 6u);
+}
+
 TEST(Torch2, StockLayersScriptedByPyTorch26) {
   for (const char* file : {"v26_mha.pt", "v26_encoder_post.pt", "v26_encoder_pre.pt", "v26_word_lm.pt",
                            "v26_vit_script.pt"}) {

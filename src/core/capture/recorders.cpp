@@ -78,19 +78,25 @@ const AttentionOp& op_recorded_by(const std::string& recorder) {
   return *by_recorder.at(recorder);
 }
 
-// One kernel for every formed operator's recorder: its stack holds the
-// operator's output, the arguments its entry names, and the site; it keeps
-// the weights the entry forms and passes the output on.
+// One kernel for every formed operator's recorder: the last entries of its
+// stack are the operator's output, the arguments its entry names, and the
+// site; it keeps the weights the entry forms and passes the output on. The
+// stack is the interpreter's: entries below the recorder's own belong to
+// the code that runs around it and stay as they are.
 void record_formed(const c10::OperatorHandle& handle, torch::jit::Stack* stack) {
   const AttentionOp& op = op_recorded_by(handle.schema().name());
+  const std::size_t count = handle.schema().arguments().size();
+  TORCH_CHECK(count >= 2 && stack->size() >= count, handle.schema().name(), " was called with ", stack->size(),
+              " values for its ", count, " arguments");
+  const auto first = stack->end() - static_cast<std::ptrdiff_t>(count);
   const std::int64_t site = stack->back().toInt();
-  const std::vector<c10::IValue> args(stack->begin() + 1, stack->end() - 1);
+  const std::vector<c10::IValue> args(first + 1, stack->end() - 1);
   {
     const std::lock_guard<std::mutex> lock(recording);
     if (active_records) keep_formed(*active_records, op, args, site);
   }
-  c10::IValue output = std::move(stack->front());
-  stack->clear();
+  c10::IValue output = std::move(*first);
+  torch::jit::drop(*stack, count);
   stack->push_back(std::move(output));
 }
 

@@ -422,6 +422,9 @@ def llama_weights(model, tokens):
 llama = Llama().eval()
 tokens = torch.tensor([[3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5]])
 save("llama.pt", llama, tokens, llama_weights(llama, tokens))
+# Traced under no_grad, its SDPA call carries all eight arguments
+# (scale=None, enable_gqa=True), as a traced Llama's does.
+save("llama_trace.pt", llama, tokens, llama_weights(llama, tokens), how="trace")
 seq = torch.export.Dim("seq", min=2, max=1024)
 torch.export.save(torch.export.export(llama, (tokens,), dynamic_shapes={"tokens": {1: seq}}),
                   os.path.join(OUT, "llama_dynamic.pt2"))

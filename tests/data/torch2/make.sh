@@ -27,11 +27,12 @@ root=$("$here/../../../scripts/debian13" root "${packages[@]}")
 # The scripts run inside the root on a copy; their outputs come back here.
 work="$root/tmp/pevis-torch2"
 rm -rf "$work" && mkdir -p "$work/out" "$work/files"
-cp "$here"/make_fixtures.py "$here"/make_exports.py "$here"/survey.py "$work/"
+cp "$here"/make_fixtures.py "$here"/make_exports.py "$here"/make_sdpa_forms.py "$here"/survey.py "$work/"
 in_root() { "${as_root[@]}" chroot "$root" /usr/bin/env OMP_NUM_THREADS=1 "$@" 2> >(grep -v "UCX\|cpuinfo" >&2); }
 rm -f "$here"/v26_* "$here"/v113_* "$here"/pt2_*
 in_root python3 /tmp/pevis-torch2/make_fixtures.py /tmp/pevis-torch2/out
 in_root python3 /tmp/pevis-torch2/make_exports.py /tmp/pevis-torch2/out
+in_root python3 /tmp/pevis-torch2/make_sdpa_forms.py /tmp/pevis-torch2/out
 cp "$work"/out/* "$here/"
 mv "$here/v26_unknown_op.pt" "$here/../bad/newer_operator.pt"
 for bad in "$here"/bad_pt2_*.pt2; do mv "$bad" "$here/../bad/${bad##*/bad_}"; done
