@@ -25,6 +25,15 @@ try {
   process.exit(process.env.CI ? 1 : 77);
 }
 
+// CTest runs the cases in a few groups (run.sh FIRST-LAST), each a process
+// of its own, so that they spread over the cores; with no range every case runs.
+const [firstCase, lastCase] = (process.env.PEVIS_BROWSER_CASES || '0-0').split('-').map(Number);
+let cases = 0;
+function pageTest(name, body) {
+  cases += 1;
+  if (!firstCase || (cases >= firstCase && cases <= lastCase)) test(name, body);
+}
+
 const pevis = process.env.PEVIS_BINARY;
 const data = process.env.PEVIS_TEST_DATA;
 assert.ok(pevis && data, 'PEVIS_BINARY and PEVIS_TEST_DATA must be set');
@@ -142,7 +151,7 @@ function distinctColours(png) {
   return colours.size;
 }
 
-test('an encoder page opens offline, and its matrix view reads the exact weights of the data files', async () => {
+pageTest('an encoder page opens offline, and its matrix view reads the exact weights of the data files', async () => {
   const out = makePage([`${data}/attn_encoder_causal.pt`, '--input', `${data}/seq.txt`, '--vocab', `${data}/vocab.txt`], 'encoder');
   const opened = await open(out);
   const { page } = opened;
@@ -167,7 +176,7 @@ test('an encoder page opens offline, and its matrix view reads the exact weights
   await page.close();
 });
 
-test('in the head view, holding or hovering a token keeps only its lines', async () => {
+pageTest('in the head view, holding or hovering a token keeps only its lines', async () => {
   const out = makePage([`${data}/attn_encoder_causal.pt`, '--input', `${data}/seq.txt`, '--vocab', `${data}/vocab.txt`], 'heads');
   const opened = await open(out);
   const { page } = opened;
@@ -200,7 +209,7 @@ test('in the head view, holding or hovering a token keeps only its lines', async
   await page.close();
 });
 
-test('PyTorch 2.6 models: an SDPA block and a torch.export program', async () => {
+pageTest('PyTorch 2.6 models: an SDPA block and a torch.export program', async () => {
   const ids = path.join(work, 'ids.txt');
   fs.writeFileSync(ids, '3 1 4 1 5 9 2 6\n');
   const out = makePage([`${data}/torch2/v26_sdpa_causal.pt`, '--input', ids, '--layout', 'batch-first'], 'sdpa');
@@ -221,7 +230,7 @@ test('PyTorch 2.6 models: an SDPA block and a torch.export program', async () =>
   await program.page.close();
 });
 
-test('torchvision ViT (traced by PyTorch 2.6, a batch of two): every input, every head', async () => {
+pageTest('torchvision ViT (traced by PyTorch 2.6, a batch of two): every input, every head', async () => {
   const out = makePage([`${data}/torch2/v26_vit_trace_nograd_b2.pt`, '--input-shape', '2,3,32,32', '--batch-index', '1'], 'vit');
   const opened = await open(out);
   const { page } = opened;
@@ -238,7 +247,7 @@ test('torchvision ViT (traced by PyTorch 2.6, a batch of two): every input, ever
   await page.close();
 });
 
-test('torchvision Swin: a window chosen, or the mosaic of all', async () => {
+pageTest('torchvision Swin: a window chosen, or the mosaic of all', async () => {
   const out = makePage([`${data}/positions/swin_tiny.scripted.pt`, '--input-shape', '2,3,16,16', '--batch-index', '1'], 'swin');
   const opened = await open(out);
   const { page } = opened;
@@ -263,7 +272,7 @@ test('torchvision Swin: a window chosen, or the mosaic of all', async () => {
   await page.close();
 });
 
-test('torchvision Swin V2 traced by PyTorch 2.6, in a smaller window: every view of every site draws', async () => {
+pageTest('torchvision Swin V2 traced by PyTorch 2.6, in a smaller window: every view of every site draws', async () => {
   // At 1000x600 the colour bar's length is fractional: it once ran past the palette.
   const out = makePage([`${data}/corpus/swin_v2_trace.pt`, '--input-shape', '1,3,32,32'], 'swin-v2');
   const opened = await open(out, 'attention.html', { width: 1000, height: 600 });
@@ -288,7 +297,7 @@ test('torchvision Swin V2 traced by PyTorch 2.6, in a smaller window: every view
   await page.close();
 });
 
-test('cross-attention: learned queries and the tokens, each with their own labels', async () => {
+pageTest('cross-attention: learned queries and the tokens, each with their own labels', async () => {
   const ids = path.join(work, 'cross_ids.txt');
   fs.writeFileSync(ids, '3 1 4 1 5 9 2 6 5 3 5\n');
   const out = makePage([`${data}/corpus/cross_attention.pt`, '--input', ids], 'cross');
@@ -307,7 +316,7 @@ test('cross-attention: learned queries and the tokens, each with their own label
   await page.close();
 });
 
-test('hostile token text is shown as written and runs nothing', async () => {
+pageTest('hostile token text is shown as written and runs nothing', async () => {
   const hostile = ['</script><script>window.__pwned=1;alert(1)</script>', '<img/src=x/onerror=alert(2)>',
     '"q"', "it's", '`id`', '${alert(3)}', '<!--', 'a\u2028b', 'c\u2029d', '&amp;', 'naïve', '</style>'];
   let vocab = '';
@@ -333,7 +342,7 @@ test('hostile token text is shown as written and runs nothing', async () => {
   await page.close();
 });
 
-test('a page over its budget stores 8-bit weights in blocks, says so, and reads within the stated error', async () => {
+pageTest('a page over its budget stores 8-bit weights in blocks, says so, and reads within the stated error', async () => {
   const ids = path.join(work, 'long_ids.txt');
   fs.writeFileSync(ids, Array.from({ length: 600 }, (_, i) => (i * 7) % 50).join(' ') + '\n');
   const out = makePage([`${data}/corpus/llama.pt`, '--input', ids, '--layout', 'batch-first', '--page-budget', '1'], 'budget');
@@ -383,7 +392,7 @@ function readSummaryCsv(file) {
   return lines.slice(1).map((l) => Object.fromEntries(split(l).map((v, i) => [head[i], v])));
 }
 
-test('the summary page folds, sorts within each parent, filters, and shows the numbers of summary.csv', async () => {
+pageTest('the summary page folds, sorts within each parent, filters, and shows the numbers of summary.csv', async () => {
   const out = makeSummaryPage([`${data}/attn_transformer.pt`, '--input', `${data}/seq.txt`, '--vocab', `${data}/vocab.txt`], 'summary');
   const csv = readSummaryCsv(path.join(out, 'summary.csv'));
   const opened = await open(out, 'summary.html');
@@ -420,7 +429,7 @@ test('the summary page folds, sorts within each parent, filters, and shows the n
   await page.close();
 });
 
-test('hostile tensor names in a weight file are shown as written on the summary page', async () => {
+pageTest('hostile tensor names in a weight file are shown as written on the summary page', async () => {
   // A safetensors file whose tensor names would be markup or script if they were parsed.
   const names = ['</script><script>window.__pwned=1</script>.weight', '<img/src=x/onerror=window.__pwned=2>.bias',
     'a\u2028b.`x`.weight', "it's.\"q\".weight"];
@@ -444,3 +453,9 @@ test('hostile tensor names in a weight file are shown as written on the summary 
   expectClean(opened);
   await page.close();
 });
+
+// A range past the last case is a mistake, not a pass with nothing run.
+if (firstCase > cases) {
+  console.error(`no case ${firstCase}: page_test.mjs has ${cases}`);
+  process.exit(1);
+}
