@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "pevis/attention/attention_job.h"
 #include "pevis/io/folder.h"
 #include "pevis/io/load.h"
 #include "pevis/base/archive.h"
@@ -69,7 +70,9 @@ TEST(Folder, AFolderAndItsIndexAreTheSameModelInTheOrderPeopleCount) {
   const std::uint64_t before = tensor_bytes_read();
   for (const fs::path& path : {dir / "m", dir / "m" / "model.safetensors.index.json"}) {
     const Model model = load_model(path.string());
-    EXPECT_EQ(model.format, "safetensors, 2 shards") << path;
+    EXPECT_EQ(model.format, "safetensors") << path;
+    EXPECT_EQ(model.shards, 2) << path;
+    EXPECT_EQ(model.described(), "a folder of 2 safetensors shards") << path;
     ASSERT_EQ(model.tensors.size(), 25u);
     ASSERT_EQ(model.files.size(), 2u);
     EXPECT_NE(model.files[0].find("model-00001-of-00002"), std::string::npos);
@@ -97,6 +100,24 @@ TEST(Folder, AFolderAndItsIndexAreTheSameModelInTheOrderPeopleCount) {
   EXPECT_EQ(tensor_bytes_read() - before, 12u * 8);
 }
 
+// Attention on weights alone is refused in words that say what the folder is.
+TEST(Folder, AttentionOnShardsSaysItIsAFolderOfShards) {
+  test::TempDir dir;
+  write_sharded(dir / "m");
+  AttentionRequest request;
+  request.model = (dir / "m").string();
+  request.input.shape = {1, 4};
+  request.wanted.figures = request.wanted.data = false;
+  try {
+    attention_job(request);
+    FAIL() << "a folder of weights was captured";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("a folder of 2 safetensors shards holds tensors but no forward pass"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(Folder, SingleFilesAndTorchSaveShardsAreRead) {
   test::TempDir dir;
   fs::create_directories(dir / "safe");
@@ -113,7 +134,7 @@ TEST(Folder, SingleFilesAndTorchSaveShardsAreRead) {
   fs::copy_file(kData + "/simple_net.state.pt", dir / "sharded" / "part-1.bin");
   test::write_file(dir / "sharded" / "pytorch_model.bin.index.json", "{\"weight_map\": {" + map + "}}");
   const Model sharded = load_model((dir / "sharded").string());
-  EXPECT_EQ(sharded.format, "PyTorch checkpoint, 1 shard");
+  EXPECT_EQ(sharded.described(), "a folder of 1 PyTorch checkpoint shard");
   EXPECT_EQ(sharded.tensors.size(), single.tensors.size());
   EXPECT_NE(refusal(dir.path().string()).find("a folder without a model"), std::string::npos);
 }
@@ -186,7 +207,7 @@ TEST(Folder, BiasesOfABaseModelAndItsFineTuneArePaired) {
   EXPECT_TRUE(cmp.only_after.empty());
   const auto run = test::run(PEVIS_BINARY, {"bias", "base", "tuned", "--format", "none", "-v"}, dir.path());
   EXPECT_EQ(run.exit_code, 0) << run.err;
-  EXPECT_NE(run.out.find("base: safetensors, 2 shards, 25 tensors"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("base: a folder of 2 safetensors shards, 25 tensors"), std::string::npos) << run.out;
   EXPECT_NE(run.out.find("config.json architectures = Qwen2ForCausalLM"), std::string::npos) << run.out;
   EXPECT_NE(run.out.find("lm_head.weight  Half [8, 2]"), std::string::npos) << run.out;
   // The tree from the names: alike numbered layers fold, with their bytes and dtypes.
@@ -194,7 +215,7 @@ TEST(Folder, BiasesOfABaseModelAndItsFineTuneArePaired) {
   EXPECT_EQ(summary.exit_code, 0) << summary.err;
   EXPECT_NE(summary.out.find("0 (x12, each)"), std::string::npos) << summary.out;
   EXPECT_NE(summary.out.find("BFloat16,Float"), std::string::npos) << summary.out;
-  EXPECT_NE(summary.out.find("no tensor data was read"), std::string::npos) << summary.out;
+  EXPECT_NE(summary.out.find("No tensor data was read"), std::string::npos) << summary.out;
 }
 
 TEST(ModulePath, NaturalOrderCountsDigitRunsByValue) {

@@ -91,6 +91,30 @@ TEST(Summary, CheckpointsGiveAParameterTreeFromTheirNames) {
   EXPECT_EQ(row(s, "fc2").depth, 1);
 }
 
+// Older transformers saved GPT-2's masked_bias (a float scalar) with the
+// weights; rotary inv_freq and batch-norm statistics are float too. In a
+// weights-only file they are buffers by their names, in any dtype.
+TEST(Summary, FloatBuffersOfWeightsOnlyFilesAreKnownByTheirNames) {
+  test::TempDir dir;
+  const auto path = dir / "gpt2_old.safetensors";
+  test::write_safetensors(path, {{"h.0.attn.c_attn.weight", "F32", {4, 12}, ""},
+                                 {"h.0.attn.c_attn.bias", "F32", {12}, ""},
+                                 {"h.0.attn.masked_bias", "F32", {}, ""},
+                                 {"h.0.attn.bias", "U8", {1, 1, 4, 4}, ""},
+                                 {"h.0.rotary.inv_freq", "F32", {2}, ""},
+                                 {"h.0.bn.weight", "F32", {3}, ""},
+                                 {"h.0.bn.running_mean", "F16", {3}, ""},
+                                 {"h.0.bn.running_var", "BF16", {3}, ""},
+                                 {"h.0.bn.num_batches_tracked", "I64", {}, ""},
+                                 {"h.0.mlp.masked_bias_scale", "F32", {5}, ""}});
+  const Summary s = summarize(load_model(path.string()), nullptr);
+  // c_attn (48 + 12), the norm's weight (3) and a name that only starts like a buffer's (5).
+  EXPECT_EQ(s.totals.params, 48 + 12 + 3 + 5);
+  EXPECT_EQ(s.totals.buffers, 1 + 16 + 2 + 3 + 3 + 1);
+  EXPECT_EQ(row(s, "h.0.attn").subtree_params, 60);  // masked_bias beside c_attn is no parameter
+  EXPECT_EQ(s.buffers.size(), 6u);
+}
+
 TEST(MultAdds, Formulas) {
   EXPECT_EQ(mult_adds_of("aten::linear", "", {{2, 5, 8}, {3, 8}}, {2, 5, 3}), 2 * 5 * 3 * 8);
   EXPECT_EQ(mult_adds_of("aten::matmul", "", {{4, 6, 8}, {4, 8, 6}}, {4, 6, 6}), 4 * 6 * 6 * 8);

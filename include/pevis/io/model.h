@@ -69,7 +69,8 @@ class NamedTensor {
 /// else the file held (such as `epoch`), and for TorchScript the runnable module.
 struct Model {
   std::string path;
-  std::string format;  ///< "TorchScript", "PyTorch checkpoint" or "safetensors", and for folders "(N shards)"
+  std::string format;  ///< "TorchScript", "PyTorch checkpoint", "safetensors", ...; a folder's shards' ("mixed" if they differ)
+  int shards = 0;      ///< the number of shards an index named; 0 for a single file
   std::vector<NamedTensor> tensors;
   std::vector<std::string> files;  ///< the files read: one, or a folder's shards in the index's order
   /// What a Hugging Face folder's config.json declares (architecture, sizes),
@@ -83,6 +84,9 @@ struct Model {
   /// True when the file holds a forward pass pevis can run.
   bool runnable() const { return module || program; }
 
+  /// What it is, for messages: "a safetensors file", "a folder of 2 safetensors shards".
+  std::string described() const;
+
   /// The tensor of that full name, or null.
   const NamedTensor* find(const std::string& name) const {
     for (const auto& t : tensors) {
@@ -91,6 +95,15 @@ struct Model {
     return nullptr;
   }
 };
+
+/// True for the names of tensors that are buffers by their role, whatever
+/// their dtype (`h.0.attn.masked_bias`, `rotary_emb.inv_freq`,
+/// `bn.running_mean`, `embeddings.position_ids`, ...): how a weights-only
+/// file, which does not say, tells a float buffer from a parameter.
+bool buffer_by_role(const std::string& name);
+
+/// The names `buffer_by_role` knows, last part only ("masked_bias", ...).
+const std::vector<std::string>& buffer_role_names();
 
 /// The tensor as float32, for showing (fp16 and bf16 are widened exactly).
 at::Tensor as_float(const at::Tensor& tensor);

@@ -52,7 +52,7 @@ std::string forward_error_line(const std::string& text) {
 torch::jit::Module& module_of(const Model& model, const std::string& needs) {
   if (!model.module) {
     throw bad_input(model.path,
-                    "a " + model.format + " file holds tensors but no forward pass, and " + needs + " needs one",
+                    model.described() + " holds tensors but no forward pass, and " + needs + " needs one",
                     "give a TorchScript model: torch.jit.script(model).save(path)");
   }
   return *model.module;

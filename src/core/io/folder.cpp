@@ -231,8 +231,8 @@ Model read_index(const std::string& index_path, const FileLoader& load_file) {
   check_shard_contents(index_path, index, found_in);
   std::stable_sort(model.tensors.begin(), model.tensors.end(),
                    [](const NamedTensor& a, const NamedTensor& b) { return natural_less(a.name, b.name); });
-  model.format = (formats.size() == 1 ? *formats.begin() : "mixed") + ", " + std::to_string(index.shards.size()) +
-                 (index.shards.size() == 1 ? " shard" : " shards");
+  model.format = formats.size() == 1 ? *formats.begin() : "mixed";
+  model.shards = static_cast<int>(index.shards.size());
   if (index.doc.contains("metadata") && index.doc["metadata"].is_object()) {
     for (const auto& [key, value] : index.doc["metadata"].items()) {
       model.metadata.emplace_back(key, one_line(value.is_string() ? value.get<std::string>() : value.dump()));

@@ -3,6 +3,7 @@
 #include <ATen/ops/from_blob.h>
 #include <c10/core/ScalarType.h>
 
+#include <algorithm>
 #include <cassert>
 #include <memory>
 #include <mutex>
@@ -64,6 +65,30 @@ const at::Tensor& NamedTensor::tensor() const {
     data_->read = nullptr;
   }
   return data_->tensor;
+}
+
+std::string Model::described() const {
+  if (shards > 0) return "a folder of " + std::to_string(shards) + " " + format + (shards == 1 ? " shard" : " shards");
+  const bool vowel = !format.empty() && std::string("aeiouAEIOU").find(format[0]) != std::string::npos;
+  return std::string(vowel ? "an " : "a ") + format + " file";
+}
+
+const std::vector<std::string>& buffer_role_names() {
+  // Buffers a module registers for what they do, never trained: attention
+  // masks and their fill value (GPT-2's masked_bias), rotary frequencies,
+  // batch-norm statistics, position index tables.
+  static const std::vector<std::string> names = {"masked_bias",         "inv_freq",    "original_inv_freq",
+                                                 "running_mean",        "running_var", "num_batches_tracked",
+                                                 "position_ids",        "token_type_ids", "relative_position_index",
+                                                 "relative_coords_table"};
+  return names;
+}
+
+bool buffer_by_role(const std::string& name) {
+  const auto dot = name.rfind('.');
+  const std::string last = dot == std::string::npos ? name : name.substr(dot + 1);
+  const auto& names = buffer_role_names();
+  return std::find(names.begin(), names.end(), last) != names.end();
 }
 
 at::Tensor as_float(const at::Tensor& tensor) { return tensor.to(at::kFloat); }

@@ -57,7 +57,7 @@ ModelInput make_input(const InputRequest& options, const Model* model) {
 
 std::string model_details(const std::string& path, const Model& model, bool tensors) {
   std::ostringstream out;
-  out << path << ": " << model.format << ", " << model.tensors.size() << " tensors\n";
+  out << path << ": " << model.described() << ", " << model.tensors.size() << " tensors\n";
   if (model.files.size() > 1) {
     for (const auto& file : model.files) out << "  file " << file << "\n";
   }

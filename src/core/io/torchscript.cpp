@@ -26,7 +26,7 @@ Error load_error(const std::string& path, const std::string& text) {
   const std::string newer = "the file was made by a newer PyTorch than LibTorch " + libtorch_version() +
                             ", which pevis runs on";
   const std::string todo =
-      "pevis adds the PyTorch 2.x operators its README lists; for others, save the weights with "
+      "pevis adds the PyTorch 2.x operators docs/models.md lists; for others, save the weights with "
       "torch.save(model.state_dict(), path) to see them, or build pevis on a newer LibTorch";
   const std::string unknown = "Unknown builtin op: ";
   if (const auto at = line.find(unknown); at != std::string::npos) {
@@ -150,7 +150,7 @@ void check_torchscript_sources(const ZipArchive& zip, const std::string& path) {
 
 void write_torchscript(const Model& model, const std::string& name, const std::string& file) {
   if (!model.module) {
-    throw bad_input(name, "a " + model.format + " file has no module to export", "export a built-in or a TorchScript model");
+    throw bad_input(name, model.described() + " has no module to export", "export a built-in or a TorchScript model");
   }
   try {
     write_via_temporary(file, [&](const std::string& temp) { model.module->save(temp); });

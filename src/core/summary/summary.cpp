@@ -109,8 +109,9 @@ class SummaryBuilder {
 
   // No module tree in the file: one built from the dotted names. A
   // state_dict does not tell parameters from buffers: floating-point tensors
-  // count as parameters, bool and integer ones (masks, position ids,
-  // counters) as buffers.
+  // count as parameters, except those whose names say they are buffers
+  // (buffer_by_role: masked_bias, inv_freq, running_mean, ...); bool and
+  // integer ones (masks, position ids, counters) count as buffers.
   void add_named_tensors(const std::vector<NamedTensor>& tensors) {
     row_for("", "");
     for (const auto& t : tensors) {
@@ -119,7 +120,8 @@ class SummaryBuilder {
       for (std::string p = path; !p.empty(); p = parent_of(p)) chain.push_back(p);
       for (auto it = chain.rbegin(); it != chain.rend(); ++it) row_for(*it, "");
       const bool numbers = at::isFloatingType(t.dtype()) || at::isComplexType(t.dtype());
-      if (t.kind == "buffer" || !numbers) {  // formats that say so (torch.export programs), or no parameter
+      // Formats that say so (torch.export programs), or no parameter.
+      if (t.kind == "buffer" || !numbers || (t.kind != "parameter" && buffer_by_role(t.name))) {
         row_for(path, "");
         summary.buffers.push_back({t.name, t.shape(), std::string(c10::toString(t.dtype()))});
         summary.totals.buffers += t.numel();

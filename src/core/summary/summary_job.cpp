@@ -16,7 +16,7 @@ JobResult summary_job(const SummaryRequest& request, const Progress& progress) {
   if (with_input) input = make_input(request.input, &model);
   if (request.verbose) progress.show(model_details(request.model, model, /*tensors=*/false));
   if (with_input && !model.runnable()) {
-    progress.show("note: " + model.format + " files have no forward pass: parameters only\n");
+    progress.show("note: " + model.described() + " has no forward pass: parameters only\n");
   }
   const Summary s = summarize(model, with_input && model.runnable() ? &input.values : nullptr);
   stop_keeping_cpu_blocks();  // the forward pass is done
@@ -29,7 +29,7 @@ JobResult summary_job(const SummaryRequest& request, const Progress& progress) {
   view.root_name = file_label(request.model);
   const auto rows = shown_rows(s, view);
   JobResult result;
-  result.text = summary_text(s, rows, view, model.format);
+  result.text = summary_text(s, rows, view, model.described());
   result.summary = {{"command", "summary"}, {"model", request.model}, {"forward", s.totals.forward}};
   for (const auto& [name, value] : named_totals(s.totals)) result.summary[name] = value;
   for (const auto& [name, counted] : s.shared) result.summary["shared"].push_back({{"name", name}, {"counted_as", counted}});

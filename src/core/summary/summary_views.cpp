@@ -258,8 +258,10 @@ std::string summary_text(const Summary& s, const std::vector<ShownRow>& rows, co
   if (!s.totals.forward) {
     out << (!options.weights_only ? "Shapes and mult-adds need a forward pass: give --input or --input-shape.\n"
                                   : "This model (" + format +
-                                        ") holds weights only: modules are inferred from the tensor names, floating-point "
-                                        "tensors count as parameters (bool and integer ones as buffers), and no tensor "
+                                        ") holds weights only: modules are inferred from the tensor names, and "
+                                        "parameters told from buffers by names and dtypes (floating-point tensors "
+                                        "count as parameters, except buffers by their names such as masked_bias, "
+                                        "inv_freq and running_mean; bool and integer ones as buffers). No tensor "
                                         "data was read. Shapes of activations and "
                                         "mult-adds need a runnable model (TorchScript or torch.export).\n");
   }
