@@ -248,18 +248,30 @@ TEST(Render, NumericTicsLeaveRoomForTheirNumbers) {
   }
 }
 
+// The figure's notes as one text: its lines, joined by spaces.
+std::string notes_of(const std::string& script) {
+  std::string notes;
+  for (auto at = script.find("set label 10"); at != std::string::npos; at = script.find("set label 10", at + 1)) {
+    const auto start = script.find('\'', at), end = script.find("' at screen", at);
+    if (start == std::string::npos || end == std::string::npos) break;
+    notes += (notes.empty() ? "" : " ") + script.substr(start + 1, end - start - 1);
+  }
+  return notes;
+}
+
 TEST(Render, ANoteOffersTheDataFileOnlyWhenOneIsWritten) {
   Heatmap heat;
   heat.matrix = labelled(5000, 64, {"p"});
   Figure figure;
   figure.size = {600, 400};
   figure.panels.push_back({"", "dimension", "position", heat});
-  EXPECT_NE(render_script(figure, {Format::kPng, "a.png"}).find("; the data file has every value"), std::string::npos);
+  EXPECT_NE(notes_of(render_script(figure, {Format::kPng, "a.png"})).find("; the data file has every value"),
+            std::string::npos);
   Target without{Format::kPng, "b.png"};
   without.data_written = false;
   const std::string script = render_script(figure, without);
   EXPECT_NE(script.find("box-averaged from 5000x64 to"), std::string::npos);
-  EXPECT_EQ(script.find("data file"), std::string::npos);
+  EXPECT_EQ(notes_of(script).find("data file"), std::string::npos);
 }
 
 TEST(RunGnuplot, TextFiguresDrawTheAxisTitleAndTheNoteOnLinesOfTheirOwn) {
@@ -284,6 +296,39 @@ TEST(RunGnuplot, TextFiguresDrawTheAxisTitleAndTheNoteOnLinesOfTheirOwn) {
   ASSERT_FALSE(note_line.empty()) << test::read_file(text);
   EXPECT_NE(title_line, note_line) << "the axis title is drawn over the note";
   EXPECT_NE(note_line.find("box-averaged from 500x64 to"), std::string::npos) << note_line;
+}
+
+// A note longer than the figure is wide is broken into lines, not cut at
+// the right edge (Swin V2's --scale note was).
+TEST(RunGnuplot, LongNotesAreWrappedToTheFiguresWidth) {
+  ASSERT_FALSE(find_gnuplot().empty());
+  Heatmap heat;
+  heat.matrix = labelled(8, 8, {"p"});
+  Figure figure;
+  figure.size = {600, 500};
+  figure.panels.push_back({"", "key", "query", heat});
+  const std::string note =
+      "colours over 0 to the 99th percentile of the weights, 0.0123 (--scale max for 0 to the largest, 0.87); "
+      "the rest of this note ENDWORD";
+  figure.notes.push_back(note);
+  const std::string script = render_script(figure, {Format::kPng, "a.png"});
+  std::size_t labels = 0;
+  for (std::size_t at = script.find("set label 100"); at != std::string::npos; at = script.find("set label 100", at + 1)) {
+    const auto start = script.find('\'', at), end = script.find("' at screen", at);
+    ASSERT_NE(end, std::string::npos);
+    EXPECT_LE(display_width(script.substr(start + 1, end - start - 1)), (600 * 0.98 - 8) / 8) << script;
+    ++labels;
+  }
+  EXPECT_GE(labels, 2u) << script;
+  test::TempDir dir;
+  const auto text = dir / "out.txt";
+  const int fd = ::open(text.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  run_gnuplot(render_script(figure, {Format::kText, ""}), dir.path().string(), fd);
+  ::close(fd);
+  const std::string drawn = test::read_file(text);
+  // Every word is drawn whole, the last one too.
+  std::istringstream words(note);
+  for (std::string word; words >> word;) EXPECT_NE(drawn.find(word), std::string::npos) << word << "\n" << drawn;
 }
 
 TEST(Render, ReducesLargeMatricesAndSaysSo) {

@@ -13,13 +13,14 @@ reset
 set palette defined (0 '#440154', 1 '#472c7a', 2 '#3b518b', 3 '#2c718e', 4 '#21908d', 5 '#27ad81', 6 '#5cc863', 7 '#aadc32', 8 '#fde725')
 set lmargin at screen 0.45
 set rmargin at screen 0.966666667
-set tmargin at screen 0.88
-set bmargin at screen 0.87
+set tmargin at screen 0.93
+set bmargin at screen 0.92
 set title 'panel $(touch SENTINEL)'
 set xlabel 'key ''x'''
 set ylabel 'query "y"'
-set label 1000 'drawn box-averaged from 6x5 to 1x5 cells to fit; the data file has every value' at screen 0.01, screen 0.095 left
-set label 1001 'shades '' .:-=+*#%@'' run from -0.400000006 to 0.45714286' at screen 0.01, screen 0.045 left
+set label 1000 'drawn box-averaged from 6x5 to 1x5 cells to fit; the data' at screen 0.01, screen 0.145 left
+set label 1001 'file has every value' at screen 0.01, screen 0.095 left
+set label 1002 'shades '' .:-=+*#%@'' run from -0.400000006 to 0.45714286' at screen 0.01, screen 0.045 left
 set xrange [-0.5:4.5]
 set yrange [5.5:-0.5]
 set cbrange [-0.400000006:0.45714286]

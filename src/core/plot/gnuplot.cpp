@@ -529,6 +529,39 @@ struct Plan {
   std::vector<std::string> notes;
 };
 
+// How many characters of a note fit on one line of the figure: Sans 11
+// averages under 8 pixels a character, the text terminal takes 10 pixels.
+std::size_t note_chars(const Figure& figure, bool text) {
+  const double width = std::max(figure.size.width, 1);
+  return static_cast<std::size_t>(std::max(20.0, (width * 0.98 - 8) / (text ? 10.0 : 8.0)));
+}
+
+// A note broken at spaces into lines of at most `most` characters (a word
+// longer than that stands alone on its line).
+std::vector<std::string> wrapped(const std::string& note, std::size_t most) {
+  std::vector<std::string> lines;
+  std::string line;
+  std::size_t start = 0;
+  while (start <= note.size()) {
+    std::size_t end = note.find(' ', start);
+    if (end == std::string::npos) end = note.size();
+    const std::string word = note.substr(start, end - start);
+    if (!line.empty() && display_width(line) + 1 + display_width(word) > most) {
+      lines.push_back(line);
+      line.clear();
+    }
+    line += (line.empty() ? "" : " ") + word;
+    start = end + 1;
+  }
+  if (!line.empty() || lines.empty()) lines.push_back(line);
+  return lines;
+}
+
+// The longest note that reduction adds: its line count is reserved before
+// the reduction is known.
+const char* const kLongestReducedNote = "drawn box-averaged from 100000x100000 to 10000x10000 cells to fit; "
+                                        "the data file has every value";
+
 // The notes' band shrinks the plot areas, so the layout is made once without
 // it, to learn whether reduction is needed.
 int note_lines(const Figure& figure, bool text) {
@@ -544,7 +577,13 @@ int note_lines(const Figure& figure, bool text) {
                     heat->matrix.cols > static_cast<std::size_t>(layout.plot_w);
     }
   }
-  return (any_reduced ? 1 : 0) + (text && heatmaps > 0 ? 1 : 0) + static_cast<int>(figure.notes.size());
+  const std::size_t most = note_chars(figure, text);
+  std::size_t lines = any_reduced ? wrapped(kLongestReducedNote, most).size() : 0;
+  if (text && heatmaps > 0) {
+    lines += wrapped("shades '" + std::string(kShadeRamp) + "' run from -0.000123456 to -0.000123456", most).size();
+  }
+  for (const auto& note : figure.notes) lines += wrapped(note, most).size();
+  return static_cast<int>(lines);
 }
 
 Plan plan_figure(const Figure& figure, const Target& target) {
@@ -585,6 +624,12 @@ Plan plan_figure(const Figure& figure, const Target& target) {
                          (heatmaps > 1 ? "low to high in each panel"
                                        : num(shade_range.first) + " to " + num(shade_range.second)));
   }
+  // Each note broken into the lines the figure's width holds.
+  std::vector<std::string> broken;
+  for (const auto& note : plan.notes) {
+    for (auto& line : wrapped(note, note_chars(figure, text))) broken.push_back(std::move(line));
+  }
+  plan.notes = std::move(broken);
   return plan;
 }
 
