@@ -14,7 +14,7 @@ namespace {
 // Ends the process once the work is done and every file is closed: LibTorch's
 // teardown (thread pools, registries) would add about 70 ms to every run.
 // Sanitizer builds exit normally, so that LeakSanitizer still checks.
-[[noreturn]] void finish(int code) {
+[[noreturn]] void end_process(int code) {
   std::cout.flush();
   std::cerr.flush();
   std::fflush(nullptr);
@@ -36,6 +36,6 @@ int main(int argc, char** argv) {
 #ifdef PEVIS_CONFINES_JOBS
   pevis::cli::leave_box(code == 0);
 #endif
-  if (code == 0) finish(code);
+  if (code == 0) end_process(code);
   return code;
 }

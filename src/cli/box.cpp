@@ -85,7 +85,7 @@ class FolderKeeper {
     from_keeper_ = from_keeper[0];
   }
 
-  void finish(bool success) {
+  void release(bool success) {
     if (to_keeper_ < 0) return;
     char done = 0;
     if (::write(to_keeper_, success ? "k" : "r", 1) == 1) {
@@ -107,7 +107,7 @@ FolderKeeper& keeper() {
 
 }  // namespace
 
-void leave_box(bool success) { keeper().finish(success); }
+void leave_box(bool success) { keeper().release(success); }
 
 namespace {
 

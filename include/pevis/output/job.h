@@ -42,12 +42,10 @@ struct Progress {
   std::function<void(const std::string&)> status;  ///< the step under way ("running MODEL and capturing attention")
   std::function<void(const std::string&)> text;    ///< text for the reader as it comes (--verbose details, notes)
 
-  void say(const std::string& line) const {
-    if (status) status(line);
-  }
-  void show(const std::string& lines) const {
-    if (text) text(lines);
-  }
+  /// Passes `line` to `status`, if set.
+  void say(const std::string& line) const;
+  /// Passes `lines` to `text`, if set.
+  void show(const std::string& lines) const;
 };
 
 /// A stream whose every write goes to `Progress::show` at once, for text a
@@ -59,14 +57,8 @@ class ShownText : public std::ostream {
  private:
   struct Buffer : std::streambuf {
     explicit Buffer(const Progress& p) : progress(p) {}
-    int overflow(int c) override {
-      if (c != traits_type::eof()) progress.show(std::string(1, static_cast<char>(c)));
-      return c;
-    }
-    std::streamsize xsputn(const char* text, std::streamsize n) override {
-      progress.show(std::string(text, static_cast<std::size_t>(n)));
-      return n;
-    }
+    int overflow(int c) override;
+    std::streamsize xsputn(const char* text, std::streamsize n) override;
     const Progress& progress;
   };
   Buffer buffer_;
