@@ -32,7 +32,7 @@ std::string torch_executable() {
 // (glibc.malloc.hugetlb, read when a process starts, so set for the process
 // that loads LibTorch). It cuts page faults 25-fold, but on the virtual
 // machines pevis was measured on the kernel's zeroing and compaction of 2 MB
-// pages cost more system time than the faults saved (README, performance),
+// pages cost more system time than the faults saved (docs/performance.md),
 // so it is a choice, not the default.
 void ask_for_huge_pages() {
   const char* choice = std::getenv("PEVIS_HUGEPAGES");

@@ -54,7 +54,7 @@ struct Summary {
   SummaryTotals totals;
 };
 
-/// Mult-adds of one traced operation (see README, "Mult-adds"): the output's
+/// Mult-adds of one traced operation (see docs/summary.md, "Mult-adds"): the output's
 /// elements times the length of the contracted dimension for linear layers
 /// and matrix products (so attention's QK^T and AV are counted), times
 /// in_channels/groups x kernel size for convolutions, and the product of

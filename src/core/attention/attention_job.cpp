@@ -57,7 +57,7 @@ void keep_wanted(std::vector<AttentionSite>& sites, std::size_t skipped, const s
     throw bad_input(request.model,
                     "no attention was found: in the forward pass that ran, no softmax over the last dimension of a "
                     "tensor of 3 or more dimensions, and no " + formed_ops_text(),
-                    "if the model has attention, it is computed some other way; see the sites pevis looks for in the README");
+                    "if the model has attention, it is computed some other way; see the sites pevis looks for in docs/attention.md");
   }
   if (!layer) return;
   sites.erase(std::remove_if(sites.begin(), sites.end(), [&](const AttentionSite& s) { return !std::regex_search(s.name, *layer); }),
