@@ -2,7 +2,10 @@
 // allowed, and programs that reach files, storages, raw memory or the
 // terminal are refused before any of their code runs.
 #include <gtest/gtest.h>
+#include <caffe2/serialize/inline_container.h>
 #include <torch/script.h>
+
+#include <functional>
 
 #include "pevis/io/load.h"
 #include "pevis/operators/allowed_ops.h"
@@ -163,6 +166,43 @@ def forward(self, x):
   const fs::path file = dir / "setstate.pt";
   m.save(file.string());
   EXPECT_NE(load_message(file.string()).find("defines __setstate__"), std::string::npos);
+
+  // The same archive rewritten record by record, with `change` applied to
+  // each record's name and text.
+  const auto rewritten = [&](const std::string& name, const std::function<void(std::string&, std::string&)>& change) {
+    const fs::path out = dir / name;
+    caffe2::serialize::PyTorchStreamReader reader(file.string());
+    caffe2::serialize::PyTorchStreamWriter writer(out.string());
+    for (const auto& record : reader.getAllRecords()) {
+      if (record == ".data/version" || record == "version") continue;  // the writer adds its own
+      auto [data, size] = reader.getRecord(record);
+      std::string text(static_cast<const char*>(data.get()), size);
+      std::string renamed = record;
+      change(renamed, text);
+      writer.writeRecord(renamed, text.data(), text.size());
+    }
+    writer.writeEndOfFile();
+    return out.string();
+  };
+  const auto in_code = [](const std::string& from, const std::string& to) {
+    return [from, to](std::string& record, std::string& text) {
+      if (record.rfind("code/", 0) != 0) return;
+      for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+        text.replace(at, from.size(), to);
+      }
+    };
+  };
+  // Other whitespace between def and the name, a line continuation, and a
+  // code record whose name's case differs from what LibTorch asks for.
+  for (const auto& [name, path] : std::vector<std::pair<std::string, std::string>>{
+           {"two spaces", rewritten("spaces.pt", in_code("def __setstate__", "def  __setstate__"))},
+           {"a tab", rewritten("tab.pt", in_code("def __setstate__", "def\t__setstate__"))},
+           {"a continuation", rewritten("continued.pt", in_code("def __setstate__", "def \\\n    __setstate__"))},
+           {"upper-case .PY", rewritten("upper.pt", [](std::string& record, std::string&) {
+              if (record == "code/__torch__.py") record = "code/__torch__.PY";
+            })}}) {
+    EXPECT_NE(load_message(path).find("__setstate__, which LibTorch runs while loading"), std::string::npos) << name;
+  }
 }
 
 }  // namespace

@@ -91,6 +91,22 @@ TEST(Zip, DamagedArchivesAreOneLineErrors) {
   }
 }
 
+// Two entries whose names differ only in letter case: LibTorch's lookup
+// ignores case, so pevis could not know which one LibTorch would read.
+TEST(Zip, EntriesNamedAlikeButForCaseAreRefused) {
+  test::TempDir dir;
+  const std::string path = (dir / "twice.pt").string();
+  {
+    caffe2::serialize::PyTorchStreamWriter writer(path);
+    writer.writeRecord("code/__torch__.py", "x", 1);
+    writer.writeRecord("code/__torch__.PY", "y", 1);
+    writer.writeEndOfFile();
+  }
+  const std::string message = error_of([&] { ZipArchive(open_file(path), "PyTorch zip archive"); });
+  EXPECT_NE(message.find("two entries are named twice/code/__torch__.PY (letter case aside)"), std::string::npos)
+      << message;
+}
+
 TEST(Zip, ATensorRecordThatFailsItsChecksumIsRefusedWhenRead) {
   // One byte of a weight's data changed: the index still reads (nothing of
   // the data is read then), the tensor is refused when it is read.

@@ -7,8 +7,13 @@
 
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/randn.h>
+#include <nlohmann/json.hpp>
+#include <torch/script.h>
+
+#include <filesystem>
 
 #include "pevis/base/error.h"
+#include "in_process.h"
 #include "product_util.h"
 
 namespace pevis {
@@ -195,6 +200,47 @@ TEST(AttentionViews, NothingAskedForIsNotPrepared) {
   std::size_t expected = 0;
   for (const auto& s : again) expected += static_cast<std::size_t>(s.heads) + 1;
   EXPECT_EQ(matrices, expected);
+}
+
+}  // namespace
+}  // namespace pevis
+
+namespace pevis {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A 400-character module name (a valid identifier) gives file names of at
+// most 255 bytes, apart for two names that differ only in the middle; the
+// run's description says which files a site's are.
+TEST(AttentionViews, LongSiteNamesGiveShortUniqueFileNames) {
+  const std::string a = std::string(150, 'a') + "x" + std::string(249, 'a');
+  const std::string b = std::string(150, 'a') + "y" + std::string(249, 'a');
+  EXPECT_LE(site_file_name(a).size(), 200u);
+  EXPECT_NE(site_file_name(a), site_file_name(b));
+  EXPECT_EQ(site_file_name(a), site_file_name(a));
+  EXPECT_EQ(site_file_name("layers.0.self_attn"), "layers.0.self_attn");
+
+  test::TempDir dir;
+  torch::jit::Module inner("Inner");
+  inner.define("def forward(self, x):\n    return torch.softmax(x, -1)\n");
+  torch::jit::Module outer("Outer");
+  outer.register_module(a, inner);
+  outer.define("def forward(self, x):\n    return self." + a + ".forward(x)\n");
+  const auto file = dir / "long.pt";
+  outer.save(file.string());
+  const auto run = test::run_in_process(
+      {"attention", file.string(), "--input-shape", "1,1,4,4", "--format", "png", "--json", "-o", "out"}, dir.path());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto described = nlohmann::json::parse(run.out);
+  ASSERT_EQ(described["sites"].size(), 1u);
+  EXPECT_EQ(described["sites"][0]["name"], a);
+  const std::string files = described["sites"][0]["files"];
+  EXPECT_TRUE(test::looks_like(dir / "out" / (files + ".png"), "png"));
+  EXPECT_TRUE(fs::exists(dir / "out" / (files + ".head0.csv")));
+  for (const auto& entry : fs::directory_iterator(dir / "out" / "attention")) {
+    EXPECT_LE(entry.path().filename().string().size(), 255u);
+  }
 }
 
 }  // namespace

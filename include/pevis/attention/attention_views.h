@@ -63,7 +63,8 @@ void check_attention_views(const std::vector<AttentionSite>& sites, const Attent
 std::vector<Product> attention_views(std::vector<AttentionSite>& sites, const AttentionViewOptions& options);
 
 /// A site's name made safe for a file name: characters other than letters,
-/// digits, '.', '_' and '-' become '-'.
+/// digits, '.', '_' and '-' become '-'; a name over 200 bytes keeps its
+/// first 100 and last 80, with a hash of the whole name between them.
 std::string site_file_name(const std::string& site);
 
 /// The --list table: each site's name, heads, batch, windows (and their

@@ -69,8 +69,9 @@ nlohmann::json listed_sites(const std::vector<AttentionSite>& sites) {
   nlohmann::json listed = nlohmann::json::array();
   for (const auto& s : sites) {
     std::vector<std::int64_t> shape(s.weights.sizes().begin(), s.weights.sizes().end());
+    // "files": the base of its figure's and data files' names, which a long name shortens.
     listed.push_back({{"name", s.name}, {"path", s.path}, {"heads", s.heads}, {"batch", s.batch},
-                      {"windows", s.windows}, {"shape", shape}});
+                      {"windows", s.windows}, {"shape", shape}, {"files", "attention/" + site_file_name(s.name)}});
   }
   return listed;
 }

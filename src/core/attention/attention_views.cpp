@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 
 #include "pevis/io/model.h"
 #include "pevis/base/error.h"
@@ -319,7 +320,16 @@ std::pair<std::int64_t, std::int64_t> grid_of(const AttentionSite& site) {
 std::string site_file_name(const std::string& site) {
   std::string out;
   for (char c : site) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-') ? c : '-';
-  return out;
+  // A file name has at most 255 bytes, and pevis adds up to 21
+  // (".head1234.labels.json"): a longer name keeps its two ends, with a
+  // hash of the whole name between them, so that names stay apart.
+  constexpr std::size_t kMost = 200, kHead = 100, kTail = 80;
+  if (out.size() <= kMost) return out;
+  std::uint64_t hash = 1469598103934665603ull;  // FNV-1a
+  for (unsigned char c : site) hash = (hash ^ c) * 1099511628211ull;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  return out.substr(0, kHead) + "~" + hex + "~" + out.substr(out.size() - kTail);
 }
 
 at::Tensor drawn_weights(const AttentionSite& site, std::int64_t batch_index) {

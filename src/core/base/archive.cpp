@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <set>
 #include <vector>
 
 #include "pevis/base/error.h"
@@ -126,6 +128,7 @@ ZipArchive::ZipArchive(std::shared_ptr<const ByteSource> source, std::string kin
   if (dir_offset > size || dir_size > size - dir_offset) damaged("the central directory lies past the end of the file");
   if (entries > dir_size / 46) damaged("the central directory is shorter than its entries");
   const std::string dir = source_->read_string(dir_offset, dir_size);
+  std::set<std::string> folded_names;
   std::size_t pos = 0;
   for (std::uint64_t i = 0; i < entries; ++i) {
     if (pos + 46 > dir.size() || dir.compare(pos, 4, std::string("PK\x01\x02", 4)) != 0) {
@@ -162,6 +165,11 @@ ZipArchive::ZipArchive(std::shared_ptr<const ByteSource> source, std::string kin
     // Deflate expands at most about 1032 times: a larger claim is a lie.
     if (e.method == 8 && e.size / 1032 > e.compressed + 1) damaged("the entry " + name + " claims more than its data can inflate to");
     if (e.header > size || e.compressed > size - e.header) damaged("the entry " + name + " lies past the end of the file");
+    // LibTorch's zip lookup ignores case: of two such entries, pevis could
+    // not know which one LibTorch reads.
+    std::string folded = name;
+    for (char& c : folded) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!folded_names.insert(folded).second) damaged("two entries are named " + one_line(name) + " (letter case aside)");
     entries_[std::move(name)] = e;
     pos += 46 + name_len + extra_len + comment;
   }

@@ -8,6 +8,7 @@
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/csrc/jit/serialization/import.h>
 
+#include <cctype>
 #include <map>
 #include <set>
 
@@ -138,11 +139,17 @@ bool is_torchscript_archive(const ZipArchive& zip) {
 
 void check_torchscript_sources(const ZipArchive& zip, const std::string& path) {
   for (const std::string& record : zip.names()) {
-    const bool source = record.find("code/") != std::string::npos && record.size() > 3 &&
-                        record.compare(record.size() - 3, 3, ".py") == 0;
-    if (!source || zip.read(record).find("def __setstate__") == std::string::npos) continue;
+    // Every code record, whatever the letter case of its name: LibTorch's
+    // lookup of code/__torch__.py finds code/__torch__.PY too.
+    std::string folded = record;
+    for (char& c : folded) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const bool source = folded.find("code/") != std::string::npos && folded.size() > 3 &&
+                        folded.compare(folded.size() - 3, 3, ".py") == 0;
+    // The name anywhere, not only after "def ": the definition may be
+    // written with other whitespace or a line continuation between.
+    if (!source || zip.read(record).find("__setstate__") == std::string::npos) continue;
     throw bad_input(path,
-                  "the TorchScript code in " + record +
+                  "the TorchScript code in " + one_line(record) +
                       " defines __setstate__, which LibTorch runs while loading the file, before pevis could check it",
                   "pevis does not load such files; save the weights with torch.save(model.state_dict(), path) to see them");
   }
