@@ -9,6 +9,9 @@ bad/: refused with exit 3 before any node runs, by every subcommand:
   pt2_reshape_alias.pt2  aten::_reshape_alias far past its storage, then sum
   pt2_set_storage.pt2    aten::set_ of one tensor's storage on another
   pt2_deep_metadata.pt2  a node whose metadata nests 200,000 levels deep
+  pt2_to_dtype_int.pt2   aten::to.dtype given the dtype as a plain integer, 2**63-1
+                         (LibTorch casts it to its enum unchecked: SIGSEGV)
+  pt2_view_dtype_int.pt2 aten::view.dtype given the dtype 1000 as a plain integer
 hostile_run/: every operator allowed, so the program loads; it fails, with
 exit 3, when run:
   pt2_floordiv_min.pt2   the interpreter's floordiv of -2**63 by -1 (SIGFPE in
@@ -82,6 +85,18 @@ def expand_sum(nodes):
     nodes.insert(1, node("torch.ops.aten.sum.default", [("self", tensor("huge"))], [tensor("huge_sum")]))
 
 
+def to_dtype_int(nodes):
+    nodes.insert(0, node("torch.ops.aten.to.dtype",
+                         [("self", tensor("p_encoder_weight")), ("dtype", {"as_int": (1 << 63) - 1})],
+                         [tensor("cast")]))
+
+
+def view_dtype_int(nodes):
+    nodes.insert(0, node("torch.ops.aten.view.dtype",
+                         [("self", tensor("p_encoder_weight")), ("dtype", {"as_int": 1000})],
+                         [tensor("viewed")]))
+
+
 def deep(nodes):
     nodes[0]["metadata"]["deep"] = "DEEP"
 
@@ -99,3 +114,5 @@ if __name__ == "__main__":
     write(os.path.join("hostile_run", "pt2_floordiv_min.pt2"), floordiv_min)
     write(os.path.join("bad", "pt2_deep_metadata.pt2"), deep, deep_raw)
     write(os.path.join("hostile_run", "pt2_expand_sum.pt2"), expand_sum)
+    write(os.path.join("bad", "pt2_to_dtype_int.pt2"), to_dtype_int)
+    write(os.path.join("bad", "pt2_view_dtype_int.pt2"), view_dtype_int)

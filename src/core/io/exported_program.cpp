@@ -362,6 +362,15 @@ class Builder {
       out.constant = at::native::wrapped_scalar_tensor(number);
     } else if (kind == "as_int") {
       want(is_int(type) || type->kind() == c10::TypeKind::FloatType);
+      // A dtype, layout or memory format is an int to the schema's parser,
+      // but LibTorch casts such an int to its enum unchecked: the program
+      // must name them as torch.export does (as_scalar_type, ...).
+      const auto real = unwrap(schema_arg.real_type())->kind();
+      if (real == c10::TypeKind::ScalarTypeType || real == c10::TypeKind::LayoutType ||
+          real == c10::TypeKind::MemoryFormatType) {
+        throw std::invalid_argument("a plain integer where its schema wants a " +
+                                    unwrap(schema_arg.real_type())->annotation_str());
+      }
       out.constant = type->kind() == c10::TypeKind::FloatType ? c10::IValue(static_cast<double>(v.get<std::int64_t>()))
                                                               : c10::IValue(v.get<std::int64_t>());
     } else if (kind == "as_float") {

@@ -8,6 +8,7 @@
 
 #include "pevis/base/error.h"
 #include "pevis/io/builtin_info.h"
+#include "pevis/operators/operator_guards.h"
 #include "pevis/io/builtins.h"
 #include "pevis/io/checkpoint.h"
 #include "pevis/io/exported_program.h"
@@ -109,6 +110,8 @@ std::vector<OperatorUse> model_operators(const Model& model) {
 }
 
 Model load_model(const std::string& path) {
+  // Before LibTorch reads anything of the model: its code may run at load.
+  install_operator_guards();
   Model model = read_model(path);
   check_operators(model_operators(model), model.path);
   return model;
