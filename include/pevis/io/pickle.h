@@ -49,4 +49,15 @@ struct Contents {
 /// global or opcode, and for sizes the file cannot back.
 Contents read_pickle(std::string_view bytes, const StorageLoader& load, const std::string& source);
 
+/// Runs a pickle of a TorchScript archive (data.pkl, constants.pkl,
+/// traced_inputs.pkl, a .debug_pkl) through the same restricted machine, so
+/// that LibTorch's unpickler, which trusts its input, never sees one pevis
+/// would refuse: besides the globals above, only TorchScript's own classes
+/// (`__torch__.*`, made with NEWOBJ and filled with BUILD) and
+/// `torch.jit._pickle`'s helpers; every storage is `load.check`ed and every
+/// tensor's extent (offset and the furthest element its sizes and strides
+/// reach) must lie in its storage. `load.read` is never called. Throws
+/// `pevis::Error` (exit 3).
+void check_torchscript_pickle(std::string_view bytes, const StorageLoader& load, const std::string& source);
+
 }  // namespace pevis::pickle

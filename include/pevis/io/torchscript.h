@@ -19,10 +19,17 @@ bool is_torchscript_archive(const ZipArchive& zip);
 /// loading, before any check could read it. `path` names it in messages.
 void check_torchscript_sources(const ZipArchive& zip, const std::string& path);
 
-/// Loads a TorchScript archive of `file_size` bytes with LibTorch (check its
-/// sources first). Throws `pevis::Error` (exit 3) in one line, saying when
-/// the file needs a newer PyTorch.
-Model read_torchscript(const std::string& path, std::uint64_t file_size);
+/// Refuses a TorchScript archive any of whose pickles (data.pkl,
+/// constants.pkl, traced_inputs.pkl, the code's .debug_pkl records)
+/// pevis's restricted machine refuses, or whose tensors reach past their
+/// storage records: LibTorch's unpickler checks neither.
+void check_torchscript_pickles(const ZipArchive& zip, const std::string& path);
+
+/// Loads the TorchScript archive `file` (opened at `path`) with LibTorch,
+/// which reads it through that open file (check its sources and pickles
+/// first). Throws `pevis::Error` (exit 3) in one line, saying when the file
+/// needs a newer PyTorch.
+Model read_torchscript(std::shared_ptr<const ByteSource> file, const std::string& path);
 
 /// Every operator use in a module's code, once per (operator, place): every
 /// method of every submodule, every function and method they call, the

@@ -58,7 +58,8 @@ const std::vector<Reader>& registry() {
        [](const Probe& p) { return p.zip && is_torchscript_archive(*p.zip); },
        [](const Probe& p) {
          check_torchscript_sources(*p.zip, p.path);
-         return read_torchscript(p.path, p.size);
+         check_torchscript_pickles(*p.zip, p.path);
+         return read_torchscript(p.file, p.path);
        }},
       {"PyTorch checkpoint",
        [](const Probe& p) { return p.zip && is_checkpoint_archive(*p.zip); },

@@ -15,14 +15,18 @@
 namespace pevis::pickle {
 namespace {
 
-// The only callables a state_dict pickle needs.
-enum class Callable { kNone, kOrderedDict, kRebuildTensor, kRebuildParameter, kRebuildParameterWithState, kStorageType };
+// The only callables a state_dict pickle needs, and those TorchScript's
+// pickles add: its own classes (made with NEWOBJ, filled with BUILD) and
+// torch.jit._pickle's helpers, which return their first argument.
+enum class Callable {
+  kNone, kOrderedDict, kRebuildTensor, kRebuildParameter, kRebuildParameterWithState, kStorageType, kClass, kPickleHelper
+};
 
 struct Value;
 using ValuePtr = std::shared_ptr<Value>;
 
 struct Value {
-  enum class Kind { kNone, kBool, kInt, kFloat, kString, kBytes, kList, kTuple, kDict, kTensor, kGlobal, kStorage, kMark };
+  enum class Kind { kNone, kBool, kInt, kFloat, kString, kBytes, kList, kTuple, kDict, kTensor, kGlobal, kStorage, kMark, kObject };
   Kind kind = Kind::kNone;
   bool boolean = false;
   std::int64_t integer = 0;
@@ -52,8 +56,8 @@ bool dangerous_module(const std::string& module) {
 
 class Machine {
  public:
-  Machine(std::string_view bytes, const StorageLoader& load, std::string source)
-      : bytes_(bytes), load_(load), source_(std::move(source)) {}
+  Machine(std::string_view bytes, const StorageLoader& load, std::string source, bool torchscript = false)
+      : bytes_(bytes), load_(load), source_(std::move(source)), torchscript_(torchscript) {}
 
   // Every value is also held here, so that containers can be emptied one by
   // one at the end: a hostile pickle can nest a million lists, or put a list
@@ -83,7 +87,10 @@ class Machine {
 
  private:
   [[noreturn]] void fail(const std::string& why) const {
-    throw bad_input(source_, why, "pevis reads checkpoints saved with torch.save(model.state_dict())");
+    throw bad_input(source_, why,
+                    torchscript_ ? "the TorchScript archive is damaged or hostile: pevis checks its pickles before "
+                                   "LibTorch reads them"
+                                 : "pevis reads checkpoints saved with torch.save(model.state_dict())");
   }
 
   ValuePtr make(Value::Kind kind) {
@@ -194,6 +201,13 @@ class Machine {
       out->callable = Callable::kRebuildParameter;
     } else if (full == "torch._utils._rebuild_parameter_with_state") {
       out->callable = Callable::kRebuildParameterWithState;
+    } else if (torchscript_ && (module == "__torch__" || module.rfind("__torch__.", 0) == 0)) {
+      out->callable = Callable::kClass;
+    } else if (torchscript_ && module == "torch.jit._pickle" &&
+               (name == "restore_type_tag" || name == "build_intlist" || name == "build_doublelist" ||
+                name == "build_floatlist" || name == "build_boollist" || name == "build_tensorlist" ||
+                name == "build_complexlist")) {
+      out->callable = Callable::kPickleHelper;
     } else if (module == "torch") {
       for (const auto& [storage, dtype] : storages) {
         if (name == storage) {
@@ -289,6 +303,11 @@ class Machine {
       case Callable::kRebuildParameterWithState:
         if (a.empty() || a[0]->kind != Value::Kind::kTensor) fail("a parameter in the pickle holds no tensor");
         return a[0];
+      case Callable::kPickleHelper:
+        if (a.empty()) fail("torch.jit._pickle's helper is called without a value");
+        return a[0];
+      case Callable::kClass:
+        fail("the pickle calls a TorchScript class (objects are made with NEWOBJ)");
       default:
         fail("the pickle calls a storage type as a function");
     }
@@ -433,10 +452,23 @@ class Machine {
         push(call(callable, args));
         break;
       }
-      case 'b': {  // BUILD: state for an OrderedDict (its _metadata) or a parameter; not needed
+      case 'b': {  // BUILD: state for an OrderedDict (its _metadata), a parameter or a TorchScript object; not needed
         pop();
         const auto kind = top()->kind;
-        if (kind != Value::Kind::kDict && kind != Value::Kind::kTensor) fail("the pickle builds an object pevis does not know");
+        if (kind != Value::Kind::kDict && kind != Value::Kind::kTensor && kind != Value::Kind::kObject) {
+          fail("the pickle builds an object pevis does not know");
+        }
+        break;
+      }
+      case 0x81: {  // NEWOBJ: an object of one of the archive's own TorchScript classes
+        if (!torchscript_) refuse_opcode(op, at);
+        auto args = pop();
+        auto cls = pop();
+        if (cls->kind != Value::Kind::kGlobal || cls->callable != Callable::kClass ||
+            args->kind != Value::Kind::kTuple || !args->items.empty()) {
+          fail("the pickle makes an object of something that is not a TorchScript class");
+        }
+        push(make(Value::Kind::kObject));
         break;
       }
       case 'Q': push(persistent_load(pop())); break;  // BINPERSID
@@ -445,18 +477,21 @@ class Machine {
       case 'q': memo_put(unsigned_le(1)); break;        // BINPUT
       case 'r': memo_put(unsigned_le(4)); break;        // LONG_BINPUT
       case 0x94: memo_put(memo_next_++); break;         // MEMOIZE
-      default: {
-        std::ostringstream why;
-        why << "refused: pickle opcode 0x" << std::hex << static_cast<int>(op) << std::dec << " at byte " << at
-            << " is not one a state_dict uses";
-        fail(why.str());
-      }
+      default: refuse_opcode(op, at);
     }
+  }
+
+  [[noreturn]] void refuse_opcode(unsigned char op, std::size_t at) const {
+    std::ostringstream why;
+    why << "refused: pickle opcode 0x" << std::hex << static_cast<int>(op) << std::dec << " at byte " << at
+        << " is not one " << (torchscript_ ? "TorchScript" : "a state_dict") << " uses";
+    fail(why.str());
   }
 
   std::string_view bytes_;
   const StorageLoader& load_;
   std::string source_;
+  bool torchscript_;
   std::size_t pos_ = 0;
   std::vector<ValuePtr> stack_;
   std::vector<std::size_t> marks_;
@@ -521,6 +556,11 @@ class Flattener {
 };
 
 }  // namespace
+
+void check_torchscript_pickle(std::string_view bytes, const StorageLoader& load, const std::string& source) {
+  Machine machine(bytes, load, source, /*torchscript=*/true);
+  machine.run();
+}
 
 Contents read_pickle(std::string_view bytes, const StorageLoader& load, const std::string& source) {
   Machine machine(bytes, load, source);

@@ -6,8 +6,10 @@
 #include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/api/module.h>
 #include <torch/csrc/jit/ir/ir.h>
+#include <caffe2/serialize/read_adapter_interface.h>
 #include <torch/csrc/jit/serialization/import.h>
 
+#include <algorithm>
 #include <cctype>
 #include <map>
 #include <set>
@@ -15,6 +17,7 @@
 #include "pevis/base/archive.h"
 #include "pevis/base/error.h"
 #include "pevis/base/memory.h"
+#include "pevis/io/pickle.h"
 #include "pevis/operators/added_ops.h"
 #include "pevis/output/data_files.h"
 
@@ -48,19 +51,43 @@ Error load_error(const std::string& path, const std::string& text) {
 
 }  // namespace
 
-Model read_torchscript(const std::string& path, std::uint64_t file_size) {
+namespace {
+
+// LibTorch reads the archive through the file pevis opened and checked, not
+// by opening its path again.
+class CheckedFile : public caffe2::serialize::ReadAdapterInterface {
+ public:
+  explicit CheckedFile(std::shared_ptr<const ByteSource> file) : file_(std::move(file)) {}
+  std::size_t size() const override { return static_cast<std::size_t>(file_->size()); }
+  std::size_t read(std::uint64_t pos, void* buf, std::size_t n, const char* /*what*/) const override {
+    if (pos >= file_->size()) return 0;
+    const std::uint64_t count = std::min<std::uint64_t>(n, file_->size() - pos);
+    file_->read_at(pos, buf, count);
+    return static_cast<std::size_t>(count);
+  }
+
+ private:
+  std::shared_ptr<const ByteSource> file_;
+};
+
+}  // namespace
+
+Model read_torchscript(std::shared_ptr<const ByteSource> file, const std::string& path) {
   Model model;
   model.path = path;
   model.format = "TorchScript";
   model.files.push_back(path);
   // LibTorch reads every tensor of the archive: about the file's size.
-  check_memory(static_cast<long double>(file_size) * 1.1L, path, "loading this TorchScript model",
+  check_memory(static_cast<long double>(file->size()) * 1.1L, path, "loading this TorchScript model",
                "TorchScript files are read whole; save the weights as safetensors to read only what is shown");
   try {
-    auto module = std::make_shared<torch::jit::Module>(torch::jit::load(path, at::kCPU));
+    auto module = std::make_shared<torch::jit::Module>(
+        torch::jit::load(std::make_shared<CheckedFile>(std::move(file)), at::Device(at::kCPU)));
     for (const auto& p : module->named_parameters(/*recurse=*/true)) model.tensors.push_back({p.name, p.value, "parameter"});
     for (const auto& b : module->named_buffers(/*recurse=*/true)) model.tensors.push_back({b.name, b.value, "buffer"});
     model.module = std::move(module);
+  } catch (const Error&) {
+    throw;
   } catch (const c10::Error& e) {
     if (is_out_of_memory(e)) throw out_of_memory("loading the TorchScript model");
     throw load_error(path, e.what_without_backtrace());
@@ -152,6 +179,45 @@ void check_torchscript_sources(const ZipArchive& zip, const std::string& path) {
                   "the TorchScript code in " + one_line(record) +
                       " defines __setstate__, which LibTorch runs while loading the file, before pevis could check it",
                   "pevis does not load such files; save the weights with torch.save(model.state_dict(), path) to see them");
+  }
+}
+
+void check_torchscript_pickles(const ZipArchive& zip, const std::string& path) {
+  // No archive pevis reads holds a pickle this large; reading one would cost its size.
+  constexpr std::uint64_t kMostPickleBytes = 256ull << 20;
+  for (const std::string& record : zip.names()) {
+    std::string folded = record;
+    for (char& c : folded) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const bool debug = folded.size() > 10 && folded.compare(folded.size() - 10, 10, ".debug_pkl") == 0;
+    const bool data = !debug && folded.size() > 4 && folded.compare(folded.size() - 4, 4, ".pkl") == 0;
+    if (!debug && !data) continue;
+    if (zip.find(record)->size > kMostPickleBytes) {
+      throw bad_input(path, "the pickle " + one_line(record) + " is larger than any TorchScript archive's",
+                      "the file is damaged or hostile");
+    }
+    // data.pkl's storages are data/KEY, constants.pkl's constants/KEY; debug
+    // pickles hold none. The tensors of traced_inputs.pkl (a trace's example)
+    // are written without their data, and nothing reads it.
+    const std::string folder = record.substr(0, record.size() - 4) + "/";
+    const bool backed = folded.size() >= 9 && (folded.compare(folded.size() - 9, 9, "/data.pkl") == 0 ||
+                                               (folded.size() >= 14 &&
+                                                folded.compare(folded.size() - 14, 14, "/constants.pkl") == 0));
+    pickle::StorageLoader load;
+    load.check = [&](const pickle::StorageRef& ref) {
+      const ZipArchive::Entry* entry = debug ? nullptr : zip.find(folder + ref.key);
+      if (!entry) {
+        throw bad_input(path, "the pickle " + one_line(record) + " refers to tensor data " + ref.key + " the archive lacks",
+                        "the file is damaged or hostile");
+      }
+      std::uint64_t need = 0;
+      if (__builtin_mul_overflow(static_cast<std::uint64_t>(ref.numel), c10::elementSize(ref.dtype), &need) ||
+          (backed && need > entry->size)) {
+        throw bad_input(path, "the tensor data " + one_line(folder + ref.key) + " is shorter than its " +
+                                  std::to_string(ref.numel) + " elements", "the file is damaged or hostile");
+      }
+    };
+    load.read = [](const pickle::StorageRef&) -> at::Tensor { throw std::logic_error("a checked pickle reads no data"); };
+    pickle::check_torchscript_pickle(zip.read(record), load, path + " (" + one_line(record) + ")");
   }
 }
 
