@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "in_process.h"
+#include "pevis/base/error.h"
 #include "test_util.h"
 
 namespace pevis {
@@ -235,6 +236,22 @@ TEST(Hostile, BadTextInputsAreRefused) {
   expect_refused(r, "100k tokens");
   EXPECT_NE(r.err.find("8192"), std::string::npos);
   EXPECT_FALSE(fs::exists(dir / "pevis-out"));
+}
+
+// Text from a model that reaches a message (a tensor's name, a .pt2 string)
+// cannot steer the terminal: C0 and C1 controls, bidi overrides and
+// isolates, zero-width characters and bytes that are not UTF-8 are shown
+// or replaced, never passed on.
+TEST(Hostile, MessagesCarryNoTerminalControls) {
+  const std::string hostile = "name\x1b]0;owned\x07\xc2\x9b" "2J\xe2\x80\xae" "gnp.exe\xe2\x81\xa6x\xe2\x80\x8b"
+                              "\x9b\r\npevis: internal error";
+  const std::string message = bad_input(hostile, "a reason " + hostile, "").what();
+  for (const char* control : {"\x1b", "\x07", "\x9b", "\r", "\n", "\xe2\x80\xae", "\xe2\x81\xa6", "\xe2\x80\x8b"}) {
+    EXPECT_EQ(message.find(control), std::string::npos) << message;
+  }
+  EXPECT_NE(message.find("<U+009B>2J<U+202E>gnp.exe<U+2066>x<U+200B>?"), std::string::npos) << message;
+  // Ordinary text, accents and CJK included, is kept as it is.
+  EXPECT_EQ(one_line("layers.0.self_attn naïve 注意 ✓"), "layers.0.self_attn naïve 注意 ✓");
 }
 
 TEST(Hostile, NoTextReachingGnuplotRunsACommand) {

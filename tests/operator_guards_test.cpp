@@ -72,6 +72,11 @@ TEST(OperatorGuards, HostileArgumentsAreRefusedBeforeTheKernel) {
       {"torch.pixel_shuffle(x, 1 << 62)", "a factor of 4611686018427387904"},
       {"torch.pixel_unshuffle(x, 0)", "a factor of 0"},
       {"torch.native_group_norm(x, None, None, 1, 4, 1 << 20, 2, 1e-5)[0]", "is not the input's 64 values"},
+      // Found by fuzz_guards (SIGFPE and SIGSEGV in the kernels before).
+      {"torch.channel_shuffle(torch.zeros([1, 4, 0, 2]), 2)", "is empty"},
+      {"torch.native_batch_norm(torch.zeros([0, 3]), None, None, None, None, True, 0.1, 1e-5)[0]", "is empty"},
+      {"torch.native_batch_norm(torch.zeros([2, 3]), None, None, None, None, False, 0.1, 1e-5)[0]",
+       "running statistics that are not given"},
   };
   for (const auto& c : cases) {
     const std::string message = refusal(c.body, x);

@@ -37,6 +37,12 @@ const at::Tensor* input_of(const GuardedCall& call) {
   return t ? t : call.tensor("input");
 }
 
+// The CPU kernels of these operators divide by sizes of their input: an
+// empty one (a dimension of 0) is refused, as no model runs them on one.
+void check_not_empty(const GuardedCall& call, const at::Tensor* input) {
+  TORCH_CHECK(!input || input->numel() > 0, call.op(), ": the input ", input->sizes(), " is empty");
+}
+
 std::vector<std::int64_t> ints_of(const GuardedCall& call, std::string_view name) {
   const c10::IValue* v = call.get(name);
   if (!v || !v->isIntList()) return {};
@@ -72,12 +78,22 @@ void check_channel_statistics(const GuardedCall& call) {
   const at::Tensor* input = input_of(call);
   if (!input) return;
   TORCH_CHECK(input->dim() >= 2, call.op(), ": the input ", input->sizes(), " has no channel dimension");
+  check_not_empty(call, input);
   const std::int64_t channels = input->size(1);
   for (const char* name : {"weight", "bias", "running_mean", "running_var"}) {
     if (const at::Tensor* t = call.tensor(name)) {
       TORCH_CHECK(t->numel() == channels, call.op(), ": ", name, " has ", t->numel(), " values for ", channels,
                   " channels");
+      TORCH_CHECK(t->scalar_type() == input->scalar_type() || at::isFloatingType(t->scalar_type()), call.op(), ": ",
+                  name, " is ", t->scalar_type());
     }
+  }
+  // Without training the kernel reads the running statistics, given or not.
+  const c10::IValue* training = call.get("training");
+  const bool trains = training && training->isBool() ? training->toBool() : false;
+  if (!trains) {
+    TORCH_CHECK(call.tensor("running_mean") && call.tensor("running_var"), call.op(),
+                ": normalising with running statistics that are not given");
   }
 }
 
@@ -85,6 +101,7 @@ void check_channel_statistics(const GuardedCall& call) {
 void check_group_norm(const GuardedCall& call) {
   const at::Tensor* input = input_of(call);
   if (!input) return;
+  check_not_empty(call, input);
   const std::int64_t n = int_of(call, "N"), c = int_of(call, "C"), hw = int_of(call, "HxW"), groups = int_of(call, "group");
   std::int64_t nc = 0, total = 0;
   TORCH_CHECK(n >= 0 && c >= 0 && hw >= 0 && !__builtin_mul_overflow(n, c, &nc) && !__builtin_mul_overflow(nc, hw, &total) &&
@@ -102,6 +119,7 @@ void check_group_norm(const GuardedCall& call) {
 // output / input makes filters of any length.
 void check_antialiased_scales(const GuardedCall& call) {
   const at::Tensor* input = input_of(call);
+  check_not_empty(call, input);
   if (!input || input->dim() < 2) return;
   const std::vector<std::int64_t> out = ints_of(call, "output_size");
   std::vector<c10::optional<double>> scales;
@@ -143,6 +161,7 @@ void check_max_unpool(const GuardedCall& call) {
   for (std::int64_t s : size) {
     TORCH_CHECK(s > 0 && !__builtin_mul_overflow(plane, s, &plane), call.op(), ": an output size of ", s);
   }
+  check_not_empty(call, input);
   if (!input || !indices) return;
   TORCH_CHECK(indices->sizes() == input->sizes(), call.op(), ": the indexes' shape ", indices->sizes(),
               " is not the input's ", input->sizes());
@@ -155,6 +174,7 @@ void check_max_unpool(const GuardedCall& call) {
 // Padding lists of exactly two values per padded dimension.
 template <std::size_t kDims>
 void check_padding(const GuardedCall& call) {
+  check_not_empty(call, input_of(call));
   const std::vector<std::int64_t> padding = ints_of(call, "padding");
   TORCH_CHECK(padding.size() == 2 * kDims, call.op(), ": padding has ", padding.size(), " values, not ", 2 * kDims);
 }
@@ -165,7 +185,9 @@ void check_channel_shuffle(const GuardedCall& call) {
   TORCH_CHECK(groups > 0, call.op(), ": ", groups, " groups");
   if (!input) return;
   TORCH_CHECK(input->dim() >= 3, call.op(), ": the input ", input->sizes(), " has fewer than 3 dimensions");
-  TORCH_CHECK(input->size(1) % groups == 0, call.op(), ": ", input->size(1), " channels cannot form ", groups, " groups");
+  TORCH_CHECK(input->size(1) >= groups && input->size(1) % groups == 0, call.op(), ": ", input->size(1),
+              " channels cannot form ", groups, " groups");
+  check_not_empty(call, input);
 }
 
 // The factor's square divides the channels (shuffle) or the factor each
@@ -175,6 +197,7 @@ void check_pixel_shuffle(const GuardedCall& call) {
   const bool up = call.get("upscale_factor") != nullptr;
   const std::int64_t f = int_of(call, up ? "upscale_factor" : "downscale_factor");
   TORCH_CHECK(f > 0 && f <= (1 << 16), call.op(), ": a factor of ", f);
+  check_not_empty(call, input);
   if (!input) return;
   TORCH_CHECK(input->dim() >= 3, call.op(), ": the input ", input->sizes(), " has fewer than 3 dimensions");
   if (up) {
