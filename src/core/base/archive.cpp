@@ -7,13 +7,13 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <set>
 #include <vector>
 
 #include "pevis/base/error.h"
+#include "pevis/base/text.h"
 
 namespace pevis {
 namespace {
@@ -167,9 +167,7 @@ ZipArchive::ZipArchive(std::shared_ptr<const ByteSource> source, std::string kin
     if (e.header > size || e.compressed > size - e.header) damaged("the entry " + name + " lies past the end of the file");
     // LibTorch's zip lookup ignores case: of two such entries, pevis could
     // not know which one LibTorch reads.
-    std::string folded = name;
-    for (char& c : folded) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (!folded_names.insert(folded).second) damaged("two entries are named " + one_line(name) + " (letter case aside)");
+    if (!folded_names.insert(lower_case(name)).second) damaged("two entries are named " + one_line(name) + " (letter case aside)");
     entries_[std::move(name)] = e;
     pos += 46 + name_len + extra_len + comment;
   }

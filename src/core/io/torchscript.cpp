@@ -10,13 +10,13 @@
 #include <torch/csrc/jit/serialization/import.h>
 
 #include <algorithm>
-#include <cctype>
 #include <map>
 #include <set>
 
 #include "pevis/base/archive.h"
 #include "pevis/base/error.h"
 #include "pevis/base/memory.h"
+#include "pevis/base/text.h"
 #include "pevis/io/pickle.h"
 #include "pevis/operators/added_ops.h"
 #include "pevis/output/data_files.h"
@@ -168,10 +168,8 @@ void check_torchscript_sources(const ZipArchive& zip, const std::string& path) {
   for (const std::string& record : zip.names()) {
     // Every code record, whatever the letter case of its name: LibTorch's
     // lookup of code/__torch__.py finds code/__torch__.PY too.
-    std::string folded = record;
-    for (char& c : folded) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    const bool source = folded.find("code/") != std::string::npos && folded.size() > 3 &&
-                        folded.compare(folded.size() - 3, 3, ".py") == 0;
+    const std::string folded = lower_case(record);
+    const bool source = folded.find("code/") != std::string::npos && ends_with(folded, ".py");
     // The name anywhere, not only after "def ": the definition may be
     // written with other whitespace or a line continuation between.
     if (!source || zip.read(record).find("__setstate__") == std::string::npos) continue;
@@ -186,10 +184,9 @@ void check_torchscript_pickles(const ZipArchive& zip, const std::string& path) {
   // No archive pevis reads holds a pickle this large; reading one would cost its size.
   constexpr std::uint64_t kMostPickleBytes = 256ull << 20;
   for (const std::string& record : zip.names()) {
-    std::string folded = record;
-    for (char& c : folded) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    const bool debug = folded.size() > 10 && folded.compare(folded.size() - 10, 10, ".debug_pkl") == 0;
-    const bool data = !debug && folded.size() > 4 && folded.compare(folded.size() - 4, 4, ".pkl") == 0;
+    const std::string folded = lower_case(record);
+    const bool debug = ends_with(folded, ".debug_pkl");
+    const bool data = !debug && ends_with(folded, ".pkl");
     if (!debug && !data) continue;
     if (zip.find(record)->size > kMostPickleBytes) {
       throw bad_input(path, "the pickle " + one_line(record) + " is larger than any TorchScript archive's",
@@ -199,9 +196,7 @@ void check_torchscript_pickles(const ZipArchive& zip, const std::string& path) {
     // pickles hold none. The tensors of traced_inputs.pkl (a trace's example)
     // are written without their data, and nothing reads it.
     const std::string folder = record.substr(0, record.size() - 4) + "/";
-    const bool backed = folded.size() >= 9 && (folded.compare(folded.size() - 9, 9, "/data.pkl") == 0 ||
-                                               (folded.size() >= 14 &&
-                                                folded.compare(folded.size() - 14, 14, "/constants.pkl") == 0));
+    const bool backed = ends_with(folded, "/data.pkl") || ends_with(folded, "/constants.pkl");
     pickle::StorageLoader load;
     load.check = [&](const pickle::StorageRef& ref) {
       const ZipArchive::Entry* entry = debug ? nullptr : zip.find(folder + ref.key);
