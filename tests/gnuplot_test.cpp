@@ -248,14 +248,21 @@ TEST(Render, NumericTicsLeaveRoomForTheirNumbers) {
   }
 }
 
-// The figure's notes as one text: its lines, joined by spaces.
-std::string notes_of(const std::string& script) {
-  std::string notes;
+// The lines of a figure's notes, as its script sets them (labels 1000 on).
+std::vector<std::string> note_lines(const std::string& script) {
+  std::vector<std::string> lines;
   for (auto at = script.find("set label 10"); at != std::string::npos; at = script.find("set label 10", at + 1)) {
     const auto start = script.find('\'', at), end = script.find("' at screen", at);
     if (start == std::string::npos || end == std::string::npos) break;
-    notes += (notes.empty() ? "" : " ") + script.substr(start + 1, end - start - 1);
+    lines.push_back(script.substr(start + 1, end - start - 1));
   }
+  return lines;
+}
+
+// The figure's notes as one text: its lines, joined by spaces.
+std::string notes_of(const std::string& script) {
+  std::string notes;
+  for (const auto& line : note_lines(script)) notes += (notes.empty() ? "" : " ") + line;
   return notes;
 }
 
@@ -312,14 +319,9 @@ TEST(RunGnuplot, LongNotesAreWrappedToTheFiguresWidth) {
       "the rest of this note ENDWORD";
   figure.notes.push_back(note);
   const std::string script = render_script(figure, {Format::kPng, "a.png"});
-  std::size_t labels = 0;
-  for (std::size_t at = script.find("set label 100"); at != std::string::npos; at = script.find("set label 100", at + 1)) {
-    const auto start = script.find('\'', at), end = script.find("' at screen", at);
-    ASSERT_NE(end, std::string::npos);
-    EXPECT_LE(display_width(script.substr(start + 1, end - start - 1)), (600 * 0.98 - 8) / 8) << script;
-    ++labels;
-  }
-  EXPECT_GE(labels, 2u) << script;
+  const auto lines = note_lines(script);
+  EXPECT_GE(lines.size(), 2u) << script;
+  for (const auto& line : lines) EXPECT_LE(display_width(line), (600 * 0.98 - 8) / 8) << script;
   test::TempDir dir;
   const auto text = dir / "out.txt";
   const int fd = ::open(text.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);

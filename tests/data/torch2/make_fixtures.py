@@ -147,19 +147,22 @@ class SdpaBlock(torch.nn.Module):
         return self.out(y.transpose(1, 2).reshape(b, s, h * d))
 
     def weights(self, tokens):
-        """The explicit softmax, as PyTorch's documentation defines SDPA."""
         q, k, _ = self.project(tokens)
-        if self.kind == "gqa":
-            k = k.repeat_interleave(self.heads // self.kv_heads, dim=1)
-        scale = self.scale if self.scale is not None else 1.0 / math.sqrt(q.size(-1))
-        scores = q @ k.transpose(-2, -1) * scale
-        s = scores.size(-1)
-        if self.causal:
-            scores = scores.masked_fill(~torch.ones(s, s, dtype=torch.bool).tril(), float("-inf"))
-        mask = self.mask()
-        if mask is not None:
-            scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
-        return torch.softmax(scores, dim=-1)
+        return sdpa_weights(q, k, self.scale, self.causal, self.mask())
+
+
+def sdpa_weights(q, k, scale, causal, mask):
+    """The explicit softmax, as PyTorch's documentation defines SDPA; key
+    heads are repeated to the query's (grouped-query attention)."""
+    k = k.repeat_interleave(q.size(1) // k.size(1), dim=1)
+    scale = scale if scale is not None else 1.0 / math.sqrt(q.size(-1))
+    scores = q @ k.transpose(-2, -1) * scale
+    s = scores.size(-1)
+    if causal:
+        scores = scores.masked_fill(~torch.ones(s, s, dtype=torch.bool).tril(), float("-inf"))
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
+    return torch.softmax(scores, dim=-1)
 
 
 def vit():

@@ -6,13 +6,15 @@ torch.export; with the weights PyTorch's documented definition gives.
 Run by make.sh in the Debian 13 root:  python3 make_sdpa_forms.py OUT_DIR
 Writes v26_form_*.pt, pt2_form_*.pt2 and expected_forms.json."""
 import json
-import math
 import os
 import sys
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+# Shared with the other fixture scripts (make.sh copies them beside each other).
+from make_fixtures import sdpa_weights, tensor_json
 
 TOKENS = [3, 1, 4, 1, 5, 9, 2, 6]
 
@@ -73,18 +75,8 @@ class Attention(nn.Module):
         return self.o_proj(y.transpose(1, 2).reshape(b, s, h * d))
 
     def weights(self, x):
-        """The explicit softmax, as PyTorch's documentation defines SDPA."""
         q, k, _ = self.project(x)
-        k = k.repeat_interleave(self.heads // self.kv_heads, dim=1)
-        scale = self.scale if self.scale is not None else 1.0 / math.sqrt(q.size(-1))
-        scores = q @ k.transpose(-2, -1) * scale
-        s = scores.size(-1)
-        if self.causal:
-            scores = scores.masked_fill(~torch.ones(s, s, dtype=torch.bool).tril(), float("-inf"))
-        mask = self.mask()
-        if mask is not None:
-            scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
-        return torch.softmax(scores, dim=-1)
+        return sdpa_weights(q, k, self.scale, self.causal, self.mask())
 
 
 class Block(nn.Module):
@@ -99,11 +91,6 @@ class Block(nn.Module):
     def forward(self, tokens):
         x = self.embed(tokens)
         return x + self.self_attn(x)
-
-
-def tensor_json(t):
-    return {"dtype": "long" if t.dtype == torch.long else "float", "shape": list(t.shape),
-            "values": t.flatten().tolist()}
 
 
 def main():
