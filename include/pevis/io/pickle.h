@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "pevis/base/archive.h"
 #include "pevis/io/model.h"
 
 namespace pevis::pickle {
@@ -30,6 +31,14 @@ struct StorageLoader {
   std::function<void(const StorageRef&)> check;
   std::function<at::Tensor(const StorageRef&)> read;
 };
+
+/// The archive entry `record` that holds the storage `ref`, checked before
+/// anything of it is read: it exists and, where `backed` (every storage but
+/// a trace's example inputs, which PyTorch saves without their data), holds
+/// `ref.numel` elements, a size no larger than the file where it is stored
+/// uncompressed. Throws `pevis::Error` (exit 3) naming `path`.
+const ZipArchive::Entry& storage_record(const ZipArchive& zip, const std::string& record, const StorageRef& ref,
+                                        const std::string& path, bool backed = true);
 
 /// What a checkpoint's pickle held, flattened: tensors by dotted path
 /// (`model.fc1.bias`, list items by index; their data read when first asked

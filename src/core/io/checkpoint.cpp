@@ -38,24 +38,9 @@ Model read_checkpoint_archive(std::shared_ptr<const ZipArchive> zip, const std::
   }
   const std::string bytes = zip->read(*pickle_name);
   const auto record_of = [zip, prefix, path](const pickle::StorageRef& ref) {
-    const std::string record = prefix + "data/" + ref.key;
-    const ZipArchive::Entry* entry = zip->find(record);
-    // Stored entries are never larger than the file: a declared size beyond
-    // it is refused before anything is read or allocated.
-    std::uint64_t need = 0;
-    const std::uint64_t file_size = zip->source().size();
-    if (__builtin_mul_overflow(static_cast<std::uint64_t>(ref.numel), c10::elementSize(ref.dtype), &need) ||
-        (need > file_size && (!entry || entry->method == 0))) {
-      throw bad_input(path, "a tensor declares " + std::to_string(ref.numel) + " elements, more than the " +
-                                std::to_string(file_size) + "-byte file can hold",
-                      "the file is damaged or hostile");
-    }
-    if (!entry) throw bad_input(path, "the archive lacks the tensor data " + record, "the file is damaged");
-    if (need > entry->size) {
-      throw bad_input(path, "the tensor data " + record + " is shorter than its tensor (" + std::to_string(ref.numel) +
-                                " elements)", "the file is damaged or hostile");
-    }
-    return std::make_pair(record, entry);
+    std::string record = prefix + "data/" + ref.key;
+    const ZipArchive::Entry* entry = &pickle::storage_record(*zip, record, ref, path);
+    return std::make_pair(std::move(record), entry);
   };
   pickle::StorageLoader load;
   load.check = [record_of](const pickle::StorageRef& ref) { record_of(ref); };

@@ -557,6 +557,27 @@ class Flattener {
 
 }  // namespace
 
+const ZipArchive::Entry& storage_record(const ZipArchive& zip, const std::string& record, const StorageRef& ref,
+                                        const std::string& path, bool backed) {
+  const ZipArchive::Entry* entry = zip.find(record);
+  // Stored entries are never larger than the file: a declared size beyond
+  // it is refused before anything is read or allocated.
+  std::uint64_t need = 0;
+  const std::uint64_t file_size = zip.source().size();
+  if (__builtin_mul_overflow(static_cast<std::uint64_t>(ref.numel), c10::elementSize(ref.dtype), &need) ||
+      (backed && need > file_size && (!entry || entry->method == 0))) {
+    throw bad_input(path, "a tensor declares " + std::to_string(ref.numel) + " elements, more than the " +
+                              std::to_string(file_size) + "-byte file can hold",
+                    "the file is damaged or hostile");
+  }
+  if (!entry) throw bad_input(path, "the archive lacks the tensor data " + one_line(record), "the file is damaged");
+  if (backed && need > entry->size) {
+    throw bad_input(path, "the tensor data " + one_line(record) + " is shorter than its tensor (" +
+                              std::to_string(ref.numel) + " elements)", "the file is damaged or hostile");
+  }
+  return *entry;
+}
+
 void check_torchscript_pickle(std::string_view bytes, const StorageLoader& load, const std::string& source) {
   Machine machine(bytes, load, source, /*torchscript=*/true);
   machine.run();

@@ -192,24 +192,18 @@ void check_torchscript_pickles(const ZipArchive& zip, const std::string& path) {
       throw bad_input(path, "the pickle " + one_line(record) + " is larger than any TorchScript archive's",
                       "the file is damaged or hostile");
     }
-    // data.pkl's storages are data/KEY, constants.pkl's constants/KEY; debug
-    // pickles hold none. The tensors of traced_inputs.pkl (a trace's example)
-    // are written without their data, and nothing reads it.
+    // data.pkl's storages are data/KEY, constants.pkl's constants/KEY,
+    // traced_inputs.pkl's traced_inputs/KEY (a trace's example, written
+    // without its data, and read by nothing); debug pickles hold none.
     const std::string folder = record.substr(0, record.size() - 4) + "/";
     const bool backed = ends_with(folded, "/data.pkl") || ends_with(folded, "/constants.pkl");
     pickle::StorageLoader load;
     load.check = [&](const pickle::StorageRef& ref) {
-      const ZipArchive::Entry* entry = debug ? nullptr : zip.find(folder + ref.key);
-      if (!entry) {
-        throw bad_input(path, "the pickle " + one_line(record) + " refers to tensor data " + ref.key + " the archive lacks",
+      if (debug) {
+        throw bad_input(path, "the pickle " + one_line(record) + " refers to tensor data, which source locations never do",
                         "the file is damaged or hostile");
       }
-      std::uint64_t need = 0;
-      if (__builtin_mul_overflow(static_cast<std::uint64_t>(ref.numel), c10::elementSize(ref.dtype), &need) ||
-          (backed && need > entry->size)) {
-        throw bad_input(path, "the tensor data " + one_line(folder + ref.key) + " is shorter than its " +
-                                  std::to_string(ref.numel) + " elements", "the file is damaged or hostile");
-      }
+      pickle::storage_record(zip, folder + ref.key, ref, path, backed);
     };
     load.read = [](const pickle::StorageRef&) -> at::Tensor { throw std::logic_error("a checked pickle reads no data"); };
     pickle::check_torchscript_pickle(zip.read(record), load, path + " (" + one_line(record) + ")");
