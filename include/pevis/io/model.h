@@ -102,9 +102,6 @@ struct Model {
 /// file, which does not say, tells a float buffer from a parameter.
 bool buffer_by_role(const std::string& name);
 
-/// The names `buffer_by_role` knows, last part only ("masked_bias", ...).
-const std::vector<std::string>& buffer_role_names();
-
 /// The tensor as float32, for showing (fp16 and bf16 are widened exactly).
 at::Tensor as_float(const at::Tensor& tensor);
 

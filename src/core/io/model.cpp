@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "pevis/base/error.h"
+#include "pevis/base/module_path.h"
 
 namespace pevis {
 
@@ -73,6 +74,9 @@ std::string Model::described() const {
   return std::string(vowel ? "an " : "a ") + format + " file";
 }
 
+namespace {
+
+// The last parts of the names buffer_by_role knows.
 const std::vector<std::string>& buffer_role_names() {
   // Buffers a module registers for what they do, never trained: attention
   // masks and their fill value (GPT-2's masked_bias), rotary frequencies,
@@ -84,11 +88,11 @@ const std::vector<std::string>& buffer_role_names() {
   return names;
 }
 
+}  // namespace
+
 bool buffer_by_role(const std::string& name) {
-  const auto dot = name.rfind('.');
-  const std::string last = dot == std::string::npos ? name : name.substr(dot + 1);
   const auto& names = buffer_role_names();
-  return std::find(names.begin(), names.end(), last) != names.end();
+  return std::find(names.begin(), names.end(), last_part(name)) != names.end();
 }
 
 at::Tensor as_float(const at::Tensor& tensor) { return tensor.to(at::kFloat); }
