@@ -6,6 +6,10 @@
 #include <torch/script.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <sys/wait.h>
+
+#include "box.h"
 #include "pevis/base/confine.h"
 #include "test_util.h"
 
@@ -114,6 +118,98 @@ TEST(Confine, AnAllowedFromFileInAProgramCannotTouchTheWorkingFolder) {
       EXPECT_FALSE(fs::exists(dir / "out")) << "a failed run left its output folder";
     }
     if (present) fs::remove(dir / "victim.txt");
+  }
+}
+
+// Runs `job` in a child process (a confinement cannot be lifted) and returns
+// its exit status: 0 when every expectation inside held, else the number of
+// the first that failed.
+int in_child(const std::function<int()>& job) {
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(job());
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
+}
+
+bool can_open(const fs::path& path, int flags) {
+  const int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
+  if (fd >= 0) ::close(fd);
+  return fd >= 0;
+}
+
+// An index given as the model opens itself, its shards and config.json, not
+// the folder they are in: a model with code running cannot read a key kept
+// beside them.
+TEST(Confine, AnIndexOpensOnlyItselfItsShardsAndItsConfig) {
+  test::TempDir dir;
+  fs::create_directories(dir / "hf");
+  test::write_safetensors(dir / "hf/a.safetensors", {{"a.bias", "F32", {2}, test::float_bytes({1, 2})}});
+  test::write_safetensors(dir / "hf/b.safetensors", {{"b.bias", "F32", {1}, test::float_bytes({3})}});
+  test::write_file(dir / "hf/model.safetensors.index.json",
+                   R"({"metadata": {}, "weight_map": {"a.bias": "a.safetensors", "b.bias": "b.safetensors"}})");
+  test::write_file(dir / "hf/config.json", "{}");
+  test::write_file(dir / "hf/id_rsa", "private key");
+  const std::string index = (dir / "hf/model.safetensors.index.json").string();
+  const auto reads = cli::model_reads({index});
+  EXPECT_EQ(reads, (std::vector<std::string>{index, (dir / "hf/a.safetensors").string(),
+                                             (dir / "hf/b.safetensors").string(), (dir / "hf/config.json").string()}));
+  // A folder given as the model is read whole, as before.
+  EXPECT_EQ(cli::model_reads({(dir / "hf").string()}), std::vector<std::string>{(dir / "hf").string()});
+  if (!kernel_has_landlock()) GTEST_SKIP() << "this kernel has no Landlock";
+  const int status = in_child([&] {
+    Confinement box = system_confinement();
+    box.read.insert(box.read.end(), reads.begin(), reads.end());
+    confine(box);
+    if (!can_open(dir / "hf/a.safetensors", O_RDONLY)) return 1;
+    if (!can_open(dir / "hf/config.json", O_RDONLY)) return 2;
+    if (can_open(dir / "hf/id_rsa", O_RDONLY)) return 3;
+    if (can_open(dir / "hf/new.txt", O_WRONLY | O_CREAT)) return 4;
+    return 0;
+  });
+  EXPECT_EQ(status, 0);
+  // The job itself still reads the whole checkpoint.
+  const auto r = pevis({"bias", index, "--format", "none", "--data", "none", "--verbose"}, dir);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+// `pevis export MODEL FILE` may write FILE's temporary, made before the
+// confinement, and nothing else: not a file beside FILE. The helper outside
+// the box renames the temporary over FILE, or removes it when the job fails.
+TEST(Confine, ExportWritesOnlyItsFileThroughItsTemporary) {
+  if (!kernel_has_landlock()) GTEST_SKIP() << "this kernel has no Landlock";
+  test::TempDir dir;
+  fs::create_directories(dir / "home");
+  test::write_file(dir / "home/copy.pt", "old copy");
+  const std::string file = (dir / "home/copy.pt").string();
+  for (const bool succeed : {true, false}) {
+    const int status = in_child([&] {
+      cli::enable_confinement();
+      cli::JobFiles files;
+      files.write_file = file;
+      cli::SafetyOptions safety;
+      safety.time_limit = 0;
+      cli::enter_box(files, safety, false);
+      if (can_open(dir / "home/sibling.txt", O_WRONLY | O_CREAT)) return 1;
+      if (can_open(dir / "home/copy.pt", O_WRONLY)) return 2;
+      try {
+        cli::write_job_file(file, [&](const std::string& path) {
+          test::write_file(path, succeed ? "new copy" : "newer copy");
+          if (!succeed) throw std::runtime_error("disk full");
+        });
+      } catch (const Error& e) {
+        cli::leave_box(false);
+        return succeed ? 3 : std::string(e.what()).find("disk full") != std::string::npos ? 0 : 4;
+      }
+      cli::leave_box(true);
+      return succeed ? 0 : 5;
+    });
+    EXPECT_EQ(status, 0) << (succeed ? "succeeding" : "failing");
+    EXPECT_EQ(test::read_file(dir / "home/copy.pt"), "new copy") << "a failed export changed the file";
+    EXPECT_FALSE(fs::exists(dir / "home/sibling.txt"));
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(dir / "home")) names.push_back(entry.path().filename().string());
+    EXPECT_EQ(names, std::vector<std::string>{"copy.pt"}) << "a temporary was left behind";
   }
 }
 

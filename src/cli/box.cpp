@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <system_error>
@@ -20,6 +21,7 @@
 #include "pevis/base/error.h"
 #include "pevis/io/folder.h"
 #include "pevis/io/model.h"
+#include "pevis/output/data_files.h"
 #include "pevis/output/products.h"
 #include "pevis/plot/gnuplot.h"
 
@@ -49,40 +51,43 @@ bool is_index(const std::string& path) {
   }
 }
 
-// A folder pevis made for the job is removed again when the job fails and
-// leaves it empty, as if the job had never started. The confined process
-// may not remove it (that is a write beside it), so a helper process forked
-// before the confinement does, when told or when pevis-torch dies.
-class FolderKeeper {
+// What the confined process may not do, a helper process forked before the
+// confinement does, when told or when pevis-torch dies: it removes the output
+// folder pevis made for a job that fails and leaves it empty (a removal is a
+// write beside the folder), and puts the single file a job writes (pevis
+// export) in its place, from the temporary that is the only file the job may
+// write, or removes that temporary when the job fails.
+class Keeper {
  public:
-  void watch(const std::string& folder) {
+  // Starts the helper for `folder` and/or the pair `temp` -> `file` (either
+  // may be empty). False when it could not be started.
+  bool start(const std::string& folder, const std::string& temp, const std::string& file) {
     int to_keeper[2], from_keeper[2];
-    if (::pipe2(to_keeper, O_CLOEXEC) != 0) return;
+    if (::pipe2(to_keeper, O_CLOEXEC) != 0) return false;
     if (::pipe2(from_keeper, O_CLOEXEC) != 0) {
       ::close(to_keeper[0]), ::close(to_keeper[1]);
-      return;
+      return false;
     }
     const pid_t pid = ::fork();
-    if (pid == 0) {
-      // Only async-signal-safe calls here: the parent has threads.
-      for (int fd = 0; fd < 1024; ++fd) {
-        if (fd != to_keeper[0] && fd != from_keeper[1]) ::close(fd);
-      }
-      char word = 0;
-      const ssize_t got = ::read(to_keeper[0], &word, 1);
-      if (got <= 0 || word == 'r') ::rmdir(folder.c_str());  // fails, as it should, unless empty
-      if (::write(from_keeper[1], "d", 1) < 0) {
-      }
-      ::_exit(0);
-    }
+    if (pid == 0) serve(to_keeper[0], from_keeper[1], folder.c_str(), temp.c_str(), file.c_str());
     ::close(to_keeper[0]);
     ::close(from_keeper[1]);
     if (pid < 0) {
       ::close(to_keeper[1]), ::close(from_keeper[0]);
-      return;
+      return false;
     }
     to_keeper_ = to_keeper[1];
     from_keeper_ = from_keeper[0];
+    return true;
+  }
+
+  // Has the temporary renamed over the file: 0, or the rename's errno.
+  int commit() {
+    unsigned char answer = EIO;
+    if (to_keeper_ < 0 || ::write(to_keeper_, "c", 1) != 1) return EIO;
+    while (::read(from_keeper_, &answer, 1) < 0 && errno == EINTR) {
+    }
+    return answer;
   }
 
   void release(bool success) {
@@ -97,57 +102,126 @@ class FolderKeeper {
   }
 
  private:
+  // The helper's whole life. Only async-signal-safe calls: the parent has threads.
+  [[noreturn]] static void serve(int in, int out, const char* folder, const char* temp, const char* file) {
+    for (int fd = 0; fd < 1024; ++fd) {
+      if (fd != in && fd != out) ::close(fd);
+    }
+    bool committed = false;
+    for (;;) {
+      char word = 0;
+      const ssize_t got = ::read(in, &word, 1);
+      if (got < 0 && errno == EINTR) continue;
+      if (got == 1 && word == 'c' && *temp && !committed) {
+        const int error = ::rename(temp, file) == 0 ? 0 : errno;
+        committed = error == 0;
+        const unsigned char answer = static_cast<unsigned char>(error > 0 && error < 256 ? error : error ? EIO : 0);
+        if (::write(out, &answer, 1) < 0) {
+        }
+        continue;
+      }
+      if ((got <= 0 || word == 'r') && *folder) ::rmdir(folder);  // fails, as it should, unless empty
+      if (*temp && !committed) ::unlink(temp);
+      if (::write(out, "d", 1) < 0) {
+      }
+      ::_exit(0);
+    }
+  }
+
   int to_keeper_ = -1, from_keeper_ = -1;
 };
 
-FolderKeeper& keeper() {
-  static FolderKeeper k;
+Keeper& keeper() {
+  static Keeper k;
   return k;
+}
+
+// The single file a confined job writes, and the temporary it writes it as.
+struct StagedFile {
+  std::string file, temp;
+};
+
+StagedFile& staged_file() {
+  static StagedFile staged;
+  return staged;
 }
 
 }  // namespace
 
 void leave_box(bool success) { keeper().release(success); }
 
-namespace {
-
-// What the job's model files let it read (and, for built-ins, write: the cache).
-void allow_models(Confinement& box, const std::vector<std::string>& models) {
+std::vector<std::string> model_reads(const std::vector<std::string>& models) {
+  std::vector<std::string> reads;
   for (const auto& model : models) {
-    if (model.rfind(kBuiltinPrefix, 0) == 0) {
-      // Built-ins are trained once and kept in pevis's cache.
-      const std::string cache = cache_dir();
-      if (!cache.empty()) {
-        std::error_code ignored;
-        fs::create_directories(cache, ignored);
-        if (fs::is_directory(cache)) box.write.push_back(cache);
-      }
+    if (model.rfind(kBuiltinPrefix, 0) == 0) continue;
+    if (is_index(model)) {
+      // An index of shards: itself, the shards it names and config.json,
+      // not the folder they are in (links into a cache's blobs are followed
+      // by the rules themselves).
+      const std::vector<std::string> files = index_files(model);
+      reads.insert(reads.end(), files.begin(), files.end());
       continue;
     }
-    // An index of shards names files beside it; anything else is read alone
-    // (a folder with all it holds).
-    const fs::path parent = fs::path(model).parent_path();
-    const std::string folder = parent.empty() ? "." : parent.string();
-    box.read.push_back(!is_index(model) ? model : folder);
+    // Anything else is read alone (a folder with all it holds).
+    reads.push_back(model);
     // A snapshot of the Hugging Face cache links its files to the repo's blobs.
-    for (const std::string& dir : {model, folder}) {
-      if (const std::string repo = hub_cache_repo(dir); !repo.empty()) box.read.push_back(repo + "/blobs");
+    const fs::path parent = fs::path(model).parent_path();
+    for (const std::string& dir : {model, parent.empty() ? std::string(".") : parent.string()}) {
+      if (const std::string repo = hub_cache_repo(dir); !repo.empty()) reads.push_back(repo + "/blobs");
     }
+  }
+  return reads;
+}
+
+void write_job_file(const std::string& file, const std::function<void(const std::string& path)>& write) {
+  const StagedFile& staged = staged_file();
+  if (staged.temp.empty() || staged.file != file) {
+    write_via_temporary(file, write);
+    return;
+  }
+  write_temporary(file, staged.temp, write);
+  if (const int error = keeper().commit(); error != 0) {
+    throw output_error(file, std::string("cannot replace file: ") + std::strerror(error),
+                       "check that its folder is writable");
   }
 }
 
+namespace {
+
+// Built-ins are trained once and kept in pevis's cache, which their jobs write.
+void allow_cache(Confinement& box, const std::vector<std::string>& models) {
+  const bool builtin = std::any_of(models.begin(), models.end(),
+                                   [](const std::string& m) { return m.rfind(kBuiltinPrefix, 0) == 0; });
+  const std::string cache = builtin ? cache_dir() : "";
+  if (cache.empty()) return;
+  std::error_code ignored;
+  fs::create_directories(cache, ignored);
+  if (fs::is_directory(cache)) box.write.push_back(cache);
+}
+
 // What the job writes: the output folder (made now: a confined process can
-// only write beneath folders that exist when it is confined), or one file.
+// only write beneath folders that exist when it is confined), or one file,
+// through a temporary made now, the only file the job may write: the
+// file's folder stays closed to it, and the helper puts the file in place.
 void allow_outputs(Confinement& box, const JobFiles& files) {
+  std::string made;
   if (files.output && writes_files(*files.output)) {
-    const bool made = !fs::exists(files.output->out_dir);
+    if (!fs::exists(files.output->out_dir)) made = files.output->out_dir;
     make_folder(files.output->out_dir);
-    if (made) keeper().watch(files.output->out_dir);
     box.write.push_back(files.output->out_dir);
   }
+  StagedFile& staged = staged_file();
   if (!files.write_file.empty()) {
-    const fs::path parent = fs::path(files.write_file).parent_path();
-    box.write.push_back(parent.empty() ? "." : parent.string());
+    staged.file = files.write_file;
+    staged.temp = write_staged(files.write_file, [](std::ostream&) {});
+    box.write.push_back(staged.temp);
+  }
+  if ((made.empty() && staged.temp.empty()) || keeper().start(made, staged.temp, staged.file)) return;
+  if (!staged.temp.empty()) {
+    std::remove(staged.temp.c_str());
+    staged = StagedFile{};
+    throw output_error(files.write_file, "cannot start the helper that puts the file in place",
+                       "the system is out of processes or file descriptors: try again");
   }
 }
 
@@ -161,7 +235,8 @@ void enter_box(const JobFiles& files, const SafetyOptions& safety, bool verbose)
   const MemoryBudget budget = memory_budget();
   limit_cpu_allocations(static_cast<std::size_t>(budget.bytes / 10 * 9), budget.limited_by);
   Confinement box = system_confinement();
-  allow_models(box, files.models);
+  allow_cache(box, files.models);
+  for (const auto& path : model_reads(files.models)) box.read.push_back(path);
   for (const auto& input : files.inputs) {
     if (!input.empty() && input != "-") box.read.push_back(input);
   }

@@ -9,7 +9,8 @@ namespace pevis::cli {
 
 void run_export(const ExportOptions& options) {
   enter_box({{options.model}, {}, nullptr, options.file}, options.safety, options.safety.verbose);
-  write_torchscript(load_model(options.model), options.model, options.file);
+  const Model model = load_model(options.model);
+  write_job_file(options.file, [&](const std::string& path) { write_torchscript(model, options.model, path); });
   std::cout << "wrote " << options.file << "\n";
 }
 

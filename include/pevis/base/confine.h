@@ -14,7 +14,7 @@ namespace pevis {
 /// What a confined job may touch. Paths that do not exist are left out.
 struct Confinement {
   std::vector<std::string> read;     ///< files, or folders with all beneath them, to read
-  std::vector<std::string> write;    ///< folders, with all beneath them, to read and write (must exist)
+  std::vector<std::string> write;    ///< folders with all beneath them, or files, to read and write (must exist)
   std::vector<std::string> execute;  ///< programs that may be started (read and executed)
 };
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "pevis/io/model.h"
 
@@ -20,6 +21,11 @@ using FileLoader = std::function<Model(const std::string& path)>;
 /// names that its shard lacks, or a tensor in two shards is `pevis::Error`
 /// (exit 3). `config.json`, when present, fills `Model::config`.
 Model read_folder(const std::string& path, const FileLoader& load_file);
+
+/// The files reading the index `index_path` opens: the index, each shard it
+/// names (paths beside it) and the config.json beside it when there is one.
+/// Only the index when it cannot be parsed: reading it then says why.
+std::vector<std::string> index_files(const std::string& index_path);
 
 /// For a folder of the Hugging Face cache (`REPO/snapshots/REVISION/`, whose
 /// files are links to `REPO/blobs/`): REPO, with links resolved. "" for any

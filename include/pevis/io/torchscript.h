@@ -37,8 +37,9 @@ Model read_torchscript(std::shared_ptr<const ByteSource> file, const std::string
 std::vector<OperatorUse> script_operators(const torch::jit::Module& module);
 
 /// Saves the model's module (`pevis export`) as a TorchScript archive at
-/// `file`, atomically. Throws `pevis::Error`: exit 3 when the model (named
-/// `name`) has no module, 4 when the file cannot be written.
-void write_torchscript(const Model& model, const std::string& name, const std::string& file);
+/// `path`, which the caller makes atomic (`write_via_temporary`). Throws
+/// `pevis::Error` (exit 3) when the model (named `name`) has no module, and
+/// LibTorch's exception when the file cannot be written.
+void write_torchscript(const Model& model, const std::string& name, const std::string& path);
 
 }  // namespace pevis

@@ -61,6 +61,12 @@ void write_file_atomic(const std::string& path, const std::function<void(std::os
 /// temporary file is removed.
 void write_via_temporary(const std::string& path, const std::function<void(const std::string& temp)>& write);
 
+/// Its first half, for a temporary made beforehand: runs `write` on `temp`.
+/// Throws `pevis::Error` as it is, and any other exception as exit 4 naming
+/// `path`, after trying to remove `temp`.
+void write_temporary(const std::string& path, const std::string& temp,
+                     const std::function<void(const std::string& temp)>& write);
+
 /// The first half of `write_file_atomic`, for files that must appear together
 /// or not at all (`X.npy` and `X.labels.json`): writes the complete file under
 /// a temporary name beside `path` and returns that name. Throws as

@@ -128,7 +128,7 @@ std::string confine(const Confinement& box) {
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) refused("cannot set no_new_privs", errno);
   if (::syscall(kRestrictSelf, ruleset, 0) != 0) refused("cannot confine the process", errno);
   std::string text = "Landlock ABI " + std::to_string(abi) + ": reads only the inputs and the system's libraries, "
-                     "writes only the output folder, executes only gnuplot";
+                     "writes only its output folder or file, executes only gnuplot";
   if (abi >= 4) text += ", no TCP";
   if (abi >= 6) text += ", no signals or abstract sockets outside pevis";
   return text;

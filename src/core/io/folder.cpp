@@ -243,6 +243,18 @@ Model read_index(const std::string& index_path, const FileLoader& load_file) {
 
 }  // namespace
 
+std::vector<std::string> index_files(const std::string& index_path) {
+  std::vector<std::string> files = {index_path};
+  try {
+    const std::string folder = folder_of(index_path);
+    for (const auto& shard : parse_index(index_path).shards) files.push_back(join(folder, shard));
+    if (const std::string config = join(folder, "config.json"); exists(config)) files.push_back(config);
+  } catch (const Error&) {
+    // The job's own reading of the index says what is wrong with it.
+  }
+  return files;
+}
+
 std::string hub_cache_repo(const std::string& folder) {
   const std::string real = real_path(folder);
   const auto cut = real.rfind('/');

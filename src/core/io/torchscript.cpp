@@ -19,7 +19,6 @@
 #include "pevis/base/text.h"
 #include "pevis/io/pickle.h"
 #include "pevis/operators/added_ops.h"
-#include "pevis/output/data_files.h"
 
 namespace pevis {
 namespace {
@@ -210,15 +209,11 @@ void check_torchscript_pickles(const ZipArchive& zip, const std::string& path) {
   }
 }
 
-void write_torchscript(const Model& model, const std::string& name, const std::string& file) {
+void write_torchscript(const Model& model, const std::string& name, const std::string& path) {
   if (!model.module) {
     throw bad_input(name, model.described() + " has no module to export", "export a built-in or a TorchScript model");
   }
-  try {
-    write_via_temporary(file, [&](const std::string& temp) { model.module->save(temp); });
-  } catch (const Error&) {
-    throw output_error(file, "cannot write the archive", "check that the folder exists and is writable");
-  }
+  model.module->save(path);
 }
 
 }  // namespace pevis

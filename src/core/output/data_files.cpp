@@ -247,20 +247,6 @@ std::string temporary_name(const std::string& path) {
   return path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(entropy() % 1000000);
 }
 
-// Runs `write` on `temp`; on failure removes it and throws (exit 4).
-void write_temporary(const std::string& path, const std::string& temp,
-                     const std::function<void(const std::string& temp)>& write) {
-  try {
-    write(temp);
-  } catch (const Error&) {
-    std::remove(temp.c_str());
-    throw;
-  } catch (const std::exception& e) {
-    std::remove(temp.c_str());
-    throw output_error(path, "writing failed: " + first_line(e.what()), "check free disk space and permissions");
-  }
-}
-
 void fill_file(const std::string& path, const std::string& temp, const std::function<void(std::ostream&)>& fill) {
   std::ofstream file(temp, std::ios::binary | std::ios::trunc);
   if (!file) {
@@ -280,6 +266,19 @@ void commit_staged(const std::string& staged, const std::string& path) {
     std::remove(staged.c_str());
     throw output_error(path, std::string("cannot replace file: ") + std::strerror(saved),
                        "check that the output folder is writable");
+  }
+}
+
+void write_temporary(const std::string& path, const std::string& temp,
+                     const std::function<void(const std::string& temp)>& write) {
+  try {
+    write(temp);
+  } catch (const Error&) {
+    std::remove(temp.c_str());
+    throw;
+  } catch (const std::exception& e) {
+    std::remove(temp.c_str());
+    throw output_error(path, "writing failed: " + first_line(e.what()), "check free disk space and permissions");
   }
 }
 
