@@ -646,5 +646,35 @@ TEST(CliEncodingModel, RotaryT5AndSwinTensorsAndTheBaseCheck) {
       << r.out;
 }
 
+TEST(Cli, MaxFilesAndMaxBytesBoundARunBeforeItWrites) {
+  test::TempDir dir;
+  test::write_file(dir / "ids.txt", "3 1 4 1 5 9 2 6");
+  const std::string model = std::string(PEVIS_TEST_DATA) + "/corpus/gpt2.pt";
+  const std::vector<std::string> job = {"attention", model, "--input", "ids.txt", "--layout", "batch-first", "-o", "out"};
+  auto with = [&job](std::vector<std::string> more) {
+    more.insert(more.begin(), job.begin(), job.end());
+    return more;
+  };
+  auto r = pevis(with({"--max-files", "5"}), dir);
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_EQ(test::count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("the run would write 13 files, about "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("more than --max-files 5 (draw fewer sites"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out/attention")) << "a refused run wrote something";
+  r = pevis(with({"--max-bytes", "1K", "--format", "none"}), dir);
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("more than --max-bytes 1 kB (draw fewer sites"), std::string::npos) << r.err;
+  for (const std::string bad : {"0", "12Q", "G", "-5M", "5MB", "99999999999999999999", "999999999T"}) {
+    r = pevis(with({"--max-bytes", bad}), dir);
+    EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.err;
+    EXPECT_NE(r.err.find("expected a size such as 800M or 20G"), std::string::npos) << r.err;
+  }
+  r = pevis(with({"--max-files", "0"}), dir);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  r = pevis(with({"--max-files", "13", "--max-bytes", "20M"}), dir);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(dir / "out/attention/overview.png"));
+}
+
 }  // namespace
 }  // namespace pevis

@@ -9,6 +9,10 @@
 #include <fcntl.h>
 #include <sys/wait.h>
 
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
 #include "box.h"
 #include "pevis/base/confine.h"
 #include "test_util.h"
@@ -211,6 +215,80 @@ TEST(Confine, ExportWritesOnlyItsFileThroughItsTemporary) {
     for (const auto& entry : fs::directory_iterator(dir / "home")) names.push_back(entry.path().filename().string());
     EXPECT_EQ(names, std::vector<std::string>{"copy.pt"}) << "a temporary was left behind";
   }
+}
+
+// A job that ends without finishing (its time limit, a kill) leaves none of
+// the temporaries it was writing: the helper outside the box removes those of
+// its process, in every folder of the output folder, and no other file.
+TEST(Confine, AJobThatEndsAbruptlyLeavesNoTemporaries) {
+  if (!kernel_has_landlock()) GTEST_SKIP() << "this kernel has no Landlock";
+  test::TempDir dir;
+  fs::create_directories(dir / "out/attention");
+  test::write_file(dir / "out/keep.csv", "1");
+  test::write_file(dir / "out/b.csv.tmp-1-2", "another process's");
+  std::vector<std::string> temporaries;
+  const int status = in_child([&] {
+    cli::enable_confinement();
+    cli::OutputOptions output;
+    output.out_dir = (dir / "out").string();
+    cli::JobFiles files;
+    files.output = &output;
+    cli::SafetyOptions safety;
+    safety.time_limit = 0;
+    cli::enter_box(files, safety, false);
+    const std::string pid = std::to_string(::getpid());
+    for (const std::string name : {"attention/h.0.csv.tmp-" + pid + "-77", "attention/h.0.png.part-" + pid,
+                                   ".pevis-data-" + pid + "-0.gp", ".pevis-data-" + pid + "-0-0.bin"}) {
+      test::write_file(dir / "out" / name, "half");
+    }
+    return 3;  // as _exit at the time limit: no word to the helper
+  });
+  EXPECT_EQ(status, 3);
+  const auto left = [&] {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::recursive_directory_iterator(dir / "out")) {
+      if (entry.is_regular_file()) names.push_back(entry.path().lexically_relative(dir / "out").string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  const std::vector<std::string> expected = {"b.csv.tmp-1-2", "keep.csv"};
+  for (int waited = 0; waited < 100 && left() != expected; ++waited) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(left(), expected);
+}
+
+// The time limit runs until the job ends, drawing included (it used to stop
+// when publishing began, and then nothing bounded it). Figures of 8192x8192
+// take gnuplot seconds each; the job is stopped while it draws, its gnuplot
+// with it, and no temporary stays.
+TEST(Confine, TheTimeLimitCoversWritingTheOutput) {
+  test::TempDir dir;
+  test::write_file(dir / "ids.txt", "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30");
+  const auto started = std::chrono::steady_clock::now();
+  const auto r = pevis({"attention", std::string(PEVIS_TEST_DATA) + "/corpus/gpt2.pt", "--input", "ids.txt", "--layout",
+                        "batch-first", "--size", "8192x8192", "--time-limit", "5", "-o", "out"},
+                       dir);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("ran longer than its time limit of 5 s"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("wrote out/attention/h.0.head0.csv"), std::string::npos) << "stopped before publishing: " << r.out;
+  EXPECT_LT(seconds, 30);
+  const auto temporaries = [&] {
+    int count = 0;
+    for (const auto& entry : fs::recursive_directory_iterator(dir / "out")) {
+      const std::string name = entry.path().filename().string();
+      count += name.find(".part-") != std::string::npos || name.find(".tmp-") != std::string::npos ||
+               name.find(".pevis-data-") != std::string::npos;
+    }
+    return count;
+  };
+  for (int waited = 0; waited < 100 && temporaries() > 0; ++waited) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(temporaries(), 0);
+  EXPECT_FALSE(fs::exists(dir / "out/attention/h.0.png")) << "a figure was drawn after the limit";
 }
 
 TEST(Confine, AllowOpNeedsAQualifiedName) {

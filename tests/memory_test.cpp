@@ -99,6 +99,59 @@ TEST(Memory, DataFilesOverTheThresholdAreAnnouncedBeforeTheyAreWritten) {
   EXPECT_TRUE(notes.empty());
 }
 
+// What a run writes is bounded before anything is written: files and bytes
+// in all (a loop of 20,000 sites wrote 60,000 files; 8,192 tokens 8.8 GB of
+// CSV, each file under the 1 GB of the note above), and a large total is
+// announced.
+TEST(Memory, WhatARunWritesIsBoundedAndALargeTotalAnnounced) {
+  test::TempDir dir;
+  std::vector<Product> products;
+  for (int i = 0; i < 30; ++i) {
+    LabeledMatrix m{"m" + std::to_string(i), "row", index_labels(100), index_labels(100), 100, 100,
+                    std::vector<float>(10000, 0.123456f)};
+    products.push_back(Product{plot::Figure{}, {m}, {}});
+  }
+  OutputSpec spec;
+  spec.dir = (dir / "out").string();
+  spec.figures = std::nullopt;
+  const OutputPlan plan = plan_output(products, spec);
+  EXPECT_EQ(plan.files, 30u);
+  spec.data = DataFormat::kNpy;
+  EXPECT_EQ(plan_output(products, spec).files, 60u) << "an .npy and its labels";
+  EXPECT_NEAR(static_cast<double>(plan_output(products, spec).bytes), 30 * (40000 + 128 + 2 * 100 * (2 + 4)), 30 * 200);
+  spec.data = DataFormat::kCsv;
+  std::vector<std::string> notes;
+  spec.on_notice = [&](const std::string& note) { notes.push_back(note); };
+  const auto refused = [&](const std::string& flag) {
+    try {
+      write_products(products, spec, [](const WrittenFile&) {});
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ExitCode::kBadInput);
+      EXPECT_NE(std::string(e.what()).find("the run would write 30 files, about "), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("more than " + flag), std::string::npos) << e.what();
+      EXPECT_FALSE(fs::exists(dir / "out")) << "a refused run wrote something";
+      return true;
+    }
+    return false;
+  };
+  spec.max_files = 29;
+  EXPECT_TRUE(refused("--max-files 29"));
+  spec.max_files = 30;
+  spec.max_bytes = static_cast<std::uint64_t>(plan.bytes) - 1000;
+  EXPECT_TRUE(refused("--max-bytes"));
+  EXPECT_TRUE(notes.empty());
+  // Within the bounds it is written, and announced over the threshold (1 GB
+  // in every run; smaller here).
+  spec.max_bytes = static_cast<std::uint64_t>(plan.bytes) + 100000;
+  spec.large_total = 100000;
+  write_products(products, spec, [](const WrittenFile&) {});
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find("this run writes 30 files, about "), std::string::npos) << notes[0];
+  std::uintmax_t written = 0;
+  for (const auto& entry : fs::directory_iterator(dir / "out")) written += entry.file_size();
+  EXPECT_NEAR(static_cast<double>(written) / static_cast<double>(plan.bytes), 1.0, 0.1);
+}
+
 TEST(Memory, TheBinaryRefusesATableLargerThanItsAddressSpaceAtOnce) {
   if (test::kSanitized) GTEST_SKIP() << "AddressSanitizer cannot run under an address-space limit";
   test::TempDir dir;

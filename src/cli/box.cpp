@@ -1,12 +1,17 @@
 #include "box.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <system_error>
@@ -52,27 +57,38 @@ bool is_index(const std::string& path) {
 }
 
 // What the confined process may not do, a helper process forked before the
-// confinement does, when told or when pevis-torch dies: it removes the output
-// folder pevis made for a job that fails and leaves it empty (a removal is a
-// write beside the folder), and puts the single file a job writes (pevis
-// export) in its place, from the temporary that is the only file the job may
-// write, or removes that temporary when the job fails.
+// confinement does, when told or when pevis-torch ends, even by _exit at its
+// time limit or a kill: when the job fails it removes the temporaries of the
+// files it was writing in the output folder and the folder itself when pevis
+// made it and it is left empty (a removal is a write beside the folder); and
+// it puts the single file a job writes (pevis export) in its place, from the
+// temporary that is the only file the job may write, or removes that
+// temporary when the job fails.
 class Keeper {
  public:
-  // Starts the helper for `folder` and/or the pair `temp` -> `file` (either
-  // may be empty). False when it could not be started.
-  bool start(const std::string& folder, const std::string& temp, const std::string& file) {
+  // Starts the helper for the output folder `folder` (`made` when pevis made
+  // it) and/or the pair `temp` -> `file`; any may be empty. False when it
+  // could not be started.
+  bool start(const std::string& folder, bool made, const std::string& temp, const std::string& file) {
+    // The names of this process's temporaries (output/data_files.cpp's and
+    // products.cpp's), made before the fork: the helper may not allocate.
+    const std::string pid = std::to_string(::getpid());
+    const Markers markers{".tmp-" + pid + "-", ".part-" + pid, ".pevis-data-" + pid + "-"};
     int to_keeper[2], from_keeper[2];
     if (::pipe2(to_keeper, O_CLOEXEC) != 0) return false;
     if (::pipe2(from_keeper, O_CLOEXEC) != 0) {
       ::close(to_keeper[0]), ::close(to_keeper[1]);
       return false;
     }
-    const pid_t pid = ::fork();
-    if (pid == 0) serve(to_keeper[0], from_keeper[1], folder.c_str(), temp.c_str(), file.c_str());
+    const int folder_fd = folder.empty() ? -1 : ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const pid_t pid_of_helper = ::fork();
+    if (pid_of_helper == 0) {
+      serve(to_keeper[0], from_keeper[1], folder_fd, made ? folder.c_str() : "", temp.c_str(), file.c_str(), markers);
+    }
+    if (folder_fd >= 0) ::close(folder_fd);
     ::close(to_keeper[0]);
     ::close(from_keeper[1]);
-    if (pid < 0) {
+    if (pid_of_helper < 0) {
       ::close(to_keeper[1]), ::close(from_keeper[0]);
       return false;
     }
@@ -102,11 +118,62 @@ class Keeper {
   }
 
  private:
-  // The helper's whole life. Only async-signal-safe calls: the parent has threads.
-  [[noreturn]] static void serve(int in, int out, const char* folder, const char* temp, const char* file) {
-    for (int fd = 0; fd < 1024; ++fd) {
-      if (fd != in && fd != out) ::close(fd);
+  struct Markers {
+    std::string staged, part, data;
+
+    // A temporary of this process: NAME.tmp-PID-N, NAME.part-PID, .pevis-data-PID-...
+    bool match(const char* name) const {
+      const std::size_t length = std::strlen(name);
+      return std::strstr(name, staged.c_str()) != nullptr || std::strncmp(name, data.c_str(), data.size()) == 0 ||
+             (length >= part.size() && std::strcmp(name + length - part.size(), part.c_str()) == 0);
     }
+  };
+
+  // Removes this process's temporaries beneath the folder `dir` (a file
+  // descriptor), following no link, to a depth of 16 folders. Only
+  // async-signal-safe calls: getdents64, not readdir, which allocates.
+  static void remove_temporaries(int dir, const Markers& markers, int depth) {
+    struct Entry {
+      std::uint64_t inode;
+      std::int64_t offset;
+      unsigned short length;
+      unsigned char type;
+      char name[1];
+    };
+    alignas(8) char buffer[4096];
+    for (;;) {
+      const long got = ::syscall(SYS_getdents64, dir, buffer, sizeof buffer);
+      if (got <= 0) return;
+      for (long at = 0; at < got;) {
+        const auto* entry = reinterpret_cast<const Entry*>(buffer + at);
+        at += entry->length;
+        const char* name = entry->name;
+        if (std::strcmp(name, ".") == 0 || std::strcmp(name, "..") == 0) continue;
+        unsigned char type = entry->type;
+        if (type == DT_UNKNOWN) {
+          struct stat info {};
+          if (::fstatat(dir, name, &info, AT_SYMLINK_NOFOLLOW) != 0) continue;
+          type = S_ISDIR(info.st_mode) ? DT_DIR : S_ISREG(info.st_mode) ? DT_REG : DT_UNKNOWN;
+        }
+        if (type == DT_REG && markers.match(name)) {
+          ::unlinkat(dir, name, 0);
+        } else if (type == DT_DIR && depth < 16) {
+          const int sub = ::openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+          if (sub < 0) continue;
+          remove_temporaries(sub, markers, depth + 1);
+          ::close(sub);
+        }
+      }
+    }
+  }
+
+  // The helper's whole life. Only async-signal-safe calls: the parent has threads.
+  [[noreturn]] static void serve(int in, int out, int folder_fd, const char* made, const char* temp, const char* file,
+                                 const Markers& markers) {
+    for (int fd = 0; fd < 1024; ++fd) {
+      if (fd != in && fd != out && fd != folder_fd) ::close(fd);
+    }
+    const pid_t job = ::getppid();
     bool committed = false;
     for (;;) {
       char word = 0;
@@ -120,7 +187,18 @@ class Keeper {
         }
         continue;
       }
-      if ((got <= 0 || word == 'r') && *folder) ::rmdir(folder);  // fails, as it should, unless empty
+      const bool failed = got <= 0 || word == 'r';
+      if (got <= 0) {
+        // The job ended without a word (its time limit, a kill): its pipe
+        // closes before its children are told, so wait until it is gone and
+        // its gnuplot, killed with it, has stopped writing.
+        const struct timespec tick {0, 1000000};
+        for (int waited = 0; waited < 5000 && ::getppid() == job; ++waited) ::nanosleep(&tick, nullptr);
+        const struct timespec settle {0, 50000000};
+        ::nanosleep(&settle, nullptr);
+      }
+      if (failed && folder_fd >= 0) remove_temporaries(folder_fd, markers, 0);
+      if (failed && *made) ::rmdir(made);  // fails, as it should, unless empty
       if (*temp && !committed) ::unlink(temp);
       if (::write(out, "d", 1) < 0) {
       }
@@ -204,11 +282,13 @@ void allow_cache(Confinement& box, const std::vector<std::string>& models) {
 // through a temporary made now, the only file the job may write: the
 // file's folder stays closed to it, and the helper puts the file in place.
 void allow_outputs(Confinement& box, const JobFiles& files) {
-  std::string made;
+  std::string folder;
+  bool made = false;
   if (files.output && writes_files(*files.output)) {
-    if (!fs::exists(files.output->out_dir)) made = files.output->out_dir;
-    make_folder(files.output->out_dir);
-    box.write.push_back(files.output->out_dir);
+    folder = files.output->out_dir;
+    made = !fs::exists(folder);
+    make_folder(folder);
+    box.write.push_back(folder);
   }
   StagedFile& staged = staged_file();
   if (!files.write_file.empty()) {
@@ -216,7 +296,7 @@ void allow_outputs(Confinement& box, const JobFiles& files) {
     staged.temp = write_staged(files.write_file, [](std::ostream&) {});
     box.write.push_back(staged.temp);
   }
-  if ((made.empty() && staged.temp.empty()) || keeper().start(made, staged.temp, staged.file)) return;
+  if ((folder.empty() && staged.temp.empty()) || keeper().start(folder, made, staged.temp, staged.file)) return;
   if (!staged.temp.empty()) {
     std::remove(staged.temp.c_str());
     staged = StagedFile{};

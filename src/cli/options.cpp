@@ -7,9 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <cstdio>
-#include <mutex>
 #include <thread>
 
 #include "runners.h"
@@ -30,21 +28,6 @@ bool& confining() {
   return on;
 }
 
-// The clock of --time-limit: a thread that ends the process when the job
-// overruns, unless publishing started first.
-struct TimeLimit {
-  std::mutex mutex;
-  std::condition_variable changed;
-  bool armed = false;
-  std::chrono::steady_clock::time_point deadline;
-  double seconds = 0;
-};
-
-TimeLimit& time_limit() {
-  static TimeLimit* limit = new TimeLimit;  // never destroyed: its thread may outlive main
-  return *limit;
-}
-
 }  // namespace
 
 void enable_confinement() { confining() = true; }
@@ -53,35 +36,20 @@ bool confinement_enabled() { return confining(); }
 void arm_time_limit(double seconds) {
   if (!(seconds > 0) || !confinement_enabled()) return;
   seconds = std::min(seconds, 1e9);  // about 30 years: a deadline the clock can hold
-  TimeLimit& limit = time_limit();
-  {
-    const std::lock_guard<std::mutex> lock(limit.mutex);
-    limit.armed = true;
-    limit.seconds = seconds;
-    limit.deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                                            std::chrono::duration<double>(seconds));
-  }
-  std::thread([&limit] {
-    std::unique_lock<std::mutex> lock(limit.mutex);
-    if (limit.changed.wait_until(lock, limit.deadline, [&limit] { return !limit.armed; })) return;
-    char seconds_text[32];
-    std::snprintf(seconds_text, sizeof seconds_text, "%g", limit.seconds);
-    const std::string line = "pevis: the job : ran longer than its time limit of " + std::string(seconds_text) +
-                             " s, so it was stopped (give a larger --time-limit, or 0 for none, if the model is "
-                             "simply slow)\n";
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
+  char seconds_text[32];
+  std::snprintf(seconds_text, sizeof seconds_text, "%g", seconds);
+  const std::string line = "pevis: the job : ran longer than its time limit of " + std::string(seconds_text) +
+                           " s, so it was stopped (give a larger --time-limit, or 0 for none, if the model is simply "
+                           "slow or the output large)\n";
+  // Its thread outlives main: what it uses is its own.
+  std::thread([deadline, line] {
+    std::this_thread::sleep_until(deadline);
     if (::write(STDERR_FILENO, line.data(), line.size()) < 0) {
     }
     ::_exit(static_cast<int>(ExitCode::kBadInput));
   }).detach();
-}
-
-void disarm_time_limit() {
-  TimeLimit& limit = time_limit();
-  {
-    const std::lock_guard<std::mutex> lock(limit.mutex);
-    limit.armed = false;
-  }
-  limit.changed.notify_all();
 }
 
 void add_safety_options(CLI::App& command, SafetyOptions& options, bool with_verbose) {
@@ -101,7 +69,7 @@ void add_safety_options(CLI::App& command, SafetyOptions& options, bool with_ver
       ->group(group);
   command
       .add_option("--time-limit", options.time_limit,
-                  "stop with exit 3 when loading and running the model take longer than this many seconds (0: no limit)")
+                  "stop with exit 3 when the job (loading and running the model, writing its output) takes longer than this many seconds (0: no limit)")
       ->type_name("SECONDS")
       ->check(CLI::Validator(
           [](std::string& text) -> std::string {

@@ -41,7 +41,7 @@ InputRequest input_request(const InputOptions& options);
 /// What a job that reads a model may let it do, and for how long.
 struct SafetyOptions {
   std::vector<std::string> allow_ops;  ///< operators allowed beyond pevis's list, by name
-  double time_limit = 900;             ///< seconds the job may take before publishing (0: no limit)
+  double time_limit = 300;             ///< seconds the job may take, publishing included (0: no limit)
   bool verbose = false;                ///< say which confinement is in force
 };
 
@@ -55,11 +55,10 @@ void add_safety_options(CLI::App& command, SafetyOptions& options, bool with_ver
 void enable_confinement();
 bool confinement_enabled();
 
-/// Ends the process with exit 3 and one line when the job has run for
-/// `seconds` (0: never); `disarm_time_limit` (called when publishing starts)
-/// stops the clock.
+/// Ends the process with exit 3 and one line when the job, publishing
+/// included, has run for `seconds` (0: never). The temporaries of files it
+/// was writing are removed by the helper outside the box (box.cpp).
 void arm_time_limit(double seconds);
-void disarm_time_limit();
 
 struct EncodingOptions {
   SafetyOptions safety;

@@ -3,7 +3,10 @@
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include <cctype>
+#include <cstdint>
 #include <iostream>
+#include <optional>
 
 #include "options.h"
 #include "pevis/base/error.h"
@@ -38,6 +41,26 @@ std::string parse_formats(const std::string& text, bool page, std::optional<plot
   }
   if (html && !figure_named) figures.reset();
   return "";
+}
+
+// --max-bytes: a number of bytes, with K, M, G or T (powers of 1000, as
+// pevis says sizes: kB, MB, GB, TB).
+std::optional<std::uint64_t> parse_byte_size(const std::string& text) {
+  std::size_t digits = 0;
+  while (digits < text.size() && digits < 13 && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  static const std::string kUnits = "KMGT";
+  const std::string unit = text.substr(digits);
+  if (digits == 0 || unit.size() > 1 || (unit.size() == 1 && kUnits.find(unit[0]) == std::string::npos)) {
+    return std::nullopt;
+  }
+  std::uint64_t bytes = std::stoull(text.substr(0, digits));
+  const std::size_t powers = unit.empty() ? 0 : kUnits.find(unit[0]) + 1;
+  for (std::size_t p = 0; p < powers; ++p) {
+    if (bytes > UINT64_MAX / 1000) return std::nullopt;
+    bytes *= 1000;
+  }
+  if (bytes == 0) return std::nullopt;
+  return bytes;
 }
 
 }  // namespace
@@ -84,6 +107,18 @@ void add_output_options(CLI::App& command, OutputOptions& options, bool page) {
       ->check(CLI::IsMember({"viridis", "magma", "gray", "diverging"}))
       ->group(group);
   command.add_flag("--json", options.json, "print one JSON object describing the run on stdout")->group(group);
+  command.add_option("--max-files", options.max_files, "write at most this many files; a run that would write more writes nothing")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{10'000'000}))
+      ->capture_default_str()
+      ->group(group);
+  command
+      .add_option_function<std::string>(
+          "--max-bytes", [&options](const std::string& text) { options.max_bytes = *parse_byte_size(text); },
+          "write at most about this much in all, e.g. 500M or 20G; a run that would write more writes nothing")
+      ->check(CLI::Validator(
+          [](std::string& text) { return parse_byte_size(text) ? "" : "expected a size such as 800M or 20G"; }, "SIZE"))
+      ->default_str("4G")
+      ->group(group);
 }
 
 void parse_output_options(OutputOptions& options) {
@@ -109,6 +144,8 @@ OutputSpec to_spec(const OutputOptions& options) {
   spec.palette = options.palette;
   spec.size = options.size;
   spec.text_fd = options.json ? STDERR_FILENO : STDOUT_FILENO;
+  spec.max_files = options.max_files;
+  spec.max_bytes = options.max_bytes;
   return spec;
 }
 
@@ -122,7 +159,6 @@ Wanted wanted_of(const OutputOptions& options) {
 std::ostream& human(const OutputOptions& options) { return options.json ? std::cerr : std::cout; }
 
 void publish(std::vector<Product> products, const OutputOptions& options, nlohmann::json summary) {
-  disarm_time_limit();  // the limit is on the model's work, not on drawing
   OutputSpec spec = to_spec(options);
   // Progress is for people watching a terminal, on stderr, never mixed with data.
   if (::isatty(STDERR_FILENO)) spec.on_progress = [](const std::string& step) { std::cerr << "pevis: " << step << "..." << std::endl; };

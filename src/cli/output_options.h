@@ -27,12 +27,15 @@ struct OutputOptions {
   std::optional<plot::Palette> palette;  ///< nothing: each figure's own (viridis for most)
   bool json = false;
   bool page = false;  ///< --format html (with or without a figure format): the interactive page
+  std::uint64_t max_files = 10000;       ///< --max-files
+  std::uint64_t max_bytes = 4'000'000'000ULL;  ///< --max-bytes
 
   bool figures() const { return format.has_value(); }
   bool writes_data() const { return data != DataFormat::kNone; }
 };
 
-/// Adds -o/--out, --format, --data, --script, --size, --palette and --json to
+/// Adds -o/--out, --format, --data, --script, --size, --palette, --json,
+/// --max-files and --max-bytes to
 /// a subcommand, in one option group. With `page`, --format also takes
 /// `html` (alone or as `png,html`): the subcommand writes an interactive page.
 void add_output_options(CLI::App& command, OutputOptions& options, bool page = false);

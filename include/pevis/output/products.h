@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -30,7 +31,24 @@ struct OutputSpec {
   /// bytes or more, with its size; may be empty.
   std::function<void(const std::string&)> on_notice;
   double large_data_file = 1e9;
+  /// Told, before anything is written, of a run that writes `large_total`
+  /// bytes or more in all; `on_notice` hears it.
+  double large_total = 1e9;
+  /// The most a run may write: files, and bytes in all (estimated before
+  /// anything is written, as `plan_output` does). A run that would write
+  /// more writes nothing (exit 3). --max-files and --max-bytes.
+  std::uint64_t max_files = 10000;
+  std::uint64_t max_bytes = 4'000'000'000ULL;
 };
+
+/// What a run will write: how many files, and about how many bytes (data
+/// files estimated from a sample of their values, `.npy` files and pages
+/// exactly, figures as an eighth of a byte per pixel and scripts as 4 KB).
+struct OutputPlan {
+  std::uint64_t files = 0;
+  long double bytes = 0;
+};
+
 
 /// A file written whole, as it is: `<name>.<format>` (an HTML page).
 struct Document {
@@ -56,11 +74,15 @@ struct WrittenFile {
   std::string format;  ///< "png", "csv", "gp", ...
 };
 
+/// The plan of `write_products(products, spec, ...)`.
+OutputPlan plan_output(const std::vector<Product>& products, const OutputSpec& spec);
+
 /// Makes the output folder and its parents. Throws `pevis::Error` (exit 4)
 /// when it cannot.
 void make_folder(const std::string& folder);
 
-/// Writes the scripts (when asked), then draws every figure of the run with
+/// Checks the plan against the spec's bounds (exit 3, nothing written, when
+/// over) and announces a large total, then writes the scripts (when asked), then draws every figure of the run with
 /// two gnuplot processes (one per core) while the data files are written on
 /// every core. Every file appears complete or not at all. `on_written` is
 /// told of every file written, the data files once all of them are done,

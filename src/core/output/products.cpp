@@ -65,14 +65,18 @@ void make_output_folder(const fs::path& dir, const fs::path& folder) {
 
 // The size of a data file, from the lengths of a sample of its values (the
 // same in CSV and JSON within a few per cent: a separator a value).
+long double label_bytes(const LabeledMatrix& m) {
+  long double label_chars = 0;
+  for (const auto& l : m.row_labels) label_chars += l.size() + 4;
+  for (const auto& l : m.col_labels) label_chars += l.size() + 4;
+  return label_chars;
+}
+
 long double data_file_bytes(const LabeledMatrix& m) {
   const std::size_t n = m.values.size(), samples = std::min<std::size_t>(n, 4096);
   long double value_chars = 0;
   for (std::size_t i = 0; i < samples; ++i) value_chars += format_float(m.values[i * (n / samples)]).size() + 1;
-  long double label_chars = 0;
-  for (const auto& l : m.row_labels) label_chars += l.size() + 4;
-  for (const auto& l : m.col_labels) label_chars += l.size() + 4;
-  return (samples ? value_chars / samples * n : 0) + label_chars + 2.0L * m.rows;
+  return (samples ? value_chars / samples * n : 0) + label_bytes(m) + 2.0L * m.rows;
 }
 
 long double data_file_bytes(const Table& table) {
@@ -88,6 +92,15 @@ long double data_file_bytes(const Table& table) {
     }
   }
   return samples ? chars / samples * n : 0;
+}
+
+// The figures a run draws: those with panels.
+std::vector<const plot::Figure*> drawn_figures(const std::vector<Product>& products) {
+  std::vector<const plot::Figure*> drawn;
+  for (const auto& product : products) {
+    if (!product.figure.panels.empty()) drawn.push_back(&product.figure);
+  }
+  return drawn;
 }
 
 // Writes every matrix and table of `products` as CSV or JSON, on as many
@@ -180,7 +193,50 @@ void write_data(const std::vector<Product>& products, const OutputSpec& spec,
   }
 }
 
+// Refuses a run over the spec's bounds before it writes anything, and
+// announces a large one.
+void check_plan(const OutputPlan& plan, const OutputSpec& spec) {
+  const std::string totals = std::to_string(plan.files) + " files, about " + human_bytes(plan.bytes);
+  const std::string todo = "draw fewer sites with --layer or --head, fewer positions, --data npy or none, or raise ";
+  if (plan.files > spec.max_files) {
+    throw bad_input(spec.dir, "the run would write " + totals + ", more than --max-files " + std::to_string(spec.max_files),
+                    todo + "--max-files");
+  }
+  if (plan.bytes > static_cast<long double>(spec.max_bytes)) {
+    throw bad_input(spec.dir, "the run would write " + totals + ", more than --max-bytes " + human_bytes(spec.max_bytes),
+                    todo + "--max-bytes");
+  }
+  if (plan.bytes >= spec.large_total && spec.on_notice) spec.on_notice("this run writes " + totals + " into " + spec.dir);
+}
+
 }  // namespace
+
+OutputPlan plan_output(const std::vector<Product>& products, const OutputSpec& spec) {
+  OutputPlan plan;
+  const auto add = [&plan](long double bytes) {
+    ++plan.files;
+    plan.bytes += bytes;
+  };
+  for (const auto& product : products) {
+    for (const auto& document : product.documents) add(static_cast<long double>(document.content.size()));
+    if (spec.data == DataFormat::kNone) continue;
+    for (const auto& table : product.tables) add(data_file_bytes(table));
+    for (const auto& matrix : product.data) {
+      if (spec.data != DataFormat::kNpy) {
+        add(data_file_bytes(matrix));
+        continue;
+      }
+      add(static_cast<long double>(npy_bytes(matrix)));
+      add(label_bytes(matrix));
+    }
+  }
+  for (const plot::Figure* figure : drawn_figures(products)) {
+    const plot::Size size = spec.size.value_or(figure->size);
+    if (spec.scripts) add(4096);
+    if (spec.figures && *spec.figures != plot::Format::kText) add(static_cast<long double>(size.width) * size.height / 8);
+  }
+  return plan;
+}
 
 void write_products(std::vector<Product> products, const OutputSpec& spec,
                     const std::function<void(const WrittenFile&)>& on_written) {
@@ -189,6 +245,7 @@ void write_products(std::vector<Product> products, const OutputSpec& spec,
   for (const auto& product : products) documents = documents || !product.documents.empty();
   // Nothing asked for (--format none --data none): no folder either.
   if (!spec.figures && spec.data == DataFormat::kNone && !spec.scripts && !documents) return;
+  check_plan(plan_output(products, spec), spec);
   make_folder(dir);
   for (auto& product : products) {
     for (auto& document : product.documents) {
@@ -205,10 +262,7 @@ void write_products(std::vector<Product> products, const OutputSpec& spec,
     if (spec.palette) product.figure.palette = *spec.palette;
   }
   const bool with_data = spec.data != DataFormat::kNone;
-  std::vector<const plot::Figure*> drawn;
-  for (const auto& product : products) {
-    if (!product.figure.panels.empty()) drawn.push_back(&product.figure);
-  }
+  const std::vector<const plot::Figure*> drawn = drawn_figures(products);
   const plot::Format format = spec.figures.value_or(plot::Format::kPng);
   const bool to_files = format != plot::Format::kText;
   const std::string ext = plot::extension(format);

@@ -3,7 +3,7 @@
 #include "pevis/plot/gnuplot.h"
 
 #include <fcntl.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/mman.h>
@@ -88,17 +88,26 @@ void run_gnuplot(const std::string& script, const std::string& work_dir, int std
   if (!messages || ::pipe2(pipe_fds, O_CLOEXEC) != 0) {
     throw output_error("gnuplot", std::string("cannot start it: ") + std::strerror(errno));
   }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[0], 0);
-  posix_spawn_file_actions_adddup2(&actions, stdout_fd, 1);
-  posix_spawn_file_actions_adddup2(&actions, fileno(messages.get()), 2);
-  posix_spawn_file_actions_addchdir_np(&actions, work_dir.c_str());
+  // Started by fork and exec rather than posix_spawn, so that gnuplot is
+  // killed when the thread that started it ends: a job stopped at its time
+  // limit (or killed) leaves no gnuplot drawing on into the output folder.
+  const char* path = executable.c_str();
+  const char* dir = work_dir.c_str();
+  const int script_fd = pipe_fds[0], messages_out = fileno(messages.get());
   char name[] = "gnuplot";
   char* argv[] = {name, nullptr};
-  pid_t pid = 0;
-  const int spawned = ::posix_spawn(&pid, executable.c_str(), &actions, nullptr, argv, environ);
-  posix_spawn_file_actions_destroy(&actions);
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    // Only async-signal-safe calls here: the parent has threads.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) ::_exit(127);
+    if (::dup2(script_fd, 0) < 0 || ::dup2(stdout_fd, 1) < 0 || ::dup2(messages_out, 2) < 0 || ::chdir(dir) != 0) {
+      ::_exit(127);
+    }
+    ::execve(path, argv, environ);
+    ::_exit(127);
+  }
+  const int spawned = pid < 0 ? errno : 0;
   ::close(pipe_fds[0]);
   if (spawned != 0) {
     ::close(pipe_fds[1]);
