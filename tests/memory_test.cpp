@@ -231,5 +231,28 @@ TEST(CpuAllocator, ABlockPastTheBudgetIsRefusedInWords) {
   EXPECT_EQ(later.numel(), 256 << 20);
 }
 
+// Blocks under 1 MiB are counted too, in aggregate: 24,000 tensors of
+// 1020 KiB each went past every budget unseen.
+TEST(CpuAllocator, SmallBlocksCountAgainstTheBudgetInAggregate) {
+  limit_cpu_allocations(100u << 20, "the cgroup's memory limit");
+  std::vector<at::Tensor> kept;
+  try {
+    for (int i = 0; i < 1000; ++i) kept.push_back(at::empty({1020 << 10}, at::kByte));
+    ADD_FAILURE() << "1000 tensors of 1020 KiB fitted a budget of 100 MiB";
+  } catch (const c10::Error& e) {
+    const std::string text = e.what_without_backtrace();
+    EXPECT_NE(text.find("memory budget of 104857600 bytes (the cgroup's memory limit)"), std::string::npos) << text;
+    EXPECT_NE(text.find("bytes in tensors under 1 MiB"), std::string::npos) << text;
+    EXPECT_TRUE(is_out_of_memory(e));
+  }
+  EXPECT_GT(kept.size(), 80u);
+  EXPECT_LT(kept.size(), 101u);
+  // Freed, they no longer count.
+  kept.clear();
+  for (int i = 0; i < 80; ++i) kept.push_back(at::empty({1020 << 10}, at::kByte));
+  kept.clear();
+  limit_cpu_allocations(0, "");
+}
+
 }  // namespace
 }  // namespace pevis

@@ -17,8 +17,9 @@ namespace pevis {
 /// Safe to call more than once; the first call decides.
 void use_caching_cpu_allocator(std::size_t cache_bytes);
 
-/// Refuses new large blocks (1 MiB and up) that would take those in use and
-/// kept past `bytes` (0: no limit): LibTorch then raises "can't allocate
+/// Refuses a new block that would take the blocks in use and kept past
+/// `bytes` (0: no limit), the small ones (under 1 MiB, malloc's) counted in
+/// aggregate by their usable size: LibTorch then raises "can't allocate
 /// memory ... memory budget" naming `limited_by`, which the job reports with
 /// exit 3. Set once a job knows its budget, before the model is read, so that
 /// a forward pass that outgrows a cgroup's limit fails in words instead of

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <malloc.h>
+
 #include <cstdlib>
 #include <vector>
 #include <list>
@@ -60,11 +62,7 @@ class CachingCpuAllocator final : public c10::Allocator {
   }
 
   void* take(std::size_t n) {
-    if (n < kCachedFrom) {
-      void* p = aligned_block(n);
-      TORCH_CHECK(p, "pevis CPU allocator: can't allocate memory: you tried to allocate ", n, " bytes");
-      return p;
-    }
+    if (n < kCachedFrom) return take_small(n);
     const std::size_t size = (n + kGranule - 1) / kGranule * kGranule;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -75,6 +73,7 @@ class CachingCpuAllocator final : public c10::Allocator {
         order_.remove(p);
         sizes_.erase(p);
         counts_.cached_bytes -= size;
+        kept_ -= size;
         ++counts_.reused;
         in_use_[p] = size;
         live_ += size;
@@ -107,20 +106,45 @@ class CachingCpuAllocator final : public c10::Allocator {
     return p;
   }
 
-  // Refuses a new block that would take the large blocks in use and kept
-  // past the job's budget: a failure the job can report, where the kernel
-  // would kill the process without a word when a cgroup's limit is reached.
-  void check_budget(std::size_t n, std::size_t size) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (budget_ == 0 || live_ + counts_.cached_bytes + size <= budget_) return;
-    }
+  // A small block is malloc's, counted in aggregate (as malloc counts it:
+  // its usable size) against the budget with the large ones: 24,000 tensors
+  // of 1020 KiB take 24 GB as surely as 24 of 1 GB.
+  void* take_small(std::size_t n) {
+    void* p = aligned_block(n);
+    TORCH_CHECK(p, "pevis CPU allocator: can't allocate memory: you tried to allocate ", n, " bytes");
+    const std::size_t usable = ::malloc_usable_size(p);
+    const std::size_t small = small_live_.fetch_add(usable) + usable;
+    const std::size_t budget = budget_.load();
+    if (budget == 0 || small + live_.load() + kept_.load() <= budget) return p;
     drop_cache(0);
+    if (small + live_.load() <= budget) return p;
+    small_live_ -= usable;
+    std::free(p);
+    refuse(n);
+  }
+
+  // Refuses a new block that would take the blocks in use and kept past the
+  // job's budget: a failure the job can report, where the kernel would kill
+  // the process without a word when a cgroup's limit is reached.
+  void check_budget(std::size_t n, std::size_t size) {
+    const std::size_t budget = budget_.load();
+    if (budget == 0 || small_live_.load() + live_.load() + kept_.load() + size <= budget) return;
+    drop_cache(0);
+    if (small_live_.load() + live_.load() + size <= budget) return;
+    refuse(n);
+  }
+
+  [[noreturn]] void refuse(std::size_t n) {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (live_ + size <= budget_) return;
-    note_budget_refusal(n, budget_, limited_by_);
+    note_budget_refusal(n, budget_.load(), limited_by_);
     TORCH_CHECK(false, "pevis CPU allocator: can't allocate memory: a tensor of ", n, " bytes would take the job past its ",
-                "memory budget of ", budget_, " bytes (", limited_by_, ")");
+                "memory budget of ", budget_.load(), " bytes (", limited_by_, "), with ", small_live_.load(),
+                " bytes in tensors under 1 MiB and ", live_.load(), " in larger ones");
+  }
+
+  static void free_small(void* p) {
+    self_->small_live_ -= ::malloc_usable_size(p);
+    std::free(p);
   }
 
  public:
@@ -131,7 +155,7 @@ class CachingCpuAllocator final : public c10::Allocator {
   }
 
  private:
-  static void release_small(void* p) { std::free(p); }
+  static void release_small(void* p) { free_small(p); }
 
   static void release(void* p) {
     if (!p) return;
@@ -140,7 +164,7 @@ class CachingCpuAllocator final : public c10::Allocator {
     const auto it = a->in_use_.find(p);
     if (it == a->in_use_.end()) {  // a small block
       lock.unlock();
-      std::free(p);
+      free_small(p);
       return;
     }
     const std::size_t size = it->second;
@@ -155,6 +179,7 @@ class CachingCpuAllocator final : public c10::Allocator {
     a->order_.push_back(p);
     a->sizes_[p] = size;
     a->counts_.cached_bytes += size;
+    a->kept_ += size;
     lock.unlock();
     a->drop_cache(a->limit_);
   }
@@ -170,6 +195,7 @@ class CachingCpuAllocator final : public c10::Allocator {
       auto& list = free_[size];
       list.erase(std::find(list.begin(), list.end(), p));
       counts_.cached_bytes -= size;
+      kept_ -= size;
       std::free(p);
     }
   }
@@ -180,9 +206,11 @@ class CachingCpuAllocator final : public c10::Allocator {
   std::map<std::size_t, std::vector<void*>> free_;      // kept, by size
   std::unordered_map<void*, std::size_t> sizes_;        // kept, their sizes
   std::list<void*> order_;                              // kept, oldest first
-  std::size_t live_ = 0;                                // bytes of large blocks handed out
+  std::atomic<std::size_t> live_{0};                    // bytes of large blocks handed out
+  std::atomic<std::size_t> kept_{0};                    // bytes of large blocks kept (counts_.cached_bytes)
+  std::atomic<std::size_t> small_live_{0};              // usable bytes of small blocks handed out
   std::size_t high_water_ = 0;                          // the most live_ has been
-  std::size_t budget_ = 0;                              // 0: none
+  std::atomic<std::size_t> budget_{0};                  // 0: none
   std::string limited_by_;
   CpuAllocatorCounts counts_;
 };
