@@ -8,9 +8,13 @@
 
 #include <chrono>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "in_process.h"
 #include "pevis/base/error.h"
+#include "pevis/output/html.h"
+#include "pevis/plot/gnuplot.h"
 #include "test_util.h"
 
 namespace pevis {
@@ -249,9 +253,55 @@ TEST(Hostile, MessagesCarryNoTerminalControls) {
   for (const char* control : {"\x1b", "\x07", "\x9b", "\r", "\n", "\xe2\x80\xae", "\xe2\x81\xa6", "\xe2\x80\x8b"}) {
     EXPECT_EQ(message.find(control), std::string::npos) << message;
   }
-  EXPECT_NE(message.find("<U+009B>2J<U+202E>gnp.exe<U+2066>x<U+200B>?"), std::string::npos) << message;
+  EXPECT_NE(message.find("\u27e8U+009B\u27e92J\u27e8U+202E\u27e9gnp.exe\u27e8U+2066\u27e9x\u27e8U+200B\u27e9?"), std::string::npos) << message;
   // Ordinary text, accents and CJK included, is kept as it is.
   EXPECT_EQ(one_line("layers.0.self_attn naïve 注意 ✓"), "layers.0.self_attn naïve 注意 ✓");
+}
+
+// Text from a model on the terminal, in tables, figures and pages: a
+// safetensors file's tensor names and __metadata__ set the terminal's title
+// (ESC ] 0; ... BEL), cleared the screen (CSI 2J, as ESC [ and as the C1
+// byte U+009B), split a table row (CR LF) and reversed the text after them
+// (U+202E). Each is now shown, one row per name.
+TEST(Hostile, ModelTextIsShownNeverObeyed) {
+  test::TempDir dir;
+  const std::vector<std::string> names = {"l\x1b]0;TITLE\x07.bias", "m\xe2\x80\xae" "etyb.bias", "n\r\nfake row.bias",
+                                          "o\xc2\x9b" "2J.bias"};
+  std::string header = R"({"__metadata__":{"format":"pt\u001b[2J","note\u202e":"x\ny"})";
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    header += ",\"" + nlohmann::json(names[i]).dump().substr(1);
+    header.pop_back();
+    header += "\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[" + std::to_string(8 * i) + "," + std::to_string(8 * i + 8) + "]}";
+  }
+  header += "}";
+  std::string bytes(8, '\0');
+  for (int k = 0; k < 8; ++k) bytes[k] = static_cast<char>((header.size() >> (8 * k)) & 0xff);
+  test::write_file(dir / "evil.safetensors", bytes + header + test::float_bytes({0, 1, 2, 3, 4, 5, 6, 7}));
+  const auto shown_on_the_terminal = [](const std::string& out) {
+    for (const char* control : {"\x1b", "\x07", "\r", "\xc2\x9b", "\xe2\x80\xae"}) {
+      EXPECT_EQ(out.find(control), std::string::npos) << out;
+    }
+    EXPECT_NE(out.find("m\u27e8U+202E\u27e9etyb"), std::string::npos) << out;
+    EXPECT_NE(out.find("o\u27e8U+009B\u27e92J"), std::string::npos) << out;
+    std::istringstream lines(out);
+    for (std::string line; std::getline(lines, line);) EXPECT_NE(line.rfind("fake row", 0), 0u) << "a row was split: " << out;
+  };
+  auto r = pevis({"bias", "evil.safetensors", "--verbose", "--format", "none", "--data", "none"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  shown_on_the_terminal(r.out);
+  EXPECT_NE(r.out.find("  format = pt [2J\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  note\u27e8U+202E\u27e9 = x y\n"), std::string::npos) << r.out;
+  r = pevis({"summary", "evil.safetensors", "--format", "none", "--data", "none"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  shown_on_the_terminal(r.out);
+  // Figures and pages show the marks too; data files keep the names exact.
+  EXPECT_NE(plot::quote("m\xe2\x80\xae" "etyb").find("m\u27e8U+202E\u27e9etyb"), std::string::npos);
+  const std::string page = script_json(nlohmann::json{{"token", "a\xe2\x80\xae" "b\xe2\x81\xa6"}});
+  EXPECT_NE(page.find("a\\u27e8U+202E\\u27e9b\\u27e8U+2066\\u27e9"), std::string::npos) << page;
+  EXPECT_EQ(html_text("x\xe2\x80\xae<"), "x\u27e8U+202E\u27e9&lt;");
+  r = pevis({"bias", "evil.safetensors", "--format", "none", "--data", "json"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(test::read_file(dir / "pevis-out/bias.json").find("\"m\xe2\x80\xae" "etyb.bias\""), std::string::npos);
 }
 
 TEST(Hostile, NoTextReachingGnuplotRunsACommand) {

@@ -10,6 +10,7 @@
 
 #include "options.h"
 #include "pevis/base/error.h"
+#include "pevis/base/utf8.h"
 
 namespace pevis::cli {
 namespace {
@@ -180,15 +181,15 @@ void publish(std::vector<Product> products, const OutputOptions& options, nlohma
 Progress human_progress(const OutputOptions& options) {
   Progress progress;
   std::ostream* out = &human(options);
-  progress.text = [out](const std::string& text) { *out << text; };
+  progress.text = [out](const std::string& text) { *out << visible_lines(text); };
   return progress;
 }
 
 void publish(JobResult result, const OutputOptions& options) {
-  human(options) << result.text;
+  human(options) << visible_lines(result.text);
   publish(std::move(result.products), options, std::move(result.summary));
   if (result.failed_check) throw Error(ExitCode::kCheckFailed, result.failed_check->first, result.failed_check->second);
-  human(options) << result.closing_text;
+  human(options) << visible_lines(result.closing_text);
 }
 
 }  // namespace pevis::cli

@@ -37,7 +37,7 @@ Error output_error(std::string what, std::string why, std::string todo = {});
 /// Replaces newlines and other control characters by spaces, so a message
 /// built from file contents or user text stays one line; shows C1 controls
 /// and the characters that reorder or hide text (U+202E, U+2066, U+200B,
-/// ...) as `<U+202E>`, and a byte that is not UTF-8 as `?`, so that no text
+/// ...) as `⟨U+202E⟩`, and a byte that is not UTF-8 as `?`, so that no text
 /// from a model steers the user's terminal. Every pevis::Error is made so.
 std::string one_line(const std::string& text);
 

@@ -4,6 +4,7 @@
 // (plot/gnuplot.h).
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace pevis {
@@ -38,5 +39,30 @@ inline std::size_t invalid_utf8(const std::string& s) {
   }
   return std::string::npos;
 }
+
+/// Whether the code point reorders or hides the text around it, or steers a
+/// terminal: C1 controls (U+0080..U+009F: CSI, OSC), the Arabic letter mark,
+/// zero-width characters and directional marks (U+200B..U+200F), bidi
+/// embeddings and overrides (U+202A..U+202E), word joiner and isolates
+/// (U+2060..U+2069) and the byte-order mark.
+inline bool is_hidden_code_point(std::uint32_t code) {
+  return (code >= 0x80 && code <= 0x9f) || code == 0x061c || (code >= 0x200b && code <= 0x200f) ||
+         (code >= 0x202a && code <= 0x202e) || (code >= 0x2060 && code <= 0x2069) || code == 0xfeff;
+}
+
+/// `text` made safe to show, wherever text from a model or a user's file is
+/// shown (messages, tables on the terminal, figures, pages): each C0 control
+/// and DEL becomes `control`, each byte that is not UTF-8 becomes `invalid`,
+/// and each hidden code point (`is_hidden_code_point`) is shown as a visible
+/// mark, `⟨U+202E⟩`, so that nothing can make the text around it read
+/// backwards, vanish or drive the terminal.
+std::string visible_text(const std::string& text, const std::string& invalid, char control = ' ');
+
+/// Each line of `text` as `visible_text` shows it (invalid bytes as `?`),
+/// its newlines kept: every text a job prints on the terminal passes here, so
+/// that a name from a model cannot set the terminal's title, clear its
+/// screen or overwrite a row (tables also show each cell with `one_line`, so
+/// that a newline in a name cannot split its row).
+std::string visible_lines(const std::string& text);
 
 }  // namespace pevis

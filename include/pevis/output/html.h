@@ -11,13 +11,15 @@
 namespace pevis {
 
 /// Text safe as HTML element content or a quoted attribute value: `&`, `<`,
-/// `>`, `"` and `'` as character references.
+/// `>`, `"` and `'` as character references, shown as `visible_text` shows it.
 std::string html_text(std::string_view text);
 
 /// `value` as JSON that can stand inside a `<script>` element and be read
 /// back with JSON.parse: every non-ASCII character (U+2028 and U+2029
 /// included) as a \u escape, and `<`, `>` and `&` too, so that no `</script>`
-/// or `<!--` can appear; invalid UTF-8 becomes U+FFFD.
+/// or `<!--` can appear. Its strings are shown as `visible_text` shows them:
+/// controls as spaces, invalid UTF-8 as U+FFFD, characters that reorder or
+/// hide text as `⟨U+202E⟩`.
 std::string script_json(const nlohmann::json& value);
 
 /// Standard base64 (RFC 4648, with `=` padding).

@@ -11,8 +11,9 @@ namespace pevis::plot {
 
 /// Quotes any text for a gnuplot script: the only way user or model text
 /// reaches gnuplot. Single quotes (no backquote or escape processing inside),
-/// `'` doubled, control characters (newline, CR, tab, ...) replaced by a space
-/// and invalid UTF-8 by U+FFFD. The result is one gnuplot string literal.
+/// `'` doubled, control characters (newline, CR, tab, ...) replaced by a space,
+/// invalid UTF-8 by U+FFFD and characters that reorder or hide text shown as
+/// `⟨U+202E⟩` (`visible_text`). The result is one gnuplot string literal.
 std::string quote(const std::string& text);
 
 /// Where and how a rendered figure is drawn.

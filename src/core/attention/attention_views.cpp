@@ -413,15 +413,19 @@ std::vector<Product> attention_views(std::vector<AttentionSite>& sites, const At
 
 std::string sites_text(const std::vector<AttentionSite>& sites) {
   std::size_t width = 4;
-  for (const auto& s : sites) width = std::max(width, s.name.size());
+  std::vector<std::string> names;  // a model's names: one row each, shown
+  for (const auto& s : sites) names.push_back(one_line(s.name));
+  for (const auto& name : names) width = std::max(width, plot::display_width(name));
   const auto right = [](const std::string& text, std::size_t n) {
     return std::string(n - std::min(n, text.size()), ' ') + text;
   };
   std::string out = "site" + std::string(width - 4, ' ') + "  heads  batch  windows  shape (batch*windows x heads x query x key)\n";
-  for (const auto& s : sites) {
+  for (std::size_t i = 0; i < sites.size(); ++i) {
+    const AttentionSite& s = sites[i];
+    const std::string& name = names[i];
     std::string windows = std::to_string(s.windows);
     if (s.grid_rows > 0 && s.windows > 1) windows += " (" + std::to_string(s.grid_rows) + "x" + std::to_string(s.grid_cols) + ")";
-    out += s.name + std::string(width - s.name.size(), ' ') + "  " + right(std::to_string(s.heads), 5) + "  " +
+    out += name + std::string(width - plot::display_width(name), ' ') + "  " + right(std::to_string(s.heads), 5) + "  " +
            right(std::to_string(s.batch), 5) + "  " + right(windows, 7) + "  " + sizes_text(s.weights.sizes().vec()) + "\n";
   }
   return out;

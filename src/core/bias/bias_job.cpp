@@ -57,9 +57,9 @@ JobResult bias_job(const BiasRequest& request, const Progress& progress) {
   result.text = table_text(views.shown);
   if (sets.size() > 1) {
     const BiasComparison& cmp = views.comparison;
-    for (const auto& name : cmp.only_before) result.text += "only in " + labels.front() + ": " + name + "\n";
-    for (const auto& name : cmp.only_after) result.text += "only in " + labels.back() + ": " + name + "\n";
-    for (const auto& text : cmp.resized) result.text += "different sizes: " + text + "\n";
+    for (const auto& name : cmp.only_before) result.text += "only in " + one_line(labels.front()) + ": " + one_line(name) + "\n";
+    for (const auto& name : cmp.only_after) result.text += "only in " + one_line(labels.back()) + ": " + one_line(name) + "\n";
+    for (const auto& text : cmp.resized) result.text += "different sizes: " + one_line(text) + "\n";
     result.summary["only_before"] = cmp.only_before;
     result.summary["only_after"] = cmp.only_after;
     result.summary["resized"] = cmp.resized;

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "pevis/base/error.h"
 #include "pevis/base/text.h"
 
 namespace pevis {
@@ -243,19 +244,19 @@ void add_drift(std::vector<Product>& products, const std::vector<std::string>& l
 std::string table_text(const Table& table) {
   std::ostringstream out;
   const auto text = [](const Cell& c) -> std::string {
-    if (const auto* s = std::get_if<std::string>(&c)) return *s;
+    if (const auto* s = std::get_if<std::string>(&c)) return one_line(*s);  // a model's name: one row, shown
     if (const auto* i = std::get_if<std::int64_t>(&c)) return std::to_string(*i);
     const double v = std::holds_alternative<float>(c) ? std::get<float>(c) : std::get<double>(c);
     return number_text("%.4g", v);
   };
   std::vector<std::size_t> widths(table.columns.size());
-  for (std::size_t c = 0; c < widths.size(); ++c) widths[c] = table.columns[c].size();
+  for (std::size_t c = 0; c < widths.size(); ++c) widths[c] = plot::display_width(table.columns[c]);
   for (const auto& row : table.rows)
-    for (std::size_t c = 0; c < row.size() && c < widths.size(); ++c) widths[c] = std::max(widths[c], text(row[c]).size());
+    for (std::size_t c = 0; c < row.size() && c < widths.size(); ++c) widths[c] = std::max(widths[c], plot::display_width(text(row[c])));
   const auto line = [&](const std::vector<std::string>& cells) {
     for (std::size_t c = 0; c < cells.size(); ++c) {
       const bool left = c == 0 || (c == 1 && table.columns[0] == "file");
-      const std::size_t pad = widths[c] - std::min(widths[c], cells[c].size());
+      const std::size_t pad = widths[c] - std::min(widths[c], plot::display_width(cells[c]));
       out << (c ? "  " : "") << (left ? cells[c] + std::string(pad, ' ') : std::string(pad, ' ') + cells[c]);
     }
     out << "\n";

@@ -56,16 +56,17 @@ ModelInput make_input(const InputRequest& options, const Model* model) {
 }
 
 std::string model_details(const std::string& path, const Model& model, bool tensors) {
+  // What the files say, each name and value on its own row, shown.
   std::ostringstream out;
-  out << path << ": " << model.described() << ", " << model.tensors.size() << " tensors\n";
+  out << one_line(path) << ": " << one_line(model.described()) << ", " << model.tensors.size() << " tensors\n";
   if (model.files.size() > 1) {
-    for (const auto& file : model.files) out << "  file " << file << "\n";
+    for (const auto& file : model.files) out << "  file " << one_line(file) << "\n";
   }
-  for (const auto& [key, value] : model.config) out << "  config.json " << key << " = " << value << "\n";
-  for (const auto& [key, value] : model.metadata) out << "  " << key << " = " << value << "\n";
+  for (const auto& [key, value] : model.config) out << "  config.json " << one_line(key) << " = " << one_line(value) << "\n";
+  for (const auto& [key, value] : model.metadata) out << "  " << one_line(key) << " = " << one_line(value) << "\n";
   if (!tensors) return out.str();
   for (const auto& t : model.tensors) {
-    out << "  " << t.name << "  " << c10::toString(t.dtype()) << " [";
+    out << "  " << one_line(t.name) << "  " << c10::toString(t.dtype()) << " [";
     for (std::size_t i = 0; i < t.shape().size(); ++i) out << (i ? ", " : "") << t.shape()[i];
     out << "]\n";
   }

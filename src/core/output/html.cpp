@@ -1,5 +1,7 @@
 #include "pevis/output/html.h"
 
+#include "pevis/base/utf8.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cstring>
@@ -9,7 +11,7 @@ namespace pevis {
 std::string html_text(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (char c : text) {
+  for (char c : visible_text(std::string(text), "\xEF\xBF\xBD")) {
     switch (c) {
       case '&': out += "&amp;"; break;
       case '<': out += "&lt;"; break;
@@ -22,8 +24,24 @@ std::string html_text(std::string_view text) {
   return out;
 }
 
+namespace {
+
+// Every string of `value` as `visible_text` shows it: a page shows what it
+// holds, and a label holding U+202E must not make its neighbours read backwards.
+void make_visible(nlohmann::json& value) {
+  if (value.is_string()) {
+    value = visible_text(value.get_ref<const std::string&>(), "\xEF\xBF\xBD");
+  } else if (value.is_structured()) {
+    for (auto& item : value) make_visible(item);
+  }
+}
+
+}  // namespace
+
 std::string script_json(const nlohmann::json& value) {
-  const std::string text = value.dump(-1, ' ', /*ensure_ascii=*/true, nlohmann::json::error_handler_t::replace);
+  nlohmann::json shown = value;
+  make_visible(shown);
+  const std::string text = shown.dump(-1, ' ', /*ensure_ascii=*/true, nlohmann::json::error_handler_t::replace);
   // Outside strings JSON has none of these characters; inside, the escapes
   // read back as the same text.
   std::string out;

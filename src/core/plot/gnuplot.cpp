@@ -20,22 +20,9 @@ namespace pevis::plot {
 
 std::string quote(const std::string& text) {
   std::string out = "'";
-  for (std::size_t i = 0; i < text.size();) {
-    const std::size_t length = utf8_sequence_length(text, i);
-    if (length == 0) {
-      out += "\xEF\xBF\xBD";  // U+FFFD
-      ++i;
-      continue;
-    }
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (length == 1 && (c < 0x20 || c == 0x7f)) {
-      out += ' ';
-    } else if (c == '\'') {
-      out += "''";
-    } else {
-      out.append(text, i, length);
-    }
-    i += length;
+  for (char c : visible_text(text, "\xEF\xBF\xBD")) {  // U+FFFD for each invalid byte
+    out += c;
+    if (c == '\'') out += '\'';
   }
   out += "'";
   return out;

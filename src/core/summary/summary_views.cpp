@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "pevis/base/error.h"
 #include "pevis/base/text.h"
 #include "pevis/base/module_path.h"
 #include "pevis/base/shape_text.h"
@@ -230,7 +231,10 @@ std::string summary_text(const Summary& s, const std::vector<ShownRow>& rows, co
     if (options.verbose) header.push_back("Input shape");
     for (const char* h : {"Params", "Trainable", "Mult-adds"}) header.push_back(h);
   }
-  const auto cells = table_cells(s, rows, options);
+  auto cells = table_cells(s, rows, options);
+  for (auto& line : cells) {
+    for (auto& cell : line) cell = one_line(cell);  // a model's name: one row, shown
+  }
   std::vector<std::size_t> widths(header.size());
   for (std::size_t c = 0; c < header.size(); ++c) widths[c] = plot::display_width(header[c]);
   for (const auto& line : cells) {
