@@ -77,6 +77,9 @@ TEST(OperatorGuards, HostileArgumentsAreRefusedBeforeTheKernel) {
       {"torch.native_batch_norm(torch.zeros([0, 3]), None, None, None, None, True, 0.1, 1e-5)[0]", "is empty"},
       {"torch.native_batch_norm(torch.zeros([2, 3]), None, None, None, None, False, 0.1, 1e-5)[0]",
        "running statistics that are not given"},
+      // A tiny scale for a width of 2 taken to 2 passed the guard's rounding margin (SIGSEGV).
+      {"torch._upsample_bilinear2d_aa(torch.zeros([4, 4, 4, 2]), [9, 2], False, None, 1e-12)", "a scale of 1e-12"},
+      {"torch._upsample_bicubic2d_aa(torch.zeros([4, 4, 2, 1]), [2, 1], False, 1e-12, None)", "a scale of 1e-12"},
   };
   for (const auto& c : cases) {
     const std::string message = refusal(c.body, x);

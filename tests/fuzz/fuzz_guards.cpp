@@ -11,6 +11,8 @@
 #include <ATen/ops/full.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -128,6 +130,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (ops.empty() || size == 0) return 0;
   Bytes in(data, size);
   const c10::OperatorHandle& op = ops[in.byte() % ops.size()];
+  // To tell which call a crashing input makes: PEVIS_FUZZ_SAY=1 fuzz_guards INPUT.
+  static const bool say = std::getenv("PEVIS_FUZZ_SAY") != nullptr;
+  if (say) std::fprintf(stderr, "fuzz_guards: %s\n", c10::toString(op.schema()).c_str());
   try {
     // Making the arguments may fail too (a float past what float32 holds).
     torch::jit::Stack stack;

@@ -138,8 +138,10 @@ void check_antialiased_scales(const GuardedCall& call) {
     TORCH_CHECK(std::isfinite(s) && s > 0, call.op(), ": a scale of ", s);
     if (d < out.size()) {
       const auto want = static_cast<double>(out[d]);
-      TORCH_CHECK(s * in >= want / 2 - 1 && s * in <= 2 * want + 2, call.op(), ": a scale of ", s, " does not take ", in,
-                  " values to ", want);
+      // At least half an output value from the whole input: the filters
+      // span input / (scale x input) values, at most twice the input.
+      TORCH_CHECK(s * in >= std::max(want / 2, 0.5) && s * in <= 2 * want + 2, call.op(), ": a scale of ", s,
+                  " does not take ", in, " values to ", want);
     }
   }
 }
