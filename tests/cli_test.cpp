@@ -676,5 +676,22 @@ TEST(Cli, MaxFilesAndMaxBytesBoundARunBeforeItWrites) {
   EXPECT_TRUE(std::filesystem::exists(dir / "out/attention/overview.png"));
 }
 
+// A causal LM handed its ids as [S, 1] (the default layout) reads S
+// sequences of one token: every map is 1x1, and pevis says why.
+TEST(Cli, MapsOfOneByOneSayWhichLayoutWouldGiveOneSequence) {
+  test::TempDir dir;
+  test::write_file(dir / "ids.txt", "3 1 4 1 5 9 2 6");
+  const std::string model = std::string(PEVIS_TEST_DATA) + "/corpus/llama_trace.pt";
+  auto r = pevis({"attention", model, "--input", "ids.txt", "--format", "none", "--data", "none"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("pevis: note: every attention map is 1x1: the model read the 8 tokens as 8 sequences of one"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("--layout batch-first gives it one sequence [1, S]"), std::string::npos) << r.err;
+  r = pevis({"attention", model, "--input", "ids.txt", "--layout", "batch-first", "--format", "none", "--data", "none"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("1x1"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace pevis

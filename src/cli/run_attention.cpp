@@ -8,6 +8,7 @@
 #include "runners.h"
 #include "pevis/attention/attention_job.h"
 #include "pevis/base/text.h"
+#include "pevis/base/utf8.h"
 
 namespace pevis::cli {
 namespace {
@@ -32,9 +33,11 @@ void run_attention(const AttentionOptions& options) {
   Progress progress;
   // Progress is for people watching a terminal, on stderr.
   if (::isatty(STDERR_FILENO)) progress.status = [](const std::string& step) { std::cerr << "pevis: " << step << "..." << std::endl; };
+  // Its notes too: stdout is for the files written.
+  progress.text = [](const std::string& text) { std::cerr << "pevis: " << visible_lines(text); };
   JobResult result = attention_job(request, progress);
   if (request.list) {
-    human(options.output) << result.text;
+    human(options.output) << visible_lines(result.text);
     if (options.output.json) std::cout << result.summary.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return;
   }

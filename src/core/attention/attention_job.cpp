@@ -109,6 +109,16 @@ JobResult attention_job(const AttentionRequest& request, const Progress& progres
   if (request.timings) time_plain_runs(model, input, clock, seconds);
   stop_keeping_cpu_blocks();  // no more forward passes
   keep_wanted(sites, skipped, layer, request);
+  // A causal LM given its ids as [S, 1] reads S sequences of one token: every
+  // map is 1x1, which is no error, but rarely what was meant.
+  const bool one_by_one = std::all_of(sites.begin(), sites.end(), [](const AttentionSite& s) {
+    return s.weights.dim() >= 2 && s.weights.size(-1) == 1 && s.weights.size(-2) == 1;
+  });
+  if (!request.input.batch_first && input.labels.size() > 1 && !sites.empty() && one_by_one) {
+    progress.show("note: every attention map is 1x1: the model read the " + std::to_string(input.labels.size()) +
+                  " tokens as " + std::to_string(input.labels.size()) +
+                  " sequences of one ([S, 1], --layout seq-first); --layout batch-first gives it one sequence [1, S]\n");
+  }
   split_batches(sites, model, input.batch, input.image);
   JobResult result;
   result.summary = {{"command", "attention"}, {"model", request.model}, {"sites", listed_sites(sites)}};
