@@ -80,6 +80,9 @@ struct Model {
   std::vector<std::pair<std::string, std::string>> metadata;  ///< name, value as text
   std::shared_ptr<torch::jit::Module> module;                 ///< TorchScript only; else null
   std::shared_ptr<const ExportedProgram> program;             ///< torch.export programs only; else null
+  /// For a module pevis built from config.json (architectures/): the family,
+  /// such as "llama". Such a module takes token ids batch-first, [B, S].
+  std::string built;
 
   /// True when the file holds a forward pass pevis can run.
   bool runnable() const { return module || program; }

@@ -50,7 +50,9 @@ ModelInput make_input(const InputRequest& options, const Model* model) {
                                        options.input);
   const auto n = static_cast<std::int64_t>(seq.ids.size());
   at::Tensor ids = at::tensor(seq.ids, at::TensorOptions().dtype(at::kLong));
-  input.values.emplace_back(options.batch_first ? ids.reshape({1, n}) : ids.reshape({n, 1}));
+  // A module pevis built takes its ids batch-first, as transformers' models do.
+  const bool batch_first = options.batch_first || (model && !model->built.empty());
+  input.values.emplace_back(batch_first ? ids.reshape({1, n}) : ids.reshape({n, 1}));
   input.labels = seq.labels;
   return input;
 }

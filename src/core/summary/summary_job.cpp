@@ -1,3 +1,4 @@
+#include "pevis/architectures/architectures.h"
 #include "pevis/summary/summary_job.h"
 
 #include "pevis/base/text.h"
@@ -10,7 +11,8 @@
 namespace pevis {
 
 JobResult summary_job(const SummaryRequest& request, const Progress& progress) {
-  const Model model = load_model(request.model);
+  // A weights-only folder is built from its config.json when an input asks for a forward pass.
+  const Model model = request.input.given() ? with_forward(load_model(request.model)) : load_model(request.model);
   const bool with_input = request.input.given() || model.program;
   ModelInput input;
   if (with_input) input = make_input(request.input, &model);

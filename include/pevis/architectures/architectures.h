@@ -1,0 +1,28 @@
+#pragma once
+// Weights-only Hugging Face folders made runnable: pevis builds the standard
+// architectures from config.json, as TorchScript modules named as
+// transformers names them (`model.layers.0.self_attn`), computing attention
+// as transformers' eager path does, and fills them with the folder's
+// weights. Every back-end that runs a TorchScript module (capture, summary)
+// then runs them unchanged. A registry: one entry per family.
+
+#include <string>
+#include <vector>
+
+#include "pevis/io/model.h"
+
+namespace pevis {
+
+/// The `model_type`s pevis builds, in the registry's order.
+std::vector<std::string> built_model_types();
+
+/// `model` unchanged when it holds a forward pass or has no config.json;
+/// otherwise the architecture its config.json names, built and holding its
+/// weights (computed in float32), with `Model::built` set. Throws
+/// `pevis::Error` (exit 3), naming what is missing, for an unknown
+/// `model_type` (listing the known ones), a config feature not implemented
+/// (a rope type, an activation), a missing tensor (its name and expected
+/// shape) or one of another shape: never an approximate model.
+Model with_forward(Model model);
+
+}  // namespace pevis

@@ -1,0 +1,88 @@
+#include "pevis/architectures/architectures.h"
+
+#include <torch/csrc/jit/api/module.h>
+
+#include <functional>
+#include <nlohmann/json.hpp>
+
+#include "decoder.h"
+#include "pevis/base/archive.h"
+#include "pevis/base/error.h"
+#include "pevis/base/json_depth.h"
+
+namespace pevis {
+namespace {
+
+using json = nlohmann::json;
+
+// One family: its model_type and how it is built from config.json.
+struct Architecture {
+  std::string model_type;
+  std::function<torch::jit::Module(const Model&, const json&)> build;
+};
+
+torch::jit::Module decoder(const std::string& family, const Model& weights, const json& config) {
+  return architectures::build_decoder(weights, architectures::read_decoder_spec(family, config));
+}
+
+const std::vector<Architecture>& registry() {
+  static const std::vector<Architecture> families = {
+      {"llama", [](const Model& m, const json& c) { return decoder("llama", m, c); }},
+      {"mistral", [](const Model& m, const json& c) { return decoder("mistral", m, c); }},
+      {"qwen2", [](const Model& m, const json& c) { return decoder("qwen2", m, c); }},
+  };
+  return families;
+}
+
+json read_config_json(const std::string& path) {
+  constexpr std::uint64_t kMostBytes = 16u << 20;
+  const auto file = open_file(path);
+  if (file->size() > kMostBytes) throw bad_input(path, "larger than any config.json", "check the folder");
+  const std::string text = file->read_string(0, file->size());
+  check_json_depth(text, path);
+  try {
+    json config = json::parse(text);
+    if (!config.is_object()) throw bad_input(path, "not a JSON object", "the config is damaged");
+    return config;
+  } catch (const json::exception&) {
+    throw bad_input(path, "not valid JSON", "the config is damaged: download it again");
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> built_model_types() {
+  std::vector<std::string> types;
+  for (const auto& a : registry()) types.push_back(a.model_type);
+  return types;
+}
+
+Model with_forward(Model model) {
+  if (model.runnable() || model.config_file.empty()) return model;
+  const json config = read_config_json(model.config_file);
+  const std::string type = config.contains("model_type") && config["model_type"].is_string()
+                               ? config["model_type"].get<std::string>()
+                               : "";
+  for (const auto& a : registry()) {
+    if (a.model_type != type) continue;
+    try {
+      model.module = std::make_shared<torch::jit::Module>(a.build(model, config));
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      // The code is pevis's own: its failing to compile or run is a bug.
+      throw Error(ExitCode::kInternal, model.config_file, "building a " + type + " model failed: " + first_line(e.what()),
+                  "please report this");
+    }
+    model.built = type;
+    return model;
+  }
+  std::string known;
+  for (const auto& t : built_model_types()) known += (known.empty() ? "" : ", ") + t;
+  throw bad_input(model.config_file,
+                  "pevis does not build model_type '" + one_line(type.empty() ? "(none)" : type) + "' (it builds " +
+                      known + ")",
+                  "give a TorchScript or torch.export program of the model instead");
+}
+
+}  // namespace pevis
