@@ -106,6 +106,7 @@ TEST(Architectures, WhatCannotBeBuiltExactlyIsRefusedByName) {
       {"gelu", "hidden_act 'gelu' is not implemented"},
       {"wide", "model.layers.0.input_layernorm.weight is [32], not the [64] its config.json implies"},
       {"biased", "the weights lack model.layers.0.self_attn.q_proj.bias [32]"},
+      {"typed", "a value of the wrong type"},
   };
   for (const auto& [name, says] : cases) {
     const auto r = variant(name, [&](nlohmann::json& c) {
@@ -114,6 +115,7 @@ TEST(Architectures, WhatCannotBeBuiltExactlyIsRefusedByName) {
       if (name == "gelu") c["hidden_act"] = "gelu";
       if (name == "wide") c["hidden_size"] = 64, c["head_dim"] = 16;
       if (name == "biased") c["attention_bias"] = true;
+      if (name == "typed") c["hidden_act"] = 7;
     });
     EXPECT_EQ(r.exit_code, 3) << name << ": " << r.err;
     EXPECT_EQ(test::count_lines(r.err), 1) << r.err;

@@ -100,10 +100,12 @@ TEST(Folder, AFolderAndItsIndexAreTheSameModelInTheOrderPeopleCount) {
   EXPECT_EQ(tensor_bytes_read() - before, 12u * 8);
 }
 
-// Attention on weights alone is refused in words that say what the folder is.
+// Attention on weights alone is refused in words that say what the folder is
+// (without a config.json: with one, pevis builds the model or says why not).
 TEST(Folder, AttentionOnShardsSaysItIsAFolderOfShards) {
   test::TempDir dir;
   write_sharded(dir / "m");
+  fs::remove(dir / "m" / "config.json");
   AttentionRequest request;
   request.model = (dir / "m").string();
   request.input.shape = {1, 4};
@@ -250,6 +252,25 @@ TEST(Folder, ASnapshotOfTheHubCacheIsRead) {
   const auto r = test::run(PEVIS_BINARY, {"bias", snapshot.string(), "--format", "none", "--data", "none", "-v"}, dir.path());
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("model.layers.11.attn.q_proj.bias"), std::string::npos) << r.out;
+}
+
+// With a config.json of a family pevis builds, what the config lacks is said,
+// naming the file.
+TEST(Folder, AttentionOnShardsWithAnIncompleteConfigSaysWhatItLacks) {
+  test::TempDir dir;
+  write_sharded(dir / "m");
+  AttentionRequest request;
+  request.model = (dir / "m").string();
+  request.input.shape = {1, 4};
+  request.wanted.figures = request.wanted.data = false;
+  try {
+    attention_job(request);
+    FAIL() << "a folder of weights was captured";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::kBadInput);
+    EXPECT_NE(std::string(e.what()).find((dir / "m" / "config.json").string() + " : '"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("is missing"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

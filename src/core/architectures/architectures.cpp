@@ -22,7 +22,7 @@ struct Architecture {
 };
 
 torch::jit::Module decoder(const std::string& family, const Model& weights, const json& config) {
-  return architectures::build_decoder(weights, architectures::read_decoder_spec(family, config));
+  return architectures::build_decoder(weights, architectures::read_decoder_spec(family, config, weights.config_file));
 }
 
 const std::vector<Architecture>& registry() {
@@ -69,6 +69,8 @@ Model with_forward(Model model) {
       model.module = std::make_shared<torch::jit::Module>(a.build(model, config));
     } catch (const Error&) {
       throw;
+    } catch (const json::exception& e) {
+      throw bad_input(model.config_file, "a value of the wrong type: " + first_line(e.what()), "the config is damaged");
     } catch (const std::exception& e) {
       // The code is pevis's own: its failing to compile or run is a bug.
       throw Error(ExitCode::kInternal, model.config_file, "building a " + type + " model failed: " + first_line(e.what()),

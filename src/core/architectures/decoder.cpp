@@ -27,16 +27,16 @@ using json = nlohmann::json;
 Module module(const std::string& cls) { return Module(c10::QualifiedName("__torch__.pevis.built." + cls)); }
 
 // What a config says of a key: its number, or `fallback` when it is absent or null.
-double number(const json& config, const std::string& key, double fallback) {
+double number(const std::string& source, const json& config, const std::string& key, double fallback) {
   if (!config.contains(key) || config[key].is_null()) return fallback;
-  if (!config[key].is_number()) throw bad_input("config.json", "'" + key + "' is not a number", "the config is damaged");
+  if (!config[key].is_number()) throw bad_input(source, "'" + key + "' is not a number", "the config is damaged");
   return config[key].get<double>();
 }
 
-std::int64_t whole(const json& config, const std::string& key, std::int64_t fallback = -1) {
-  const double v = number(config, key, static_cast<double>(fallback));
+std::int64_t whole(const std::string& source, const json& config, const std::string& key, std::int64_t fallback = -1) {
+  const double v = number(source, config, key, static_cast<double>(fallback));
   if (v < 0 || v != std::floor(v) || v > 1e9) {
-    throw bad_input("config.json", "'" + key + "' is " + (v < 0 && fallback < 0 ? "missing" : "not a size"),
+    throw bad_input(source, "'" + key + "' is " + (v < 0 && fallback < 0 ? "missing" : "not a size"),
                     "a " + std::string("config.json of this family names it"));
   }
   return static_cast<std::int64_t>(v);
@@ -60,17 +60,17 @@ json rope_settings(const json& config) {
 
 // transformers' inverse frequencies for `rope` over `dim` dimensions, with
 // its operations: Python's `a / t` is t.reciprocal() * a.
-at::Tensor inverse_frequencies(const json& rope, std::int64_t dim) {
+at::Tensor inverse_frequencies(const std::string& source, const json& rope, std::int64_t dim) {
   const std::string type = rope["rope_type"].is_string() ? rope["rope_type"].get<std::string>() : "?";
-  const double base = number(rope, "rope_theta", 10000.0);
+  const double base = number(source, rope, "rope_theta", 10000.0);
   const at::Tensor exponent = at::arange(0, dim, 2, at::kLong).to(at::kFloat) / static_cast<double>(dim);
   const at::Tensor inv_freq = at::pow(base, exponent).reciprocal() * 1.0;
   if (type == "default") return inv_freq;
-  if (type == "linear") return inv_freq / number(rope, "factor", 1.0);
+  if (type == "linear") return inv_freq / number(source, rope, "factor", 1.0);
   if (type == "llama3") {
-    const double factor = number(rope, "factor", 8.0), low = number(rope, "low_freq_factor", 1.0),
-                 high = number(rope, "high_freq_factor", 4.0),
-                 old = number(rope, "original_max_position_embeddings", 8192.0);
+    const double factor = number(source, rope, "factor", 8.0), low = number(source, rope, "low_freq_factor", 1.0),
+                 high = number(source, rope, "high_freq_factor", 4.0),
+                 old = number(source, rope, "original_max_position_embeddings", 8192.0);
     const double low_wavelen = old / low, high_wavelen = old / high;
     const at::Tensor wavelen = inv_freq.reciprocal() * (2 * M_PI);
     at::Tensor scaled = at::where(wavelen > low_wavelen, inv_freq / factor, inv_freq);
@@ -79,37 +79,37 @@ at::Tensor inverse_frequencies(const json& rope, std::int64_t dim) {
     const at::Tensor medium = (wavelen < high_wavelen).logical_not().logical_and((wavelen > low_wavelen).logical_not());
     return at::where(medium, smoothed, scaled);
   }
-  throw bad_input("config.json", "rope type '" + type + "' is not implemented for this family (pevis builds default, "
+  throw bad_input(source, "rope type '" + type + "' is not implemented for this family (pevis builds default, "
                   "linear and llama3)", "");
 }
 
 }  // namespace
 
-DecoderSpec read_decoder_spec(const std::string& family, const json& config) {
+DecoderSpec read_decoder_spec(const std::string& family, const json& config, const std::string& source) {
   DecoderSpec spec;
   spec.family = family;
-  spec.hidden = whole(config, "hidden_size");
-  spec.intermediate = whole(config, "intermediate_size");
-  spec.layers = whole(config, "num_hidden_layers");
-  spec.heads = whole(config, "num_attention_heads");
-  spec.kv_heads = whole(config, "num_key_value_heads", spec.heads);
-  spec.head_dim = whole(config, "head_dim", spec.heads > 0 ? spec.hidden / spec.heads : 0);
-  spec.vocab = whole(config, "vocab_size");
-  spec.eps = number(config, "rms_norm_eps", 1e-6);
+  spec.hidden = whole(source, config, "hidden_size");
+  spec.intermediate = whole(source, config, "intermediate_size");
+  spec.layers = whole(source, config, "num_hidden_layers");
+  spec.heads = whole(source, config, "num_attention_heads");
+  spec.kv_heads = whole(source, config, "num_key_value_heads", spec.heads);
+  spec.head_dim = whole(source, config, "head_dim", spec.heads > 0 ? spec.hidden / spec.heads : 0);
+  spec.vocab = whole(source, config, "vocab_size");
+  spec.eps = number(source, config, "rms_norm_eps", 1e-6);
   if (spec.heads <= 0 || spec.kv_heads <= 0 || spec.heads % spec.kv_heads != 0 || spec.head_dim <= 0 ||
       spec.head_dim % 2 != 0 || spec.layers <= 0 || spec.layers > 1000) {
-    throw bad_input("config.json", "heads (" + std::to_string(spec.heads) + "), key-value heads (" +
+    throw bad_input(source, "heads (" + std::to_string(spec.heads) + "), key-value heads (" +
                                        std::to_string(spec.kv_heads) + "), head_dim (" + std::to_string(spec.head_dim) +
                                        ") or layers (" + std::to_string(spec.layers) + ") do not fit together",
                     "the config is damaged");
   }
   const std::string act = config.value("hidden_act", std::string("silu"));
-  if (act != "silu") throw bad_input("config.json", "hidden_act '" + act + "' is not implemented for " + family, "");
+  if (act != "silu") throw bad_input(source, "hidden_act '" + act + "' is not implemented for " + family, "");
   const json rope = rope_settings(config);
-  if (number(rope, "partial_rotary_factor", 1.0) != 1.0) {
-    throw bad_input("config.json", "a partial_rotary_factor is not implemented for " + family, "");
+  if (number(source, rope, "partial_rotary_factor", 1.0) != 1.0) {
+    throw bad_input(source, "a partial_rotary_factor is not implemented for " + family, "");
   }
-  spec.inv_freq = inverse_frequencies(rope, spec.head_dim);
+  spec.inv_freq = inverse_frequencies(source, rope, spec.head_dim);
   spec.tie = config.value("tie_word_embeddings", false);
   spec.attention_bias = family == "qwen2" || config.value("attention_bias", false);
   spec.output_bias = family != "qwen2" && config.value("attention_bias", false);
@@ -126,9 +126,9 @@ DecoderSpec read_decoder_spec(const std::string& family, const json& config) {
     } else if (family == "mistral") {
       sliding = window > 0;
     } else if (family == "qwen2") {
-      sliding = config.value("use_sliding_window", false) && i >= whole(config, "max_window_layers", 28);
+      sliding = config.value("use_sliding_window", false) && i >= whole(source, config, "max_window_layers", 28);
     }
-    if (sliding && window <= 0) throw bad_input("config.json", "a sliding layer without a sliding_window", "");
+    if (sliding && window <= 0) throw bad_input(source, "a sliding layer without a sliding_window", "");
     spec.windows.push_back(sliding ? window : 0);
   }
   return spec;

@@ -30,9 +30,9 @@ struct DecoderSpec {
 };
 
 /// Reads `config` (both layouts: v4's `rope_theta`/`rope_scaling`, v5's
-/// `rope_parameters`, `layer_types`). Throws `pevis::Error` (exit 3) for
-/// what is missing or not implemented.
-DecoderSpec read_decoder_spec(const std::string& family, const nlohmann::json& config);
+/// `rope_parameters`, `layer_types`). Throws `pevis::Error` (exit 3), naming
+/// `source` (the config.json's path), for what is missing or not implemented.
+DecoderSpec read_decoder_spec(const std::string& family, const nlohmann::json& config, const std::string& source);
 
 /// The module, holding `weights`' tensors as float32 parameters named as
 /// transformers names them. Throws `pevis::Error` (exit 3) for a missing
