@@ -192,8 +192,10 @@ class Keeper {
         // The job ended without a word (its time limit, a kill): its pipe
         // closes before its children are told, so wait until it is gone and
         // its gnuplot, killed with it, has stopped writing.
+        // At most 200 ms: where the job's parent does not change as seen
+        // here (as in a Debian 13 root), the gnuplot it killed is gone by then.
         const struct timespec tick {0, 1000000};
-        for (int waited = 0; waited < 5000 && ::getppid() == job; ++waited) ::nanosleep(&tick, nullptr);
+        for (int waited = 0; waited < 200 && ::getppid() == job; ++waited) ::nanosleep(&tick, nullptr);
         const struct timespec settle {0, 50000000};
         ::nanosleep(&settle, nullptr);
       }
