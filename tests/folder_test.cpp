@@ -102,22 +102,30 @@ TEST(Folder, AFolderAndItsIndexAreTheSameModelInTheOrderPeopleCount) {
 
 // Attention on weights alone is refused in words that say what the folder is
 // (without a config.json: with one, pevis builds the model or says why not).
-TEST(Folder, AttentionOnShardsSaysItIsAFolderOfShards) {
-  test::TempDir dir;
-  write_sharded(dir / "m");
-  fs::remove(dir / "m" / "config.json");
+// The refusal of `pevis attention FOLDER --input-shape 1,4`, or an empty
+// message when it was captured (a test failure already).
+std::string attention_refusal(const fs::path& folder, ExitCode expected) {
   AttentionRequest request;
-  request.model = (dir / "m").string();
+  request.model = folder.string();
   request.input.shape = {1, 4};
   request.wanted.figures = request.wanted.data = false;
   try {
     attention_job(request);
-    FAIL() << "a folder of weights was captured";
+    ADD_FAILURE() << "a folder of weights was captured";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("a folder of 2 safetensors shards holds tensors but no forward pass"),
-              std::string::npos)
-        << e.what();
+    EXPECT_EQ(e.code(), expected);
+    return e.what();
   }
+  return "";
+}
+
+TEST(Folder, AttentionOnShardsSaysItIsAFolderOfShards) {
+  test::TempDir dir;
+  write_sharded(dir / "m");
+  fs::remove(dir / "m" / "config.json");
+  const std::string message = attention_refusal(dir / "m", ExitCode::kBadInput);
+  EXPECT_NE(message.find("a folder of 2 safetensors shards holds tensors but no forward pass"), std::string::npos)
+      << message;
 }
 
 TEST(Folder, SingleFilesAndTorchSaveShardsAreRead) {
@@ -259,18 +267,9 @@ TEST(Folder, ASnapshotOfTheHubCacheIsRead) {
 TEST(Folder, AttentionOnShardsWithAnIncompleteConfigSaysWhatItLacks) {
   test::TempDir dir;
   write_sharded(dir / "m");
-  AttentionRequest request;
-  request.model = (dir / "m").string();
-  request.input.shape = {1, 4};
-  request.wanted.figures = request.wanted.data = false;
-  try {
-    attention_job(request);
-    FAIL() << "a folder of weights was captured";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ExitCode::kBadInput);
-    EXPECT_NE(std::string(e.what()).find((dir / "m" / "config.json").string() + " : '"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("is missing"), std::string::npos) << e.what();
-  }
+  const std::string message = attention_refusal(dir / "m", ExitCode::kBadInput);
+  EXPECT_NE(message.find((dir / "m" / "config.json").string() + " : '"), std::string::npos) << message;
+  EXPECT_NE(message.find("is missing"), std::string::npos) << message;
 }
 
 }  // namespace

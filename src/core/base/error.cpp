@@ -1,8 +1,6 @@
 #include "pevis/base/error.h"
 
 #include <algorithm>
-#include <cstdint>
-#include <cstdio>
 
 #include "pevis/base/utf8.h"
 
