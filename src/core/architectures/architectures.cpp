@@ -21,15 +21,44 @@ struct Architecture {
   std::function<torch::jit::Module(const Model&, const json&)> build;
 };
 
-torch::jit::Module decoder(const std::string& family, const Model& weights, const json& config) {
-  return architectures::build_decoder(weights, architectures::read_decoder_spec(family, config, weights.config_file));
+// A decoder of the Llama shape: what transformers' classes of that
+// model_type fix, and their defaults for what config.json leaves out.
+Architecture decoder(const architectures::Family& family) {
+  return {family.model_type, [family](const Model& weights, const json& config) {
+            return architectures::build_decoder(weights,
+                                                architectures::read_decoder_spec(family, config, weights.config_file));
+          }};
+}
+
+architectures::Family family(std::string model_type, std::string classes,
+                             const std::function<void(architectures::Family&)>& set = nullptr) {
+  architectures::Family f;
+  f.model_type = std::move(model_type);
+  f.classes = std::move(classes);
+  if (set) set(f);
+  return f;
 }
 
 const std::vector<Architecture>& registry() {
+  using architectures::Windows;
   static const std::vector<Architecture> families = {
-      {"llama", [](const Model& m, const json& c) { return decoder("llama", m, c); }},
-      {"mistral", [](const Model& m, const json& c) { return decoder("mistral", m, c); }},
-      {"qwen2", [](const Model& m, const json& c) { return decoder("qwen2", m, c); }},
+      decoder(family("llama", "Llama")),
+      decoder(family("mistral", "Mistral", [](auto& f) { f.windows = Windows::kEvery, f.window = 4096; })),
+      decoder(family("qwen2", "Qwen2", [](auto& f) { f.windows = Windows::kQwen2, f.window = 4096, f.qkv_bias = true; })),
+      decoder(family("gemma", "Gemma", [](auto& f) {
+        f.gemma = true, f.tie = true, f.activation = "gelu_pytorch_tanh";
+      })),
+      decoder(family("gemma2", "Gemma2", [](auto& f) {
+        f.gemma = true, f.tie = true, f.activation = "gelu_pytorch_tanh", f.four_norms = true;
+        f.pre_attn_scalar = true, f.attn_softcap = 50, f.final_softcap = 30;
+        f.windows = Windows::kPattern, f.pattern = 2, f.window = 4096;
+      })),
+      decoder(family("gemma3_text", "Gemma3", [](auto& f) {
+        f.gemma = true, f.tie = true, f.activation = "gelu_pytorch_tanh", f.four_norms = true, f.qk_norm = true;
+        f.pre_attn_scalar = true, f.theta = 1e6, f.local_theta = 1e4;
+        f.windows = Windows::kPattern, f.pattern = 6, f.window = 4096;
+      })),
+      decoder(family("phi3", "Phi3", [](auto& f) { f.fused = true, f.windows = Windows::kEvery; })),
   };
   return families;
 }

@@ -1,8 +1,11 @@
-// The Llama family of decoders (llama, mistral, qwen2): RMSNorm before
-// attention and MLP, rotary positions on every head, grouped key and value
-// heads, a causal mask (a sliding window where the config says), SiLU-gated
-// MLP. Each piece is TorchScript written here, computing what transformers'
-// eager path computes, in the same order of operations.
+// The decoders of the Llama shape (llama, mistral, qwen2, gemma, gemma2,
+// gemma3_text, phi3): RMSNorm before attention and MLP, rotary positions,
+// grouped key and value heads, a causal mask (a sliding window where the
+// config says), a gated MLP. What differs between the families is data
+// (`Family`, `DecoderSpec`): the norm's (1 + w), four norms, QK-norm,
+// soft-caps, fused projections, partial rotary, a rotary table per layer
+// type. Each piece is TorchScript written here, computing what
+// transformers' eager path computes, in the same order of operations.
 #include "decoder.h"
 
 #include <ATen/TensorOperators.h>
@@ -11,8 +14,10 @@
 #include <ATen/ops/where.h>
 #include <torch/csrc/jit/api/module.h>
 
+#include <ATen/ops/tensor.h>
+
 #include <cmath>
-#include <map>
+#include <cstdio>
 #include <set>
 
 #include "pevis/base/error.h"
@@ -42,52 +47,153 @@ std::int64_t whole(const std::string& source, const json& config, const std::str
   return static_cast<std::int64_t>(v);
 }
 
-// The rotary settings, in either layout: v5's `rope_parameters`, v4's
-// top-level `rope_theta` and `rope_scaling` (`type` or `rope_type`).
-json rope_settings(const json& config) {
+// A config value that must be a string, or `fallback` when absent or null.
+std::string text(const std::string& source, const json& config, const std::string& key, const std::string& fallback) {
+  if (!config.contains(key) || config[key].is_null()) return fallback;
+  if (!config[key].is_string()) throw bad_input(source, "'" + key + "' is not a string", "the config is damaged");
+  return config[key].get<std::string>();
+}
+
+bool flag(const std::string& source, const json& config, const std::string& key, bool fallback) {
+  if (!config.contains(key) || config[key].is_null()) return fallback;
+  if (!config[key].is_boolean()) throw bad_input(source, "'" + key + "' is not true or false", "the config is damaged");
+  return config[key].get<bool>();
+}
+
+// The rotary settings of one layer type ("" when the model has one table),
+// in either layout, completed as transformers' standardize_rope_params does:
+// v5's `rope_parameters` (per layer type for gemma3), v4's top-level
+// `rope_theta`, `rope_scaling` (`type` or `rope_type`), `partial_rotary_factor`,
+// `original_max_position_embeddings`, and gemma3's `rope_local_base_freq`.
+json rope_settings(const std::string& source, const json& config, const Family& family, const std::string& layer_type) {
+  const bool local = layer_type == "sliding_attention";
   json rope = json::object();
   if (config.contains("rope_parameters") && config["rope_parameters"].is_object()) {
-    rope = config["rope_parameters"];
-  } else {
-    if (config.contains("rope_scaling") && config["rope_scaling"].is_object()) rope = config["rope_scaling"];
-    if (config.contains("rope_theta")) rope["rope_theta"] = config["rope_theta"];
+    const json& p = config["rope_parameters"];
+    rope = !layer_type.empty() && p.contains(layer_type) && p[layer_type].is_object() ? p[layer_type] : p;
+  } else if (!local && config.contains("rope_scaling") && config["rope_scaling"].is_object()) {
+    rope = config["rope_scaling"];
   }
   if (!rope.contains("rope_type") && rope.contains("type")) rope["rope_type"] = rope["type"];
-  if (!rope.contains("rope_type")) rope["rope_type"] = "default";
-  if (!rope.contains("rope_theta")) rope["rope_theta"] = 10000.0;
+  if (!rope.contains("rope_type") || rope["rope_type"].is_null()) rope["rope_type"] = "default";
+  if (!rope["rope_type"].is_string()) throw bad_input(source, "the rope type is not a string", "the config is damaged");
+  if (family.model_type == "phi3" && (rope["rope_type"] == "su" || rope["rope_type"] == "yarn")) {
+    rope["rope_type"] = "longrope";  // Phi-3's older names for it
+  }
+  if (!rope.contains("rope_theta") || rope["rope_theta"].is_null()) {
+    const std::string key = local && family.local_theta > 0 ? "rope_local_base_freq" : "rope_theta";
+    rope["rope_theta"] = number(source, config, key, local && family.local_theta > 0 ? family.local_theta : family.theta);
+  }
+  if (config.contains("partial_rotary_factor") && !config["partial_rotary_factor"].is_null()) {
+    rope["partial_rotary_factor"] = config["partial_rotary_factor"];
+  }
+  const std::string type = rope["rope_type"];
+  if (type == "llama3" || type == "yarn" || type == "longrope") {
+    // Phi-3 keeps the pretraining length at the top, and it wins there.
+    if (config.contains("original_max_position_embeddings") && !config["original_max_position_embeddings"].is_null()) {
+      rope["original_max_position_embeddings"] = config["original_max_position_embeddings"];
+    } else if (!rope.contains("original_max_position_embeddings")) {
+      rope["original_max_position_embeddings"] = whole(source, config, "max_position_embeddings");
+    }
+  }
   return rope;
 }
 
-// transformers' inverse frequencies for `rope` over `dim` dimensions, with
-// its operations: Python's `a / t` is t.reciprocal() * a.
-at::Tensor inverse_frequencies(const std::string& source, const json& rope, std::int64_t dim) {
-  const std::string type = rope["rope_type"].is_string() ? rope["rope_type"].get<std::string>() : "?";
+// transformers' rotary table for `rope` over `head_dim`, with its operations
+// in its order: Python's `a / t` is t.reciprocal() * a.
+Rope read_rope(const std::string& source, const json& config, const json& rope, std::int64_t head_dim) {
+  Rope r;
+  r.type = rope["rope_type"].get<std::string>();
   const double base = number(source, rope, "rope_theta", 10000.0);
-  const at::Tensor exponent = at::arange(0, dim, 2, at::kLong).to(at::kFloat) / static_cast<double>(dim);
+  const double partial = number(source, rope, "partial_rotary_factor", 1.0);
+  r.dim = static_cast<std::int64_t>(static_cast<double>(head_dim) * partial);
+  if (partial <= 0 || partial > 1 || r.dim < 2 || r.dim % 2 != 0) {
+    throw bad_input(source, "partial_rotary_factor " + std::to_string(partial) + " does not give an even number of "
+                    "rotated dimensions", "the config is damaged");
+  }
+  const double dim = static_cast<double>(r.dim);
+  const at::Tensor exponent = at::arange(0, r.dim, 2, at::kLong).to(at::kFloat) / dim;
   const at::Tensor inv_freq = at::pow(base, exponent).reciprocal() * 1.0;
-  if (type == "default") return inv_freq;
-  if (type == "linear") return inv_freq / number(source, rope, "factor", 1.0);
-  if (type == "llama3") {
+  const auto original = [&] { return static_cast<double>(whole(source, rope, "original_max_position_embeddings")); };
+  if (r.type == "default") {
+    r.inv_freq = inv_freq;
+  } else if (r.type == "linear") {
+    r.inv_freq = inv_freq / number(source, rope, "factor", 1.0);
+  } else if (r.type == "dynamic") {
+    r.inv_freq = inv_freq;
+    r.base = base;
+    r.factor = number(source, rope, "factor", 1.0);
+    r.switch_at = whole(source, config, "max_position_embeddings");
+  } else if (r.type == "llama3") {
     const double factor = number(source, rope, "factor", 8.0), low = number(source, rope, "low_freq_factor", 1.0),
-                 high = number(source, rope, "high_freq_factor", 4.0),
-                 old = number(source, rope, "original_max_position_embeddings", 8192.0);
+                 high = number(source, rope, "high_freq_factor", 4.0), old = original();
     const double low_wavelen = old / low, high_wavelen = old / high;
     const at::Tensor wavelen = inv_freq.reciprocal() * (2 * M_PI);
     at::Tensor scaled = at::where(wavelen > low_wavelen, inv_freq / factor, inv_freq);
     const at::Tensor smooth = (wavelen.reciprocal() * old - low) / (high - low);
     const at::Tensor smoothed = (1 - smooth) * scaled / factor + smooth * scaled;
     const at::Tensor medium = (wavelen < high_wavelen).logical_not().logical_and((wavelen > low_wavelen).logical_not());
-    return at::where(medium, smoothed, scaled);
+    r.inv_freq = at::where(medium, smoothed, scaled);
+  } else if (r.type == "yarn") {
+    const double old = original();
+    const double factor = number(source, rope, "factor", number(source, config, "max_position_embeddings", old) / old);
+    const auto mscale = [](double scale, double m) { return scale <= 1 ? 1.0 : 0.1 * m * std::log(scale) + 1.0; };
+    const double m = number(source, rope, "mscale", 0), m_all = number(source, rope, "mscale_all_dim", 0);
+    r.scaling = number(source, rope, "attention_factor",
+                       m != 0 && m_all != 0 ? mscale(factor, m) / mscale(factor, m_all) : mscale(factor, 1));
+    const double fast = number(source, rope, "beta_fast", 0) != 0 ? number(source, rope, "beta_fast", 0) : 32;
+    const double slow = number(source, rope, "beta_slow", 0) != 0 ? number(source, rope, "beta_slow", 0) : 1;
+    const auto correction = [&](double rotations) {
+      return dim * std::log(old / (rotations * 2 * M_PI)) / (2 * std::log(base));
+    };
+    double low = correction(fast), high = correction(slow);
+    if (!rope.contains("truncate") || rope["truncate"].is_null() || rope["truncate"] == true) {
+      low = std::floor(low);
+      high = std::ceil(high);
+    }
+    low = std::max(low, 0.0);
+    high = std::min(high, dim - 1);
+    if (low == high) high += 0.001;
+    const at::Tensor pos_freqs = at::pow(base, exponent);
+    const at::Tensor extrapolation = pos_freqs.reciprocal() * 1.0;
+    const at::Tensor interpolation = (pos_freqs * factor).reciprocal() * 1.0;
+    const at::Tensor ramp = ((at::arange(r.dim / 2, at::kFloat) - low) / (high - low)).clamp(0, 1);
+    const at::Tensor extrapolation_factor = 1 - ramp;
+    r.inv_freq = interpolation * (1 - extrapolation_factor) + extrapolation * extrapolation_factor;
+  } else if (r.type == "longrope") {
+    const double old = original();
+    const double factor = number(source, rope, "factor", number(source, config, "max_position_embeddings", old) / old);
+    r.scaling = number(source, rope, "attention_factor",
+                       factor <= 1 ? 1.0 : std::sqrt(1 + std::log(factor) / std::log(old)));
+    r.switch_at = static_cast<std::int64_t>(old);
+    const auto frequencies = [&](const std::string& key) {
+      if (!rope.contains(key) || !rope[key].is_array() || static_cast<std::int64_t>(rope[key].size()) != r.dim / 2) {
+        throw bad_input(source, "longrope's " + key + " is not a list of " + std::to_string(r.dim / 2) + " numbers",
+                        "the config is damaged");
+      }
+      std::vector<float> factors;
+      for (const auto& v : rope[key]) {
+        if (!v.is_number()) throw bad_input(source, "longrope's " + key + " holds a non-number", "the config is damaged");
+        factors.push_back(v.get<float>());
+      }
+      const at::Tensor ext = at::tensor(factors, at::kFloat);
+      return (ext * at::pow(base, exponent)).reciprocal() * 1.0;
+    };
+    r.inv_freq = frequencies("short_factor");
+    r.long_inv_freq = frequencies("long_factor");
+  } else {
+    throw bad_input(source, "rope type '" + one_line(r.type) + "' is not implemented (pevis builds default, linear, "
+                    "dynamic, yarn, longrope and llama3)", "");
   }
-  throw bad_input(source, "rope type '" + type + "' is not implemented for this family (pevis builds default, "
-                  "linear and llama3)", "");
+  return r;
 }
 
 }  // namespace
 
-DecoderSpec read_decoder_spec(const std::string& family, const json& config, const std::string& source) {
+DecoderSpec read_decoder_spec(const Family& family, const json& config, const std::string& source) {
   DecoderSpec spec;
   spec.family = family;
+  const std::string& type = family.model_type;
   spec.hidden = whole(source, config, "hidden_size");
   spec.intermediate = whole(source, config, "intermediate_size");
   spec.layers = whole(source, config, "num_hidden_layers");
@@ -95,7 +201,7 @@ DecoderSpec read_decoder_spec(const std::string& family, const json& config, con
   spec.kv_heads = whole(source, config, "num_key_value_heads", spec.heads);
   spec.head_dim = whole(source, config, "head_dim", spec.heads > 0 ? spec.hidden / spec.heads : 0);
   spec.vocab = whole(source, config, "vocab_size");
-  spec.eps = number(source, config, "rms_norm_eps", 1e-6);
+  spec.eps = number(source, config, "rms_norm_eps", family.model_type == "phi3" ? 1e-5 : 1e-6);
   if (spec.heads <= 0 || spec.kv_heads <= 0 || spec.heads % spec.kv_heads != 0 || spec.head_dim <= 0 ||
       spec.head_dim % 2 != 0 || spec.layers <= 0 || spec.layers > 1000) {
     throw bad_input(source, "heads (" + std::to_string(spec.heads) + "), key-value heads (" +
@@ -103,33 +209,75 @@ DecoderSpec read_decoder_spec(const std::string& family, const json& config, con
                                        ") or layers (" + std::to_string(spec.layers) + ") do not fit together",
                     "the config is damaged");
   }
-  const std::string act = config.value("hidden_act", std::string("silu"));
-  if (act != "silu") throw bad_input(source, "hidden_act '" + act + "' is not implemented for " + family, "");
-  const json rope = rope_settings(config);
-  if (number(source, rope, "partial_rotary_factor", 1.0) != 1.0) {
-    throw bad_input(source, "a partial_rotary_factor is not implemented for " + family, "");
+  // Gemma 2 and 3 name it hidden_activation; the others (and Gemma 1) hidden_act.
+  spec.activation = text(source, config, "hidden_activation", text(source, config, "hidden_act", family.activation));
+  static const std::set<std::string> kActivations = {"silu", "swish", "gelu", "gelu_pytorch_tanh", "gelu_new"};
+  if (!kActivations.count(spec.activation)) {
+    throw bad_input(source, "hidden_act '" + one_line(spec.activation) + "' is not implemented for " + type +
+                    " (pevis builds silu, gelu, gelu_pytorch_tanh and gelu_new)", "");
   }
-  spec.inv_freq = inverse_frequencies(source, rope, spec.head_dim);
-  spec.tie = config.value("tie_word_embeddings", false);
-  spec.attention_bias = family == "qwen2" || config.value("attention_bias", false);
-  spec.output_bias = family != "qwen2" && config.value("attention_bias", false);
-  spec.mlp_bias = config.value("mlp_bias", false);
-  // Which layers see only a window of keys.
-  const std::int64_t window = config.contains("sliding_window") && config["sliding_window"].is_number_integer()
-                                  ? config["sliding_window"].get<std::int64_t>()
-                                  : 0;
+  if (flag(source, config, "use_bidirectional_attention", false)) {
+    throw bad_input(source, "use_bidirectional_attention (an encoder made of " + type + ") is not implemented", "");
+  }
+  for (const char* key : {"num_local_experts", "num_experts", "n_routed_experts"}) {
+    if (number(source, config, key, 0) > 0) throw bad_input(source, "mixture of experts is not implemented", "");
+  }
+  spec.scaling = family.pre_attn_scalar
+                     ? std::pow(number(source, config, "query_pre_attn_scalar", 256), -0.5)
+                     : std::pow(static_cast<double>(spec.head_dim), -0.5);
+  // A cap absent from config.json is the class's default; null is none.
+  const auto cap = [&](const std::string& key, double fallback) {
+    return config.contains(key) && config[key].is_null() ? 0.0 : number(source, config, key, fallback);
+  };
+  spec.attn_softcap = cap("attn_logit_softcapping", family.attn_softcap);
+  spec.final_softcap = cap("final_logit_softcapping", family.final_softcap);
+  spec.tie = flag(source, config, "tie_word_embeddings", family.tie);
+  const bool bias = flag(source, config, "attention_bias", false);
+  spec.attention_bias = family.qkv_bias || bias;
+  spec.output_bias = !family.qkv_bias && bias;
+  spec.mlp_bias = flag(source, config, "mlp_bias", false);
+  if (family.fused && (bias || spec.mlp_bias)) throw bad_input(source, "biases are not implemented for " + type, "");
+
+  // Which layers see only a window of keys, and which rotary table each uses.
+  std::int64_t window = family.window;
+  if (config.contains("sliding_window")) {
+    window = config["sliding_window"].is_null() ? 0 : whole(source, config, "sliding_window");
+  }
+  std::vector<std::string> layer_types;
+  if (config.contains("layer_types") && config["layer_types"].is_array()) {
+    if (static_cast<std::int64_t>(config["layer_types"].size()) != spec.layers) {
+      throw bad_input(source, "layer_types does not name one type per layer", "the config is damaged");
+    }
+    for (const auto& t : config["layer_types"]) {
+      if (t != "sliding_attention" && t != "full_attention") {
+        throw bad_input(source, "layer type " + one_line(t.dump()) + " is not implemented", "");
+      }
+      layer_types.push_back(t.get<std::string>());
+    }
+  }
+  const std::int64_t pattern = whole(source, config, "sliding_window_pattern", family.pattern);
   for (std::int64_t i = 0; i < spec.layers; ++i) {
     bool sliding = false;
-    if (config.contains("layer_types") && config["layer_types"].is_array() &&
-        static_cast<std::int64_t>(config["layer_types"].size()) == spec.layers) {
-      sliding = config["layer_types"][i] == "sliding_attention";
-    } else if (family == "mistral") {
+    if (!layer_types.empty()) {
+      sliding = layer_types[static_cast<std::size_t>(i)] == "sliding_attention";
+    } else if (family.windows == Windows::kEvery) {
       sliding = window > 0;
-    } else if (family == "qwen2") {
-      sliding = config.value("use_sliding_window", false) && i >= whole(source, config, "max_window_layers", 28);
+    } else if (family.windows == Windows::kQwen2) {
+      sliding = flag(source, config, "use_sliding_window", false) && i >= whole(source, config, "max_window_layers", 28);
+    } else if (family.windows == Windows::kPattern) {
+      sliding = pattern > 0 && (i + 1) % pattern != 0;
     }
     if (sliding && window <= 0) throw bad_input(source, "a sliding layer without a sliding_window", "");
     spec.windows.push_back(sliding ? window : 0);
+  }
+  if (family.local_theta > 0) {  // gemma3: a table per layer type
+    for (const std::string layer_type : {"full_attention", "sliding_attention"}) {
+      spec.ropes.push_back(read_rope(source, config, rope_settings(source, config, family, layer_type), spec.head_dim));
+    }
+    for (const auto w : spec.windows) spec.rope_of.push_back(w > 0 ? 1 : 0);
+  } else {
+    spec.ropes.push_back(read_rope(source, config, rope_settings(source, config, family, ""), spec.head_dim));
+    spec.rope_of.assign(static_cast<std::size_t>(spec.layers), 0);
   }
   return spec;
 }
@@ -197,94 +345,205 @@ Module linear(Weights& w, const std::string& name, std::int64_t in, std::int64_t
   return m;
 }
 
-Module rms_norm(Weights& w, const std::string& name, std::int64_t d, double eps) {
+// Llama's RMSNorm scales by w; Gemma's by (1 + w), in float32 (as here).
+Module rms_norm(Weights& w, const std::string& name, std::int64_t d, const DecoderSpec& s) {
   Module m = module("RMSNorm");
   m.register_parameter("weight", w.take(name + ".weight", {d}), false);
-  m.register_attribute("eps", c10::FloatType::get(), eps);
-  m.define(
-      "def forward(self, x):\n"
-      "    variance = x.pow(2).mean(-1, keepdim=True)\n"
-      "    return self.weight * (x * torch.rsqrt(variance + self.eps))\n");
+  m.register_attribute("eps", c10::FloatType::get(), s.eps);
+  m.define(std::string("def forward(self, x):\n"
+                       "    variance = x.pow(2).mean(-1, keepdim=True)\n") +
+           (s.family.gemma ? "    return (x * torch.rsqrt(variance + self.eps)) * (1.0 + self.weight)\n"
+                           : "    return self.weight * (x * torch.rsqrt(variance + self.eps))\n"));
   return m;
 }
 
-Module attention(Weights& w, const std::string& name, const DecoderSpec& s) {
+// The activation of the gate, as transformers' ACT2FN computes it.
+std::string activation(const std::string& name, const std::string& x) {
+  if (name == "gelu") return "torch.gelu(" + x + ")";
+  if (name == "gelu_pytorch_tanh") return "torch.gelu(" + x + ", approximate='tanh')";
+  if (name == "gelu_new") {
+    return "(0.5 * " + x + " * (1.0 + torch.tanh(0.7978845608028654 * (" + x + " + 0.044715 * torch.pow(" + x +
+           ", 3.0)))))";
+  }
+  return "torch.silu(" + x + ")";
+}
+
+// rotate_half on the first `dim` dimensions of a head: q * cos + rotate_half(q) * sin.
+std::string rotary(const std::string& x, std::int64_t dim, std::int64_t head_dim) {
+  const std::string half = std::to_string(dim / 2);
+  const std::string r = dim == head_dim ? x : x + "_rot";
+  std::string code;
+  if (dim != head_dim) code += "    " + r + " = " + x + ".narrow(-1, 0, " + std::to_string(dim) + ")\n";
+  const std::string turned = "(" + r + " * c) + (torch.cat([torch.neg(" + r + ".narrow(-1, " + half + ", " + half +
+                             ")), " + r + ".narrow(-1, 0, " + half + ")], -1) * s)";
+  if (dim == head_dim) return code + "    " + x + " = " + turned + "\n";
+  return code + "    " + x + " = torch.cat([" + turned + ", " + x + ".narrow(-1, " + std::to_string(dim) + ", " +
+         std::to_string(head_dim - dim) + ")], -1)\n";
+}
+
+Module attention(Weights& w, const std::string& name, const DecoderSpec& s, const Rope& rope) {
   Module m = module("Attention");
-  m.register_module("q_proj", linear(w, name + ".q_proj", s.hidden, s.heads * s.head_dim, s.attention_bias));
-  m.register_module("k_proj", linear(w, name + ".k_proj", s.hidden, s.kv_heads * s.head_dim, s.attention_bias));
-  m.register_module("v_proj", linear(w, name + ".v_proj", s.hidden, s.kv_heads * s.head_dim, s.attention_bias));
-  m.register_module("o_proj", linear(w, name + ".o_proj", s.heads * s.head_dim, s.hidden, s.output_bias));
+  const std::int64_t q_size = s.heads * s.head_dim, kv_size = s.kv_heads * s.head_dim;
+  std::string code =
+      "def forward(self, x, cos, sin, mask):\n"
+      "    b = x.size(0)\n"
+      "    t = x.size(1)\n";
+  const std::string heads = ".view(b, t, -1, self.head_dim).transpose(1, 2)\n";
+  if (s.family.fused) {
+    m.register_module("qkv_proj", linear(w, name + ".qkv_proj", s.hidden, q_size + 2 * kv_size, false));
+    const std::string q = std::to_string(q_size), kv = std::to_string(kv_size);
+    code += "    qkv = self.qkv_proj.forward(x)\n"
+            "    q = qkv.narrow(-1, 0, " + q + ")" + heads +
+            "    k = qkv.narrow(-1, " + q + ", " + kv + ")" + heads +
+            "    v = qkv.narrow(-1, " + std::to_string(q_size + kv_size) + ", " + kv + ")" + heads;
+  } else {
+    m.register_module("q_proj", linear(w, name + ".q_proj", s.hidden, q_size, s.attention_bias));
+    m.register_module("k_proj", linear(w, name + ".k_proj", s.hidden, kv_size, s.attention_bias));
+    m.register_module("v_proj", linear(w, name + ".v_proj", s.hidden, kv_size, s.attention_bias));
+    code += "    q = self.q_proj.forward(x)" + heads + "    k = self.k_proj.forward(x)" + heads +
+            "    v = self.v_proj.forward(x)" + heads;
+  }
+  m.register_module("o_proj", linear(w, name + ".o_proj", q_size, s.hidden, s.output_bias));
+  if (s.family.qk_norm) {
+    m.register_module("q_norm", rms_norm(w, name + ".q_norm", s.head_dim, s));
+    m.register_module("k_norm", rms_norm(w, name + ".k_norm", s.head_dim, s));
+    code += "    q = self.q_norm.forward(q)\n    k = self.k_norm.forward(k)\n";
+  }
   m.register_attribute("heads", c10::IntType::get(), s.heads);
   m.register_attribute("kv_heads", c10::IntType::get(), s.kv_heads);
   m.register_attribute("head_dim", c10::IntType::get(), s.head_dim);
-  m.register_attribute("scaling", c10::FloatType::get(), std::pow(static_cast<double>(s.head_dim), -0.5));
-  // rotate_half(x) = cat(-x2, x1); repeat_kv = repeat_interleave on the heads.
-  m.define(
-      "def forward(self, x, cos, sin, mask):\n"
-      "    b = x.size(0)\n"
-      "    t = x.size(1)\n"
-      "    q = self.q_proj.forward(x).view(b, t, self.heads, self.head_dim).transpose(1, 2)\n"
-      "    k = self.k_proj.forward(x).view(b, t, self.kv_heads, self.head_dim).transpose(1, 2)\n"
-      "    v = self.v_proj.forward(x).view(b, t, self.kv_heads, self.head_dim).transpose(1, 2)\n"
-      "    c = cos.unsqueeze(1)\n"
-      "    s = sin.unsqueeze(1)\n"
-      "    half = self.head_dim // 2\n"
-      "    q = (q * c) + (torch.cat([torch.neg(q.narrow(-1, half, half)), q.narrow(-1, 0, half)], -1) * s)\n"
-      "    k = (k * c) + (torch.cat([torch.neg(k.narrow(-1, half, half)), k.narrow(-1, 0, half)], -1) * s)\n"
+  m.register_attribute("scaling", c10::FloatType::get(), s.scaling);
+  code += "    c = cos.unsqueeze(1)\n    s = sin.unsqueeze(1)\n";
+  code += rotary("q", rope.dim, s.head_dim) + rotary("k", rope.dim, s.head_dim);
+  // repeat_kv is repeat_interleave on the heads.
+  code +=
       "    groups = self.heads // self.kv_heads\n"
       "    k = torch.repeat_interleave(k, groups, 1)\n"
       "    v = torch.repeat_interleave(v, groups, 1)\n"
-      "    scores = torch.matmul(q, k.transpose(2, 3)) * self.scaling\n"
+      "    scores = torch.matmul(q, k.transpose(2, 3)) * self.scaling\n";
+  if (s.attn_softcap > 0) {
+    m.register_attribute("softcap", c10::FloatType::get(), s.attn_softcap);
+    code += "    scores = torch.tanh(scores / self.softcap) * self.softcap\n";
+  }
+  code +=
       "    scores = scores + mask\n"
       "    weights = torch.softmax(scores, -1)\n"
       "    out = torch.matmul(weights, v).transpose(1, 2).reshape(b, t, self.heads * self.head_dim)\n"
-      "    return self.o_proj.forward(out)\n");
+      "    return self.o_proj.forward(out)\n";
+  m.define(code);
   return m;
 }
 
 Module mlp(Weights& w, const std::string& name, const DecoderSpec& s) {
   Module m = module("MLP");
+  if (s.family.fused) {
+    m.register_module("gate_up_proj", linear(w, name + ".gate_up_proj", s.hidden, 2 * s.intermediate, false));
+    m.register_module("down_proj", linear(w, name + ".down_proj", s.intermediate, s.hidden, false));
+    const std::string i = std::to_string(s.intermediate);
+    m.define("def forward(self, x):\n"
+             "    h = self.gate_up_proj.forward(x)\n"
+             "    gate = h.narrow(-1, 0, " + i + ")\n"
+             "    return self.down_proj.forward(h.narrow(-1, " + i + ", " + i + ") * " +
+             activation(s.activation, "gate") + ")\n");
+    return m;
+  }
   m.register_module("gate_proj", linear(w, name + ".gate_proj", s.hidden, s.intermediate, s.mlp_bias));
   m.register_module("up_proj", linear(w, name + ".up_proj", s.hidden, s.intermediate, s.mlp_bias));
   m.register_module("down_proj", linear(w, name + ".down_proj", s.intermediate, s.hidden, s.mlp_bias));
-  m.define(
-      "def forward(self, x):\n"
-      "    return self.down_proj.forward(torch.silu(self.gate_proj.forward(x)) * self.up_proj.forward(x))\n");
+  m.define("def forward(self, x):\n"
+           "    gate = self.gate_proj.forward(x)\n"
+           "    return self.down_proj.forward(" + activation(s.activation, "gate") + " * self.up_proj.forward(x))\n");
   return m;
 }
 
-Module decoder_layer(Weights& w, const std::string& name, const DecoderSpec& s) {
+Module decoder_layer(Weights& w, const std::string& name, const DecoderSpec& s, const Rope& rope) {
   Module m = module("DecoderLayer");
-  m.register_module("input_layernorm", rms_norm(w, name + ".input_layernorm", s.hidden, s.eps));
-  m.register_module("self_attn", attention(w, name + ".self_attn", s));
-  m.register_module("post_attention_layernorm", rms_norm(w, name + ".post_attention_layernorm", s.hidden, s.eps));
+  m.register_module("input_layernorm", rms_norm(w, name + ".input_layernorm", s.hidden, s));
+  m.register_module("self_attn", attention(w, name + ".self_attn", s, rope));
+  m.register_module("post_attention_layernorm", rms_norm(w, name + ".post_attention_layernorm", s.hidden, s));
+  if (s.family.four_norms) {
+    // Gemma 2 and 3: the post-attention norm comes before the residual add.
+    m.register_module("pre_feedforward_layernorm", rms_norm(w, name + ".pre_feedforward_layernorm", s.hidden, s));
+    m.register_module("post_feedforward_layernorm", rms_norm(w, name + ".post_feedforward_layernorm", s.hidden, s));
+  }
   m.register_module("mlp", mlp(w, name + ".mlp", s));
-  m.define(
-      "def forward(self, x, cos, sin, mask):\n"
-      "    h = x + self.self_attn.forward(self.input_layernorm.forward(x), cos, sin, mask)\n"
-      "    return h + self.mlp.forward(self.post_attention_layernorm.forward(h))\n");
+  if (s.family.four_norms) {
+    m.define(
+        "def forward(self, x, cos, sin, mask):\n"
+        "    a = self.self_attn.forward(self.input_layernorm.forward(x), cos, sin, mask)\n"
+        "    h = x + self.post_attention_layernorm.forward(a)\n"
+        "    f = self.mlp.forward(self.pre_feedforward_layernorm.forward(h))\n"
+        "    return h + self.post_feedforward_layernorm.forward(f)\n");
+  } else {
+    m.define(
+        "def forward(self, x, cos, sin, mask):\n"
+        "    h = x + self.self_attn.forward(self.input_layernorm.forward(x), cos, sin, mask)\n"
+        "    return h + self.mlp.forward(self.post_attention_layernorm.forward(h))\n");
+  }
   return m;
+}
+
+// A float as TorchScript reads it back exactly.
+std::string literal(double v) {
+  char text[40];
+  std::snprintf(text, sizeof text, "%.17g", v);
+  std::string s = text;
+  if (s.find_first_of(".en") == std::string::npos) s += ".0";
+  return s;
+}
+
+// The lines of the base model's forward that make cos{r} and sin{r} of
+// rotary table r for positions 0..t-1, as transformers' RotaryEmbedding does
+// (the frequencies of a longer input where longrope and dynamic say so).
+std::string rotary_tables(Module& base, std::size_t r, const Rope& rope) {
+  const std::string n = std::to_string(r), inv = "inv" + n;
+  base.register_buffer("inv_freq" + (r ? n : std::string()), rope.inv_freq);
+  std::string code = "    " + inv + " = self.inv_freq" + (r ? n : std::string()) + "\n";
+  if (rope.long_inv_freq.defined()) {
+    base.register_buffer("long_inv_freq" + (r ? n : std::string()), rope.long_inv_freq);
+    code += "    if t > " + std::to_string(rope.switch_at) + ":\n        " + inv + " = self.long_inv_freq" +
+            (r ? n : std::string()) + "\n";
+  } else if (rope.type == "dynamic") {
+    // As transformers computes it then: on float32 tensors, the length a tensor.
+    const std::string d = std::to_string(rope.dim);
+    code += "    if t > " + std::to_string(rope.switch_at) + ":\n"
+            "        grown = " + literal(rope.base) + " * ((" + literal(rope.factor) + " * torch.tensor(t) / " +
+            std::to_string(rope.switch_at) + ") - (" + literal(rope.factor) + " - 1)) ** (" + d + " / (" + d +
+            " - 2))\n"
+            "        " + inv + " = (grown ** (torch.arange(0, " + d + ", 2).float() / " + d + ")).reciprocal() * 1.0\n";
+  }
+  code += "    f" + n + " = positions.unsqueeze(1) * " + inv + ".unsqueeze(0)\n"
+          "    e" + n + " = torch.cat([f" + n + ", f" + n + "], -1).unsqueeze(0)\n"
+          "    cos" + n + " = e" + n + ".cos() * " + literal(rope.scaling) + "\n"
+          "    sin" + n + " = e" + n + ".sin() * " + literal(rope.scaling) + "\n";
+  return code;
 }
 
 }  // namespace
 
 Module build_decoder(const Model& weights, const DecoderSpec& s) {
-  static const std::map<std::string, std::string> kClasses = {{"llama", "Llama"}, {"mistral", "Mistral"}, {"qwen2", "Qwen2"}};
-  const std::string cls = kClasses.count(s.family) ? kClasses.at(s.family) : "Decoder";  // transformers' class names
+  const std::string& cls = s.family.classes;  // transformers' class names
   Weights w(weights, "model.");
   Module layers = module("Layers");
   for (std::int64_t i = 0; i < s.layers; ++i) {
-    layers.register_module(std::to_string(i), decoder_layer(w, "model.layers." + std::to_string(i), s));
+    const Rope& rope = s.ropes[s.rope_of[static_cast<std::size_t>(i)]];
+    layers.register_module(std::to_string(i), decoder_layer(w, "model.layers." + std::to_string(i), s, rope));
   }
   Module embed = module("Embedding");
   embed.register_parameter("weight", w.take("model.embed_tokens.weight", {s.vocab, s.hidden}), false);
-  embed.define("def forward(self, ids):\n    return torch.embedding(self.weight, ids)\n");
+  if (s.family.gemma) {
+    // sqrt(hidden), cast to the weights' dtype (float32 here) first.
+    embed.register_attribute("embed_scale", c10::FloatType::get(),
+                             static_cast<double>(static_cast<float>(std::sqrt(static_cast<double>(s.hidden)))));
+    embed.define("def forward(self, ids):\n    return torch.embedding(self.weight, ids) * self.embed_scale\n");
+  } else {
+    embed.define("def forward(self, ids):\n    return torch.embedding(self.weight, ids)\n");
+  }
 
   Module base = module(cls + "Model");
   base.register_module("embed_tokens", embed);
   base.register_module("layers", layers);
-  base.register_module("norm", rms_norm(w, "model.norm", s.hidden, s.eps));
-  base.register_buffer("inv_freq", s.inv_freq);
+  base.register_module("norm", rms_norm(w, "model.norm", s.hidden, s));
   // Positions 0..T-1; the mask is additive: 0 where a query sees a key,
   // -inf elsewhere (transformers adds the dtype's lowest value, which
   // softmax turns into the same zeros). Each layer's window its own.
@@ -292,11 +551,9 @@ Module build_decoder(const Model& weights, const DecoderSpec& s) {
       "def forward(self, ids):\n"
       "    x = self.embed_tokens.forward(ids)\n"
       "    t = ids.size(1)\n"
-      "    positions = torch.arange(t).float()\n"
-      "    freqs = positions.unsqueeze(1) * self.inv_freq.unsqueeze(0)\n"
-      "    emb = torch.cat([freqs, freqs], -1).unsqueeze(0)\n"
-      "    cos = emb.cos()\n"
-      "    sin = emb.sin()\n"
+      "    positions = torch.arange(t).float()\n";
+  for (std::size_t r = 0; r < s.ropes.size(); ++r) code += rotary_tables(base, r, s.ropes[r]);
+  code +=
       "    q = torch.arange(t).unsqueeze(1)\n"
       "    k = torch.arange(t).unsqueeze(0)\n"
       "    zeros = torch.zeros([t, t])\n"
@@ -309,8 +566,10 @@ Module build_decoder(const Model& weights, const DecoderSpec& s) {
     }
   }
   for (std::int64_t i = 0; i < s.layers; ++i) {
-    const std::int64_t window = s.windows[static_cast<std::size_t>(i)];
-    code += "    x = getattr(self.layers, \"" + std::to_string(i) + "\").forward(x, cos, sin, " +
+    const auto l = static_cast<std::size_t>(i);
+    const std::string r = std::to_string(s.rope_of[l]);
+    const std::int64_t window = s.windows[l];
+    code += "    x = getattr(self.layers, \"" + std::to_string(i) + "\").forward(x, cos" + r + ", sin" + r + ", " +
             (window > 0 ? "window" + std::to_string(window) : std::string("causal")) + ")\n";
   }
   code += "    return self.norm.forward(x)\n";
@@ -325,11 +584,19 @@ Module build_decoder(const Model& weights, const DecoderSpec& s) {
         "weight", head ? w.take("lm_head.weight", {s.vocab, s.hidden}) : embed.attr("weight").toTensor(), false);
     lm_head.define("def forward(self, x):\n    return torch.linear(x, self.weight)\n");
     root.register_module("lm_head", lm_head);
-    root.define("def forward(self, input_ids):\n    return self.lm_head.forward(self.model.forward(input_ids))\n");
+    if (s.final_softcap > 0) {
+      root.register_attribute("final_logit_softcapping", c10::FloatType::get(), s.final_softcap);
+      root.define(
+          "def forward(self, input_ids):\n"
+          "    logits = self.lm_head.forward(self.model.forward(input_ids))\n"
+          "    return torch.tanh(logits / self.final_logit_softcapping) * self.final_logit_softcapping\n");
+    } else {
+      root.define("def forward(self, input_ids):\n    return self.lm_head.forward(self.model.forward(input_ids))\n");
+    }
   } else {
     root.define("def forward(self, input_ids):\n    return self.model.forward(input_ids)\n");
   }
-  w.check_all_used(s.family);
+  w.check_all_used(s.family.model_type);
   root.eval();
   return root;
 }

@@ -47,23 +47,53 @@ COMMON = dict(vocab_size=48, hidden_size=32, intermediate_size=48, num_hidden_la
               num_key_value_heads=2, max_position_embeddings=64, rms_norm_eps=1e-5, hidden_act="silu",
               tie_word_embeddings=False)
 
+GEMMA = dict(head_dim=12, hidden_activation="gelu_pytorch_tanh", tie_word_embeddings=True)
+
+# name: (config class, model class, settings beyond COMMON, lengths run)
 FAMILIES = {
-    "llama": (transformers.LlamaConfig, transformers.LlamaForCausalLM, dict(rope_theta=10000.0)),
+    "llama": (transformers.LlamaConfig, transformers.LlamaForCausalLM, dict(rope_theta=10000.0), [T]),
     "llama3_rope": (transformers.LlamaConfig, transformers.LlamaForCausalLM,
                     dict(rope_theta=500000.0, rope_scaling={"rope_type": "llama3", "factor": 8.0,
                                                             "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-                                                            "original_max_position_embeddings": 8192})),
+                                                            "original_max_position_embeddings": 8192}), [T]),
+    # yarn's ramp and attention factor; dynamic's frequencies grow past max_position_embeddings (8).
+    "llama_yarn": (transformers.LlamaConfig, transformers.LlamaForCausalLM,
+                   dict(rope_parameters={"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0,
+                                         "original_max_position_embeddings": 16}), [T]),
+    "llama_dynamic": (transformers.LlamaConfig, transformers.LlamaForCausalLM,
+                      dict(max_position_embeddings=8,
+                           rope_parameters={"rope_type": "dynamic", "rope_theta": 10000.0, "factor": 2.0}), [T, 6]),
     "llama_tied": (transformers.LlamaConfig, transformers.LlamaForCausalLM,
-                   dict(rope_theta=10000.0, tie_word_embeddings=True)),
-    "mistral": (transformers.MistralConfig, transformers.MistralForCausalLM, dict(rope_theta=10000.0, sliding_window=4)),
+                   dict(rope_theta=10000.0, tie_word_embeddings=True), [T]),
+    "mistral": (transformers.MistralConfig, transformers.MistralForCausalLM, dict(rope_theta=10000.0, sliding_window=4),
+                [T]),
     "qwen2": (transformers.Qwen2Config, transformers.Qwen2ForCausalLM,
-              dict(rope_theta=1000000.0, use_sliding_window=False, sliding_window=4)),
+              dict(rope_theta=1000000.0, use_sliding_window=False, sliding_window=4), [T]),
+    "gemma": (transformers.GemmaConfig, transformers.GemmaForCausalLM,
+              dict(head_dim=12, hidden_act="gelu_pytorch_tanh", tie_word_embeddings=True, pad_token_id=0), [T]),
+    # Soft-caps low enough to change the numbers; head_dim x heads != hidden;
+    # query_pre_attn_scalar != head_dim; layer 0 slides over 4 keys.
+    "gemma2": (transformers.Gemma2Config, transformers.Gemma2ForCausalLM,
+               dict(GEMMA, query_pre_attn_scalar=10, attn_logit_softcapping=2.0, final_logit_softcapping=5.0,
+                    sliding_window=4, pad_token_id=0), [T]),
+    # Three layers (sliding, full, sliding), each type its own rotary table.
+    "gemma3": (transformers.Gemma3TextConfig, transformers.Gemma3ForCausalLM,
+               dict(GEMMA, num_hidden_layers=3, sliding_window_pattern=2, sliding_window=4, query_pre_attn_scalar=10,
+                    pad_token_id=0,
+                    rope_parameters={"full_attention": {"rope_type": "linear", "factor": 8.0, "rope_theta": 1e6},
+                                     "sliding_attention": {"rope_type": "default", "rope_theta": 1e4}}), [T]),
+    # Half of each head rotated; LongRoPE's long factors past 8 positions, short ones below; a window of 5.
+    "phi3": (transformers.Phi3Config, transformers.Phi3ForCausalLM,
+             dict(pad_token_id=0, sliding_window=5, max_position_embeddings=64, original_max_position_embeddings=8,
+                  partial_rotary_factor=0.5,
+                  rope_parameters={"rope_type": "longrope", "rope_theta": 10000.0, "short_factor": [1.0, 1.5],
+                                   "long_factor": [3.0, 7.0]}), [T, 6]),
 }
 
 
 def main(out):
     expected = {}
-    for name, (config_class, model_class, extra) in FAMILIES.items():
+    for name, (config_class, model_class, extra, lengths) in FAMILIES.items():
         torch.manual_seed(len(name))
         settings = dict(COMMON)
         settings.update(extra)
@@ -75,12 +105,15 @@ def main(out):
                 p.copy_(torch.randn_like(p) * 0.3 + (1.0 if p.dim() == 1 else 0.0))
         folder = os.path.join(out, name)
         model.save_pretrained(folder, safe_serialization=True)
-        with torch.no_grad():
-            result = model(torch.tensor([IDS]), output_attentions=True)
-        expected[name] = {"ids": IDS,
-                          "attentions": [a[0].tolist() for a in result.attentions],
-                          "transformers": transformers.__version__, "torch": torch.__version__}
-        print(name, [tuple(a.shape) for a in result.attentions])
+        for n in lengths:
+            ids = IDS[:n]
+            with torch.no_grad():
+                result = model(torch.tensor([ids]), output_attentions=True)
+            key = name if n == lengths[0] else "%s_%d" % (name, n)
+            expected[key] = {"folder": name, "ids": ids,
+                             "attentions": [a[0].tolist() for a in result.attentions],
+                             "transformers": transformers.__version__, "torch": torch.__version__}
+            print(key, [tuple(a.shape) for a in result.attentions])
     with open(os.path.join(out, "expected.json"), "w") as f:
         json.dump(expected, f)
 
