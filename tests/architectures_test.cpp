@@ -13,6 +13,8 @@
 
 #include "in_process.h"
 #include "pevis/architectures/architectures.h"
+#include "pevis/base/archive.h"
+#include <torch/csrc/jit/api/module.h>
 #include "pevis/attention/attention.h"
 #include "pevis/io/load.h"
 #include "pevis/io/model_input.h"
@@ -103,6 +105,69 @@ TEST(Architectures, TransformersV4ConfigsBuildTheSameModels) {
     c["rope_scaling"] = {{"rope_type", "linear"}, {"factor", rope["full_attention"]["factor"]}};
   });
   EXPECT_LT(worst_difference(gemma3, all["gemma3"], "gemma3 v4"), 1e-5);
+}
+
+TEST(Architectures, AModelHoldsNoWeightsAndReadsEachWhereALayerUsesIt) {
+  const Model loaded = load_model(kDir + "llama");
+  const std::uint64_t before = tensor_bytes_read();
+  const Model model = with_forward(loaded, /*logits=*/false);
+  EXPECT_EQ(tensor_bytes_read(), before) << "building reads no weight";
+  std::int64_t held = 0;
+  for (const auto& p : model.module->parameters()) held += static_cast<std::int64_t>(p.storage().nbytes());
+  EXPECT_LE(held, 16 * 64) << "each parameter stands for its tensor with one element of storage";
+  // One forward reads every tensor once, except the output head (no logits asked for).
+  std::uint64_t expected_bytes = 0;
+  for (const auto& t : model.tensors) {
+    if (t.name != "lm_head.weight") expected_bytes += t.nbytes();
+  }
+  const std::vector<c10::IValue> inputs = {at::tensor(std::vector<std::int64_t>{3, 17, 5}, at::kLong).reshape({1, 3})};
+  const auto sites = capture_attention(model, inputs);
+  EXPECT_EQ(sites.size(), 2u);
+  EXPECT_EQ(tensor_bytes_read() - before, expected_bytes);
+  for (const auto& t : model.tensors) EXPECT_FALSE(t.loaded()) << t.name << " is let go after use";
+}
+
+TEST(Architectures, ADeepShardedBfloat16FolderBuildsAndRunsInMoments) {
+  // 32 layers in bf16, in two shards by an index, weights as holes (zeros).
+  // The layers share one class: with one class per layer, LibTorch's alias
+  // analysis of the forward needed 24 GB at 4 layers (bad_alloc, or killed).
+  test::TempDir dir;
+  const int layers = 32;
+  const std::int64_t d = 16, inter = 32, vocab = 40;
+  std::vector<test::SafetensorsEntry> first = {{"model.embed_tokens.weight", "BF16", {vocab, d}, ""}}, second;
+  nlohmann::json map;
+  for (int i = 0; i < layers; ++i) {
+    auto& shard = i < layers / 2 ? first : second;
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    for (const auto& [name, shape] : std::vector<std::pair<std::string, std::vector<std::int64_t>>>{
+             {"input_layernorm.weight", {d}}, {"post_attention_layernorm.weight", {d}},
+             {"self_attn.q_proj.weight", {d, d}}, {"self_attn.k_proj.weight", {d / 2, d}},
+             {"self_attn.v_proj.weight", {d / 2, d}}, {"self_attn.o_proj.weight", {d, d}},
+             {"mlp.gate_proj.weight", {inter, d}}, {"mlp.up_proj.weight", {inter, d}},
+             {"mlp.down_proj.weight", {d, inter}}}) {
+      shard.push_back({p + name, "BF16", shape, ""});
+    }
+  }
+  second.push_back({"model.norm.weight", "BF16", {d}, ""});
+  second.push_back({"lm_head.weight", "BF16", {vocab, d}, ""});
+  fs::create_directories(dir / "deep");
+  test::write_safetensors(dir / "deep/model-00001-of-00002.safetensors", first);
+  test::write_safetensors(dir / "deep/model-00002-of-00002.safetensors", second);
+  for (const auto& e : first) map[e.name] = "model-00001-of-00002.safetensors";
+  for (const auto& e : second) map[e.name] = "model-00002-of-00002.safetensors";
+  test::write_file(dir / "deep/model.safetensors.index.json", nlohmann::json{{"weight_map", map}}.dump());
+  test::write_file(dir / "deep/config.json",
+                   nlohmann::json{{"model_type", "llama"}, {"hidden_size", d}, {"intermediate_size", inter},
+                                  {"num_hidden_layers", layers}, {"num_attention_heads", 4},
+                                  {"num_key_value_heads", 2}, {"vocab_size", vocab}, {"dtype", "bfloat16"}}
+                       .dump());
+  const Model model = with_forward(load_model((dir / "deep").string()), /*logits=*/false);
+  const std::vector<c10::IValue> inputs = {at::tensor(std::vector<std::int64_t>{3, 17, 5, 9}, at::kLong).reshape({1, 4})};
+  const auto sites = capture_attention(model, inputs);
+  ASSERT_EQ(sites.size(), static_cast<std::size_t>(layers));
+  EXPECT_EQ(sites[31].name, "model.layers.31.self_attn");
+  // Zero weights: every query spreads evenly over the keys it sees.
+  EXPECT_NEAR(sites[31].weights.reshape({-1, 4, 4})[0][3][0].item<double>(), 0.25, 1e-6);
 }
 
 TEST(Architectures, TheWindowAndTheBandsChangeTheNumbers) {

@@ -17,12 +17,14 @@ namespace pevis {
 std::vector<std::string> built_model_types();
 
 /// `model` unchanged when it holds a forward pass or has no config.json;
-/// otherwise the architecture its config.json names, built and holding its
-/// weights (computed in float32), with `Model::built` set. Throws
+/// otherwise the architecture its config.json names, built on its weights
+/// (read from the file where a layer uses them, computed in float32), with
+/// `Model::built` set. Its forward returns the logits when `logits`, else
+/// the last hidden states, without computing the output head. Throws
 /// `pevis::Error` (exit 3), naming what is missing, for an unknown
 /// `model_type` (listing the known ones), a config feature not implemented
 /// (a rope type, an activation), a missing tensor (its name and expected
 /// shape) or one of another shape: never an approximate model.
-Model with_forward(Model model);
+Model with_forward(Model model, bool logits = true);
 
 }  // namespace pevis

@@ -53,6 +53,10 @@ class NamedTensor {
   bool loaded() const;
   /// The data, on the CPU, in the dtype the file stores: read now if not yet.
   const at::Tensor& tensor() const;
+  /// The same data without keeping it (the kept data where it is already
+  /// read): for tensors used once and let go, such as a built model's
+  /// weights, read layer by layer.
+  at::Tensor read() const;
   /// The same for every copy of this tensor, and for tensors made from the
   /// same `at::Tensor`: how tied weights are counted once.
   const void* identity() const;

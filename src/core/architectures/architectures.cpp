@@ -86,7 +86,7 @@ std::vector<std::string> built_model_types() {
   return types;
 }
 
-Model with_forward(Model model) {
+Model with_forward(Model model, bool logits) {
   if (model.runnable() || model.config_file.empty()) return model;
   const json config = read_config_json(model.config_file);
   const std::string type = config.contains("model_type") && config["model_type"].is_string()
@@ -105,6 +105,7 @@ Model with_forward(Model model) {
       throw Error(ExitCode::kInternal, model.config_file, "building a " + type + " model failed: " + first_line(e.what()),
                   "please report this");
     }
+    if (!logits && model.module->hasattr("logits")) model.module->setattr("logits", false);
     model.built = type;
     return model;
   }

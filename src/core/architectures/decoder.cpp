@@ -21,6 +21,7 @@
 #include <set>
 
 #include "pevis/base/error.h"
+#include "stored.h"
 
 namespace pevis::architectures {
 namespace {
@@ -30,6 +31,10 @@ using json = nlohmann::json;
 
 // A module of its own class (each define compiles into its own unit).
 Module module(const std::string& cls) { return Module(c10::QualifiedName("__torch__.pevis.built." + cls)); }
+
+// Compiles `code` into `m`: TorchScript that knows torch's operators and
+// pevis's (`pevis.weight`, stored.h).
+void define(Module& m, const std::string& code) { m.define(code, stored_resolver()); }
 
 // What a config says of a key: its number, or `fallback` when it is absent or null.
 double number(const std::string& source, const json& config, const std::string& key, double fallback) {
@@ -270,11 +275,14 @@ DecoderSpec read_decoder_spec(const Family& family, const json& config, const st
     if (sliding && window <= 0) throw bad_input(source, "a sliding layer without a sliding_window", "");
     spec.windows.push_back(sliding ? window : 0);
   }
-  if (family.local_theta > 0) {  // gemma3: a table per layer type
+  if (family.local_theta > 0) {  // gemma3: a table per layer type (of one size: the layers are of one class)
     for (const std::string layer_type : {"full_attention", "sliding_attention"}) {
       spec.ropes.push_back(read_rope(source, config, rope_settings(source, config, family, layer_type), spec.head_dim));
     }
     for (const auto w : spec.windows) spec.rope_of.push_back(w > 0 ? 1 : 0);
+    if (spec.ropes[0].dim != spec.ropes[1].dim) {
+      throw bad_input(source, "layer types rotating different parts of a head are not implemented", "");
+    }
   } else {
     spec.ropes.push_back(read_rope(source, config, rope_settings(source, config, family, ""), spec.head_dim));
     spec.rope_of.assign(static_cast<std::size_t>(spec.layers), 0);
@@ -303,7 +311,7 @@ class Weights {
                       "the folder's weights and config.json disagree");
     }
     used_.insert(t->name);
-    return as_float(t->tensor()).contiguous().set_requires_grad(true);  // a trained parameter, as in the model
+    return stored_parameter(*t).set_requires_grad(true);  // a trained parameter, as in the model
   }
 
   bool has(const std::string& name) const {
@@ -338,9 +346,9 @@ Module linear(Weights& w, const std::string& name, std::int64_t in, std::int64_t
   m.register_parameter("weight", w.take(name + ".weight", {out, in}), false);
   if (bias) {
     m.register_parameter("bias", w.take(name + ".bias", {out}), false);
-    m.define("def forward(self, x):\n    return torch.linear(x, self.weight, self.bias)\n");
+    define(m, "def forward(self, x):\n    return torch.linear(x, pevis.weight(self.weight), pevis.weight(self.bias))\n");
   } else {
-    m.define("def forward(self, x):\n    return torch.linear(x, self.weight)\n");
+    define(m, "def forward(self, x):\n    return torch.linear(x, pevis.weight(self.weight))\n");
   }
   return m;
 }
@@ -350,10 +358,10 @@ Module rms_norm(Weights& w, const std::string& name, std::int64_t d, const Decod
   Module m = module("RMSNorm");
   m.register_parameter("weight", w.take(name + ".weight", {d}), false);
   m.register_attribute("eps", c10::FloatType::get(), s.eps);
-  m.define(std::string("def forward(self, x):\n"
+  define(m, std::string("def forward(self, x):\n"
                        "    variance = x.pow(2).mean(-1, keepdim=True)\n") +
-           (s.family.gemma ? "    return (x * torch.rsqrt(variance + self.eps)) * (1.0 + self.weight)\n"
-                           : "    return self.weight * (x * torch.rsqrt(variance + self.eps))\n"));
+           (s.family.gemma ? "    return (x * torch.rsqrt(variance + self.eps)) * (1.0 + pevis.weight(self.weight))\n"
+                           : "    return pevis.weight(self.weight) * (x * torch.rsqrt(variance + self.eps))\n"));
   return m;
 }
 
@@ -430,7 +438,7 @@ Module attention(Weights& w, const std::string& name, const DecoderSpec& s, cons
       "    weights = torch.softmax(scores, -1)\n"
       "    out = torch.matmul(weights, v).transpose(1, 2).reshape(b, t, self.heads * self.head_dim)\n"
       "    return self.o_proj.forward(out)\n";
-  m.define(code);
+  define(m, code);
   return m;
 }
 
@@ -440,7 +448,7 @@ Module mlp(Weights& w, const std::string& name, const DecoderSpec& s) {
     m.register_module("gate_up_proj", linear(w, name + ".gate_up_proj", s.hidden, 2 * s.intermediate, false));
     m.register_module("down_proj", linear(w, name + ".down_proj", s.intermediate, s.hidden, false));
     const std::string i = std::to_string(s.intermediate);
-    m.define("def forward(self, x):\n"
+    define(m, "def forward(self, x):\n"
              "    h = self.gate_up_proj.forward(x)\n"
              "    gate = h.narrow(-1, 0, " + i + ")\n"
              "    return self.down_proj.forward(h.narrow(-1, " + i + ", " + i + ") * " +
@@ -450,7 +458,7 @@ Module mlp(Weights& w, const std::string& name, const DecoderSpec& s) {
   m.register_module("gate_proj", linear(w, name + ".gate_proj", s.hidden, s.intermediate, s.mlp_bias));
   m.register_module("up_proj", linear(w, name + ".up_proj", s.hidden, s.intermediate, s.mlp_bias));
   m.register_module("down_proj", linear(w, name + ".down_proj", s.intermediate, s.hidden, s.mlp_bias));
-  m.define("def forward(self, x):\n"
+  define(m, "def forward(self, x):\n"
            "    gate = self.gate_proj.forward(x)\n"
            "    return self.down_proj.forward(" + activation(s.activation, "gate") + " * self.up_proj.forward(x))\n");
   return m;
@@ -468,19 +476,39 @@ Module decoder_layer(Weights& w, const std::string& name, const DecoderSpec& s, 
   }
   m.register_module("mlp", mlp(w, name + ".mlp", s));
   if (s.family.four_norms) {
-    m.define(
+    define(m, 
         "def forward(self, x, cos, sin, mask):\n"
         "    a = self.self_attn.forward(self.input_layernorm.forward(x), cos, sin, mask)\n"
         "    h = x + self.post_attention_layernorm.forward(a)\n"
         "    f = self.mlp.forward(self.pre_feedforward_layernorm.forward(h))\n"
         "    return h + self.post_feedforward_layernorm.forward(f)\n");
   } else {
-    m.define(
+    define(m, 
         "def forward(self, x, cos, sin, mask):\n"
         "    h = x + self.self_attn.forward(self.input_layernorm.forward(x), cos, sin, mask)\n"
         "    return h + self.mlp.forward(self.post_attention_layernorm.forward(h))\n");
   }
   return m;
+}
+
+// A module of `like`'s class, and its submodules of theirs, holding the
+// weights named `name`.* where `like` holds its own.
+c10::intrusive_ptr<c10::ivalue::Object> same_class(const c10::intrusive_ptr<c10::ivalue::Object>& like, Weights& w,
+                                                    const std::string& name) {
+  const c10::ClassTypePtr type = like->type();
+  auto object = c10::ivalue::Object::create(c10::StrongTypePtr(like->compilation_unit(), type), type->numAttributes());
+  for (std::size_t i = 0; i < type->numAttributes(); ++i) {
+    const c10::IValue& slot = like->getSlot(i);
+    const std::string attribute = name + "." + type->getAttributeName(i);
+    if (slot.isObject() && slot.toObjectRef().type()->is_module()) {
+      object->setSlot(i, same_class(slot.toObject(), w, attribute));
+    } else if (type->is_parameter(i)) {
+      object->setSlot(i, w.take(attribute, slot.toTensor().sizes().vec()));
+    } else {
+      object->setSlot(i, slot);  // sizes and factors, the same for every layer
+    }
+  }
+  return object;
 }
 
 // A float as TorchScript reads it back exactly.
@@ -524,10 +552,13 @@ std::string rotary_tables(Module& base, std::size_t r, const Rope& rope) {
 Module build_decoder(const Model& weights, const DecoderSpec& s) {
   const std::string& cls = s.family.classes;  // transformers' class names
   Weights w(weights, "model.");
+  // Every layer of one class: LibTorch's alias analysis of a forward that
+  // calls N modules of N distinct classes grows exponentially with N.
   Module layers = module("Layers");
-  for (std::int64_t i = 0; i < s.layers; ++i) {
-    const Rope& rope = s.ropes[s.rope_of[static_cast<std::size_t>(i)]];
-    layers.register_module(std::to_string(i), decoder_layer(w, "model.layers." + std::to_string(i), s, rope));
+  const Module first = decoder_layer(w, "model.layers.0", s, s.ropes[s.rope_of[0]]);
+  layers.register_module("0", first);
+  for (std::int64_t i = 1; i < s.layers; ++i) {
+    layers.register_module(std::to_string(i), Module(same_class(first._ivalue(), w, "model.layers." + std::to_string(i))));
   }
   Module embed = module("Embedding");
   embed.register_parameter("weight", w.take("model.embed_tokens.weight", {s.vocab, s.hidden}), false);
@@ -535,9 +566,9 @@ Module build_decoder(const Model& weights, const DecoderSpec& s) {
     // sqrt(hidden), cast to the weights' dtype (float32 here) first.
     embed.register_attribute("embed_scale", c10::FloatType::get(),
                              static_cast<double>(static_cast<float>(std::sqrt(static_cast<double>(s.hidden)))));
-    embed.define("def forward(self, ids):\n    return torch.embedding(self.weight, ids) * self.embed_scale\n");
+    define(embed, "def forward(self, ids):\n    return pevis.weight_rows(self.weight, ids) * self.embed_scale\n");
   } else {
-    embed.define("def forward(self, ids):\n    return torch.embedding(self.weight, ids)\n");
+    define(embed, "def forward(self, ids):\n    return pevis.weight_rows(self.weight, ids)\n");
   }
 
   Module base = module(cls + "Model");
@@ -573,7 +604,7 @@ Module build_decoder(const Model& weights, const DecoderSpec& s) {
             (window > 0 ? "window" + std::to_string(window) : std::string("causal")) + ")\n";
   }
   code += "    return self.norm.forward(x)\n";
-  base.define(code);
+  define(base, code);
 
   Module root = module(cls + "ForCausalLM");
   root.register_module("model", base);
@@ -582,19 +613,24 @@ Module build_decoder(const Model& weights, const DecoderSpec& s) {
     Module lm_head = module("Linear");
     lm_head.register_parameter(
         "weight", head ? w.take("lm_head.weight", {s.vocab, s.hidden}) : embed.attr("weight").toTensor(), false);
-    lm_head.define("def forward(self, x):\n    return torch.linear(x, self.weight)\n");
+    define(lm_head, "def forward(self, x):\n    return torch.linear(x, pevis.weight(self.weight))\n");
     root.register_module("lm_head", lm_head);
+    // The logits only where asked for (summary shows them; attention does
+    // not need them, and a large vocabulary's head is the largest matrix).
+    root.register_attribute("logits", c10::BoolType::get(), true);
+    std::string forward =
+        "def forward(self, input_ids):\n"
+        "    h = self.model.forward(input_ids)\n"
+        "    if not self.logits:\n"
+        "        return h\n"
+        "    logits = self.lm_head.forward(h)\n";
     if (s.final_softcap > 0) {
       root.register_attribute("final_logit_softcapping", c10::FloatType::get(), s.final_softcap);
-      root.define(
-          "def forward(self, input_ids):\n"
-          "    logits = self.lm_head.forward(self.model.forward(input_ids))\n"
-          "    return torch.tanh(logits / self.final_logit_softcapping) * self.final_logit_softcapping\n");
-    } else {
-      root.define("def forward(self, input_ids):\n    return self.lm_head.forward(self.model.forward(input_ids))\n");
+      forward += "    logits = torch.tanh(logits / self.final_logit_softcapping) * self.final_logit_softcapping\n";
     }
+    define(root, forward + "    return logits\n");
   } else {
-    root.define("def forward(self, input_ids):\n    return self.model.forward(input_ids)\n");
+    define(root, "def forward(self, input_ids):\n    return self.model.forward(input_ids)\n");
   }
   w.check_all_used(s.family.model_type);
   root.eval();

@@ -99,7 +99,7 @@ JobResult attention_job(const AttentionRequest& request, const Progress& progres
   const std::optional<std::regex> layer = pattern_option("--layer", request.layer);
   Stopwatch clock;
   nlohmann::json seconds = nlohmann::json::object();
-  const Model model = with_forward(load_model(request.model));
+  const Model model = with_forward(load_model(request.model), /*logits=*/false);
   const ModelInput input = make_input(request.input, &model);
   seconds["load"] = clock.lap();
   progress.say("running " + request.model + " and capturing attention");

@@ -68,6 +68,20 @@ const at::Tensor& NamedTensor::tensor() const {
   return data_->tensor;
 }
 
+at::Tensor NamedTensor::read() const {
+  TensorReader read;
+  {
+    std::lock_guard<std::mutex> lock(data_->mutex);
+    if (data_->tensor.defined()) return data_->tensor;
+    read = data_->read;
+  }
+  at::Tensor t = read();
+  if (t.scalar_type() != dtype_ || t.sizes().vec() != shape_) {
+    throw Error(ExitCode::kInternal, name, "its data was read with another dtype or shape than its index gives");
+  }
+  return t;
+}
+
 std::string Model::described() const {
   if (shards > 0) return "a folder of " + std::to_string(shards) + " " + format + (shards == 1 ? " shard" : " shards");
   const bool vowel = !format.empty() && std::string("aeiouAEIOU").find(format[0]) != std::string::npos;
