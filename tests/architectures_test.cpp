@@ -47,7 +47,9 @@ double worst_difference(const Model& model, const nlohmann::json& reference, con
   EXPECT_EQ(sites.size(), layers.size()) << name;
   double worst = 0;
   for (std::size_t l = 0; l < std::min(sites.size(), layers.size()); ++l) {
-    EXPECT_EQ(sites[l].name, "model.layers." + std::to_string(l) + ".self_attn") << name;
+    char site[200];
+    std::snprintf(site, sizeof site, reference["site"].get<std::string>().c_str(), static_cast<int>(l));
+    EXPECT_EQ(sites[l].name, site) << name;
     const at::Tensor w = sites[l].weights.reshape({-1, n, n});  // [heads, T, T]
     EXPECT_EQ(w.size(0), static_cast<std::int64_t>(layers[l].size())) << name;
     double layer_worst = 0;
@@ -66,7 +68,7 @@ double worst_difference(const Model& model, const nlohmann::json& reference, con
 
 TEST(Architectures, EveryHeadEqualsTransformersEagerAttention) {
   const nlohmann::json all = expected();
-  ASSERT_EQ(all.size(), 13u);
+  ASSERT_EQ(all.size(), 15u);
   for (const auto& [name, reference] : all.items()) {
     const Model model = with_forward(load_model(kDir + reference["folder"].get<std::string>()));
     EXPECT_LT(worst_difference(model, reference, name), 1e-5) << name;
@@ -170,6 +172,27 @@ TEST(Architectures, ADeepShardedBfloat16FolderBuildsAndRunsInMoments) {
   EXPECT_NEAR(sites[31].weights.reshape({-1, 4, 4})[0][3][0].item<double>(), 0.25, 1e-6);
 }
 
+TEST(Architectures, Gpt2AsTheHubKeepsItWithoutPrefixAndWithMaskBuffers) {
+  // The Hub's gpt2 checkpoints name tensors without `transformer.` and hold
+  // each block's causal mask as `h.N.attn.bias` [1, 1, P, P]: the same model.
+  const nlohmann::json all = expected();
+  const Model stock = load_model(kDir + "gpt2");
+  test::TempDir dir;
+  std::vector<test::SafetensorsEntry> entries;
+  for (const auto& t : stock.tensors) {
+    const at::Tensor v = t.tensor().contiguous();
+    const std::string name = t.name.rfind("transformer.", 0) == 0 ? t.name.substr(12) : t.name;
+    entries.push_back({name, "F32", t.shape(),
+                       test::float_bytes(std::vector<float>(v.data_ptr<float>(), v.data_ptr<float>() + v.numel()))});
+  }
+  for (int i = 0; i < 2; ++i) entries.push_back({"h." + std::to_string(i) + ".attn.bias", "F32", {1, 1, 64, 64}, ""});
+  fs::create_directories(dir / "hub");
+  test::write_safetensors(dir / "hub/model.safetensors", entries);
+  fs::copy_file(kDir + "gpt2/config.json", dir / "hub/config.json");
+  const Model hub = with_forward(load_model((dir / "hub").string()));
+  EXPECT_LT(worst_difference(hub, all["gpt2"], "gpt2 as on the Hub"), 1e-5);
+}
+
 TEST(Architectures, TheWindowAndTheBandsChangeTheNumbers) {
   // Mistral's layers see 4 keys: row 11 attends to keys 8..11 only.
   const nlohmann::json all = expected();
@@ -211,7 +234,7 @@ TEST(Architectures, WhatCannotBeBuiltExactlyIsRefusedByName) {
   };
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"unknown", "pevis does not build model_type 'gpt_neox' (it builds llama, mistral, qwen2, gemma, gemma2, "
-                  "gemma3_text, phi3)"},
+                  "gemma3_text, phi3, gpt2)"},
       {"proportional", "rope type 'proportional' is not implemented"},
       {"quick_gelu", "hidden_act 'quick_gelu' is not implemented"},
       {"experts", "mixture of experts is not implemented"},

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "decoder.h"
+#include "gpt2.h"
 #include "pevis/base/archive.h"
 #include "pevis/base/error.h"
 #include "pevis/base/json_depth.h"
@@ -59,6 +60,9 @@ const std::vector<Architecture>& registry() {
         f.windows = Windows::kPattern, f.pattern = 6, f.window = 4096;
       })),
       decoder(family("phi3", "Phi3", [](auto& f) { f.fused = true, f.windows = Windows::kEvery; })),
+      {"gpt2", [](const Model& weights, const json& config) {
+         return architectures::build_gpt2(weights, config, weights.config_file);
+       }},
   };
   return families;
 }

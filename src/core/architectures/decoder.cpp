@@ -11,59 +11,20 @@
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/arange.h>
 #include <ATen/ops/pow.h>
-#include <ATen/ops/where.h>
-#include <torch/csrc/jit/api/module.h>
-
 #include <ATen/ops/tensor.h>
+#include <ATen/ops/where.h>
 
 #include <cmath>
-#include <cstdio>
 #include <set>
 
+#include "build.h"
 #include "pevis/base/error.h"
-#include "stored.h"
 
 namespace pevis::architectures {
 namespace {
 
 using torch::jit::Module;
 using json = nlohmann::json;
-
-// A module of its own class (each define compiles into its own unit).
-Module module(const std::string& cls) { return Module(c10::QualifiedName("__torch__.pevis.built." + cls)); }
-
-// Compiles `code` into `m`: TorchScript that knows torch's operators and
-// pevis's (`pevis.weight`, stored.h).
-void define(Module& m, const std::string& code) { m.define(code, stored_resolver()); }
-
-// What a config says of a key: its number, or `fallback` when it is absent or null.
-double number(const std::string& source, const json& config, const std::string& key, double fallback) {
-  if (!config.contains(key) || config[key].is_null()) return fallback;
-  if (!config[key].is_number()) throw bad_input(source, "'" + key + "' is not a number", "the config is damaged");
-  return config[key].get<double>();
-}
-
-std::int64_t whole(const std::string& source, const json& config, const std::string& key, std::int64_t fallback = -1) {
-  const double v = number(source, config, key, static_cast<double>(fallback));
-  if (v < 0 || v != std::floor(v) || v > 1e9) {
-    throw bad_input(source, "'" + key + "' is " + (v < 0 && fallback < 0 ? "missing" : "not a size"),
-                    "a " + std::string("config.json of this family names it"));
-  }
-  return static_cast<std::int64_t>(v);
-}
-
-// A config value that must be a string, or `fallback` when absent or null.
-std::string text(const std::string& source, const json& config, const std::string& key, const std::string& fallback) {
-  if (!config.contains(key) || config[key].is_null()) return fallback;
-  if (!config[key].is_string()) throw bad_input(source, "'" + key + "' is not a string", "the config is damaged");
-  return config[key].get<std::string>();
-}
-
-bool flag(const std::string& source, const json& config, const std::string& key, bool fallback) {
-  if (!config.contains(key) || config[key].is_null()) return fallback;
-  if (!config[key].is_boolean()) throw bad_input(source, "'" + key + "' is not true or false", "the config is damaged");
-  return config[key].get<bool>();
-}
 
 // The rotary settings of one layer type ("" when the model has one table),
 // in either layout, completed as transformers' standardize_rope_params does:
@@ -216,8 +177,7 @@ DecoderSpec read_decoder_spec(const Family& family, const json& config, const st
   }
   // Gemma 2 and 3 name it hidden_activation; the others (and Gemma 1) hidden_act.
   spec.activation = text(source, config, "hidden_activation", text(source, config, "hidden_act", family.activation));
-  static const std::set<std::string> kActivations = {"silu", "swish", "gelu", "gelu_pytorch_tanh", "gelu_new"};
-  if (!kActivations.count(spec.activation)) {
+  if (activation(spec.activation, "x").empty()) {
     throw bad_input(source, "hidden_act '" + one_line(spec.activation) + "' is not implemented for " + type +
                     " (pevis builds silu, gelu, gelu_pytorch_tanh and gelu_new)", "");
   }
@@ -292,55 +252,6 @@ DecoderSpec read_decoder_spec(const Family& family, const json& config, const st
 
 namespace {
 
-class Weights {
- public:
-  Weights(const Model& model, std::string prefix) : model_(model), prefix_(std::move(prefix)) {}
-
-  // The tensor `name` (with or without the base model's prefix), as float32,
-  // of exactly `shape`.
-  at::Tensor take(const std::string& name, const std::vector<std::int64_t>& shape) {
-    const NamedTensor* t = model_.find(name);
-    if (!t && name.rfind(prefix_, 0) == 0) t = model_.find(name.substr(prefix_.size()));
-    if (!t) {
-      throw bad_input(model_.path, "the weights lack " + name + " " + shape_text(shape),
-                      "the folder is incomplete or of another architecture than its config.json says");
-    }
-    if (t->shape() != shape) {
-      throw bad_input(model_.path, t->name + " is " + shape_text(t->shape()) + ", not the " + shape_text(shape) +
-                                       " its config.json implies",
-                      "the folder's weights and config.json disagree");
-    }
-    used_.insert(t->name);
-    return stored_parameter(*t).set_requires_grad(true);  // a trained parameter, as in the model
-  }
-
-  bool has(const std::string& name) const {
-    return model_.find(name) || (name.rfind(prefix_, 0) == 0 && model_.find(name.substr(prefix_.size())));
-  }
-
-  // Every tensor of the folder went somewhere, except buffers transformers
-  // recomputes: a tensor left over means a model pevis would not build exactly.
-  void check_all_used(const std::string& family) const {
-    for (const auto& t : model_.tensors) {
-      if (used_.count(t.name) || t.name.find("rotary_emb.inv_freq") != std::string::npos) continue;
-      throw bad_input(model_.path, "the weights hold " + one_line(t.name) + ", which a " + family + " model as its "
-                                       "config.json describes does not use",
-                      "the config.json does not describe these weights");
-    }
-  }
-
- private:
-  static std::string shape_text(const std::vector<std::int64_t>& shape) {
-    std::string s = "[";
-    for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-    return s + "]";
-  }
-
-  const Model& model_;
-  std::string prefix_;
-  std::set<std::string> used_;
-};
-
 Module linear(Weights& w, const std::string& name, std::int64_t in, std::int64_t out, bool bias) {
   Module m = module("Linear");
   m.register_parameter("weight", w.take(name + ".weight", {out, in}), false);
@@ -363,17 +274,6 @@ Module rms_norm(Weights& w, const std::string& name, std::int64_t d, const Decod
            (s.family.gemma ? "    return (x * torch.rsqrt(variance + self.eps)) * (1.0 + pevis.weight(self.weight))\n"
                            : "    return pevis.weight(self.weight) * (x * torch.rsqrt(variance + self.eps))\n"));
   return m;
-}
-
-// The activation of the gate, as transformers' ACT2FN computes it.
-std::string activation(const std::string& name, const std::string& x) {
-  if (name == "gelu") return "torch.gelu(" + x + ")";
-  if (name == "gelu_pytorch_tanh") return "torch.gelu(" + x + ", approximate='tanh')";
-  if (name == "gelu_new") {
-    return "(0.5 * " + x + " * (1.0 + torch.tanh(0.7978845608028654 * (" + x + " + 0.044715 * torch.pow(" + x +
-           ", 3.0)))))";
-  }
-  return "torch.silu(" + x + ")";
 }
 
 // rotate_half on the first `dim` dimensions of a head: q * cos + rotate_half(q) * sin.
@@ -491,34 +391,6 @@ Module decoder_layer(Weights& w, const std::string& name, const DecoderSpec& s, 
   return m;
 }
 
-// A module of `like`'s class, and its submodules of theirs, holding the
-// weights named `name`.* where `like` holds its own.
-c10::intrusive_ptr<c10::ivalue::Object> same_class(const c10::intrusive_ptr<c10::ivalue::Object>& like, Weights& w,
-                                                    const std::string& name) {
-  const c10::ClassTypePtr type = like->type();
-  auto object = c10::ivalue::Object::create(c10::StrongTypePtr(like->compilation_unit(), type), type->numAttributes());
-  for (std::size_t i = 0; i < type->numAttributes(); ++i) {
-    const c10::IValue& slot = like->getSlot(i);
-    const std::string attribute = name + "." + type->getAttributeName(i);
-    if (slot.isObject() && slot.toObjectRef().type()->is_module()) {
-      object->setSlot(i, same_class(slot.toObject(), w, attribute));
-    } else if (type->is_parameter(i)) {
-      object->setSlot(i, w.take(attribute, slot.toTensor().sizes().vec()));
-    } else {
-      object->setSlot(i, slot);  // sizes and factors, the same for every layer
-    }
-  }
-  return object;
-}
-
-// A float as TorchScript reads it back exactly.
-std::string literal(double v) {
-  char text[40];
-  std::snprintf(text, sizeof text, "%.17g", v);
-  std::string s = text;
-  if (s.find_first_of(".en") == std::string::npos) s += ".0";
-  return s;
-}
 
 // The lines of the base model's forward that make cos{r} and sin{r} of
 // rotary table r for positions 0..t-1, as transformers' RotaryEmbedding does
@@ -558,7 +430,7 @@ Module build_decoder(const Model& weights, const DecoderSpec& s) {
   const Module first = decoder_layer(w, "model.layers.0", s, s.ropes[s.rope_of[0]]);
   layers.register_module("0", first);
   for (std::int64_t i = 1; i < s.layers; ++i) {
-    layers.register_module(std::to_string(i), Module(same_class(first._ivalue(), w, "model.layers." + std::to_string(i))));
+    layers.register_module(std::to_string(i), same_class(first, w, "model.layers." + std::to_string(i)));
   }
   Module embed = module("Embedding");
   embed.register_parameter("weight", w.take("model.embed_tokens.weight", {s.vocab, s.hidden}), false);

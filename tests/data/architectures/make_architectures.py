@@ -88,14 +88,22 @@ FAMILIES = {
                   partial_rotary_factor=0.5,
                   rope_parameters={"rope_type": "longrope", "rope_theta": 10000.0, "short_factor": [1.0, 1.5],
                                    "long_factor": [3.0, 7.0]}), [T, 6]),
+    # Learned positions, Conv1D weights [in, out], every bias; its own config names.
+    "gpt2": (transformers.GPT2Config, transformers.GPT2LMHeadModel,
+             dict(vocab_size=48, n_embd=32, n_layer=2, n_head=4, n_positions=64, activation_function="gelu_new"), [T]),
+    # Scores scaled by 1 / (layer + 1) too; an inner size of its own.
+    "gpt2_scaled": (transformers.GPT2Config, transformers.GPT2LMHeadModel,
+                    dict(vocab_size=48, n_embd=32, n_layer=3, n_head=4, n_positions=64, n_inner=48,
+                         scale_attn_by_inverse_layer_idx=True), [T]),
 }
+SITES = {"gpt2": "transformer.h.%d.attn", "gpt2_scaled": "transformer.h.%d.attn"}  # others: model.layers.%d.self_attn
 
 
 def main(out):
     expected = {}
     for name, (config_class, model_class, extra, lengths) in FAMILIES.items():
         torch.manual_seed(len(name))
-        settings = dict(COMMON)
+        settings = dict(COMMON) if name not in SITES else {}
         settings.update(extra)
         config = config_class(**settings)
         config._attn_implementation = "eager"
@@ -110,7 +118,7 @@ def main(out):
             with torch.no_grad():
                 result = model(torch.tensor([ids]), output_attentions=True)
             key = name if n == lengths[0] else "%s_%d" % (name, n)
-            expected[key] = {"folder": name, "ids": ids,
+            expected[key] = {"folder": name, "ids": ids, "site": SITES.get(name, "model.layers.%d.self_attn"),
                              "attentions": [a[0].tolist() for a in result.attentions],
                              "transformers": transformers.__version__, "torch": torch.__version__}
             print(key, [tuple(a.shape) for a in result.attentions])

@@ -1,0 +1,75 @@
+#pragma once
+// What every built architecture uses (architectures/build.cpp): reading
+// config.json values, taking the folder's tensors as stand-in parameters,
+// compiling TorchScript modules, and giving every layer one class.
+
+#include <torch/csrc/jit/api/module.h>
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "pevis/io/model.h"
+
+namespace pevis::architectures {
+
+// config.json values, each as its key must be, or `fallback` where the key is
+// absent or null. A value of another type, or a missing one without a
+// fallback (whole: -1), is `pevis::Error` (exit 3) naming `source` and the key.
+double number(const std::string& source, const nlohmann::json& config, const std::string& key, double fallback);
+std::int64_t whole(const std::string& source, const nlohmann::json& config, const std::string& key,
+                   std::int64_t fallback = -1);
+std::string text(const std::string& source, const nlohmann::json& config, const std::string& key,
+                 const std::string& fallback);
+bool flag(const std::string& source, const nlohmann::json& config, const std::string& key, bool fallback);
+
+/// A module of its own class, `__torch__.pevis.built.<cls>`.
+torch::jit::Module module(const std::string& cls);
+
+/// Compiles `code` into `m`: TorchScript that knows torch's operators and
+/// pevis's `pevis.weight` and `pevis.weight_rows` (stored.h).
+void define(torch::jit::Module& m, const std::string& code);
+
+/// A float as TorchScript reads it back exactly.
+std::string literal(double v);
+
+/// transformers' ACT2FN[name] applied to the TorchScript expression `x`;
+/// "" for an activation pevis does not build.
+std::string activation(const std::string& name, const std::string& x);
+
+/// The folder's tensors, taken by name as a model's parameters.
+class Weights {
+ public:
+  /// `prefix`: the base model's ("model."), which the files may leave out.
+  Weights(const Model& model, std::string prefix) : model_(model), prefix_(std::move(prefix)) {}
+
+  /// A stand-in parameter (stored.h) for the tensor `name`, with or without
+  /// the prefix, which must be of exactly `shape`.
+  at::Tensor take(const std::string& name, const std::vector<std::int64_t>& shape);
+
+  bool has(const std::string& name) const;
+
+  /// Every tensor of the folder went somewhere, except those `ignored` says
+  /// transformers recomputes (rotary inv_freq, GPT-2's old mask buffers): a
+  /// tensor left over means a model pevis would not build exactly.
+  void check_all_used(const std::string& family,
+                      const std::function<bool(const NamedTensor&)>& ignored = nullptr) const;
+
+ private:
+  const NamedTensor* find(const std::string& name) const;
+
+  const Model& model_;
+  std::string prefix_;
+  std::set<std::string> used_;
+};
+
+/// A module of `like`'s class, and its submodules of theirs, holding the
+/// weights named `name`.* where `like` holds its own. Every layer of a model
+/// is made so: LibTorch's alias analysis of a forward that calls N modules
+/// of N distinct classes grows exponentially with N.
+torch::jit::Module same_class(const torch::jit::Module& like, Weights& w, const std::string& name);
+
+}  // namespace pevis::architectures
