@@ -6,6 +6,7 @@
 // Mistral's window of 4 and the llama3 frequency bands change the numbers.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -68,10 +69,30 @@ double worst_difference(const Model& model, const nlohmann::json& reference, con
 
 TEST(Architectures, EveryHeadEqualsTransformersEagerAttention) {
   const nlohmann::json all = expected();
-  ASSERT_EQ(all.size(), 15u);
+  ASSERT_EQ(all.size(), 17u);
   for (const auto& [name, reference] : all.items()) {
     const Model model = with_forward(load_model(kDir + reference["folder"].get<std::string>()));
     EXPECT_LT(worst_difference(model, reference, name), 1e-5) << name;
+  }
+}
+
+TEST(Architectures, SummaryCountsTheParametersAsPyTorchDoes) {
+  // sum(p.numel() for p in model.parameters()): a tied head once.
+  const nlohmann::json all = expected();
+  test::TempDir dir;
+  test::write_file(dir / "ids.txt", "3 17 5");
+  for (const auto& [name, reference] : all.items()) {
+    const auto r = test::run_in_process({"summary", kDir + reference["folder"].get<std::string>(), "--input", "ids.txt",
+                                         "--format", "none", "--data", "none"},
+                                        dir.path());
+    ASSERT_EQ(r.exit_code, 0) << name << ": " << r.err;
+    const auto at = r.out.find("Total params: ");
+    ASSERT_NE(at, std::string::npos) << r.out;
+    std::string digits;
+    for (std::size_t i = at + 14; i < r.out.size() && (std::isdigit(static_cast<unsigned char>(r.out[i])) || r.out[i] == ','); ++i) {
+      if (r.out[i] != ',') digits += r.out[i];
+    }
+    EXPECT_EQ(std::stoll(digits), reference["parameters"].get<std::int64_t>()) << name;
   }
 }
 
@@ -234,7 +255,7 @@ TEST(Architectures, WhatCannotBeBuiltExactlyIsRefusedByName) {
   };
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"unknown", "pevis does not build model_type 'gpt_neox' (it builds llama, mistral, qwen2, gemma, gemma2, "
-                  "gemma3_text, phi3, gpt2)"},
+                  "gemma3_text, phi3, gpt2, bert, roberta)"},
       {"proportional", "rope type 'proportional' is not implemented"},
       {"quick_gelu", "hidden_act 'quick_gelu' is not implemented"},
       {"experts", "mixture of experts is not implemented"},

@@ -5,6 +5,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "bert.h"
 #include "decoder.h"
 #include "gpt2.h"
 #include "pevis/base/archive.h"
@@ -62,6 +63,12 @@ const std::vector<Architecture>& registry() {
       decoder(family("phi3", "Phi3", [](auto& f) { f.fused = true, f.windows = Windows::kEvery; })),
       {"gpt2", [](const Model& weights, const json& config) {
          return architectures::build_gpt2(weights, config, weights.config_file);
+       }},
+      {"bert", [](const Model& weights, const json& config) {
+         return architectures::build_bert("bert", weights, config, weights.config_file);
+       }},
+      {"roberta", [](const Model& weights, const json& config) {
+         return architectures::build_bert("roberta", weights, config, weights.config_file);
        }},
   };
   return families;

@@ -128,6 +128,36 @@ c10::intrusive_ptr<c10::ivalue::Object> same_object(const c10::intrusive_ptr<c10
 
 }  // namespace
 
+Module linear(Weights& w, const std::string& name, std::int64_t in, std::int64_t out, bool bias) {
+  Module m = module("Linear");
+  m.register_parameter("weight", w.take(name + ".weight", {out, in}), false);
+  if (bias) {
+    m.register_parameter("bias", w.take(name + ".bias", {out}), false);
+    define(m, "def forward(self, x):\n    return torch.linear(x, pevis.weight(self.weight), pevis.weight(self.bias))\n");
+  } else {
+    define(m, "def forward(self, x):\n    return torch.linear(x, pevis.weight(self.weight))\n");
+  }
+  return m;
+}
+
+Module layer_norm(Weights& w, const std::string& name, std::int64_t d, double eps) {
+  Module m = module("LayerNorm");
+  m.register_parameter("weight", w.take(name + ".weight", {d}), false);
+  m.register_parameter("bias", w.take(name + ".bias", {d}), false);
+  m.register_attribute("d", c10::IntType::get(), d);
+  m.register_attribute("eps", c10::FloatType::get(), eps);
+  define(m, "def forward(self, x):\n"
+            "    return torch.layer_norm(x, [self.d], pevis.weight(self.weight), pevis.weight(self.bias), self.eps)\n");
+  return m;
+}
+
+Module embedding(Weights& w, const std::string& name, std::int64_t rows, std::int64_t d) {
+  Module m = module("Embedding");
+  m.register_parameter("weight", w.take(name + ".weight", {rows, d}), false);
+  define(m, "def forward(self, ids):\n    return pevis.weight_rows(self.weight, ids)\n");
+  return m;
+}
+
 Module same_class(const Module& like, Weights& w, const std::string& name) {
   return Module(same_object(like._ivalue(), w, name));
 }

@@ -66,6 +66,15 @@ class Weights {
   std::set<std::string> used_;
 };
 
+/// nn.Linear (`weight` [out, in], and `bias` [out] where `bias`).
+torch::jit::Module linear(Weights& w, const std::string& name, std::int64_t in, std::int64_t out, bool bias);
+
+/// nn.LayerNorm over the last `d` values, with its weight and bias.
+torch::jit::Module layer_norm(Weights& w, const std::string& name, std::int64_t d, double eps);
+
+/// nn.Embedding of `rows` x `d`: only the rows of the ids are converted.
+torch::jit::Module embedding(Weights& w, const std::string& name, std::int64_t rows, std::int64_t d);
+
 /// A module of `like`'s class, and its submodules of theirs, holding the
 /// weights named `name`.* where `like` holds its own. Every layer of a model
 /// is made so: LibTorch's alias analysis of a forward that calls N modules

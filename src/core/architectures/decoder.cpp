@@ -252,18 +252,6 @@ DecoderSpec read_decoder_spec(const Family& family, const json& config, const st
 
 namespace {
 
-Module linear(Weights& w, const std::string& name, std::int64_t in, std::int64_t out, bool bias) {
-  Module m = module("Linear");
-  m.register_parameter("weight", w.take(name + ".weight", {out, in}), false);
-  if (bias) {
-    m.register_parameter("bias", w.take(name + ".bias", {out}), false);
-    define(m, "def forward(self, x):\n    return torch.linear(x, pevis.weight(self.weight), pevis.weight(self.bias))\n");
-  } else {
-    define(m, "def forward(self, x):\n    return torch.linear(x, pevis.weight(self.weight))\n");
-  }
-  return m;
-}
-
 // Llama's RMSNorm scales by w; Gemma's by (1 + w), in float32 (as here).
 Module rms_norm(Weights& w, const std::string& name, std::int64_t d, const DecoderSpec& s) {
   Module m = module("RMSNorm");

@@ -72,24 +72,6 @@ Module conv1d(Weights& w, const std::string& name, std::int64_t in, std::int64_t
   return m;
 }
 
-Module layer_norm(Weights& w, const std::string& name, std::int64_t d, double eps) {
-  Module m = module("LayerNorm");
-  m.register_parameter("weight", w.take(name + ".weight", {d}), false);
-  m.register_parameter("bias", w.take(name + ".bias", {d}), false);
-  m.register_attribute("d", c10::IntType::get(), d);
-  m.register_attribute("eps", c10::FloatType::get(), eps);
-  define(m, "def forward(self, x):\n"
-            "    return torch.layer_norm(x, [self.d], pevis.weight(self.weight), pevis.weight(self.bias), self.eps)\n");
-  return m;
-}
-
-Module embedding(Weights& w, const std::string& name, std::int64_t rows, std::int64_t d) {
-  Module m = module("Embedding");
-  m.register_parameter("weight", w.take(name + ".weight", {rows, d}), false);
-  define(m, "def forward(self, ids):\n    return pevis.weight_rows(self.weight, ids)\n");
-  return m;
-}
-
 double scaling(const Gpt2Spec& s, std::int64_t layer) {
   double scale = s.scale ? std::pow(static_cast<double>(s.hidden / s.heads), -0.5) : 1.0;
   if (s.scale_by_layer) scale /= static_cast<double>(layer + 1);

@@ -95,8 +95,18 @@ FAMILIES = {
     "gpt2_scaled": (transformers.GPT2Config, transformers.GPT2LMHeadModel,
                     dict(vocab_size=48, n_embd=32, n_layer=3, n_head=4, n_positions=64, n_inner=48,
                          scale_attn_by_inverse_layer_idx=True), [T]),
+    # Encoders. BERT as a masked LM: its file names the base model "bert." and holds the head "cls.".
+    "bert": (transformers.BertConfig, transformers.BertForMaskedLM,
+             dict(vocab_size=48, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=48,
+                  max_position_embeddings=64, hidden_act="gelu"), [T]),
+    # RoBERTa counts positions from pad_token_id + 1, skipping pads: the input holds one (id 1).
+    "roberta": (transformers.RobertaConfig, transformers.RobertaModel,
+                dict(vocab_size=48, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=48,
+                     max_position_embeddings=64, pad_token_id=1), [T]),
 }
-SITES = {"gpt2": "transformer.h.%d.attn", "gpt2_scaled": "transformer.h.%d.attn"}  # others: model.layers.%d.self_attn
+SITES = {"gpt2": "transformer.h.%d.attn", "gpt2_scaled": "transformer.h.%d.attn",
+         "bert": "encoder.layer.%d.attention.self", "roberta": "encoder.layer.%d.attention.self"}
+INPUTS = {"roberta": [3, 17, 5, 29, 11, 1, 40, 7, 23, 31, 13, 19]}  # others: model.layers.%d.self_attn
 
 
 def main(out):
@@ -114,11 +124,14 @@ def main(out):
         folder = os.path.join(out, name)
         model.save_pretrained(folder, safe_serialization=True)
         for n in lengths:
-            ids = IDS[:n]
+            ids = INPUTS.get(name, IDS)[:n]
             with torch.no_grad():
                 result = model(torch.tensor([ids]), output_attentions=True)
             key = name if n == lengths[0] else "%s_%d" % (name, n)
+            # pevis builds the base model of a BERT with a task head (the head does not change attention).
+            counted = model.base_model if name == "bert" else model
             expected[key] = {"folder": name, "ids": ids, "site": SITES.get(name, "model.layers.%d.self_attn"),
+                             "parameters": sum(p.numel() for p in counted.parameters()),
                              "attentions": [a[0].tolist() for a in result.attentions],
                              "transformers": transformers.__version__, "torch": torch.__version__}
             print(key, [tuple(a.shape) for a in result.attentions])
