@@ -96,6 +96,43 @@ TEST(Architectures, SummaryCountsTheParametersAsPyTorchDoes) {
   }
 }
 
+TEST(Architectures, TheRotaryTablesAreTransformersBuffers) {
+  // What `encoding` shows of a folder: the inv_freq its model computes, by
+  // the names and with the values of transformers' own (unsaved) buffers.
+  const nlohmann::json all = expected();
+  int compared = 0;
+  for (const auto& [name, reference] : all.items()) {
+    std::string why;
+    const auto buffers = computed_rotary_buffers(load_model(kDir + reference["folder"].get<std::string>()), &why);
+    EXPECT_TRUE(why.empty()) << why;
+    EXPECT_EQ(buffers.empty(), reference["rotary"].empty()) << name;
+    for (const auto& [buffer, values] : reference["rotary"].items()) {
+      const NamedTensor* ours = nullptr;
+      for (const auto& b : buffers) ours = b.name == buffer ? &b : ours;
+      ASSERT_NE(ours, nullptr) << name << " lacks " << buffer;
+      const at::Tensor t = ours->tensor();
+      ASSERT_EQ(t.numel(), static_cast<std::int64_t>(values.size())) << name;
+      for (std::int64_t i = 0; i < t.numel(); ++i) {
+        const double want = values[static_cast<std::size_t>(i)].get<double>();
+        EXPECT_NEAR(t[i].item<double>(), want, 1e-7 * std::abs(want)) << name << " " << buffer << "[" << i << "]";
+      }
+      ++compared;
+    }
+  }
+  EXPECT_GE(compared, 13);
+  // The command line: a Gemma 3 folder lists its two tables, and draws the first.
+  test::TempDir dir;
+  auto r = test::run_in_process({"encoding", kDir + "gemma3", "--list"}, dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE((r.out + r.err).find("model.rotary_emb.sliding_attention_inv_freq  6  buffer  rope"), std::string::npos)
+      << r.out << r.err;
+  r = test::run_in_process({"encoding", kDir + "gemma3", "--format", "none", "-o", "out"}, dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE((r.out + r.err).find("model.rotary_emb.full_attention_inv_freq: base 1000000 (d_head 12), linear scaling x8"),
+            std::string::npos)
+      << r.out << r.err;
+}
+
 TEST(Architectures, TransformersV4ConfigsBuildTheSameModels) {
   // The same weights, with config.json written as transformers v4 wrote it:
   // rope settings at the top (Phi-3's "su" name for LongRoPE, Gemma 3's

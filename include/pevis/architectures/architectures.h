@@ -27,4 +27,15 @@ std::vector<std::string> built_model_types();
 /// shape) or one of another shape: never an approximate model.
 Model with_forward(Model model, bool logits = true);
 
+/// The rotary frequencies the model built from `model`'s config.json
+/// computes and never saves, named as transformers names those buffers:
+/// `model.rotary_emb.inv_freq` (LongRoPE's long ones
+/// `model.rotary_emb.long_inv_freq`; Gemma 3's per layer type
+/// `model.rotary_emb.full_attention_inv_freq` and
+/// `...sliding_attention_inv_freq`). Empty when there is no config.json,
+/// its family has no rotary positions or is not built, or the config cannot
+/// be built (what `with_forward` would refuse); `why` then says so where it
+/// is not empty.
+std::vector<NamedTensor> computed_rotary_buffers(const Model& model, std::string* why = nullptr);
+
 }  // namespace pevis

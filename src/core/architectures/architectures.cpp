@@ -21,15 +21,28 @@ using json = nlohmann::json;
 struct Architecture {
   std::string model_type;
   std::function<torch::jit::Module(const Model&, const json&)> build;
+  /// The rotary tables by transformers' buffer names; null for families without.
+  std::function<std::vector<std::pair<std::string, at::Tensor>>(const json&, const std::string&)> rotary;
 };
 
 // A decoder of the Llama shape: what transformers' classes of that
 // model_type fix, and their defaults for what config.json leaves out.
 Architecture decoder(const architectures::Family& family) {
-  return {family.model_type, [family](const Model& weights, const json& config) {
-            return architectures::build_decoder(weights,
-                                                architectures::read_decoder_spec(family, config, weights.config_file));
-          }};
+  const auto build = [family](const Model& weights, const json& config) {
+    return architectures::build_decoder(weights, architectures::read_decoder_spec(family, config, weights.config_file));
+  };
+  const auto rotary = [family](const json& config, const std::string& source) {
+    const architectures::DecoderSpec spec = architectures::read_decoder_spec(family, config, source);
+    std::vector<std::pair<std::string, at::Tensor>> tables;
+    const std::string at = "model.rotary_emb.";
+    for (std::size_t r = 0; r < spec.ropes.size(); ++r) {
+      const std::string type = spec.ropes.size() == 1 ? "" : r == 0 ? "full_attention_" : "sliding_attention_";
+      tables.emplace_back(at + type + "inv_freq", spec.ropes[r].inv_freq);
+      if (spec.ropes[r].long_inv_freq.defined()) tables.emplace_back(at + type + "long_inv_freq", spec.ropes[r].long_inv_freq);
+    }
+    return tables;
+  };
+  return {family.model_type, build, rotary};
 }
 
 architectures::Family family(std::string model_type, std::string classes,
@@ -95,6 +108,28 @@ std::vector<std::string> built_model_types() {
   std::vector<std::string> types;
   for (const auto& a : registry()) types.push_back(a.model_type);
   return types;
+}
+
+std::vector<NamedTensor> computed_rotary_buffers(const Model& model, std::string* why) {
+  std::vector<NamedTensor> buffers;
+  if (model.config_file.empty()) return buffers;
+  try {
+    const json config = read_config_json(model.config_file);
+    const std::string type = config.value("model_type", json()).is_string() ? config["model_type"].get<std::string>() : "";
+    for (const auto& a : registry()) {
+      if (a.model_type != type || !a.rotary) continue;
+      for (auto& [name, table] : a.rotary(config, model.config_file)) {
+        if (!model.find(name)) buffers.emplace_back(name, table.contiguous(), "buffer");
+      }
+    }
+  } catch (const Error& e) {
+    if (why) *why = e.what();
+    buffers.clear();
+  } catch (const json::exception& e) {
+    if (why) *why = model.config_file + " : a value of the wrong type: " + first_line(e.what());
+    buffers.clear();
+  }
+  return buffers;
 }
 
 Model with_forward(Model model, bool logits) {

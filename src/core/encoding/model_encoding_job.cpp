@@ -7,6 +7,7 @@
 #include <optional>
 #include <sstream>
 
+#include "pevis/architectures/architectures.h"
 #include "pevis/base/error.h"
 #include "pevis/base/memory.h"
 #include "pevis/base/shape_text.h"
@@ -214,9 +215,13 @@ void list_candidates(std::ostream& out, const std::vector<PositionalCandidate>& 
 }  // namespace
 
 JobResult model_encoding_job(const EncodingRequest& options, const Progress& progress) {
-  const Model model = load_model(options.model);
-  const auto candidates = find_positional_tensors(model);
+  Model model = load_model(options.model);
   ShownText messages(progress);
+  // A folder pevis builds: the rotary tables its model computes, as transformers would.
+  std::string unbuilt;
+  for (auto& t : computed_rotary_buffers(model, &unbuilt)) model.tensors.push_back(std::move(t));
+  if (!unbuilt.empty()) messages << "config.json: " << unbuilt << " (its rotary tables are not computed)\n";
+  const auto candidates = find_positional_tensors(model);
   const std::optional<RopeSpec> rope = declared_rope(model, messages);
   if (options.list) {
     list_candidates(messages, candidates, rope);

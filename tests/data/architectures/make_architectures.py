@@ -118,6 +118,8 @@ def main(out):
         config = config_class(**settings)
         config._attn_implementation = "eager"
         model = model_class(config).eval()
+        # The rotary tables as the model holds them before any forward (never saved).
+        rotary = {n: b.tolist() for n, b in model.named_buffers() if n.endswith("inv_freq") and "original" not in n}
         with torch.no_grad():
             for p in model.parameters():
                 p.copy_(torch.randn_like(p) * 0.3 + (1.0 if p.dim() == 1 else 0.0))
@@ -131,7 +133,7 @@ def main(out):
             # pevis builds the base model of a BERT with a task head (the head does not change attention).
             counted = model.base_model if name == "bert" else model
             expected[key] = {"folder": name, "ids": ids, "site": SITES.get(name, "model.layers.%d.self_attn"),
-                             "parameters": sum(p.numel() for p in counted.parameters()),
+                             "parameters": sum(p.numel() for p in counted.parameters()), "rotary": rotary,
                              "attentions": [a[0].tolist() for a in result.attentions],
                              "transformers": transformers.__version__, "torch": torch.__version__}
             print(key, [tuple(a.shape) for a in result.attentions])
