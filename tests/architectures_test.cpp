@@ -76,6 +76,65 @@ TEST(Architectures, EveryHeadEqualsTransformersEagerAttention) {
   }
 }
 
+TEST(Architectures, APaddedBatchShowsEachInputsRealTokensAsTransformersDoes) {
+  // Two inputs, the second padded on the right to the first's 12 tokens with
+  // an attention mask: each input's heads, cut to its real tokens, equal
+  // transformers' (no query sees a padded key; the windows stay finite).
+  const nlohmann::json all = expected();
+  int batches = 0;
+  for (const auto& [name, reference] : all.items()) {
+    if (!reference.contains("batch")) continue;
+    const auto& batch = reference["batch"];
+    const Model model = with_forward(load_model(kDir + reference["folder"].get<std::string>()), /*logits=*/false);
+    const auto ids = batch["ids"].get<std::vector<std::vector<std::int64_t>>>();
+    const auto mask = batch["mask"].get<std::vector<std::vector<std::int64_t>>>();
+    const auto s = static_cast<std::int64_t>(ids[0].size());
+    std::vector<std::int64_t> flat_ids, flat_mask;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      flat_ids.insert(flat_ids.end(), ids[i].begin(), ids[i].end());
+      flat_mask.insert(flat_mask.end(), mask[i].begin(), mask[i].end());
+    }
+    const std::vector<c10::IValue> inputs = {at::tensor(flat_ids, at::kLong).reshape({2, s}),
+                                             at::tensor(flat_mask, at::kLong).reshape({2, s})};
+    const auto sites = capture_attention(model, inputs);
+    ASSERT_EQ(sites.size(), batch["attentions"][0].size()) << name;
+    double worst = 0;
+    for (std::size_t item = 0; item < 2; ++item) {
+      const std::int64_t n = batch["lengths"][item].get<std::int64_t>();
+      for (std::size_t l = 0; l < sites.size(); ++l) {
+        const at::Tensor w = sites[l].weights.reshape({2, -1, s, s})[static_cast<std::int64_t>(item)];
+        const auto& want = batch["attentions"][item][l];
+        for (std::int64_t h = 0; h < w.size(0); ++h) {
+          for (std::int64_t i = 0; i < n; ++i) {
+            for (std::int64_t j = 0; j < n; ++j) {
+              worst = std::max(worst, std::abs(w[h][i][j].item<double>() - want[h][i][j].get<double>()));
+            }
+          }
+        }
+      }
+    }
+    std::printf("%s padded batch: worst difference %.2g\n", name.c_str(), worst);
+    EXPECT_LT(worst, 1e-5) << name;
+    ++batches;
+  }
+  EXPECT_GE(batches, 12);
+  // The command line: two lines are a batch; --batch-index 1 shows the second, 7x7.
+  test::TempDir dir;
+  test::write_file(dir / "ids.txt", "3 17 5 29 11 2 40 7 23 31 13 19\n3 17 5 29 11 2 40\n");
+  const auto r = test::run_in_process({"attention", kDir + "mistral", "--input", "ids.txt", "--batch-index", "1",
+                                       "--layer", "layers.1.self_attn", "--format", "none", "-o", "out"},
+                                      dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("input 1 of 2 (one per line): its 7 tokens"), std::string::npos) << r.err;
+  const std::string csv = test::read_file(dir / "out/attention/model.layers.1.self_attn.head0.csv");
+  EXPECT_EQ(test::count_lines(csv), 8) << "a header and 7 queries:\n" << csv;
+  const auto bad = test::run_in_process({"attention", kDir + "mistral", "--input", "ids.txt", "--batch-index", "2",
+                                         "--format", "none", "--data", "none"},
+                                        dir.path());
+  EXPECT_EQ(bad.exit_code, 3) << bad.err;
+  EXPECT_NE(bad.err.find("the input has 2 lines"), std::string::npos) << bad.err;
+}
+
 TEST(Architectures, SummaryCountsTheParametersAsPyTorchDoes) {
   // sum(p.numel() for p in model.parameters()): a tied head once.
   const nlohmann::json all = expected();

@@ -87,6 +87,9 @@ struct Model {
   /// For a module pevis built from config.json (architectures/): the family,
   /// such as "llama". Such a module takes token ids batch-first, [B, S].
   std::string built;
+  /// For a built model: the `pad_token_id` of its config.json (0 where it
+  /// names none), with which a batch of token lines is padded.
+  std::int64_t built_pad = 0;
 
   /// True when the file holds a forward pass pevis can run.
   bool runnable() const { return module || program; }

@@ -19,6 +19,12 @@ struct ModelInput {
   std::vector<std::string> labels;
   std::int64_t batch = 1;    ///< inputs in the batch: the first size of a float input, 1 for tokens
   bool image = false;        ///< a 4-D float input, [N, C, H, W]
+  /// A padded batch of token sequences (a built model given several lines):
+  /// each input's real length and labels; `values` are the ids [B, S],
+  /// padded on the right, and the attention mask [B, S] (1 real, 0 pad).
+  /// Empty otherwise.
+  std::vector<std::int64_t> lengths;
+  std::vector<std::vector<std::string>> line_labels;
 };
 
 /// Builds the input; with no input asked for and a torch.export `model`, its

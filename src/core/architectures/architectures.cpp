@@ -152,6 +152,14 @@ Model with_forward(Model model, bool logits) {
                   "please report this");
     }
     if (!logits && model.module->hasattr("logits")) model.module->setattr("logits", false);
+    // A pad id outside the vocabulary (some configs name one) pads with 0:
+    // padded positions are masked and not shown, so their ids change nothing shown.
+    const json vocab = config.contains("vocab_size") ? config["vocab_size"] : json();
+    if (config.contains("pad_token_id") && config["pad_token_id"].is_number_integer() &&
+        config["pad_token_id"].get<std::int64_t>() >= 0 && vocab.is_number_integer() &&
+        config["pad_token_id"].get<std::int64_t>() < vocab.get<std::int64_t>()) {
+      model.built_pad = config["pad_token_id"].get<std::int64_t>();
+    }
     model.built = type;
     return model;
   }

@@ -64,13 +64,15 @@ Module layer(Weights& w, const std::string& name, const BertSpec& s) {
   self.register_attribute("head_dim", c10::IntType::get(), s.hidden / s.heads);
   self.register_attribute("scaling", c10::FloatType::get(), std::pow(static_cast<double>(s.hidden / s.heads), -0.5));
   define(self,
-         "def forward(self, x):\n"
+         "def forward(self, x, mask: Optional[Tensor]):\n"
          "    b = x.size(0)\n"
          "    t = x.size(1)\n"
          "    q = self.query.forward(x).view(b, t, -1, self.head_dim).transpose(1, 2)\n"
          "    k = self.key.forward(x).view(b, t, -1, self.head_dim).transpose(1, 2)\n"
          "    v = self.value.forward(x).view(b, t, -1, self.head_dim).transpose(1, 2)\n"
          "    scores = torch.matmul(q, k.transpose(2, 3)) * self.scaling\n"
+         "    if mask is not None:\n"
+         "        scores = scores + mask\n"
          "    weights = torch.softmax(scores, -1)\n"
          "    return torch.matmul(weights, v).transpose(1, 2).reshape(b, t, -1)\n");
   // dense, then LayerNorm of it plus the block's input: BertSelfOutput and BertOutput.
@@ -84,7 +86,8 @@ Module layer(Weights& w, const std::string& name, const BertSpec& s) {
   Module attention = module("BertAttention");
   attention.register_module("self", self);
   attention.register_module("output", output("BertSelfOutput", name + ".attention.output", s.hidden));
-  define(attention, "def forward(self, x):\n    return self.output.forward(self.self.forward(x), x)\n");
+  define(attention, "def forward(self, x, mask: Optional[Tensor]):\n"
+                    "    return self.output.forward(self.self.forward(x, mask), x)\n");
   Module intermediate = module("BertIntermediate");
   intermediate.register_module("dense", linear(w, name + ".intermediate.dense", s.hidden, s.intermediate, true));
   define(intermediate,
@@ -94,8 +97,8 @@ Module layer(Weights& w, const std::string& name, const BertSpec& s) {
   m.register_module("intermediate", intermediate);
   m.register_module("output", output("BertOutput", name + ".output", s.intermediate));
   define(m,
-         "def forward(self, x):\n"
-         "    h = self.attention.forward(x)\n"
+         "def forward(self, x, mask: Optional[Tensor]):\n"
+         "    h = self.attention.forward(x, mask)\n"
          "    return self.output.forward(self.intermediate.forward(h), h)\n");
   return m;
 }
@@ -139,11 +142,22 @@ Module build_bert(const std::string& family, const Model& weights, const json& c
   }
   Module encoder = module(cls + "Encoder");
   encoder.register_module("layer", layers);
-  code = "def forward(self, x):\n";
-  for (std::int64_t i = 0; i < s.layers; ++i) code += "    x = getattr(self.layer, \"" + std::to_string(i) + "\").forward(x)\n";
+  code = "def forward(self, x, mask: Optional[Tensor]):\n";
+  for (std::int64_t i = 0; i < s.layers; ++i) {
+    code += "    x = getattr(self.layer, \"" + std::to_string(i) + "\").forward(x, mask)\n";
+  }
   define(encoder, code + "    return x\n");
 
   Module root = module(cls + "Model");
+  // A padded batch: no query sees a padded key (none is added otherwise, as in transformers).
+  const std::string forward =
+      "def forward(self, input_ids, attention_mask: Optional[Tensor] = None):\n"
+      "    mask: Optional[Tensor] = None\n"
+      "    if attention_mask is not None:\n"
+      "        b = attention_mask.size(0)\n"
+      "        t = attention_mask.size(1)\n"
+      "        mask = torch.zeros([b, 1, 1, t]).masked_fill((attention_mask == 0).view(b, 1, 1, t), " +
+      std::string(kLowest) + ")\n";
   root.register_module("embeddings", embeddings);
   root.register_module("encoder", encoder);
   if (w.has(prefix + "pooler.dense.weight")) {
@@ -151,12 +165,11 @@ Module build_bert(const std::string& family, const Model& weights, const json& c
     pooler.register_module("dense", linear(w, prefix + "pooler.dense", s.hidden, s.hidden, true));
     define(pooler, "def forward(self, x):\n    return torch.tanh(self.dense.forward(x.select(1, 0)))\n");
     root.register_module("pooler", pooler);
-    define(root,
-           "def forward(self, input_ids):\n"
-           "    h = self.encoder.forward(self.embeddings.forward(input_ids))\n"
-           "    return (h, self.pooler.forward(h))\n");
+    define(root, forward +
+                     "    h = self.encoder.forward(self.embeddings.forward(input_ids), mask)\n"
+                     "    return (h, self.pooler.forward(h))\n");
   } else {
-    define(root, "def forward(self, input_ids):\n    return self.encoder.forward(self.embeddings.forward(input_ids))\n");
+    define(root, forward + "    return self.encoder.forward(self.embeddings.forward(input_ids), mask)\n");
   }
   // The task heads, which attention does not pass through; and recomputed buffers.
   w.check_all_used(family, [](const NamedTensor& t) {

@@ -33,6 +33,10 @@ torch::jit::Module module(const std::string& cls);
 /// pevis's `pevis.weight` and `pevis.weight_rows` (stored.h).
 void define(torch::jit::Module& m, const std::string& code);
 
+/// float32's lowest value, as TorchScript reads it: what transformers adds
+/// to the scores of keys a query may not see.
+constexpr const char* kLowest = "-3.4028234663852886e+38";
+
 /// A float as TorchScript reads it back exactly.
 std::string literal(double v);
 

@@ -436,10 +436,11 @@ Module build_decoder(const Model& weights, const DecoderSpec& s) {
   base.register_module("layers", layers);
   base.register_module("norm", rms_norm(w, "model.norm", s.hidden, s));
   // Positions 0..T-1; the mask is additive: 0 where a query sees a key,
-  // -inf elsewhere (transformers adds the dtype's lowest value, which
-  // softmax turns into the same zeros). Each layer's window its own.
+  // float32's lowest value elsewhere, as transformers adds (softmax turns it
+  // into exact zeros; a row with no key to see stays finite, where -inf
+  // would make it NaN and spread). Each layer's window its own.
   std::string code =
-      "def forward(self, ids):\n"
+      "def forward(self, ids, attention_mask: Optional[Tensor]):\n"
       "    x = self.embed_tokens.forward(ids)\n"
       "    t = ids.size(1)\n"
       "    positions = torch.arange(t).float()\n";
@@ -448,12 +449,22 @@ Module build_decoder(const Model& weights, const DecoderSpec& s) {
       "    q = torch.arange(t).unsqueeze(1)\n"
       "    k = torch.arange(t).unsqueeze(0)\n"
       "    zeros = torch.zeros([t, t])\n"
-      "    causal = zeros.masked_fill(k > q, float('-inf'))\n";
+      "    causal = zeros.masked_fill(k > q, " + std::string(kLowest) + ")\n";
   std::set<std::int64_t> windows(s.windows.begin(), s.windows.end());
   for (std::int64_t window : windows) {
     if (window > 0) {
       code += "    window" + std::to_string(window) + " = zeros.masked_fill((k > q) | (k <= q - " +
-              std::to_string(window) + "), float('-inf'))\n";
+              std::to_string(window) + "), " + kLowest + ")\n";
+    }
+  }
+  // A padded batch: no query sees a padded key.
+  code += "    if attention_mask is not None:\n"
+          "        padded = (attention_mask == 0).view(ids.size(0), 1, 1, t)\n"
+          "        causal = causal.masked_fill(padded, " + std::string(kLowest) + ")\n";
+  for (std::int64_t window : windows) {
+    if (window > 0) {
+      const std::string name = "window" + std::to_string(window);
+      code += "        " + name + " = " + name + ".masked_fill(padded, " + kLowest + ")\n";
     }
   }
   for (std::int64_t i = 0; i < s.layers; ++i) {
@@ -479,8 +490,8 @@ Module build_decoder(const Model& weights, const DecoderSpec& s) {
     // not need them, and a large vocabulary's head is the largest matrix).
     root.register_attribute("logits", c10::BoolType::get(), true);
     std::string forward =
-        "def forward(self, input_ids):\n"
-        "    h = self.model.forward(input_ids)\n"
+        "def forward(self, input_ids, attention_mask: Optional[Tensor] = None):\n"
+        "    h = self.model.forward(input_ids, attention_mask)\n"
         "    if not self.logits:\n"
         "        return h\n"
         "    logits = self.lm_head.forward(h)\n";
@@ -490,7 +501,8 @@ Module build_decoder(const Model& weights, const DecoderSpec& s) {
     }
     define(root, forward + "    return logits\n");
   } else {
-    define(root, "def forward(self, input_ids):\n    return self.model.forward(input_ids)\n");
+    define(root, "def forward(self, input_ids, attention_mask: Optional[Tensor] = None):\n"
+                 "    return self.model.forward(input_ids, attention_mask)\n");
   }
   w.check_all_used(s.family.model_type);
   root.eval();

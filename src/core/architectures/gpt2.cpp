@@ -135,13 +135,15 @@ Module build_gpt2(const Model& weights, const json& config, const std::string& s
   base.register_module("ln_f", layer_norm(w, "transformer.ln_f", s.hidden, s.eps));
   base.register_attribute("positions", c10::IntType::get(), s.positions);
   std::string code =
-      "def forward(self, ids):\n"
+      "def forward(self, ids, attention_mask: Optional[Tensor]):\n"
       "    t = ids.size(1)\n"
       "    assert t <= self.positions, 'the input is longer than the ' + str(self.positions) + ' positions of gpt2'\n"
       "    x = self.wte.forward(ids) + self.wpe.forward(torch.arange(t).unsqueeze(0))\n"
       "    q = torch.arange(t).unsqueeze(1)\n"
       "    k = torch.arange(t).unsqueeze(0)\n"
-      "    mask = torch.zeros([t, t]).masked_fill(k > q, float('-inf'))\n";
+      "    mask = torch.zeros([t, t]).masked_fill(k > q, " + std::string(kLowest) + ")\n"
+      "    if attention_mask is not None:\n"
+      "        mask = mask.masked_fill((attention_mask == 0).view(ids.size(0), 1, 1, t), " + kLowest + ")\n";
   for (std::int64_t i = 0; i < s.layers; ++i) {
     code += "    x = getattr(self.h, \"" + std::to_string(i) + "\").forward(x, mask)\n";
   }
@@ -160,13 +162,14 @@ Module build_gpt2(const Model& weights, const json& config, const std::string& s
     root.register_module("lm_head", lm_head);
     root.register_attribute("logits", c10::BoolType::get(), true);
     define(root,
-           "def forward(self, input_ids):\n"
-           "    h = self.transformer.forward(input_ids)\n"
+           "def forward(self, input_ids, attention_mask: Optional[Tensor] = None):\n"
+           "    h = self.transformer.forward(input_ids, attention_mask)\n"
            "    if not self.logits:\n"
            "        return h\n"
            "    return self.lm_head.forward(h)\n");
   } else {
-    define(root, "def forward(self, input_ids):\n    return self.transformer.forward(input_ids)\n");
+    define(root, "def forward(self, input_ids, attention_mask: Optional[Tensor] = None):\n"
+                 "    return self.transformer.forward(input_ids, attention_mask)\n");
   }
   // Old checkpoints hold each block's causal mask as buffers: recomputed here.
   w.check_all_used("gpt2", [](const NamedTensor& t) {

@@ -78,6 +78,28 @@ nlohmann::json listed_sites(const std::vector<AttentionSite>& sites) {
   return listed;
 }
 
+// A padded batch of token lines: only the chosen input stays, cut to its
+// real tokens (its padded queries and keys are not shown; the keys got 0).
+void keep_padded_input(std::vector<AttentionSite>& sites, const ModelInput& input, std::int64_t index,
+                       const Progress& progress) {
+  const auto count = static_cast<std::int64_t>(input.lengths.size());
+  if (index < 0 || index >= count) {
+    throw bad_input("--batch-index " + std::to_string(index),
+                    "the input has " + std::to_string(count) + " lines (inputs 0 to " + std::to_string(count - 1) + ")",
+                    "pick one of them");
+  }
+  const std::int64_t padded = input.values[0].toTensor().size(1), real = input.lengths[static_cast<std::size_t>(index)];
+  for (auto& site : sites) {
+    const at::Tensor& w = site.weights;  // [batch * windows, heads, T, S]
+    if (site.batch != count || site.windows != 1 || w.size(-1) != padded || w.size(-2) != padded) continue;
+    site.weights = w.narrow(0, index, 1).narrow(2, 0, real).narrow(3, 0, real).contiguous();
+    site.batch = 1;
+  }
+  progress.show("input " + std::to_string(index) + " of " + std::to_string(count) + " (one per line): its " +
+                std::to_string(real) + " tokens; the batch is padded to " + std::to_string(padded) +
+                " and no query sees a padded key\n");
+}
+
 AttentionViewOptions view_options(const AttentionRequest& request, const ModelInput& input) {
   AttentionViewOptions view;
   view.mean_only = request.head.mean;
@@ -122,13 +144,19 @@ JobResult attention_job(const AttentionRequest& request, const Progress& progres
                   " sequences of one ([S, 1], --layout seq-first); --layout batch-first gives it one sequence [1, S]\n");
   }
   split_batches(sites, model, input.batch, input.image);
+  const bool padded = !input.lengths.empty();
+  if (padded) keep_padded_input(sites, input, request.batch_index, progress);
   JobResult result;
   result.summary = {{"command", "attention"}, {"model", request.model}, {"sites", listed_sites(sites)}};
   if (request.list) {
     result.text = sites_text(sites);
     return result;
   }
-  const AttentionViewOptions view = view_options(request, input);
+  AttentionViewOptions view = view_options(request, input);
+  if (padded) {
+    view.batch_index = 0;  // the one input kept
+    view.tokens = input.line_labels[static_cast<std::size_t>(request.batch_index)];
+  }
   Product page;
   if (request.wanted.page) {
     // Made first, while every site still holds its weights (the views let
@@ -137,8 +165,8 @@ JobResult attention_job(const AttentionRequest& request, const Progress& progres
     progress.say("making the attention page");
     AttentionPageOptions options;
     options.model = request.model;
-    options.tokens = input.labels;
-    options.batch_index = request.batch_index;
+    options.tokens = view.tokens;
+    options.batch_index = view.batch_index;
     options.scale = request.scale;
     options.palette = request.wanted.palette.value_or(plot::Palette::kViridis);
     options.budget_bytes = request.page_budget_mb * 1e6;
@@ -147,7 +175,8 @@ JobResult attention_job(const AttentionRequest& request, const Progress& progres
   result.products = attention_views(sites, view);
   if (!page.documents.empty()) result.products.push_back(std::move(page));
   result.summary["batch_index"] = request.batch_index;
-  result.summary["tokens"] = input.labels.size();
+  result.summary["tokens"] = view.tokens.size();
+  if (padded) result.summary["inputs"] = input.lengths.size();
   if (request.timings) {
     seconds["prepare"] = clock.lap();
     result.summary["seconds"] = seconds;

@@ -137,6 +137,20 @@ def main(out):
                              "attentions": [a[0].tolist() for a in result.attentions],
                              "transformers": transformers.__version__, "torch": torch.__version__}
             print(key, [tuple(a.shape) for a in result.attentions])
+        # A padded batch of two, as pevis makes one of two lines: padded on the
+        # right with the config's pad_token_id (0 when it has none in the
+        # vocabulary), an attention mask; each input's real tokens kept.
+        first = INPUTS.get(name, IDS)[:lengths[0]]
+        second = first[:7]
+        pad = config.pad_token_id if isinstance(config.pad_token_id, int) and 0 <= config.pad_token_id < config.vocab_size else 0
+        ids = torch.tensor([first, second + [pad] * (len(first) - len(second))])
+        mask = torch.tensor([[1] * len(first), [1] * len(second) + [0] * (len(first) - len(second))])
+        with torch.no_grad():
+            result = model(ids, attention_mask=mask, output_attentions=True)
+        expected[name]["batch"] = {
+            "ids": ids.tolist(), "mask": mask.tolist(), "lengths": [len(first), len(second)],
+            "attentions": [[a[i, :, :n, :n].tolist() for a in result.attentions]
+                           for i, n in enumerate([len(first), len(second)])]}
     with open(os.path.join(out, "expected.json"), "w") as f:
         json.dump(expected, f)
 
