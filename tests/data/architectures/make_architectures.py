@@ -151,6 +151,28 @@ def main(out):
             "ids": ids.tolist(), "mask": mask.tolist(), "lengths": [len(first), len(second)],
             "attentions": [[a[i, :, :n, :n].tolist() for a in result.attentions]
                            for i, n in enumerate([len(first), len(second)])]}
+    # The Llama folder in bf16, sharded (an index and three shards), as
+    # transformers saves it; its reference is transformers' own float32 run
+    # of that folder, as pevis computes in float32.
+    torch.manual_seed(len("llama"))
+    config = transformers.LlamaConfig(**dict(COMMON, rope_theta=10000.0))
+    model = transformers.LlamaForCausalLM(config).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn_like(p) * 0.3 + (1.0 if p.dim() == 1 else 0.0))
+    folder = os.path.join(out, "llama_bf16_sharded")
+    model.to(torch.bfloat16).save_pretrained(folder, safe_serialization=True, max_shard_size="16KB")
+    loaded = transformers.LlamaForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation="eager",
+                                                           disable_mmap=True).eval()
+    with torch.no_grad():
+        result = loaded(torch.tensor([IDS]), output_attentions=True)
+    expected["llama_bf16_sharded"] = {"folder": "llama_bf16_sharded", "ids": IDS, "site": "model.layers.%d.self_attn",
+                                      "parameters": sum(p.numel() for p in loaded.parameters()),
+                                      "rotary": {n: b.tolist() for n, b in loaded.named_buffers()
+                                                 if n.endswith("inv_freq") and "original" not in n},
+                                      "attentions": [a[0].tolist() for a in result.attentions],
+                                      "transformers": transformers.__version__, "torch": torch.__version__}
+    print("llama_bf16_sharded", sorted(os.listdir(folder)))
     with open(os.path.join(out, "expected.json"), "w") as f:
         json.dump(expected, f)
 
