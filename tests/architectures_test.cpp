@@ -332,7 +332,8 @@ TEST(Architectures, TheCommandLineTakesAFolderOfWeights) {
       {"summary", kDir + "llama", "--input", "ids.txt", "--depth", "4", "--format", "none", "--data", "none"}, dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("LlamaForCausalLM"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("self_attn: Attention"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("self_attn: LlamaAttention"), std::string::npos) << r.out;  // transformers' class names
+  EXPECT_NE(r.out.find("0: LlamaDecoderLayer"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("[1, 12, 48]"), std::string::npos) << "the logits' shape: " << r.out;
 }
 

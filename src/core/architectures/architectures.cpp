@@ -70,6 +70,7 @@ const std::vector<Architecture>& registry() {
       })),
       decoder(family("gemma3_text", "Gemma3", [](auto& f) {
         f.gemma = true, f.tie = true, f.activation = "gelu_pytorch_tanh", f.four_norms = true, f.qk_norm = true;
+        f.base = "Gemma3TextModel";
         f.pre_attn_scalar = true, f.theta = 1e6, f.local_theta = 1e4;
         f.windows = Windows::kPattern, f.pattern = 6, f.window = 4096;
       })),

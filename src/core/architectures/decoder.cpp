@@ -254,7 +254,7 @@ namespace {
 
 // Llama's RMSNorm scales by w; Gemma's by (1 + w), in float32 (as here).
 Module rms_norm(Weights& w, const std::string& name, std::int64_t d, const DecoderSpec& s) {
-  Module m = module("RMSNorm");
+  Module m = module(s.family.classes + "RMSNorm");
   m.register_parameter("weight", w.take(name + ".weight", {d}), false);
   m.register_attribute("eps", c10::FloatType::get(), s.eps);
   define(m, std::string("def forward(self, x):\n"
@@ -278,7 +278,7 @@ std::string rotary(const std::string& x, std::int64_t dim, std::int64_t head_dim
 }
 
 Module attention(Weights& w, const std::string& name, const DecoderSpec& s, const Rope& rope) {
-  Module m = module("Attention");
+  Module m = module(s.family.classes + "Attention");
   const std::int64_t q_size = s.heads * s.head_dim, kv_size = s.kv_heads * s.head_dim;
   std::string code =
       "def forward(self, x, cos, sin, mask):\n"
@@ -331,7 +331,7 @@ Module attention(Weights& w, const std::string& name, const DecoderSpec& s, cons
 }
 
 Module mlp(Weights& w, const std::string& name, const DecoderSpec& s) {
-  Module m = module("MLP");
+  Module m = module(s.family.classes + "MLP");
   if (s.family.fused) {
     m.register_module("gate_up_proj", linear(w, name + ".gate_up_proj", s.hidden, 2 * s.intermediate, false));
     m.register_module("down_proj", linear(w, name + ".down_proj", s.intermediate, s.hidden, false));
@@ -353,7 +353,7 @@ Module mlp(Weights& w, const std::string& name, const DecoderSpec& s) {
 }
 
 Module decoder_layer(Weights& w, const std::string& name, const DecoderSpec& s, const Rope& rope) {
-  Module m = module("DecoderLayer");
+  Module m = module(s.family.classes + "DecoderLayer");
   m.register_module("input_layernorm", rms_norm(w, name + ".input_layernorm", s.hidden, s));
   m.register_module("self_attn", attention(w, name + ".self_attn", s, rope));
   m.register_module("post_attention_layernorm", rms_norm(w, name + ".post_attention_layernorm", s.hidden, s));
@@ -414,13 +414,13 @@ Module build_decoder(const Model& weights, const DecoderSpec& s) {
   Weights w(weights, "model.");
   // Every layer of one class: LibTorch's alias analysis of a forward that
   // calls N modules of N distinct classes grows exponentially with N.
-  Module layers = module("Layers");
+  Module layers = module("ModuleList");
   const Module first = decoder_layer(w, "model.layers.0", s, s.ropes[s.rope_of[0]]);
   layers.register_module("0", first);
   for (std::int64_t i = 1; i < s.layers; ++i) {
     layers.register_module(std::to_string(i), same_class(first, w, "model.layers." + std::to_string(i)));
   }
-  Module embed = module("Embedding");
+  Module embed = module(s.family.gemma ? cls + "TextScaledWordEmbedding" : std::string("Embedding"));
   embed.register_parameter("weight", w.take("model.embed_tokens.weight", {s.vocab, s.hidden}), false);
   if (s.family.gemma) {
     // sqrt(hidden), cast to the weights' dtype (float32 here) first.
@@ -431,7 +431,7 @@ Module build_decoder(const Model& weights, const DecoderSpec& s) {
     define(embed, "def forward(self, ids):\n    return pevis.weight_rows(self.weight, ids)\n");
   }
 
-  Module base = module(cls + "Model");
+  Module base = module(s.family.base.empty() ? cls + "Model" : s.family.base);
   base.register_module("embed_tokens", embed);
   base.register_module("layers", layers);
   base.register_module("norm", rms_norm(w, "model.norm", s.hidden, s));

@@ -32,7 +32,8 @@ enum class Windows {
 /// key whose value is the class's default).
 struct Family {
   std::string model_type;  ///< "gemma2"
-  std::string classes;     ///< the prefix of transformers' class names: "Gemma2"
+  std::string classes;     ///< the prefix of transformers' class names: "Gemma2" (Gemma2Attention, ...)
+  std::string base;        ///< the base model's class where it is not classes + "Model" (Gemma3TextModel)
   std::string activation = "silu";
   bool tie = false;                  ///< `tie_word_embeddings` when absent
   double theta = 10000.0;            ///< `rope_theta` when absent (gemma3: the full layers')
