@@ -40,9 +40,17 @@ nlohmann::json expected() {
 double worst_difference(const Model& model, const nlohmann::json& reference, const std::string& name) {
   EXPECT_TRUE(model.runnable()) << name;
   EXPECT_FALSE(model.built.empty()) << name;
-  const std::vector<std::int64_t> ids = reference["ids"].get<std::vector<std::int64_t>>();
-  const auto n = static_cast<std::int64_t>(ids.size());
-  const std::vector<c10::IValue> inputs = {at::tensor(ids, at::TensorOptions().dtype(at::kLong)).reshape({1, n})};
+  std::vector<c10::IValue> inputs;
+  std::int64_t n = 0;
+  if (reference.contains("pixels")) {  // an image: its tokens are the patches and the class token
+    inputs.emplace_back(at::tensor(reference["pixels"].get<std::vector<float>>(), at::kFloat)
+                            .reshape(reference["shape"].get<std::vector<std::int64_t>>()));
+    n = reference["attentions"][0][0].size();
+  } else {
+    const std::vector<std::int64_t> ids = reference["ids"].get<std::vector<std::int64_t>>();
+    n = static_cast<std::int64_t>(ids.size());
+    inputs.emplace_back(at::tensor(ids, at::TensorOptions().dtype(at::kLong)).reshape({1, n}));
+  }
   const auto sites = capture_attention(model, inputs);
   const auto& layers = reference["attentions"];
   EXPECT_EQ(sites.size(), layers.size()) << name;
@@ -69,7 +77,7 @@ double worst_difference(const Model& model, const nlohmann::json& reference, con
 
 TEST(Architectures, EveryHeadEqualsTransformersEagerAttention) {
   const nlohmann::json all = expected();
-  ASSERT_EQ(all.size(), 18u);
+  ASSERT_EQ(all.size(), 19u);
   for (const auto& [name, reference] : all.items()) {
     const Model model = with_forward(load_model(kDir + reference["folder"].get<std::string>()));
     EXPECT_LT(worst_difference(model, reference, name), 1e-5) << name;
@@ -141,7 +149,9 @@ TEST(Architectures, SummaryCountsTheParametersAsPyTorchDoes) {
   test::TempDir dir;
   test::write_file(dir / "ids.txt", "3 17 5");
   for (const auto& [name, reference] : all.items()) {
-    const auto r = test::run_in_process({"summary", kDir + reference["folder"].get<std::string>(), "--input", "ids.txt",
+    const bool image = reference.contains("pixels");
+    const auto r = test::run_in_process({"summary", kDir + reference["folder"].get<std::string>(),
+                                         image ? "--input-shape" : "--input", image ? "1,3,16,16" : "ids.txt",
                                          "--format", "none", "--data", "none"},
                                         dir.path());
     ASSERT_EQ(r.exit_code, 0) << name << ": " << r.err;
@@ -352,7 +362,7 @@ TEST(Architectures, WhatCannotBeBuiltExactlyIsRefusedByName) {
   };
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"unknown", "pevis does not build model_type 'gpt_neox' (it builds llama, mistral, qwen2, gemma, gemma2, "
-                  "gemma3_text, phi3, gpt2, bert, roberta)"},
+                  "gemma3_text, phi3, gpt2, bert, roberta, vit)"},
       {"proportional", "rope type 'proportional' is not implemented"},
       {"quick_gelu", "hidden_act 'quick_gelu' is not implemented"},
       {"experts", "mixture of experts is not implemented"},

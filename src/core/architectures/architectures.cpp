@@ -8,6 +8,7 @@
 #include "bert.h"
 #include "decoder.h"
 #include "gpt2.h"
+#include "vit.h"
 #include "pevis/base/archive.h"
 #include "pevis/base/error.h"
 #include "pevis/base/json_depth.h"
@@ -83,6 +84,9 @@ const std::vector<Architecture>& registry() {
        }},
       {"roberta", [](const Model& weights, const json& config) {
          return architectures::build_bert("roberta", weights, config, weights.config_file);
+       }},
+      {"vit", [](const Model& weights, const json& config) {
+         return architectures::build_vit(weights, config, weights.config_file);
        }},
   };
   return families;

@@ -75,13 +75,14 @@ std::string shape_text(const std::vector<std::int64_t>& shape) {
 const NamedTensor* Weights::find(const std::string& name) const {
   const NamedTensor* t = model_.find(name);
   if (!t && name.rfind(prefix_, 0) == 0) t = model_.find(name.substr(prefix_.size()));
+  if (!t && file_name_) t = model_.find(file_name_(name));
   return t;
 }
 
 at::Tensor Weights::take(const std::string& name, const std::vector<std::int64_t>& shape) {
   const NamedTensor* t = find(name);
   if (!t) {
-    throw bad_input(model_.path, "the weights lack " + name + " " + shape_text(shape),
+    throw bad_input(model_.path, "the weights lack " + (file_name_ ? file_name_(name) : name) + " " + shape_text(shape),
                     "the folder is incomplete or of another architecture than its config.json says");
   }
   if (t->shape() != shape) {

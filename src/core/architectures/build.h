@@ -48,7 +48,11 @@ std::string activation(const std::string& name, const std::string& x);
 class Weights {
  public:
   /// `prefix`: the base model's ("model."), which the files may leave out.
-  Weights(const Model& model, std::string prefix) : model_(model), prefix_(std::move(prefix)) {}
+  /// `file_name`: where a model's names differ from its files' (ViT), the
+  /// file's name of a module's tensor, tried when the name itself is absent.
+  Weights(const Model& model, std::string prefix,
+          std::function<std::string(const std::string&)> file_name = nullptr)
+      : model_(model), prefix_(std::move(prefix)), file_name_(std::move(file_name)) {}
 
   /// A stand-in parameter (stored.h) for the tensor `name`, with or without
   /// the prefix, which must be of exactly `shape`.
@@ -67,6 +71,7 @@ class Weights {
 
   const Model& model_;
   std::string prefix_;
+  std::function<std::string(const std::string&)> file_name_;
   std::set<std::string> used_;
 };
 

@@ -103,8 +103,12 @@ FAMILIES = {
     "roberta": (transformers.RobertaConfig, transformers.RobertaModel,
                 dict(vocab_size=48, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=48,
                      max_position_embeddings=64, pad_token_id=1), [T]),
+    # An image encoder: 16x16 images in 4x4 patches, 17 tokens with the class token.
+    "vit": (transformers.ViTConfig, transformers.ViTForImageClassification,
+            dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=48, image_size=16,
+                 patch_size=4, num_labels=3), [1]),
 }
-SITES = {"gpt2": "transformer.h.%d.attn", "gpt2_scaled": "transformer.h.%d.attn",
+SITES = {"vit": "layers.%d.attention", "gpt2": "transformer.h.%d.attn", "gpt2_scaled": "transformer.h.%d.attn",
          "bert": "encoder.layer.%d.attention.self", "roberta": "encoder.layer.%d.attention.self"}
 INPUTS = {"roberta": [3, 17, 5, 29, 11, 1, 40, 7, 23, 31, 13, 19]}  # others: model.layers.%d.self_attn
 
@@ -125,6 +129,18 @@ def main(out):
                 p.copy_(torch.randn_like(p) * 0.3 + (1.0 if p.dim() == 1 else 0.0))
         folder = os.path.join(out, name)
         model.save_pretrained(folder, safe_serialization=True)
+        if name == "vit":
+            torch.manual_seed(7)
+            pixels = torch.randn(1, 3, 16, 16)
+            with torch.no_grad():
+                result = model(pixel_values=pixels, output_attentions=True)
+            expected[name] = {"folder": name, "pixels": pixels.flatten().tolist(), "shape": [1, 3, 16, 16],
+                              "site": SITES[name], "rotary": rotary,
+                              "parameters": sum(p.numel() for p in model.base_model.parameters()),
+                              "attentions": [a[0].tolist() for a in result.attentions],
+                              "transformers": transformers.__version__, "torch": torch.__version__}
+            print(name, [tuple(a.shape) for a in result.attentions])
+            continue
         for n in lengths:
             ids = INPUTS.get(name, IDS)[:n]
             with torch.no_grad():
