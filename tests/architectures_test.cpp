@@ -369,6 +369,8 @@ TEST(Architectures, WhatCannotBeBuiltExactlyIsRefusedByName) {
       {"wide", "model.layers.0.input_layernorm.weight is [32], not the [64] its config.json implies"},
       {"biased", "the weights lack model.layers.0.self_attn.q_proj.bias [32]"},
       {"typed", "'hidden_act' is not a string"},
+      {"theta", "'rope_theta' is -1.000000: it must be above 0"},
+      {"bands", "llama3's high_freq_factor equals its low_freq_factor"},
   };
   for (const auto& [name, says] : cases) {
     const auto r = variant(name, [&](nlohmann::json& c) {
@@ -379,6 +381,12 @@ TEST(Architectures, WhatCannotBeBuiltExactlyIsRefusedByName) {
       if (name == "wide") c["hidden_size"] = 64, c["head_dim"] = 16;
       if (name == "biased") c["attention_bias"] = true;
       if (name == "typed") c["hidden_act"] = 7;
+      if (name == "theta") c["rope_parameters"]["rope_theta"] = -1.0;
+      if (name == "bands") {
+        c["rope_parameters"] = {{"rope_type", "llama3"}, {"rope_theta", 500000.0}, {"factor", 8.0},
+                                {"low_freq_factor", 2.0}, {"high_freq_factor", 2.0},
+                                {"original_max_position_embeddings", 8192}};
+      }
     });
     EXPECT_EQ(r.exit_code, 3) << name << ": " << r.err;
     EXPECT_EQ(test::count_lines(r.err), 1) << r.err;

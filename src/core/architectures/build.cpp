@@ -38,6 +38,14 @@ bool flag(const std::string& source, const json& config, const std::string& key,
   return config[key].get<bool>();
 }
 
+double positive(const std::string& source, const json& config, const std::string& key, double fallback) {
+  const double v = number(source, config, key, fallback);
+  if (!(v > 0) || !std::isfinite(v)) {
+    throw bad_input(source, "'" + key + "' is " + std::to_string(v) + ": it must be above 0", "the config is damaged");
+  }
+  return v;
+}
+
 // Each define compiles into the module's own unit.
 Module module(const std::string& cls) { return Module(c10::QualifiedName("__torch__.pevis.built." + cls)); }
 

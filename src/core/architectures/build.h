@@ -25,6 +25,9 @@ std::int64_t whole(const std::string& source, const nlohmann::json& config, cons
 std::string text(const std::string& source, const nlohmann::json& config, const std::string& key,
                  const std::string& fallback);
 bool flag(const std::string& source, const nlohmann::json& config, const std::string& key, bool fallback);
+/// `number`, which must be above 0 (a base, a factor, a scale): 0 or less
+/// would divide by zero or take a logarithm of it, as transformers would.
+double positive(const std::string& source, const nlohmann::json& config, const std::string& key, double fallback);
 
 /// A module of its own class, `__torch__.pevis.built.<cls>`.
 torch::jit::Module module(const std::string& cls);

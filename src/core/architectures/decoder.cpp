@@ -70,7 +70,7 @@ json rope_settings(const std::string& source, const json& config, const Family& 
 Rope read_rope(const std::string& source, const json& config, const json& rope, std::int64_t head_dim) {
   Rope r;
   r.type = rope["rope_type"].get<std::string>();
-  const double base = number(source, rope, "rope_theta", 10000.0);
+  const double base = positive(source, rope, "rope_theta", 10000.0);
   const double partial = number(source, rope, "partial_rotary_factor", 1.0);
   r.dim = static_cast<std::int64_t>(static_cast<double>(head_dim) * partial);
   if (partial <= 0 || partial > 1 || r.dim < 2 || r.dim % 2 != 0) {
@@ -80,19 +80,28 @@ Rope read_rope(const std::string& source, const json& config, const json& rope, 
   const double dim = static_cast<double>(r.dim);
   const at::Tensor exponent = at::arange(0, r.dim, 2, at::kLong).to(at::kFloat) / dim;
   const at::Tensor inv_freq = at::pow(base, exponent).reciprocal() * 1.0;
-  const auto original = [&] { return static_cast<double>(whole(source, rope, "original_max_position_embeddings")); };
+  const auto original = [&] {
+    const auto n = whole(source, rope, "original_max_position_embeddings");
+    if (n < 2) throw bad_input(source, "original_max_position_embeddings is below 2", "the config is damaged");
+    return static_cast<double>(n);
+  };
   if (r.type == "default") {
     r.inv_freq = inv_freq;
   } else if (r.type == "linear") {
-    r.inv_freq = inv_freq / number(source, rope, "factor", 1.0);
+    r.inv_freq = inv_freq / positive(source, rope, "factor", 1.0);
   } else if (r.type == "dynamic") {
     r.inv_freq = inv_freq;
     r.base = base;
-    r.factor = number(source, rope, "factor", 1.0);
+    r.factor = positive(source, rope, "factor", 1.0);
     r.switch_at = whole(source, config, "max_position_embeddings");
+    if (r.switch_at < 1 || r.dim <= 2) {
+      throw bad_input(source, "dynamic rope needs max_position_embeddings of 1 or more and more than 2 rotated "
+                      "dimensions", "the config is damaged");
+    }
   } else if (r.type == "llama3") {
-    const double factor = number(source, rope, "factor", 8.0), low = number(source, rope, "low_freq_factor", 1.0),
-                 high = number(source, rope, "high_freq_factor", 4.0), old = original();
+    const double factor = positive(source, rope, "factor", 8.0), low = positive(source, rope, "low_freq_factor", 1.0),
+                 high = positive(source, rope, "high_freq_factor", 4.0), old = original();
+    if (high == low) throw bad_input(source, "llama3's high_freq_factor equals its low_freq_factor", "the config is damaged");
     const double low_wavelen = old / low, high_wavelen = old / high;
     const at::Tensor wavelen = inv_freq.reciprocal() * (2 * M_PI);
     at::Tensor scaled = at::where(wavelen > low_wavelen, inv_freq / factor, inv_freq);
@@ -102,7 +111,7 @@ Rope read_rope(const std::string& source, const json& config, const json& rope, 
     r.inv_freq = at::where(medium, smoothed, scaled);
   } else if (r.type == "yarn") {
     const double old = original();
-    const double factor = number(source, rope, "factor", number(source, config, "max_position_embeddings", old) / old);
+    const double factor = positive(source, rope, "factor", number(source, config, "max_position_embeddings", old) / old);
     const auto mscale = [](double scale, double m) { return scale <= 1 ? 1.0 : 0.1 * m * std::log(scale) + 1.0; };
     const double m = number(source, rope, "mscale", 0), m_all = number(source, rope, "mscale_all_dim", 0);
     r.scaling = number(source, rope, "attention_factor",
@@ -128,7 +137,7 @@ Rope read_rope(const std::string& source, const json& config, const json& rope, 
     r.inv_freq = interpolation * (1 - extrapolation_factor) + extrapolation * extrapolation_factor;
   } else if (r.type == "longrope") {
     const double old = original();
-    const double factor = number(source, rope, "factor", number(source, config, "max_position_embeddings", old) / old);
+    const double factor = positive(source, rope, "factor", number(source, config, "max_position_embeddings", old) / old);
     r.scaling = number(source, rope, "attention_factor",
                        factor <= 1 ? 1.0 : std::sqrt(1 + std::log(factor) / std::log(old)));
     r.switch_at = static_cast<std::int64_t>(old);
@@ -188,7 +197,7 @@ DecoderSpec read_decoder_spec(const Family& family, const json& config, const st
     if (number(source, config, key, 0) > 0) throw bad_input(source, "mixture of experts is not implemented", "");
   }
   spec.scaling = family.pre_attn_scalar
-                     ? std::pow(number(source, config, "query_pre_attn_scalar", 256), -0.5)
+                     ? std::pow(positive(source, config, "query_pre_attn_scalar", 256), -0.5)
                      : std::pow(static_cast<double>(spec.head_dim), -0.5);
   // A cap absent from config.json is the class's default; null is none.
   const auto cap = [&](const std::string& key, double fallback) {
