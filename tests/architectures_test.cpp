@@ -345,6 +345,11 @@ TEST(Architectures, TheCommandLineTakesAFolderOfWeights) {
   EXPECT_NE(r.out.find("self_attn: LlamaAttention"), std::string::npos) << r.out;  // transformers' class names
   EXPECT_NE(r.out.find("0: LlamaDecoderLayer"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("[1, 12, 48]"), std::string::npos) << "the logits' shape: " << r.out;
+  // Without an input: the built tree all the same, without shapes.
+  r = test::run_in_process({"summary", kDir + "gemma3", "--depth", "3", "--format", "none", "--data", "none"}, dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("model: Gemma3TextModel"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Total params: 29,672"), std::string::npos) << r.out;
 }
 
 TEST(Architectures, WhatCannotBeBuiltExactlyIsRefusedByName) {

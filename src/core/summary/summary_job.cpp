@@ -1,6 +1,9 @@
 #include "pevis/architectures/architectures.h"
 #include "pevis/summary/summary_job.h"
 
+#include <algorithm>
+
+#include "pevis/base/error.h"
 #include "pevis/base/text.h"
 #include "pevis/capture/cpu_allocator.h"
 #include "pevis/io/load.h"
@@ -9,10 +12,31 @@
 #include "pevis/summary/summary_views.h"
 
 namespace pevis {
+namespace {
+
+// A folder of a family pevis builds shows its built module tree (transformers'
+// class names) even without an input; one it cannot build shows the tree its
+// tensor names imply, and says why.
+Model built_if_known(Model model, const Progress& progress) {
+  if (model.runnable() || model.config_file.empty()) return model;
+  std::string type;
+  for (const auto& [key, value] : model.config) type = key == "model_type" ? value : type;
+  const auto known = built_model_types();
+  if (std::find(known.begin(), known.end(), type) == known.end()) return model;
+  try {
+    return with_forward(model);
+  } catch (const Error& e) {
+    progress.show("note: not built (" + one_line(e.what()) + "): the tree below is inferred from the tensor names\n");
+    return model;
+  }
+}
+
+}  // namespace
 
 JobResult summary_job(const SummaryRequest& request, const Progress& progress) {
-  // A weights-only folder is built from its config.json when an input asks for a forward pass.
-  const Model model = request.input.given() ? with_forward(load_model(request.model)) : load_model(request.model);
+  // A weights-only folder is built from its config.json: it must be when an input asks for a forward pass.
+  const Model model = request.input.given() ? with_forward(load_model(request.model))
+                                            : built_if_known(load_model(request.model), progress);
   const bool with_input = request.input.given() || model.program;
   ModelInput input;
   if (with_input) input = make_input(request.input, &model);
