@@ -134,12 +134,7 @@ Module build_bert(const std::string& family, const Model& weights, const json& c
       "    return self.LayerNorm.forward(x)\n";
   define(embeddings, code);
 
-  Module layers = module("ModuleList");
-  const Module first = layer(w, prefix + "encoder.layer.0", s);
-  layers.register_module("0", first);
-  for (std::int64_t i = 1; i < s.layers; ++i) {
-    layers.register_module(std::to_string(i), same_class(first, w, prefix + "encoder.layer." + std::to_string(i)));
-  }
+  const Module layers = layer_list(layer(w, prefix + "encoder.layer.0", s), w, prefix + "encoder.layer.", s.layers);
   Module encoder = module(cls + "Encoder");
   encoder.register_module("layer", layers);
   code = "def forward(self, x, mask: Optional[Tensor]):\n";

@@ -167,8 +167,13 @@ Module embedding(Weights& w, const std::string& name, std::int64_t rows, std::in
   return m;
 }
 
-Module same_class(const Module& like, Weights& w, const std::string& name) {
-  return Module(same_object(like._ivalue(), w, name));
+Module layer_list(const Module& first, Weights& w, const std::string& prefix, std::int64_t count) {
+  Module layers = module("ModuleList");
+  layers.register_module("0", first);
+  for (std::int64_t i = 1; i < count; ++i) {
+    layers.register_module(std::to_string(i), Module(same_object(first._ivalue(), w, prefix + std::to_string(i))));
+  }
+  return layers;
 }
 
 }  // namespace pevis::architectures

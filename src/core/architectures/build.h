@@ -87,10 +87,12 @@ torch::jit::Module layer_norm(Weights& w, const std::string& name, std::int64_t 
 /// nn.Embedding of `rows` x `d`: only the rows of the ids are converted.
 torch::jit::Module embedding(Weights& w, const std::string& name, std::int64_t rows, std::int64_t d);
 
-/// A module of `like`'s class, and its submodules of theirs, holding the
-/// weights named `name`.* where `like` holds its own. Every layer of a model
-/// is made so: LibTorch's alias analysis of a forward that calls N modules
-/// of N distinct classes grows exponentially with N.
-torch::jit::Module same_class(const torch::jit::Module& like, Weights& w, const std::string& name);
+/// A ModuleList of `count` layers: `first` as "0", then layers 1.. of its
+/// class (and its submodules of theirs), each holding the weights named
+/// `prefix`N.* where `first` holds its own. Every layer shares one class:
+/// LibTorch's alias analysis of a forward that calls N modules of N
+/// distinct classes grows exponentially with N.
+torch::jit::Module layer_list(const torch::jit::Module& first, Weights& w, const std::string& prefix,
+                              std::int64_t count);
 
 }  // namespace pevis::architectures

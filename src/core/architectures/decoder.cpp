@@ -421,14 +421,9 @@ std::string rotary_tables(Module& base, std::size_t r, const Rope& rope) {
 Module build_decoder(const Model& weights, const DecoderSpec& s) {
   const std::string& cls = s.family.classes;  // transformers' class names
   Weights w(weights, "model.");
-  // Every layer of one class: LibTorch's alias analysis of a forward that
-  // calls N modules of N distinct classes grows exponentially with N.
-  Module layers = module("ModuleList");
-  const Module first = decoder_layer(w, "model.layers.0", s, s.ropes[s.rope_of[0]]);
-  layers.register_module("0", first);
-  for (std::int64_t i = 1; i < s.layers; ++i) {
-    layers.register_module(std::to_string(i), same_class(first, w, "model.layers." + std::to_string(i)));
-  }
+  // Every layer of one class (the rotary tables are arguments, of one size).
+  const Module layers =
+      layer_list(decoder_layer(w, "model.layers.0", s, s.ropes[s.rope_of[0]]), w, "model.layers.", s.layers);
   Module embed = module(s.family.gemma ? cls + "TextScaledWordEmbedding" : std::string("Embedding"));
   embed.register_parameter("weight", w.take("model.embed_tokens.weight", {s.vocab, s.hidden}), false);
   if (s.family.gemma) {

@@ -120,13 +120,9 @@ Module block(Weights& w, const std::string& name, const Gpt2Spec& s) {
 Module build_gpt2(const Model& weights, const json& config, const std::string& source) {
   const Gpt2Spec s = read_spec(config, source);
   Weights w(weights, "transformer.");
-  Module h = module("ModuleList");
-  const Module first = block(w, "transformer.h.0", s);
-  h.register_module("0", first);
-  for (std::int64_t i = 1; i < s.layers; ++i) {
-    Module layer = same_class(first, w, "transformer.h." + std::to_string(i));
-    layer.attr("attn").toModule().setattr("scaling", scaling(s, i));
-    h.register_module(std::to_string(i), layer);
+  const Module h = layer_list(block(w, "transformer.h.0", s), w, "transformer.h.", s.layers);
+  for (std::int64_t i = 1; i < s.layers; ++i) {  // one class, each layer its own scale
+    h.attr(std::to_string(i)).toModule().attr("attn").toModule().setattr("scaling", scaling(s, i));
   }
   Module base = module("GPT2Model");
   base.register_module("wte", embedding(w, "transformer.wte", s.vocab, s.hidden));

@@ -159,12 +159,7 @@ Module build_vit(const Model& weights, const json& config, const std::string& so
          "    cls = pevis.weight(self.cls_token).expand(e.size(0), -1, -1)\n"
          "    return torch.cat([cls, e], 1) + pevis.weight(self.position_embeddings)\n");
 
-  Module layers = module("ModuleList");
-  const Module first = layer(w, "layers.0", s);
-  layers.register_module("0", first);
-  for (std::int64_t i = 1; i < s.layers; ++i) {
-    layers.register_module(std::to_string(i), same_class(first, w, "layers." + std::to_string(i)));
-  }
+  const Module layers = layer_list(layer(w, "layers.0", s), w, "layers.", s.layers);
   Module root = module("ViTModel");
   root.register_module("embeddings", embeddings);
   root.register_module("layers", layers);
