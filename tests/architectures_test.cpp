@@ -22,6 +22,7 @@
 #include "test_util.h"
 
 #include <ATen/ops/tensor.h>
+#include <torch/version.h>
 
 namespace pevis {
 namespace {
@@ -36,8 +37,10 @@ nlohmann::json expected() {
 }
 
 // The largest difference, over every head of every layer, between what pevis
-// captures from `model` and transformers' `reference` (a key of expected.json).
-double worst_difference(const Model& model, const nlohmann::json& reference, const std::string& name) {
+// captures from `model` and transformers' `reference` (a key of expected.json):
+// its "attentions", or `attentions` where given.
+double worst_difference(const Model& model, const nlohmann::json& reference, const std::string& name,
+                        const nlohmann::json* attentions = nullptr, double* mean = nullptr) {
   EXPECT_TRUE(model.runnable()) << name;
   EXPECT_FALSE(model.built.empty()) << name;
   std::vector<c10::IValue> inputs;
@@ -52,9 +55,10 @@ double worst_difference(const Model& model, const nlohmann::json& reference, con
     inputs.emplace_back(at::tensor(ids, at::TensorOptions().dtype(at::kLong)).reshape({1, n}));
   }
   const auto sites = capture_attention(model, inputs);
-  const auto& layers = reference["attentions"];
+  const auto& layers = attentions ? *attentions : reference["attentions"];
   EXPECT_EQ(sites.size(), layers.size()) << name;
-  double worst = 0;
+  double worst = 0, total = 0;
+  std::int64_t count = 0;
   for (std::size_t l = 0; l < std::min(sites.size(), layers.size()); ++l) {
     char site[200];
     std::snprintf(site, sizeof site, reference["site"].get<std::string>().c_str(), static_cast<int>(l));
@@ -65,13 +69,17 @@ double worst_difference(const Model& model, const nlohmann::json& reference, con
     for (std::int64_t h = 0; h < std::min<std::int64_t>(w.size(0), layers[l].size()); ++h) {
       for (std::int64_t i = 0; i < n; ++i) {
         for (std::int64_t j = 0; j < n; ++j) {
-          layer_worst = std::max(layer_worst, std::abs(w[h][i][j].item<double>() - layers[l][h][i][j].get<double>()));
+          const double d = std::abs(w[h][i][j].item<double>() - layers[l][h][i][j].get<double>());
+          layer_worst = std::max(layer_worst, d);
+          total += d;
+          ++count;
         }
       }
     }
     std::printf("%s layer %zu: worst difference %.2g\n", name.c_str(), l, layer_worst);
     worst = std::max(worst, layer_worst);
   }
+  if (mean) *mean = count ? total / static_cast<double>(count) : 0;
   return worst;
 }
 
@@ -84,16 +92,10 @@ TEST(Architectures, EveryHeadEqualsTransformersEagerAttention) {
   }
 }
 
-TEST(Architectures, APaddedBatchShowsEachInputsRealTokensAsTransformersDoes) {
-  // Two inputs, the second padded on the right to the first's 12 tokens with
-  // an attention mask: each input's heads, cut to its real tokens, equal
-  // transformers' (no query sees a padded key; the windows stay finite).
-  const nlohmann::json all = expected();
-  int batches = 0;
-  for (const auto& [name, reference] : all.items()) {
-    if (!reference.contains("batch")) continue;
-    const auto& batch = reference["batch"];
-    const Model model = with_forward(load_model(kDir + reference["folder"].get<std::string>()), /*logits=*/false);
+// The same for the padded batch of `batch` (ids, mask, lengths), against
+// `attentions` ([input][layer][head][query][key], each cut to its real tokens).
+double worst_batch_difference(const Model& model, const nlohmann::json& batch, const nlohmann::json& attentions,
+                              const std::string& name) {
     const auto ids = batch["ids"].get<std::vector<std::vector<std::int64_t>>>();
     const auto mask = batch["mask"].get<std::vector<std::vector<std::int64_t>>>();
     const auto s = static_cast<std::int64_t>(ids[0].size());
@@ -105,13 +107,13 @@ TEST(Architectures, APaddedBatchShowsEachInputsRealTokensAsTransformersDoes) {
     const std::vector<c10::IValue> inputs = {at::tensor(flat_ids, at::kLong).reshape({2, s}),
                                              at::tensor(flat_mask, at::kLong).reshape({2, s})};
     const auto sites = capture_attention(model, inputs);
-    ASSERT_EQ(sites.size(), batch["attentions"][0].size()) << name;
+    EXPECT_EQ(sites.size(), attentions[0].size()) << name;
     double worst = 0;
     for (std::size_t item = 0; item < 2; ++item) {
       const std::int64_t n = batch["lengths"][item].get<std::int64_t>();
       for (std::size_t l = 0; l < sites.size(); ++l) {
         const at::Tensor w = sites[l].weights.reshape({2, -1, s, s})[static_cast<std::int64_t>(item)];
-        const auto& want = batch["attentions"][item][l];
+        const auto& want = attentions[item][l];
         for (std::int64_t h = 0; h < w.size(0); ++h) {
           for (std::int64_t i = 0; i < n; ++i) {
             for (std::int64_t j = 0; j < n; ++j) {
@@ -122,7 +124,63 @@ TEST(Architectures, APaddedBatchShowsEachInputsRealTokensAsTransformersDoes) {
       }
     }
     std::printf("%s padded batch: worst difference %.2g\n", name.c_str(), worst);
-    EXPECT_LT(worst, 1e-5) << name;
+    return worst;
+}
+
+// --dtype bfloat16: every head against transformers' run of the folder
+// loaded in bfloat16 (from_pretrained(dtype=torch.bfloat16)), one input and
+// the padded batch. Both compute in bfloat16 with the same operations in the
+// same order, but PyTorch 2.6 and LibTorch 1.13 round bfloat16 matrix
+// products differently (both accumulate in float32, in different orders),
+// so heads agree to bfloat16's precision, not exactly: the bound is a few
+// of bfloat16's steps near 1 (2^-8 = 0.0039), and float32's 1e-5 would fail.
+#if TORCH_VERSION_MAJOR >= 2
+constexpr double kBfloat16Bound = 0.1, kBfloat16MeanBound = 1e-4;
+#else
+constexpr double kBfloat16Bound = 0.1, kBfloat16MeanBound = 2e-3;
+#endif
+
+TEST(Architectures, InBfloat16EveryHeadIsTransformersBfloat16Attention) {
+  const nlohmann::json all = expected();
+  int references = 0;
+  double worst = 0, worst_float32 = 0;
+  for (const auto& [name, reference] : all.items()) {
+    if (!reference.contains("bf16")) continue;
+    const Model model =
+        with_forward(load_model(kDir + reference["folder"].get<std::string>()), /*logits=*/false, at::kBFloat16);
+    double mean = 0;
+    const double one = worst_difference(model, reference, name + " bf16", &reference["bf16"]["attentions"], &mean);
+    std::printf("%s bf16: mean difference %.3g\n", name.c_str(), mean);
+    EXPECT_LT(one, kBfloat16Bound) << name;
+    EXPECT_LT(mean, kBfloat16MeanBound) << name;
+    worst = std::max(worst, one);
+    if (reference["bf16"].contains("batch")) {
+      const double padded = worst_batch_difference(model, reference["batch"], reference["bf16"]["batch"], name + " bf16");
+      EXPECT_LT(padded, kBfloat16Bound) << name;
+      worst = std::max(worst, padded);
+    }
+    // Not float32's numbers: were the model still computing in float32, the
+    // float32 reference would be met within 1e-5.
+    double mean_float32 = 0;
+    worst_float32 = std::max(worst_float32, worst_difference(model, reference, name + " vs float32", nullptr, &mean_float32));
+    std::printf("%s bf16 vs float32: mean difference %.3g\n", name.c_str(), mean_float32);
+    ++references;
+  }
+  EXPECT_EQ(references, 16);
+  EXPECT_GT(worst_float32, 1e-3) << "the bfloat16 model computed float32's numbers";
+  std::printf("bfloat16: worst difference %.3g over %d folders\n", worst, references);
+}
+
+TEST(Architectures, APaddedBatchShowsEachInputsRealTokensAsTransformersDoes) {
+  // Two inputs, the second padded on the right to the first's 12 tokens with
+  // an attention mask: each input's heads, cut to its real tokens, equal
+  // transformers' (no query sees a padded key; the windows stay finite).
+  const nlohmann::json all = expected();
+  int batches = 0;
+  for (const auto& [name, reference] : all.items()) {
+    if (!reference.contains("batch")) continue;
+    const Model model = with_forward(load_model(kDir + reference["folder"].get<std::string>()), /*logits=*/false);
+    EXPECT_LT(worst_batch_difference(model, reference["batch"], reference["batch"]["attentions"], name), 1e-5) << name;
     ++batches;
   }
   EXPECT_GE(batches, 12);
@@ -350,6 +408,23 @@ TEST(Architectures, TheCommandLineTakesAFolderOfWeights) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("model: Gemma3TextModel"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Total params: 29,672"), std::string::npos) << r.out;
+  // --dtype bfloat16: other numbers than float32's, said in the summary; a program is refused it.
+  r = test::run_in_process({"attention", kDir + "qwen2", "--input", "ids.txt", "--dtype", "bfloat16", "--format",
+                            "none", "-o", "bf16", "--json"},
+                           dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"dtype\":\"bfloat16\""), std::string::npos) << r.out;
+  const std::string float32 = test::read_file(dir / "out/attention/model.layers.1.self_attn.head3.csv");
+  const std::string bfloat16 = test::read_file(dir / "bf16/attention/model.layers.1.self_attn.head3.csv");
+  EXPECT_EQ(test::count_lines(bfloat16), test::count_lines(float32));
+  EXPECT_NE(bfloat16, float32);
+  r = test::run_in_process({"attention", std::string(PEVIS_TEST_DATA) + "/attn_encoder_causal.pt", "--input",
+                            "ids.txt", "--dtype", "bfloat16", "--format", "none", "--data", "none"},
+                           dir.path());
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--dtype bfloat16 : it applies to the Hugging Face folders pevis builds"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(test::count_lines(r.err), 1) << r.err;
 }
 
 TEST(Architectures, WhatCannotBeBuiltExactlyIsRefusedByName) {

@@ -9,7 +9,7 @@ void setup_attention(CLI::App& app) {
   auto options = std::make_shared<AttentionOptions>();
   CLI::App* command =
       app.add_subcommand("attention", "capture the attention weights of a TorchScript model or torch.export program in a forward pass, and draw them");
-  command->add_option("MODEL", options->request.model, "a TorchScript model (torch.jit.script(model).save(path)) or a torch.export program (.pt2)")->required();
+  command->add_option("MODEL", options->request.model, "a TorchScript model (torch.jit.script(model).save(path)), a torch.export program (.pt2), or a Hugging Face folder of a family pevis builds from config.json")->required();
   add_input_options(*command, options->input);
   command->add_flag("--list", options->request.list, "print the attention sites found (path, heads, shape) and draw nothing");
   command->add_option("--head", options->head, "draw one head (a number from 0) or 'mean' instead of all");
@@ -68,6 +68,7 @@ void setup_attention(CLI::App& app) {
       "  pevis attention swin_t.pt --input-shape 2,3,224,224 --batch-index 1 --layer 'features.1.0'\n"
       "  pevis attention vit.pt --input-shape 1,3,224,224 --scale max    # colours from 0 to the largest weight\n"
       "  pevis attention model.pt2                  # a torch.export program, on the example it was exported with\n"
+      "  pevis attention llama_folder --input ids.txt --dtype bfloat16   # a Hugging Face folder, computed in bfloat16\n"
       "  pevis attention model.pt --input seq.txt --vocab vocab.txt --format png,html   # and attention.html");
   command->callback([options] {
     // Usage errors and impossible values are found here, before a job is

@@ -107,6 +107,14 @@ void add_input_options(CLI::App& command, InputOptions& options) {
   command.add_option("--input-shape", options.shape, "feed a random float tensor of this shape instead, e.g. 1,3,224,224")
       ->group(group);
   command.add_option("--seed", request.seed, "seed of the random input")->capture_default_str()->group(group);
+  command
+      .add_option_function<std::string>(
+          "--dtype", [&request](const std::string& name) { request.bfloat16 = name == "bfloat16"; },
+          "what a Hugging Face folder pevis builds computes in: float32, or bfloat16 as transformers computes a model "
+          "loaded in bfloat16 (norms, rotary tables and softmax in float32 where it does so)")
+      ->check(CLI::IsMember({"float32", "bfloat16"}))
+      ->default_str("float32")
+      ->group(group);
 }
 
 InputRequest input_request(const InputOptions& options) {

@@ -6,6 +6,8 @@
 // weights. Every back-end that runs a TorchScript module (capture, summary)
 // then runs them unchanged. A registry: one entry per family.
 
+#include <c10/core/ScalarType.h>
+
 #include <string>
 #include <vector>
 
@@ -18,14 +20,18 @@ std::vector<std::string> built_model_types();
 
 /// `model` unchanged when it holds a forward pass or has no config.json;
 /// otherwise the architecture its config.json names, built on its weights
-/// (read from the file where a layer uses them, computed in float32), with
-/// `Model::built` set. Its forward returns the logits when `logits`, else
+/// (read from the file where a layer uses them), with `Model::built` set.
+/// It computes in `compute`: float32, or bfloat16 as transformers computes
+/// a model loaded in bfloat16 (its norms, rotary tables and, where
+/// transformers does, softmax in float32). Its forward returns the logits when `logits`, else
 /// the last hidden states, without computing the output head. Throws
 /// `pevis::Error` (exit 3), naming what is missing, for an unknown
 /// `model_type` (listing the known ones), a config feature not implemented
 /// (a rope type, an activation), a missing tensor (its name and expected
 /// shape) or one of another shape: never an approximate model.
-Model with_forward(Model model, bool logits = true);
+/// A `compute` other than float32 for a model that is not built is a usage
+/// error (exit 2).
+Model with_forward(Model model, bool logits = true, at::ScalarType compute = at::kFloat);
 
 /// The rotary frequencies the model built from `model`'s config.json
 /// computes and never saves, named as transformers names those buffers:

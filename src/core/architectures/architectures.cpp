@@ -21,7 +21,7 @@ using json = nlohmann::json;
 // One family: its model_type and how it is built from config.json.
 struct Architecture {
   std::string model_type;
-  std::function<torch::jit::Module(const Model&, const json&)> build;
+  std::function<torch::jit::Module(const Model&, const json&, at::ScalarType)> build;
   /// The rotary tables by transformers' buffer names; null for families without.
   std::function<std::vector<std::pair<std::string, at::Tensor>>(const json&, const std::string&)> rotary;
 };
@@ -29,8 +29,9 @@ struct Architecture {
 // A decoder of the Llama shape: what transformers' classes of that
 // model_type fix, and their defaults for what config.json leaves out.
 Architecture decoder(const architectures::Family& family) {
-  const auto build = [family](const Model& weights, const json& config) {
-    return architectures::build_decoder(weights, architectures::read_decoder_spec(family, config, weights.config_file));
+  const auto build = [family](const Model& weights, const json& config, at::ScalarType compute) {
+    return architectures::build_decoder(weights, architectures::read_decoder_spec(family, config, weights.config_file),
+                                        compute);
   };
   const auto rotary = [family](const json& config, const std::string& source) {
     const architectures::DecoderSpec spec = architectures::read_decoder_spec(family, config, source);
@@ -76,17 +77,17 @@ const std::vector<Architecture>& registry() {
         f.windows = Windows::kPattern, f.pattern = 6, f.window = 4096;
       })),
       decoder(family("phi3", "Phi3", [](auto& f) { f.fused = true, f.windows = Windows::kEvery; })),
-      {"gpt2", [](const Model& weights, const json& config) {
-         return architectures::build_gpt2(weights, config, weights.config_file);
+      {"gpt2", [](const Model& weights, const json& config, at::ScalarType compute) {
+         return architectures::build_gpt2(weights, config, weights.config_file, compute);
        }},
-      {"bert", [](const Model& weights, const json& config) {
-         return architectures::build_bert("bert", weights, config, weights.config_file);
+      {"bert", [](const Model& weights, const json& config, at::ScalarType compute) {
+         return architectures::build_bert("bert", weights, config, weights.config_file, compute);
        }},
-      {"roberta", [](const Model& weights, const json& config) {
-         return architectures::build_bert("roberta", weights, config, weights.config_file);
+      {"roberta", [](const Model& weights, const json& config, at::ScalarType compute) {
+         return architectures::build_bert("roberta", weights, config, weights.config_file, compute);
        }},
-      {"vit", [](const Model& weights, const json& config) {
-         return architectures::build_vit(weights, config, weights.config_file);
+      {"vit", [](const Model& weights, const json& config, at::ScalarType compute) {
+         return architectures::build_vit(weights, config, weights.config_file, compute);
        }},
   };
   return families;
@@ -137,7 +138,12 @@ std::vector<NamedTensor> computed_rotary_buffers(const Model& model, std::string
   return buffers;
 }
 
-Model with_forward(Model model, bool logits) {
+Model with_forward(Model model, bool logits, at::ScalarType compute) {
+  if (compute != at::kFloat && (model.runnable() || model.config_file.empty())) {
+    throw Error(ExitCode::kUsage, "--dtype bfloat16",
+                "it applies to the Hugging Face folders pevis builds from config.json, and " + model.path + " is not one",
+                "a program computes in the dtypes it was saved with: leave --dtype out");
+  }
   if (model.runnable() || model.config_file.empty()) return model;
   const json config = read_config_json(model.config_file);
   const std::string type = config.contains("model_type") && config["model_type"].is_string()
@@ -146,7 +152,7 @@ Model with_forward(Model model, bool logits) {
   for (const auto& a : registry()) {
     if (a.model_type != type) continue;
     try {
-      model.module = std::make_shared<torch::jit::Module>(a.build(model, config));
+      model.module = std::make_shared<torch::jit::Module>(a.build(model, config, compute));
     } catch (const Error&) {
       throw;
     } catch (const json::exception& e) {

@@ -70,11 +70,11 @@ Module layer(Weights& w, const std::string& name, const BertSpec& s) {
          "    q = self.query.forward(x).view(b, t, -1, self.head_dim).transpose(1, 2)\n"
          "    k = self.key.forward(x).view(b, t, -1, self.head_dim).transpose(1, 2)\n"
          "    v = self.value.forward(x).view(b, t, -1, self.head_dim).transpose(1, 2)\n"
-         "    scores = torch.matmul(q, k.transpose(2, 3)) * self.scaling\n"
+         "    scores = torch.matmul(q.float(), k.transpose(2, 3).float()).to(q.dtype) * self.scaling\n"
          "    if mask is not None:\n"
          "        scores = scores + mask\n"
          "    weights = torch.softmax(scores, -1)\n"
-         "    return torch.matmul(weights, v).transpose(1, 2).reshape(b, t, -1)\n");
+         "    return torch.matmul(weights.float(), v.float()).to(v.dtype).transpose(1, 2).reshape(b, t, -1)\n");
   // dense, then LayerNorm of it plus the block's input: BertSelfOutput and BertOutput.
   const auto output = [&](const std::string& cls, const std::string& at, std::int64_t in) {
     Module m = module(cls);
@@ -105,10 +105,11 @@ Module layer(Weights& w, const std::string& name, const BertSpec& s) {
 
 }  // namespace
 
-Module build_bert(const std::string& family, const Model& weights, const json& config, const std::string& source) {
+Module build_bert(const std::string& family, const Model& weights, const json& config, const std::string& source,
+                  at::ScalarType compute) {
   const BertSpec s = read_spec(family, config, source);
   const std::string cls = s.roberta ? "Roberta" : "Bert";
-  Weights w(weights, "");
+  Weights w(weights, "", compute);
   // The files of BertFor*/RobertaFor* models name the base model's tensors with its prefix.
   const std::string prefix = w.has(family + ".embeddings.word_embeddings.weight") ? family + "." : "";
 
@@ -151,8 +152,8 @@ Module build_bert(const std::string& family, const Model& weights, const json& c
       "    if attention_mask is not None:\n"
       "        b = attention_mask.size(0)\n"
       "        t = attention_mask.size(1)\n"
-      "        mask = torch.zeros([b, 1, 1, t]).masked_fill((attention_mask == 0).view(b, 1, 1, t), " +
-      std::string(kLowest) + ")\n";
+      "        mask = torch.zeros([b, 1, 1, t], dtype=" + dtype_code(compute) + ").masked_fill((attention_mask == 0).view(b, 1, 1, t), " +
+      lowest(compute) + ")\n";
   root.register_module("embeddings", embeddings);
   root.register_module("encoder", encoder);
   if (w.has(prefix + "pooler.dense.weight")) {

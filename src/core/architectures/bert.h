@@ -18,8 +18,8 @@ namespace pevis::architectures {
 /// `bert.`/`roberta.` prefix. The task heads of BertFor*/RobertaFor* models
 /// (`cls.`, `lm_head.`, `classifier.`, `qa_outputs.`) do not change
 /// attention and are not built. Throws `pevis::Error` (exit 3) naming
-/// `source` for what it cannot build exactly.
+/// `source` for what it cannot build exactly. It computes in `compute`.
 torch::jit::Module build_bert(const std::string& family, const Model& weights, const nlohmann::json& config,
-                              const std::string& source);
+                              const std::string& source, at::ScalarType compute);
 
 }  // namespace pevis::architectures

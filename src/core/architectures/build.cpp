@@ -59,10 +59,16 @@ std::string literal(double v) {
   return s;
 }
 
+std::string lowest(at::ScalarType compute) {
+  return compute == at::kBFloat16 ? "-3.3895313892515355e+38" : "-3.4028234663852886e+38";
+}
+
+std::string dtype_code(at::ScalarType compute) { return std::to_string(static_cast<int>(compute)); }
+
 std::string activation(const std::string& name, const std::string& x) {
-  if (name == "silu" || name == "swish") return "torch.silu(" + x + ")";
-  if (name == "gelu") return "torch.gelu(" + x + ")";
-  if (name == "gelu_pytorch_tanh") return "torch.gelu(" + x + ", approximate='tanh')";
+  if (name == "silu" || name == "swish") return "torch.silu(" + x + ".float()).to(" + x + ".dtype)";
+  if (name == "gelu") return "torch.gelu(" + x + ".float()).to(" + x + ".dtype)";
+  if (name == "gelu_pytorch_tanh") return "torch.gelu(" + x + ".float(), approximate='tanh').to(" + x + ".dtype)";
   if (name == "gelu_new") {  // written out in Python by transformers, in this order
     return "(0.5 * " + x + " * (1.0 + torch.tanh(0.7978845608028654 * (" + x + " + 0.044715 * torch.pow(" + x +
            ", 3.0)))))";
@@ -99,7 +105,7 @@ at::Tensor Weights::take(const std::string& name, const std::vector<std::int64_t
                     "the folder's weights and config.json disagree");
   }
   used_.insert(t->name);
-  return stored_parameter(*t).set_requires_grad(true);  // a trained parameter, as in the model
+  return stored_parameter(*t, compute_).set_requires_grad(true);  // a trained parameter, as in the model
 }
 
 bool Weights::has(const std::string& name) const { return find(name) != nullptr; }
@@ -142,9 +148,11 @@ Module linear(Weights& w, const std::string& name, std::int64_t in, std::int64_t
   m.register_parameter("weight", w.take(name + ".weight", {out, in}), false);
   if (bias) {
     m.register_parameter("bias", w.take(name + ".bias", {out}), false);
-    define(m, "def forward(self, x):\n    return torch.linear(x, pevis.weight(self.weight), pevis.weight(self.bias))\n");
+    define(m, "def forward(self, x):\n"
+              "    return torch.linear(x.float(), pevis.weight(self.weight).float(), pevis.weight(self.bias).float())"
+              ".to(x.dtype)\n");
   } else {
-    define(m, "def forward(self, x):\n    return torch.linear(x, pevis.weight(self.weight))\n");
+    define(m, "def forward(self, x):\n    return torch.linear(x.float(), pevis.weight(self.weight).float()).to(x.dtype)\n");
   }
   return m;
 }
@@ -156,7 +164,8 @@ Module layer_norm(Weights& w, const std::string& name, std::int64_t d, double ep
   m.register_attribute("d", c10::IntType::get(), d);
   m.register_attribute("eps", c10::FloatType::get(), eps);
   define(m, "def forward(self, x):\n"
-            "    return torch.layer_norm(x, [self.d], pevis.weight(self.weight), pevis.weight(self.bias), self.eps)\n");
+            "    return torch.layer_norm(x.float(), [self.d], pevis.weight(self.weight).float(), "
+            "pevis.weight(self.bias).float(), self.eps).to(x.dtype)\n");
   return m;
 }
 

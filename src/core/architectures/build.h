@@ -36,9 +36,13 @@ torch::jit::Module module(const std::string& cls);
 /// pevis's `pevis.weight` and `pevis.weight_rows` (stored.h).
 void define(torch::jit::Module& m, const std::string& code);
 
-/// float32's lowest value, as TorchScript reads it: what transformers adds
-/// to the scores of keys a query may not see.
-constexpr const char* kLowest = "-3.4028234663852886e+38";
+/// The lowest value of `compute` (float32 or bfloat16), as TorchScript
+/// reads it: what transformers adds to the scores of keys a query may not
+/// see, in the dtype the model computes in.
+std::string lowest(at::ScalarType compute);
+
+/// `compute` as a TorchScript dtype argument (`dtype=` takes its number).
+std::string dtype_code(at::ScalarType compute);
 
 /// A float as TorchScript reads it back exactly.
 std::string literal(double v);
@@ -53,9 +57,13 @@ class Weights {
   /// `prefix`: the base model's ("model."), which the files may leave out.
   /// `file_name`: where a model's names differ from its files' (ViT), the
   /// file's name of a module's tensor, tried when the name itself is absent.
-  Weights(const Model& model, std::string prefix,
+  /// `compute`: the dtype the model computes in, float32 or bfloat16 (its
+  /// parameters' values are converted to it where they are used).
+  Weights(const Model& model, std::string prefix, at::ScalarType compute,
           std::function<std::string(const std::string&)> file_name = nullptr)
-      : model_(model), prefix_(std::move(prefix)), file_name_(std::move(file_name)) {}
+      : model_(model), prefix_(std::move(prefix)), compute_(compute), file_name_(std::move(file_name)) {}
+
+  at::ScalarType compute() const { return compute_; }
 
   /// A stand-in parameter (stored.h) for the tensor `name`, with or without
   /// the prefix, which must be of exactly `shape`.
@@ -74,9 +82,16 @@ class Weights {
 
   const Model& model_;
   std::string prefix_;
+  at::ScalarType compute_;
   std::function<std::string(const std::string&)> file_name_;
   std::set<std::string> used_;
 };
+
+// Products, linear layers, convolutions, LayerNorm, GELU and SiLU are
+// written `op(x.float(), ...).to(x.dtype)`: in float32 from the model's
+// values, rounded once to its dtype, which is how PyTorch 2's CPU kernels
+// compute them in bfloat16 (LibTorch 1.13's own bfloat16 kernels accumulate
+// in bfloat16). In float32 the casts do nothing.
 
 /// nn.Linear (`weight` [out, in], and `bias` [out] where `bias`).
 torch::jit::Module linear(Weights& w, const std::string& name, std::int64_t in, std::int64_t out, bool bias);

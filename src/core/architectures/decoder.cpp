@@ -5,7 +5,10 @@
 // (`Family`, `DecoderSpec`): the norm's (1 + w), four norms, QK-norm,
 // soft-caps, fused projections, partial rotary, a rotary table per layer
 // type. Each piece is TorchScript written here, computing what
-// transformers' eager path computes, in the same order of operations.
+// transformers' eager path computes, in the same order of operations, in
+// float32 or, as transformers computes a model loaded in bfloat16, in
+// bfloat16 with float32 where transformers upcasts (build.h says how
+// products are computed).
 #include "decoder.h"
 
 #include <ATen/TensorOperators.h>
@@ -261,15 +264,19 @@ DecoderSpec read_decoder_spec(const Family& family, const json& config, const st
 
 namespace {
 
-// Llama's RMSNorm scales by w; Gemma's by (1 + w), in float32 (as here).
+// RMSNorm in float32 whatever the model computes in. Llama's then scales
+// the result, back in the model's dtype, by w; Gemma's scales by (1 + w) in
+// float32 and then converts.
 Module rms_norm(Weights& w, const std::string& name, std::int64_t d, const DecoderSpec& s) {
   Module m = module(s.family.classes + "RMSNorm");
   m.register_parameter("weight", w.take(name + ".weight", {d}), false);
   m.register_attribute("eps", c10::FloatType::get(), s.eps);
   define(m, std::string("def forward(self, x):\n"
-                       "    variance = x.pow(2).mean(-1, keepdim=True)\n") +
-           (s.family.gemma ? "    return (x * torch.rsqrt(variance + self.eps)) * (1.0 + pevis.weight(self.weight))\n"
-                           : "    return pevis.weight(self.weight) * (x * torch.rsqrt(variance + self.eps))\n"));
+                        "    h = x.float()\n"
+                        "    variance = h.pow(2).mean(-1, keepdim=True)\n"
+                        "    h = h * torch.rsqrt(variance + self.eps)\n") +
+                (s.family.gemma ? "    return (h * (1.0 + pevis.weight(self.weight).float())).to(x.dtype)\n"
+                                : "    return pevis.weight(self.weight) * h.to(x.dtype)\n"));
   return m;
 }
 
@@ -325,15 +332,15 @@ Module attention(Weights& w, const std::string& name, const DecoderSpec& s, cons
       "    groups = self.heads // self.kv_heads\n"
       "    k = torch.repeat_interleave(k, groups, 1)\n"
       "    v = torch.repeat_interleave(v, groups, 1)\n"
-      "    scores = torch.matmul(q, k.transpose(2, 3)) * self.scaling\n";
+      "    scores = torch.matmul(q.float(), k.transpose(2, 3).float()).to(q.dtype) * self.scaling\n";
   if (s.attn_softcap > 0) {
     m.register_attribute("softcap", c10::FloatType::get(), s.attn_softcap);
     code += "    scores = torch.tanh(scores / self.softcap) * self.softcap\n";
   }
   code +=
       "    scores = scores + mask\n"
-      "    weights = torch.softmax(scores, -1)\n"
-      "    out = torch.matmul(weights, v).transpose(1, 2).reshape(b, t, self.heads * self.head_dim)\n"
+      "    weights = torch.softmax(scores, -1, dtype=" + dtype_code(at::kFloat) + ")\n"  // in float32, as transformers
+      "    out = torch.matmul(weights.to(q.dtype).float(), v.float()).to(q.dtype).transpose(1, 2).reshape(b, t, self.heads * self.head_dim)\n"
       "    return self.o_proj.forward(out)\n";
   define(m, code);
   return m;
@@ -411,25 +418,28 @@ std::string rotary_tables(Module& base, std::size_t r, const Rope& rope) {
   }
   code += "    f" + n + " = positions.unsqueeze(1) * " + inv + ".unsqueeze(0)\n"
           "    e" + n + " = torch.cat([f" + n + ", f" + n + "], -1).unsqueeze(0)\n"
-          "    cos" + n + " = e" + n + ".cos() * " + literal(rope.scaling) + "\n"
-          "    sin" + n + " = e" + n + ".sin() * " + literal(rope.scaling) + "\n";
+          "    cos" + n + " = (e" + n + ".cos() * " + literal(rope.scaling) + ").to(x.dtype)\n"
+          "    sin" + n + " = (e" + n + ".sin() * " + literal(rope.scaling) + ").to(x.dtype)\n";
   return code;
 }
 
 }  // namespace
 
-Module build_decoder(const Model& weights, const DecoderSpec& s) {
+Module build_decoder(const Model& weights, const DecoderSpec& s, at::ScalarType compute) {
   const std::string& cls = s.family.classes;  // transformers' class names
-  Weights w(weights, "model.");
+  Weights w(weights, "model.", compute);
+  const std::string low = lowest(compute);
   // Every layer of one class (the rotary tables are arguments, of one size).
   const Module layers =
       layer_list(decoder_layer(w, "model.layers.0", s, s.ropes[s.rope_of[0]]), w, "model.layers.", s.layers);
   Module embed = module(s.family.gemma ? cls + "TextScaledWordEmbedding" : std::string("Embedding"));
   embed.register_parameter("weight", w.take("model.embed_tokens.weight", {s.vocab, s.hidden}), false);
   if (s.family.gemma) {
-    // sqrt(hidden), cast to the weights' dtype (float32 here) first.
+    // sqrt(hidden), a float32 buffer cast to the weights' dtype first.
+    const float scale = static_cast<float>(std::sqrt(static_cast<double>(s.hidden)));
     embed.register_attribute("embed_scale", c10::FloatType::get(),
-                             static_cast<double>(static_cast<float>(std::sqrt(static_cast<double>(s.hidden)))));
+                             compute == at::kBFloat16 ? static_cast<double>(static_cast<float>(c10::BFloat16(scale)))
+                                                      : static_cast<double>(scale));
     define(embed, "def forward(self, ids):\n    return pevis.weight_rows(self.weight, ids) * self.embed_scale\n");
   } else {
     define(embed, "def forward(self, ids):\n    return pevis.weight_rows(self.weight, ids)\n");
@@ -440,9 +450,9 @@ Module build_decoder(const Model& weights, const DecoderSpec& s) {
   base.register_module("layers", layers);
   base.register_module("norm", rms_norm(w, "model.norm", s.hidden, s));
   // Positions 0..T-1; the mask is additive: 0 where a query sees a key,
-  // float32's lowest value elsewhere, as transformers adds (softmax turns it
-  // into exact zeros; a row with no key to see stays finite, where -inf
-  // would make it NaN and spread). Each layer's window its own.
+  // the compute dtype's lowest value elsewhere, as transformers adds (softmax
+  // turns it into exact zeros; a row with no key to see stays finite, where
+  // -inf would make it NaN and spread). Each layer's window its own.
   std::string code =
       "def forward(self, ids, attention_mask: Optional[Tensor]):\n"
       "    x = self.embed_tokens.forward(ids)\n"
@@ -452,23 +462,23 @@ Module build_decoder(const Model& weights, const DecoderSpec& s) {
   code +=
       "    q = torch.arange(t).unsqueeze(1)\n"
       "    k = torch.arange(t).unsqueeze(0)\n"
-      "    zeros = torch.zeros([t, t])\n"
-      "    causal = zeros.masked_fill(k > q, " + std::string(kLowest) + ")\n";
+      "    zeros = torch.zeros([t, t], dtype=x.dtype)\n"
+      "    causal = zeros.masked_fill(k > q, " + low + ")\n";
   std::set<std::int64_t> windows(s.windows.begin(), s.windows.end());
   for (std::int64_t window : windows) {
     if (window > 0) {
       code += "    window" + std::to_string(window) + " = zeros.masked_fill((k > q) | (k <= q - " +
-              std::to_string(window) + "), " + kLowest + ")\n";
+              std::to_string(window) + "), " + low + ")\n";
     }
   }
   // A padded batch: no query sees a padded key.
   code += "    if attention_mask is not None:\n"
           "        padded = (attention_mask == 0).view(ids.size(0), 1, 1, t)\n"
-          "        causal = causal.masked_fill(padded, " + std::string(kLowest) + ")\n";
+          "        causal = causal.masked_fill(padded, " + low + ")\n";
   for (std::int64_t window : windows) {
     if (window > 0) {
       const std::string name = "window" + std::to_string(window);
-      code += "        " + name + " = " + name + ".masked_fill(padded, " + kLowest + ")\n";
+      code += "        " + name + " = " + name + ".masked_fill(padded, " + low + ")\n";
     }
   }
   for (std::int64_t i = 0; i < s.layers; ++i) {
@@ -488,7 +498,7 @@ Module build_decoder(const Model& weights, const DecoderSpec& s) {
     Module lm_head = module("Linear");
     lm_head.register_parameter(
         "weight", head ? w.take("lm_head.weight", {s.vocab, s.hidden}) : embed.attr("weight").toTensor(), false);
-    define(lm_head, "def forward(self, x):\n    return torch.linear(x, pevis.weight(self.weight))\n");
+    define(lm_head, "def forward(self, x):\n    return torch.linear(x.float(), pevis.weight(self.weight).float()).to(x.dtype)\n");
     root.register_module("lm_head", lm_head);
     // The logits only where asked for (summary shows them; attention does
     // not need them, and a large vocabulary's head is the largest matrix).

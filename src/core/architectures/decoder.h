@@ -84,9 +84,11 @@ struct DecoderSpec {
 /// `source` (the config.json's path), for what is missing or not implemented.
 DecoderSpec read_decoder_spec(const Family& family, const nlohmann::json& config, const std::string& source);
 
-/// The module, holding `weights`' tensors as float32 parameters named as
-/// transformers names them. Throws `pevis::Error` (exit 3) for a missing
-/// tensor, a shape that does not fit, or a tensor the model would not use.
-torch::jit::Module build_decoder(const Model& weights, const DecoderSpec& spec);
+/// The module, holding `weights`' tensors as parameters named as
+/// transformers names them, computing in `compute` (float32, or bfloat16
+/// with transformers' float32 norms, rotary tables and softmax). Throws
+/// `pevis::Error` (exit 3) for a missing tensor, a shape that does not fit,
+/// or a tensor the model would not use.
+torch::jit::Module build_decoder(const Model& weights, const DecoderSpec& spec, at::ScalarType compute);
 
 }  // namespace pevis::architectures

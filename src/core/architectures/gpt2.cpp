@@ -67,7 +67,8 @@ Module conv1d(Weights& w, const std::string& name, std::int64_t in, std::int64_t
   m.register_attribute("nf", c10::IntType::get(), out);
   define(m,
          "def forward(self, x):\n"
-         "    y = torch.addmm(pevis.weight(self.bias), x.reshape(-1, x.size(-1)), pevis.weight(self.weight))\n"
+         "    y = torch.addmm(pevis.weight(self.bias).float(), x.reshape(-1, x.size(-1)).float(), pevis.weight(self.weight).float())"
+         ".to(x.dtype)\n"
          "    return y.view(x.size(0), x.size(1), self.nf)\n");
   return m;
 }
@@ -93,10 +94,10 @@ Module block(Weights& w, const std::string& name, const Gpt2Spec& s) {
          "    q = qkv.narrow(-1, 0, self.hidden).view(b, t, -1, self.head_dim).transpose(1, 2)\n"
          "    k = qkv.narrow(-1, self.hidden, self.hidden).view(b, t, -1, self.head_dim).transpose(1, 2)\n"
          "    v = qkv.narrow(-1, 2 * self.hidden, self.hidden).view(b, t, -1, self.head_dim).transpose(1, 2)\n"
-         "    scores = torch.matmul(q, k.transpose(-1, -2)) * self.scaling\n"
+         "    scores = torch.matmul(q.float(), k.transpose(-1, -2).float()).to(q.dtype) * self.scaling\n"
          "    scores = scores + mask\n"
          "    weights = torch.softmax(scores, -1)\n"
-         "    out = torch.matmul(weights, v).transpose(1, 2).reshape(b, t, self.hidden)\n"
+         "    out = torch.matmul(weights.float(), v.float()).to(v.dtype).transpose(1, 2).reshape(b, t, self.hidden)\n"
          "    return self.c_proj.forward(out)\n");
   Module mlp = module("GPT2MLP");
   mlp.register_module("c_fc", conv1d(w, name + ".mlp.c_fc", s.hidden, s.inner));
@@ -117,9 +118,9 @@ Module block(Weights& w, const std::string& name, const Gpt2Spec& s) {
 
 }  // namespace
 
-Module build_gpt2(const Model& weights, const json& config, const std::string& source) {
+Module build_gpt2(const Model& weights, const json& config, const std::string& source, at::ScalarType compute) {
   const Gpt2Spec s = read_spec(config, source);
-  Weights w(weights, "transformer.");
+  Weights w(weights, "transformer.", compute);
   const Module h = layer_list(block(w, "transformer.h.0", s), w, "transformer.h.", s.layers);
   for (std::int64_t i = 1; i < s.layers; ++i) {  // one class, each layer its own scale
     h.attr(std::to_string(i)).toModule().attr("attn").toModule().setattr("scaling", scaling(s, i));
@@ -137,9 +138,9 @@ Module build_gpt2(const Model& weights, const json& config, const std::string& s
       "    x = self.wte.forward(ids) + self.wpe.forward(torch.arange(t).unsqueeze(0))\n"
       "    q = torch.arange(t).unsqueeze(1)\n"
       "    k = torch.arange(t).unsqueeze(0)\n"
-      "    mask = torch.zeros([t, t]).masked_fill(k > q, " + std::string(kLowest) + ")\n"
+      "    mask = torch.zeros([t, t], dtype=x.dtype).masked_fill(k > q, " + lowest(compute) + ")\n"
       "    if attention_mask is not None:\n"
-      "        mask = mask.masked_fill((attention_mask == 0).view(ids.size(0), 1, 1, t), " + kLowest + ")\n";
+      "        mask = mask.masked_fill((attention_mask == 0).view(ids.size(0), 1, 1, t), " + lowest(compute) + ")\n";
   for (std::int64_t i = 0; i < s.layers; ++i) {
     code += "    x = getattr(self.h, \"" + std::to_string(i) + "\").forward(x, mask)\n";
   }
@@ -154,7 +155,7 @@ Module build_gpt2(const Model& weights, const json& config, const std::string& s
                                head ? w.take("lm_head.weight", {s.vocab, s.hidden})
                                     : base.attr("wte").toModule().attr("weight").toTensor(),
                                false);
-    define(lm_head, "def forward(self, x):\n    return torch.linear(x, pevis.weight(self.weight))\n");
+    define(lm_head, "def forward(self, x):\n    return torch.linear(x.float(), pevis.weight(self.weight).float()).to(x.dtype)\n");
     root.register_module("lm_head", lm_head);
     root.register_attribute("logits", c10::BoolType::get(), true);
     define(root,

@@ -20,6 +20,8 @@ namespace pevis::architectures {
 /// (`transformer.`-prefixed or not; old checkpoints' `attn.bias` and
 /// `attn.masked_bias` mask buffers are recomputed, not read). Throws
 /// `pevis::Error` (exit 3) naming `source` for what it cannot build exactly.
-torch::jit::Module build_gpt2(const Model& weights, const nlohmann::json& config, const std::string& source);
+/// It computes in `compute`.
+torch::jit::Module build_gpt2(const Model& weights, const nlohmann::json& config, const std::string& source,
+                              at::ScalarType compute);
 
 }  // namespace pevis::architectures

@@ -12,36 +12,39 @@ namespace pevis::architectures {
 namespace {
 
 // A stand-in parameter's storage: one element, and the tensor it stands
-// for, which lives as long as the parameter (and its ties) do.
+// for, which lives as long as the parameter (and its ties) do, with the
+// dtype the model computes in.
 struct Holder {
-  explicit Holder(NamedTensor t) : tensor(std::move(t)) {}
+  Holder(NamedTensor t, at::ScalarType c) : tensor(std::move(t)), compute(c) {}
   NamedTensor tensor;
+  at::ScalarType compute;
   alignas(16) unsigned char element[16] = {};
 };
 
 void release(void* holder) { delete static_cast<Holder*>(holder); }
 
-const NamedTensor* stands_for(const at::Tensor& parameter) {
+const Holder* stands_for(const at::Tensor& parameter) {
   if (!parameter.has_storage()) return nullptr;
   const c10::DataPtr& data = parameter.storage().data_ptr();
   if (data.get_deleter() != &release) return nullptr;
-  return &static_cast<const Holder*>(data.get_context())->tensor;
+  return static_cast<const Holder*>(data.get_context());
 }
 
-// pevis::weight(Tensor stored) -> Tensor: the values, as float32.
+// pevis::weight(Tensor stored) -> Tensor: the values, in the compute dtype.
 at::Tensor weight(const at::Tensor& stored) {
-  const NamedTensor* t = stands_for(stored);
-  return (t ? t->read() : stored).to(at::kFloat).contiguous();
+  const Holder* h = stands_for(stored);
+  return h ? h->tensor.read().to(h->compute).contiguous() : stored;
 }
 
 // pevis::weight_rows(Tensor stored, Tensor ids) -> Tensor: an embedding
-// table's rows for `ids`, as float32 ([*ids.shape, dim]), converting only those.
+// table's rows for `ids` in the compute dtype ([*ids.shape, dim]),
+// converting only those.
 at::Tensor weight_rows(const at::Tensor& stored, const at::Tensor& ids) {
-  const NamedTensor* t = stands_for(stored);
-  const at::Tensor table = t ? t->read() : stored;
+  const Holder* h = stands_for(stored);
+  const at::Tensor table = h ? h->tensor.read() : stored;
   std::vector<std::int64_t> shape = ids.sizes().vec();
   shape.push_back(table.size(1));
-  return at::index_select(table, 0, ids.reshape({-1})).to(at::kFloat).reshape(shape);
+  return at::index_select(table, 0, ids.reshape({-1})).to(h ? h->compute : table.scalar_type()).reshape(shape);
 }
 
 TORCH_LIBRARY_FRAGMENT(pevis, m) {
@@ -62,8 +65,8 @@ struct Resolver : torch::jit::Resolver {
 
 torch::jit::ResolverPtr stored_resolver() { return std::make_shared<Resolver>(); }
 
-at::Tensor stored_parameter(const NamedTensor& tensor) {
-  auto holder = std::make_unique<Holder>(tensor);
+at::Tensor stored_parameter(const NamedTensor& tensor, at::ScalarType compute) {
+  auto holder = std::make_unique<Holder>(tensor, compute);
   void* element = holder->element;
   const auto size = static_cast<std::size_t>(c10::elementSize(tensor.dtype()));
   c10::Storage storage(c10::Storage::use_byte_size_t(), size,

@@ -98,9 +98,9 @@ Module layer(Weights& w, const std::string& name, const VitSpec& s) {
          "    q = self.q_proj.forward(x).view(b, t, -1, self.head_dim).transpose(1, 2)\n"
          "    k = self.k_proj.forward(x).view(b, t, -1, self.head_dim).transpose(1, 2)\n"
          "    v = self.v_proj.forward(x).view(b, t, -1, self.head_dim).transpose(1, 2)\n"
-         "    scores = torch.matmul(q, k.transpose(2, 3)) * self.scaling\n"
-         "    weights = torch.softmax(scores, -1)\n"
-         "    out = torch.matmul(weights, v).transpose(1, 2).reshape(b, t, -1)\n"
+         "    scores = torch.matmul(q.float(), k.transpose(2, 3).float()).to(q.dtype) * self.scaling\n"
+         "    weights = torch.softmax(scores, -1, dtype=" + dtype_code(at::kFloat) + ")\n"  // in float32, as transformers
+         "    out = torch.matmul(weights.to(q.dtype).float(), v.float()).to(q.dtype).transpose(1, 2).reshape(b, t, -1)\n"
          "    return self.o_proj.forward(out)\n");
   Module mlp = module("ViTMLP");
   mlp.register_module("fc1", linear(w, name + ".mlp.fc1", s.hidden, s.intermediate, true));
@@ -121,11 +121,11 @@ Module layer(Weights& w, const std::string& name, const VitSpec& s) {
 
 }  // namespace
 
-Module build_vit(const Model& weights, const json& config, const std::string& source) {
+Module build_vit(const Model& weights, const json& config, const std::string& source, at::ScalarType compute) {
   const VitSpec s = read_spec(config, source);
   // ViTFor* files name the base model "vit."; ViTModel's do not.
   const std::string prefix = weights.find("vit.embeddings.cls_token") ? "vit." : "";
-  Weights w(weights, "", [prefix](const std::string& name) { return file_name(prefix, name); });
+  Weights w(weights, "", compute, [prefix](const std::string& name) { return file_name(prefix, name); });
   const std::int64_t patches = (s.image_h / s.patch_h) * (s.image_w / s.patch_w);
 
   Module projection = module("Conv2d");
@@ -136,7 +136,9 @@ Module build_vit(const Model& weights, const json& config, const std::string& so
   projection.register_attribute("stride", c10::ListType::ofInts(), c10::List<std::int64_t>({s.patch_h, s.patch_w}));
   define(projection,
          "def forward(self, x):\n"
-         "    return torch.conv2d(x, pevis.weight(self.weight), pevis.weight(self.bias), self.stride)\n");
+         "    weight = pevis.weight(self.weight)\n"
+         "    return torch.conv2d(x.to(weight.dtype).float(), weight.float(), pevis.weight(self.bias).float(), self.stride)"
+         ".to(weight.dtype)\n");
   Module patch = module("ViTPatchEmbeddings");
   patch.register_module("projection", projection);
   patch.register_attribute("channels", c10::IntType::get(), s.channels);

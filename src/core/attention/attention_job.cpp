@@ -121,7 +121,8 @@ JobResult attention_job(const AttentionRequest& request, const Progress& progres
   const std::optional<std::regex> layer = pattern_option("--layer", request.layer);
   Stopwatch clock;
   nlohmann::json seconds = nlohmann::json::object();
-  const Model model = with_forward(load_model(request.model), /*logits=*/false);
+  const Model model = with_forward(load_model(request.model), /*logits=*/false,
+                                   request.input.bfloat16 ? at::kBFloat16 : at::kFloat);
   const ModelInput input = make_input(request.input, &model);
   seconds["load"] = clock.lap();
   progress.say("running " + request.model + " and capturing attention");
@@ -177,6 +178,8 @@ JobResult attention_job(const AttentionRequest& request, const Progress& progres
   result.summary["batch_index"] = request.batch_index;
   result.summary["tokens"] = view.tokens.size();
   if (padded) result.summary["inputs"] = input.lengths.size();
+  if (!model.built.empty()) result.summary["built"] = {{"model_type", model.built},
+                                                       {"dtype", request.input.bfloat16 ? "bfloat16" : "float32"}};
   if (request.timings) {
     seconds["prepare"] = clock.lap();
     result.summary["seconds"] = seconds;

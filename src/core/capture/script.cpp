@@ -5,6 +5,7 @@
 // inserted after the nodes of interest, run once.
 
 #include <torch/csrc/jit/api/function_impl.h>
+#include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
@@ -289,6 +290,17 @@ ForwardTrace trace_script(const Model& model, const std::vector<c10::IValue>& in
   return trace;
 }
 
+// A cast to a dtype that is not float32 or float64 as a constant says (a
+// `.float()` widens a 16-bit softmax for a product; `.to(q.dtype)` narrows).
+bool cast_back(torch::jit::Node* node) {
+  if (!graph::is_kind(node, {"aten::to"}) || node->outputs().size() != 1 || !node->maybeSchema()) return false;
+  const auto index = node->schema().argumentIndexWithName("dtype");
+  if (!index) return false;
+  const auto dtype = torch::jit::toIValue(node->input(*index));
+  return !(dtype && dtype->isInt() &&
+           (dtype->toInt() == static_cast<int>(at::kFloat) || dtype->toInt() == static_cast<int>(at::kDouble)));
+}
+
 // Inserts a recorder after every node of `kinds`: for a formed attention
 // operator, its entry's recorder on the arguments the entry names; for a
 // softmax, pevis::record on its output, and pevis::record_heads after the
@@ -316,7 +328,11 @@ std::vector<CapturedValue> insert_attention_recorders(PreparedGraph& prepared, c
     if (node->outputs().size() != 1) continue;
     sites.push_back({paths.resolve(node), kind, static_cast<std::size_t>(site), 0, {}});
     torch::jit::Node* split = head_split_of(node);  // before the recorder takes the softmax's uses
-    insert_recorder(*graph, record_symbol, {node->output()}, node->output(), site, node->next());
+    // A softmax computed in float32 and cast back at once (transformers'
+    // models in 16 bits): the weights the model uses are the cast ones.
+    const auto& uses = node->output()->uses();
+    torch::jit::Node* taken = uses.size() == 1 && uses[0].offset == 0 && cast_back(uses[0].user) ? uses[0].user : node;
+    insert_recorder(*graph, record_symbol, {taken->output()}, taken->output(), site, taken->next());
     if (split) {
       insert_recorder(*graph, heads_symbol, {split->output(), split->input(0)}, split->output(), site, split->next());
     }

@@ -17,14 +17,14 @@ namespace {
 // A folder of a family pevis builds shows its built module tree (transformers'
 // class names) even without an input; one it cannot build shows the tree its
 // tensor names imply, and says why.
-Model built_if_known(Model model, const Progress& progress) {
-  if (model.runnable() || model.config_file.empty()) return model;
+Model built_if_known(Model model, at::ScalarType compute, const Progress& progress) {
+  if (model.runnable() || model.config_file.empty()) return with_forward(model, true, compute);
   std::string type;
   for (const auto& [key, value] : model.config) type = key == "model_type" ? value : type;
   const auto known = built_model_types();
   if (std::find(known.begin(), known.end(), type) == known.end()) return model;
   try {
-    return with_forward(model);
+    return with_forward(model, true, compute);
   } catch (const Error& e) {
     progress.show("note: not built (" + one_line(e.what()) + "): the tree below is inferred from the tensor names\n");
     return model;
@@ -35,8 +35,9 @@ Model built_if_known(Model model, const Progress& progress) {
 
 JobResult summary_job(const SummaryRequest& request, const Progress& progress) {
   // A weights-only folder is built from its config.json: it must be when an input asks for a forward pass.
-  const Model model = request.input.given() ? with_forward(load_model(request.model))
-                                            : built_if_known(load_model(request.model), progress);
+  const at::ScalarType compute = request.input.bfloat16 ? at::kBFloat16 : at::kFloat;
+  const Model model = request.input.given() ? with_forward(load_model(request.model), true, compute)
+                                            : built_if_known(load_model(request.model), compute, progress);
   const bool with_input = request.input.given() || model.program;
   ModelInput input;
   if (with_input) input = make_input(request.input, &model);

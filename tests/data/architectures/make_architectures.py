@@ -113,6 +113,19 @@ SITES = {"vit": "layers.%d.attention", "gpt2": "transformer.h.%d.attn", "gpt2_sc
 INPUTS = {"roberta": [3, 17, 5, 29, 11, 1, 40, 7, 23, 31, 13, 19]}  # others: model.layers.%d.self_attn
 
 
+def bf16_reference(model_class, folder, ids, batch, mask):
+    """The folder loaded in bfloat16, as transformers computes it then (what
+    pevis --dtype bfloat16 computes): one input, and the padded batch."""
+    model = model_class.from_pretrained(folder, dtype=torch.bfloat16, attn_implementation="eager",
+                                        disable_mmap=True).eval()
+    with torch.no_grad():
+        one = model(torch.tensor([ids]), output_attentions=True)
+        padded = model(batch, attention_mask=mask, output_attentions=True)
+    lengths = [int(n) for n in mask.sum(1)]
+    return {"attentions": [a[0].float().tolist() for a in one.attentions],
+            "batch": [[a[i, :, :n, :n].float().tolist() for a in padded.attentions] for i, n in enumerate(lengths)]}
+
+
 def main(out):
     expected = {}
     for name, (config_class, model_class, extra, lengths) in FAMILIES.items():
@@ -134,10 +147,14 @@ def main(out):
             pixels = torch.randn(1, 3, 16, 16)
             with torch.no_grad():
                 result = model(pixel_values=pixels, output_attentions=True)
+                loaded = model_class.from_pretrained(folder, dtype=torch.bfloat16, attn_implementation="eager",
+                                                     disable_mmap=True).eval()
+                bf16 = loaded(pixel_values=pixels, output_attentions=True)
             expected[name] = {"folder": name, "pixels": pixels.flatten().tolist(), "shape": [1, 3, 16, 16],
                               "site": SITES[name], "rotary": rotary,
                               "parameters": sum(p.numel() for p in model.base_model.parameters()),
                               "attentions": [a[0].tolist() for a in result.attentions],
+                              "bf16": {"attentions": [a[0].float().tolist() for a in bf16.attentions]},
                               "transformers": transformers.__version__, "torch": torch.__version__}
             print(name, [tuple(a.shape) for a in result.attentions])
             continue
@@ -167,6 +184,7 @@ def main(out):
             "ids": ids.tolist(), "mask": mask.tolist(), "lengths": [len(first), len(second)],
             "attentions": [[a[i, :, :n, :n].tolist() for a in result.attentions]
                            for i, n in enumerate([len(first), len(second)])]}
+        expected[name]["bf16"] = bf16_reference(model_class, folder, first, ids, mask)
     # The Llama folder in bf16, sharded (an index and three shards), as
     # transformers saves it; its reference is transformers' own float32 run
     # of that folder, as pevis computes in float32.
