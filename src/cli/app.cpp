@@ -30,11 +30,13 @@ std::unique_ptr<CLI::App> make_app() {
       "  pevis bias before.pt after.pt                # what training changed\n"
       "  pevis attention model.pt --input seq.txt --vocab vocab.txt\n"
       "  pevis summary model.pt --input-shape 1,3,224,224  # the structure table\n"
+      "  pevis tokenize model_folder --text \"Hello world\"  # a tokenizer.json's tokens\n"
       "  pevis SUBCOMMAND --help                      # options of one subcommand\n\n"
       "Exit codes: 0 success, 1 internal error, 2 usage error, 3 bad input,\n"
       "4 output error (cannot write, gnuplot missing or failed), 5 a requested check failed.");
   // Every subcommand, in the order --help lists them.
-  for (auto* setup : {&setup_encoding, &setup_bias, &setup_attention, &setup_summary, &setup_builtins, &setup_export}) {
+  for (auto* setup : {&setup_encoding, &setup_bias, &setup_attention, &setup_summary, &setup_builtins, &setup_export,
+                      &setup_tokenize}) {
     setup(*app);
   }
   return app;

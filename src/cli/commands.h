@@ -14,5 +14,6 @@ void setup_attention(CLI::App& app);
 void setup_builtins(CLI::App& app);
 void setup_summary(CLI::App& app);
 void setup_export(CLI::App& app);
+void setup_tokenize(CLI::App& app);
 
 }  // namespace pevis::cli

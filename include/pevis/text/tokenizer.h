@@ -1,0 +1,65 @@
+#pragma once
+// Hugging Face tokenizer.json files read as data (text/): the normalizer,
+// pre-tokenizer, model, post-processor and added tokens it describes, run in
+// the order the Rust `tokenizers` library runs them. No LibTorch: the front
+// executable serves `pevis tokenize`. A component pevis does not implement
+// is refused by name when the file is loaded, never skipped.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace pevis::text {
+
+/// One token of an encoding.
+struct Token {
+  std::int64_t id = 0;
+  std::string piece;        ///< as the vocabulary spells it (byte-level `Ġ`, `▁`, `##`)
+  std::size_t begin = 0;    ///< the bytes of the input it covers: [begin, end)
+  std::size_t end = 0;      ///< (a token the post-processor adds covers nothing)
+  bool special = false;     ///< a special added token, or one the post-processor added
+};
+
+struct Encoding {
+  std::vector<Token> tokens;
+  std::vector<std::int64_t> ids() const;
+};
+
+class Tokenizer {
+ public:
+  /// Reads `path`, a tokenizer.json or a folder holding one. Throws
+  /// `pevis::Error`: exit 3 for a file that is not a tokenizer pevis can run
+  /// exactly (naming the component it does not implement), exit 4 for a
+  /// file it cannot read.
+  static Tokenizer load(const std::string& path);
+
+  /// `text` (UTF-8; invalid bytes are refused, exit 3) as the tokenizer
+  /// encodes it; with the special tokens its post-processor adds where
+  /// `add_special` (what `tokenizer(text)` does in transformers).
+  Encoding encode(std::string_view text, bool add_special = true) const;
+
+  /// The text a token stands for, made readable: the decoder's bytes of its
+  /// piece (byte-level `Ġ` and `▁` as spaces), shown as `<0xE2>`-style bytes
+  /// where they are not valid UTF-8 on their own, and invisible or
+  /// bidirectional control characters as `⟨U+202E⟩`.
+  std::string label(const Token& token) const;
+
+  const std::string& path() const;
+  std::size_t vocabulary_size() const;
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<const Impl> impl_;
+};
+
+/// Bytes [begin, end) of `text` as characters, as Python's and Node's
+/// bindings give offsets: a token that covers part of a character (one
+/// byte of it) covers all of it.
+std::pair<std::size_t, std::size_t> character_offsets(std::string_view text, std::size_t begin, std::size_t end);
+
+}  // namespace pevis::text

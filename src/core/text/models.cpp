@@ -1,0 +1,162 @@
+// Models: tokenizer.json's `model`. BPE: a word is split into characters
+// (bytes where it falls back to them), then the pair of adjacent pieces
+// with the lowest merge rank is merged, leftmost first, until no pair has a
+// rank; with `ignore_merges` a word the vocabulary holds whole is one token.
+#include <climits>
+#include <list>
+#include <mutex>
+
+#include "pevis/base/error.h"
+#include "pipeline.h"
+
+namespace pevis::text {
+namespace {
+
+struct PairHash {
+  std::size_t operator()(const std::pair<std::int64_t, std::int64_t>& p) const {
+    return std::hash<std::int64_t>()(p.first * 1000003 + p.second);
+  }
+};
+
+struct Bpe {
+  std::unordered_map<std::string, std::int64_t> vocabulary;
+  std::unordered_map<std::int64_t, std::string> pieces;
+  std::unordered_map<std::pair<std::int64_t, std::int64_t>, std::pair<std::int64_t, std::int64_t>, PairHash> merges;  // rank, id
+  std::string unk, prefix, suffix;
+  bool fuse_unk = false, byte_fallback = false, ignore_merges = false;
+
+  // The word's pieces: (id, byte range in the word).
+  std::vector<Token> encode(const Span& word) const {
+    std::vector<Token> out;
+    if (ignore_merges) {
+      const auto whole = vocabulary.find(word.text);
+      if (whole != vocabulary.end()) {
+        const auto [b, e] = word.covered(0, word.text.size());
+        out.push_back({whole->second, word.text, b, e, false});
+        return out;
+      }
+    }
+    struct Piece { std::int64_t id; std::size_t begin, end; };
+    std::vector<Piece> symbols;
+    for (std::size_t i = 0; i < word.text.size();) {
+      const std::size_t n = std::min(utf8_length(static_cast<unsigned char>(word.text[i])), word.text.size() - i);
+      std::string c = word.text.substr(i, n);
+      if (i > 0) c = prefix + c;
+      if (i + n == word.text.size()) c += suffix;
+      const auto found = vocabulary.find(c);
+      if (found != vocabulary.end()) {
+        symbols.push_back({found->second, i, i + n});
+      } else if (byte_fallback) {
+        bool all = true;
+        std::vector<Piece> bytes;
+        for (std::size_t k = i; k < i + n; ++k) {
+          char name[8];
+          std::snprintf(name, sizeof name, "<0x%02X>", static_cast<unsigned char>(word.text[k]));
+          const auto b = vocabulary.find(name);
+          if (b == vocabulary.end()) { all = false; break; }
+          bytes.push_back({b->second, k, k + 1});
+        }
+        if (all) symbols.insert(symbols.end(), bytes.begin(), bytes.end());
+        else unknown(symbols, i, i + n);
+      } else {
+        unknown(symbols, i, i + n);
+      }
+      i += n;
+    }
+    while (symbols.size() > 1) {
+      std::int64_t best_rank = LLONG_MAX, best_id = -1;
+      std::size_t best = 0;
+      for (std::size_t k = 0; k + 1 < symbols.size(); ++k) {
+        const auto m = merges.find({symbols[k].id, symbols[k + 1].id});
+        if (m != merges.end() && m->second.first < best_rank) {
+          best_rank = m->second.first;
+          best_id = m->second.second;
+          best = k;
+        }
+      }
+      if (best_id < 0) break;
+      symbols[best] = {best_id, symbols[best].begin, symbols[best + 1].end};
+      symbols.erase(symbols.begin() + static_cast<std::ptrdiff_t>(best) + 1);
+    }
+    for (const auto& s : symbols) {
+      const auto [b, e] = word.covered(s.begin, s.end);
+      out.push_back({s.id, pieces.at(s.id), b, e, false});
+    }
+    return out;
+  }
+
+  template <typename P>
+  void unknown(std::vector<P>& symbols, std::size_t begin, std::size_t end) const {
+    const auto u = vocabulary.find(unk);
+    if (unk.empty() || u == vocabulary.end()) {
+      throw bad_input("the text", "a character the tokenizer's vocabulary lacks, and it names no unknown token",
+                      "the tokenizer cannot encode this text");
+    }
+    if (fuse_unk && !symbols.empty() && symbols.back().id == u->second) {
+      symbols.back().end = end;
+    } else {
+      symbols.push_back({u->second, begin, end});
+    }
+  }
+};
+
+std::pair<std::string, std::string> merge_pair(const nlohmann::json& m, const std::string& where) {
+  if (m.is_string()) {
+    const std::string s = m.get<std::string>();
+    const auto space = s.find(' ', 1);
+    if (space == std::string::npos) throw bad_input(where, "a merge '" + one_line(s) + "' is not two pieces", "the file is damaged");
+    return {s.substr(0, space), s.substr(space + 1)};
+  }
+  if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) return {m[0], m[1]};
+  throw bad_input(where, "a merge that is not two pieces", "the file is damaged");
+}
+
+Model bpe(const nlohmann::json& spec, const std::string& where, std::unordered_map<std::string, std::int64_t>& vocabulary) {
+  if (spec.contains("dropout") && !spec["dropout"].is_null() && spec["dropout"] != 0.0) {
+    throw bad_input(where, "BPE dropout (random merges) is not implemented", "");
+  }
+  auto m = std::make_shared<Bpe>();
+  m->unk = word(spec, "unk_token", "", where);
+  m->prefix = word(spec, "continuing_subword_prefix", "", where);
+  m->suffix = word(spec, "end_of_word_suffix", "", where);
+  m->fuse_unk = flag(spec, "fuse_unk", false, where);
+  m->byte_fallback = flag(spec, "byte_fallback", false, where);
+  m->ignore_merges = flag(spec, "ignore_merges", false, where);
+  if (!spec.contains("vocab") || !spec["vocab"].is_object()) throw bad_input(where, "a BPE model without a vocabulary", "the file is damaged");
+  for (const auto& [piece, id] : spec["vocab"].items()) {
+    if (!id.is_number_integer() || id.get<std::int64_t>() < 0) {
+      throw bad_input(where, "the vocabulary's id of '" + one_line(piece) + "' is not a whole number", "the file is damaged");
+    }
+    const auto value = id.get<std::int64_t>();
+    if (!m->pieces.emplace(value, piece).second) {
+      throw bad_input(where, "the vocabulary gives id " + std::to_string(value) + " to two pieces", "the file is damaged");
+    }
+    m->vocabulary.emplace(piece, value);
+  }
+  const nlohmann::json merges = spec.contains("merges") ? spec["merges"] : nlohmann::json::array();
+  if (!merges.is_array()) throw bad_input(where, "the BPE merges are not a list", "the file is damaged");
+  std::int64_t rank = 0;
+  for (const auto& entry : merges) {
+    const auto [a, b] = merge_pair(entry, where);
+    const auto ia = m->vocabulary.find(a), ib = m->vocabulary.find(b);
+    const std::string joined = a + (b.rfind(m->prefix, 0) == 0 ? b.substr(m->prefix.size()) : b);
+    const auto ij = m->vocabulary.find(joined);
+    if (ia == m->vocabulary.end() || ib == m->vocabulary.end() || ij == m->vocabulary.end()) {
+      throw bad_input(where, "the merge '" + one_line(a + " " + b) + "' names a piece the vocabulary lacks", "the file is damaged");
+    }
+    m->merges.emplace(std::make_pair(ia->second, ib->second), std::make_pair(rank++, ij->second));
+  }
+  vocabulary = m->vocabulary;
+  return [m](const Span& word) { return m->encode(word); };
+}
+
+}  // namespace
+
+Model make_model(const nlohmann::json& spec, const std::string& where,
+                 std::unordered_map<std::string, std::int64_t>& vocabulary) {
+  const std::string type = spec.is_object() ? word(spec, "type", "BPE", where) : "";
+  if (type == "BPE") return bpe(spec, where, vocabulary);
+  throw bad_input(where, "the model '" + one_line(type) + "' is not implemented (pevis runs BPE)", "");
+}
+
+}  // namespace pevis::text

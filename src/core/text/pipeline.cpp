@@ -1,0 +1,76 @@
+#include "pipeline.h"
+
+#include "pevis/base/error.h"
+
+namespace pevis::text {
+
+Span Span::of(std::string_view input, std::size_t begin, std::size_t end) {
+  Span s;
+  s.text.assign(input.substr(begin, end - begin));
+  s.origin.reserve(end - begin);
+  for (std::size_t i = begin; i < end; ++i) s.origin.emplace_back(i, i + 1);
+  return s;
+}
+
+Span Span::part(std::size_t begin, std::size_t end) const {
+  Span s;
+  s.text = text.substr(begin, end - begin);
+  s.origin.assign(origin.begin() + static_cast<std::ptrdiff_t>(begin), origin.begin() + static_cast<std::ptrdiff_t>(end));
+  return s;
+}
+
+std::pair<std::size_t, std::size_t> Span::covered(std::size_t begin, std::size_t end) const {
+  if (begin >= end || end > origin.size()) return {0, 0};
+  std::size_t first = origin[begin].first, last = origin[begin].second;
+  for (std::size_t i = begin; i < end; ++i) {
+    first = std::min(first, origin[i].first);
+    last = std::max(last, origin[i].second);
+  }
+  return {first, last};
+}
+
+void Span::add(std::string_view bytes, std::pair<std::size_t, std::size_t> from) {
+  text.append(bytes);
+  origin.insert(origin.end(), bytes.size(), from);
+}
+
+const std::vector<std::string>& byte_characters() {
+  // Printable bytes stand for themselves; the others (controls, space, DEL,
+  // the non-breaking and soft-hyphen bytes) for U+0100 onwards, in order.
+  static const std::vector<std::string> table = [] {
+    std::vector<std::string> t(256);
+    const auto printable = [](int b) { return (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae); };
+    int next = 0x100;
+    for (int b = 0; b < 256; ++b) {
+      const int code = printable(b) ? b : next++;
+      std::string c;
+      if (code < 0x80) {
+        c += static_cast<char>(code);
+      } else {
+        c += static_cast<char>(0xc0 | (code >> 6));
+        c += static_cast<char>(0x80 | (code & 0x3f));
+      }
+      t[static_cast<std::size_t>(b)] = c;
+    }
+    return t;
+  }();
+  return table;
+}
+
+std::size_t utf8_length(unsigned char lead) {
+  return lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xe ? 3 : (lead >> 3) == 0x1e ? 4 : 1;
+}
+
+bool flag(const nlohmann::json& spec, const char* key, bool fallback, const std::string& where) {
+  if (!spec.contains(key) || spec[key].is_null()) return fallback;
+  if (!spec[key].is_boolean()) throw bad_input(where, std::string("'") + key + "' is not true or false", "the file is damaged");
+  return spec[key].get<bool>();
+}
+
+std::string word(const nlohmann::json& spec, const char* key, const std::string& fallback, const std::string& where) {
+  if (!spec.contains(key) || spec[key].is_null()) return fallback;
+  if (!spec[key].is_string()) throw bad_input(where, std::string("'") + key + "' is not a string", "the file is damaged");
+  return spec[key].get<std::string>();
+}
+
+}  // namespace pevis::text

@@ -1,0 +1,67 @@
+#pragma once
+// The pieces of a tokenizer.json pipeline (text/): text that remembers where
+// each of its bytes came from, and the families of components, each a
+// registry from the `type` tokenizer.json names to its builder.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "pevis/text/tokenizer.h"
+
+namespace pevis::text {
+
+/// Text on its way through the pipeline: for each of its bytes, the bytes of
+/// the input it came from, [first, second).
+struct Span {
+  std::string text;
+  std::vector<std::pair<std::size_t, std::size_t>> origin;
+
+  /// The input's bytes [begin, end) as they are.
+  static Span of(std::string_view input, std::size_t begin, std::size_t end);
+  /// Bytes [begin, end) of this span.
+  Span part(std::size_t begin, std::size_t end) const;
+  /// The input's bytes covered by bytes [begin, end) of this span.
+  std::pair<std::size_t, std::size_t> covered(std::size_t begin, std::size_t end) const;
+  /// Appends `bytes`, each coming from the input's [from.first, from.second).
+  void add(std::string_view bytes, std::pair<std::size_t, std::size_t> from);
+};
+
+using Normalizer = std::function<Span(const Span&)>;
+using PreTokenizer = std::function<std::vector<Span>(std::vector<Span>)>;
+/// A model: one pre-tokenized span to tokens (id, piece, input bytes).
+using Model = std::function<std::vector<Token>(const Span&)>;
+/// A post-processor: the tokens of one sequence, and whether to add the special ones.
+using PostProcessor = std::function<std::vector<Token>(std::vector<Token>, bool)>;
+/// A decoder: a token's piece to the bytes it stands for.
+using Decoder = std::function<std::string(const std::string&)>;
+
+/// The component `spec` describes (`spec["type"]`), or `pevis::Error` (exit 3)
+/// naming a type pevis does not implement. `where` names the file.
+Normalizer make_normalizer(const nlohmann::json& spec, const std::string& where);
+PreTokenizer make_pre_tokenizer(const nlohmann::json& spec, const std::string& where);
+Model make_model(const nlohmann::json& spec, const std::string& where,
+                 std::unordered_map<std::string, std::int64_t>& vocabulary);
+PostProcessor make_post_processor(const nlohmann::json& spec, const std::string& where,
+                                  const std::unordered_map<std::string, std::int64_t>& vocabulary);
+Decoder make_decoder(const nlohmann::json& spec, const std::string& where);
+
+/// GPT-2's byte-to-character table: each byte a printable character.
+const std::vector<std::string>& byte_characters();
+
+/// The UTF-8 length of the character starting with byte `lead` (1 for a
+/// byte that cannot start one).
+std::size_t utf8_length(unsigned char lead);
+
+/// A value of `spec` of the expected kind, or `fallback` where absent or null;
+/// another kind is `pevis::Error` (exit 3) naming `where` and the key.
+bool flag(const nlohmann::json& spec, const char* key, bool fallback, const std::string& where);
+std::string word(const nlohmann::json& spec, const char* key, const std::string& fallback, const std::string& where);
+
+}  // namespace pevis::text

@@ -1,0 +1,248 @@
+// A tokenizer.json, loaded once into its components (pipeline.h), and the
+// encoding of a text as the Rust library runs it: the added tokens the
+// normalizer does not see are cut out of the input first; each remaining
+// part is normalized, cut by the added tokens it does see, pre-tokenized,
+// and each piece given to the model; the post-processor then adds its
+// special tokens.
+#include "pevis/text/tokenizer.h"
+
+#include <filesystem>
+
+#include "pevis/base/archive.h"
+#include "pevis/base/error.h"
+#include "pevis/base/json_depth.h"
+#include "pevis/base/utf8.h"
+#include "pipeline.h"
+
+namespace pevis::text {
+
+struct AddedToken {
+  std::int64_t id = 0;
+  std::string content;
+  bool special = false, normalized = false, lstrip = false, rstrip = false, single_word = false;
+};
+
+struct Tokenizer::Impl {
+  std::string path;
+  Normalizer normalizer;  // null: none
+  PreTokenizer pre_tokenizer;
+  Model model;
+  PostProcessor post;
+  Decoder decoder;
+  std::unordered_map<std::string, std::int64_t> vocabulary;
+  std::vector<AddedToken> added;
+  std::size_t size = 0;
+};
+
+namespace {
+
+constexpr std::uint64_t kMostBytes = 512u << 20;  // far beyond any tokenizer.json (Gemma 3's: 33 MB)
+
+bool is_word_byte(unsigned char c) { return std::isalnum(c) || c == '_' || c >= 0x80; }
+bool is_space_byte(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+
+// The added tokens of `tokens` found in `text`, leftmost-longest, with
+// their flags applied: (begin, end, index in `tokens`).
+std::vector<std::tuple<std::size_t, std::size_t, std::size_t>> find_added(const std::string& text,
+                                                                        const std::vector<const AddedToken*>& tokens) {
+  std::vector<std::tuple<std::size_t, std::size_t, std::size_t>> found;
+  if (tokens.empty()) return found;
+  std::size_t searched = 0;
+  for (std::size_t i = 0; i < text.size();) {
+    std::size_t best = tokens.size(), best_length = 0;
+    for (std::size_t t = 0; t < tokens.size(); ++t) {
+      const std::string& c = tokens[t]->content;
+      if (c.size() > best_length && text.compare(i, c.size(), c) == 0) {
+        best = t;
+        best_length = c.size();
+      }
+    }
+    if (best == tokens.size()) {
+      i += utf8_length(static_cast<unsigned char>(text[i]));
+      continue;
+    }
+    const AddedToken& token = *tokens[best];
+    std::size_t begin = i, end = i + best_length;
+    i = end;
+    if (token.single_word) {
+      const bool left = begin == 0 || !is_word_byte(static_cast<unsigned char>(text[begin - 1]));
+      const bool right = end == text.size() || !is_word_byte(static_cast<unsigned char>(text[end]));
+      if (!left || !right) continue;
+    }
+    if (token.lstrip) {
+      while (begin > searched && is_space_byte(static_cast<unsigned char>(text[begin - 1]))) --begin;
+    }
+    if (token.rstrip) {
+      while (end < text.size() && is_space_byte(static_cast<unsigned char>(text[end]))) ++end;
+      i = end;
+    }
+    found.emplace_back(begin, end, best);
+    searched = end;
+  }
+  return found;
+}
+
+}  // namespace
+
+std::vector<std::int64_t> Encoding::ids() const {
+  std::vector<std::int64_t> out;
+  for (const auto& t : tokens) out.push_back(t.id);
+  return out;
+}
+
+Tokenizer Tokenizer::load(const std::string& given) {
+  std::string path = given;
+  std::error_code error;
+  if (std::filesystem::is_directory(given, error)) path = (std::filesystem::path(given) / "tokenizer.json").string();
+  const auto file = open_file(path);
+  if (file->size() > kMostBytes) throw bad_input(path, "larger than any tokenizer.json (512 MB)", "check the file");
+  const std::string text = file->read_string(0, file->size());
+  check_json_depth(text, path);
+  nlohmann::json spec;
+  try {
+    spec = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception&) {
+    throw bad_input(path, "not valid JSON", "the tokenizer.json is damaged: download it again");
+  }
+  if (!spec.is_object() || !spec.contains("model")) {
+    throw bad_input(path, "not a tokenizer.json (no model)", "give the tokenizer.json of a Hugging Face folder");
+  }
+  auto impl = std::make_shared<Impl>();
+  impl->path = path;
+  try {
+    if (spec.contains("normalizer") && !spec["normalizer"].is_null()) {
+      impl->normalizer = make_normalizer(spec["normalizer"], path);
+    }
+    if (spec.contains("pre_tokenizer") && !spec["pre_tokenizer"].is_null()) {
+      impl->pre_tokenizer = make_pre_tokenizer(spec["pre_tokenizer"], path);
+    }
+    impl->model = make_model(spec["model"], path, impl->vocabulary);
+    impl->post = make_post_processor(spec.contains("post_processor") ? spec["post_processor"] : nlohmann::json(), path,
+                                     impl->vocabulary);
+    impl->decoder = make_decoder(spec.contains("decoder") ? spec["decoder"] : nlohmann::json(), path);
+    std::size_t largest = impl->vocabulary.size();
+    for (const auto& [piece, id] : impl->vocabulary) largest = std::max(largest, static_cast<std::size_t>(id) + 1);
+    if (spec.contains("added_tokens") && spec["added_tokens"].is_array()) {
+      for (const auto& a : spec["added_tokens"]) {
+        AddedToken t;
+        if (!a.is_object() || !a.contains("id") || !a["id"].is_number_integer() || a["id"].get<std::int64_t>() < 0 ||
+            !a.contains("content") || !a["content"].is_string() || a["content"].get<std::string>().empty()) {
+          throw bad_input(path, "an added token without an id and a content", "the file is damaged");
+        }
+        t.id = a["id"].get<std::int64_t>();
+        t.content = a["content"].get<std::string>();
+        t.special = flag(a, "special", false, path);
+        t.normalized = flag(a, "normalized", !t.special, path);
+        t.lstrip = flag(a, "lstrip", false, path);
+        t.rstrip = flag(a, "rstrip", false, path);
+        t.single_word = flag(a, "single_word", false, path);
+        const auto known = impl->vocabulary.find(t.content);
+        if (known != impl->vocabulary.end() && known->second != t.id) {
+          throw bad_input(path, "the added token '" + one_line(t.content) + "' has id " + std::to_string(t.id) +
+                                    ", the vocabulary " + std::to_string(known->second),
+                          "the file is damaged");
+        }
+        largest = std::max(largest, static_cast<std::size_t>(t.id) + 1);
+        impl->added.push_back(t);
+      }
+    }
+    impl->size = largest;
+  } catch (const nlohmann::json::exception& e) {
+    throw bad_input(path, std::string("a value of the wrong type: ") + first_line(e.what()), "the file is damaged");
+  }
+  Tokenizer tokenizer;
+  tokenizer.impl_ = impl;
+  return tokenizer;
+}
+
+Encoding Tokenizer::encode(std::string_view input, bool add_special) const {
+  const Impl& t = *impl_;
+  const std::string text(input);
+  if (const auto bad = invalid_utf8(text); bad != std::string::npos) {
+    throw bad_input("the text", "byte " + std::to_string(bad) + " is not UTF-8", "give UTF-8 text");
+  }
+  std::vector<const AddedToken*> raw, normalized;
+  for (const auto& a : t.added) (a.normalized && t.normalizer ? normalized : raw).push_back(&a);
+  const auto added_token = [](const AddedToken& a, std::size_t b, std::size_t e) {
+    return Token{a.id, a.content, b, e, a.special};
+  };
+  std::vector<Token> tokens;
+  const auto part = [&](std::size_t begin, std::size_t end) {
+    if (begin >= end) return;
+    Span span = Span::of(text, begin, end);
+    if (t.normalizer) span = t.normalizer(span);
+    std::size_t at = 0;
+    const auto words = [&](std::size_t b, std::size_t e) {
+      if (b >= e) return;
+      std::vector<Span> pieces = {span.part(b, e)};
+      if (t.pre_tokenizer) pieces = t.pre_tokenizer(std::move(pieces));
+      for (const auto& piece : pieces) {
+        for (auto& token : t.model(piece)) tokens.push_back(std::move(token));
+      }
+    };
+    for (const auto& [b, e, index] : find_added(span.text, normalized)) {
+      words(at, b);
+      const auto [first, last] = span.covered(b, e);
+      tokens.push_back(added_token(*normalized[index], first, last));
+      at = e;
+    }
+    words(at, span.text.size());
+  };
+  std::size_t at = 0;
+  for (const auto& [b, e, index] : find_added(text, raw)) {
+    part(at, b);
+    tokens.push_back(added_token(*raw[index], b, e));
+    at = e;
+  }
+  part(at, text.size());
+  Encoding encoding;
+  encoding.tokens = t.post(std::move(tokens), add_special);
+  return encoding;
+}
+
+std::string Tokenizer::label(const Token& token) const {
+  const std::string bytes = token.special ? token.piece : impl_->decoder(token.piece);
+  std::string out;
+  for (std::size_t i = 0; i < bytes.size();) {
+    const std::size_t n = utf8_sequence_length(bytes, i);
+    if (n == 0) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "<0x%02X>", static_cast<unsigned char>(bytes[i]));
+      out += hex;
+      ++i;
+      continue;
+    }
+    std::uint32_t code = static_cast<unsigned char>(bytes[i]) & (n == 1 ? 0x7f : n == 2 ? 0x1f : n == 3 ? 0x0f : 0x07);
+    for (std::size_t k = 1; k < n; ++k) code = (code << 6) | (static_cast<unsigned char>(bytes[i + k]) & 0x3f);
+    if (code == ' ') out += "␣";
+    else if (code == '\n') out += "↵";
+    else if (code == '\t') out += "⇥";
+    else if (code < 0x20 || code == 0x7f || is_hidden_code_point(code)) {
+      char mark[24];
+      std::snprintf(mark, sizeof mark, "⟨U+%04X⟩", code);
+      out += mark;
+    } else {
+      out.append(bytes, i, n);
+    }
+    i += n;
+  }
+  return out;
+}
+
+const std::string& Tokenizer::path() const { return impl_->path; }
+std::size_t Tokenizer::vocabulary_size() const { return impl_->size; }
+
+std::pair<std::size_t, std::size_t> character_offsets(std::string_view text, std::size_t begin, std::size_t end) {
+  const auto continues = [&](std::size_t i) { return i < text.size() && is_utf8_continuation(static_cast<unsigned char>(text[i])); };
+  while (begin > 0 && continues(begin)) --begin;
+  while (continues(end)) ++end;
+  std::size_t first = 0, last = 0;
+  for (std::size_t i = 0; i < end && i < text.size(); ++i) {
+    const bool starts = !is_utf8_continuation(static_cast<unsigned char>(text[i]));
+    first += starts && i < begin;
+    last += starts;
+  }
+  return {first, last};
+}
+
+}  // namespace pevis::text
