@@ -52,7 +52,7 @@ TEST(Oracle, EveryIdAndOffsetEqualsTheRustLibrarys) {
     equal += same;
   }
   std::printf("%d of %d encodings equal the Rust library's\n", equal, cases);
-  EXPECT_GE(cases, 60);
+  EXPECT_GE(cases, 100);
 }
 
 // A tokenizer.json of a tiny byte-level BPE, with `change` applied.

@@ -9,7 +9,7 @@ const fs = require('fs');
 const path = require('path');
 const { Tokenizer } = require('@anush008/tokenizers');
 
-const names = ['gpt2', 'llama3', 'qwen3'];
+const names = ['gpt2', 'llama2', 'llama3', 'qwen3', 'gemma3'];
 (async () => {
   const strings = JSON.parse(fs.readFileSync(path.join(__dirname, 'strings.json'), 'utf8'));
   const out = { tokenizers: {}, cases: [] };

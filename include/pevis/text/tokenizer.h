@@ -36,6 +36,8 @@ class Tokenizer {
   /// exactly (naming the component it does not implement), exit 4 for a
   /// file it cannot read.
   static Tokenizer load(const std::string& path);
+  /// The same from the text of a tokenizer.json, named `name` in messages.
+  static Tokenizer parse(const std::string& json, const std::string& name);
 
   /// `text` (UTF-8; invalid bytes are refused, exit 3) as the tokenizer
   /// encodes it; with the special tokens its post-processor adds where

@@ -1,6 +1,8 @@
 // Post-processors (the special tokens an encoding gets) and decoders (the
 // bytes a piece stands for): the registries of tokenizer.json's
 // `post_processor` and `decoder` types pevis implements.
+#include <cctype>
+
 #include "pevis/base/error.h"
 #include "pipeline.h"
 
@@ -111,28 +113,108 @@ PostProcessor make_post_processor(const nlohmann::json& spec, const std::string&
   return found->second(spec, where, vocabulary);
 }
 
-Decoder make_decoder(const nlohmann::json& spec, const std::string& where) {
-  const std::string type = spec.is_object() ? word(spec, "type", "", where) : "";
-  if (type == "ByteLevel") {
-    return [](const std::string& piece) {
-      static const std::unordered_map<std::string, char> bytes = [] {
-        std::unordered_map<std::string, char> m;
-        const auto& table = byte_characters();
-        for (std::size_t b = 0; b < table.size(); ++b) m[table[b]] = static_cast<char>(b);
-        return m;
-      }();
-      std::string out;
-      for (std::size_t i = 0; i < piece.size();) {
-        const std::size_t n = std::min(utf8_length(static_cast<unsigned char>(piece[i])), piece.size() - i);
-        const auto found = bytes.find(piece.substr(i, n));
-        out += found != bytes.end() ? std::string(1, found->second) : piece.substr(i, n);
-        i += n;
-      }
-      return out;
-    };
+namespace {
+
+Decoder byte_level_decoder(const nlohmann::json&, const std::string&) {
+  return [](const std::string& piece) {
+    static const std::unordered_map<std::string, char> bytes = [] {
+      std::unordered_map<std::string, char> m;
+      const auto& table = byte_characters();
+      for (std::size_t b = 0; b < table.size(); ++b) m[table[b]] = static_cast<char>(b);
+      return m;
+    }();
+    std::string out;
+    for (std::size_t i = 0; i < piece.size();) {
+      const std::size_t n = std::min(utf8_length(static_cast<unsigned char>(piece[i])), piece.size() - i);
+      const auto found = bytes.find(piece.substr(i, n));
+      out += found != bytes.end() ? std::string(1, found->second) : piece.substr(i, n);
+      i += n;
+    }
+    return out;
+  };
+}
+
+Decoder replace_decoder(const nlohmann::json& spec, const std::string& where) {
+  if (!spec.contains("pattern") || !spec["pattern"].is_object() || !spec["pattern"].contains("String")) {
+    throw bad_input(where, "a Replace decoder with a Regex pattern is not implemented", "");
   }
-  // Other decoders: the piece as it is, for labels only (encoding never decodes).
+  const std::string from = word(spec["pattern"], "String", "", where), to = word(spec, "content", "", where);
+  return [from, to](const std::string& piece) {
+    if (from.empty()) return piece;
+    std::string out;
+    for (std::size_t i = 0; i < piece.size();) {
+      if (piece.compare(i, from.size(), from) == 0) {
+        out += to;
+        i += from.size();
+      } else {
+        out += piece[i++];
+      }
+    }
+    return out;
+  };
+}
+
+// `<0xE2>` pieces stand for their byte.
+Decoder byte_fallback(const nlohmann::json&, const std::string&) {
+  return [](const std::string& piece) {
+    if (piece.size() == 6 && piece.compare(0, 3, "<0x") == 0 && piece[5] == '>' && std::isxdigit(piece[3]) &&
+        std::isxdigit(piece[4])) {
+      return std::string(1, static_cast<char>(std::stoi(piece.substr(3, 2), nullptr, 16)));
+    }
+    return piece;
+  };
+}
+
+// Metaspace: the replacement character stands for a space.
+Decoder metaspace(const nlohmann::json& spec, const std::string& where) {
+  return replace_decoder({{"pattern", {{"String", word(spec, "replacement", "\xe2\x96\x81", where)}}}, {"content", " "}}, where);
+}
+
+Decoder word_piece(const nlohmann::json& spec, const std::string& where) {
+  const std::string prefix = word(spec, "prefix", "##", where);
+  return [prefix](const std::string& piece) { return piece.rfind(prefix, 0) == 0 ? piece.substr(prefix.size()) : piece; };
+}
+
+// Fuse and Strip act on a whole sequence (joining pieces, trimming its
+// ends); a label is one token's text, which they leave as it is.
+Decoder whole_sequence(const nlohmann::json&, const std::string&) {
   return [](const std::string& piece) { return piece; };
+}
+
+Decoder decoder_sequence(const nlohmann::json& spec, const std::string& where) {
+  if (!spec.contains("decoders") || !spec["decoders"].is_array()) {
+    throw bad_input(where, "a Sequence decoder without a list of decoders", "the file is damaged");
+  }
+  std::vector<Decoder> parts;
+  for (const auto& part : spec["decoders"]) parts.push_back(make_decoder(part, where));
+  return [parts](std::string piece) {
+    for (const auto& p : parts) piece = p(piece);
+    return piece;
+  };
+}
+
+using DecoderBuilder = Decoder (*)(const nlohmann::json&, const std::string&);
+
+const std::map<std::string, DecoderBuilder>& decoders() {
+  static const std::map<std::string, DecoderBuilder> builders = {
+      {"ByteLevel", &byte_level_decoder}, {"Replace", &replace_decoder}, {"ByteFallback", &byte_fallback},
+      {"Metaspace", &metaspace},          {"WordPiece", &word_piece},    {"Fuse", &whole_sequence},
+      {"Strip", &whole_sequence},         {"Sequence", &decoder_sequence}};
+  return builders;
+}
+
+}  // namespace
+
+Decoder make_decoder(const nlohmann::json& spec, const std::string& where) {
+  if (spec.is_null()) return [](const std::string& piece) { return piece; };
+  const std::string type = spec.is_object() ? word(spec, "type", "", where) : "";
+  const auto found = decoders().find(type);
+  if (found == decoders().end()) {
+    std::string known;
+    for (const auto& [name, builder] : decoders()) known += (known.empty() ? "" : ", ") + name;
+    throw bad_input(where, "the decoder '" + one_line(type) + "' is not implemented (pevis reads " + known + ")", "");
+  }
+  return found->second(spec, where);
 }
 
 }  // namespace pevis::text
