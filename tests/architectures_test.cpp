@@ -427,6 +427,46 @@ TEST(Architectures, TheCommandLineTakesAFolderOfWeights) {
   EXPECT_EQ(test::count_lines(r.err), 1) << r.err;
 }
 
+// Text in: --text through a tokenizer.json (here a tiny byte-level BPE whose
+// ids the test folders' vocabulary of 48 holds); two texts are a padded
+// batch; the labels are the text each token stands for.
+TEST(Architectures, TextGoesInThroughATokenizer) {
+  test::TempDir dir;
+  const nlohmann::json tokenizer = {
+      {"added_tokens", {{{"id", 6}, {"content", "<s>"}, {"special", true}, {"normalized", false}}}},
+      {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}},
+      {"post_processor",
+       {{"type", "TemplateProcessing"},
+        {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+        {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {6}}, {"tokens", {"<s>"}}}}}}}},
+      {"decoder", {{"type", "ByteLevel"}}},
+      {"model",
+       {{"type", "BPE"},
+        {"vocab", {{"a", 0}, {"b", 1}, {"ab", 2}, {"\xc4\xa0", 3}, {"\xc4\xa0" "ab", 4}, {"\xc4\xa0" "a", 5}}},
+        {"merges", {"\xc4\xa0 a", "\xc4\xa0" "a b", "a b"}}}}};
+  test::write_file(dir / "tokenizer.json", tokenizer.dump());
+  auto r = test::run_in_process({"attention", kDir + "llama", "--tokenizer", "tokenizer.json", "--text", "ab ab a",
+                                 "--text", "ab", "--batch-index", "0", "--format", "none", "-o", "out"},
+                                dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("input 0 of 2"), std::string::npos) << r.err;
+  const std::string csv = test::read_file(dir / "out/attention/model.layers.0.self_attn.head0.csv");
+  EXPECT_EQ(csv.substr(0, csv.find('\r')), "query,<s>,ab,\xe2\x90\xa3" "ab,\xe2\x90\xa3" "a") << csv;
+  // A text file read by the tokenizer named, one input per line.
+  test::write_file(dir / "text.txt", "ab ab a\n");
+  r = test::run_in_process({"attention", kDir + "llama", "--tokenizer", "tokenizer.json", "--input", "text.txt",
+                            "--format", "none", "-o", "file"},
+                           dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(test::read_file(dir / "file/attention/model.layers.0.self_attn.head0.csv"), csv);
+  // No tokenizer to read a text with: a usage error naming --tokenizer.
+  r = test::run_in_process({"attention", kDir + "llama", "--text", "ab", "--format", "none", "--data", "none"},
+                           dir.path());
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--tokenizer"), std::string::npos) << r.err;
+  EXPECT_EQ(test::count_lines(r.err), 1) << r.err;
+}
+
 TEST(Architectures, WhatCannotBeBuiltExactlyIsRefusedByName) {
   test::TempDir dir;
   test::write_file(dir / "ids.txt", "1 2 3");

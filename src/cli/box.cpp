@@ -240,6 +240,10 @@ std::vector<std::string> model_reads(const std::vector<std::string>& models) {
       // by the rules themselves).
       const std::vector<std::string> files = index_files(model);
       reads.insert(reads.end(), files.begin(), files.end());
+      // And the tokenizer beside it, which text input is read with.
+      const fs::path tokenizer = fs::path(model).parent_path() / "tokenizer.json";
+      std::error_code error;
+      if (fs::is_regular_file(tokenizer, error)) reads.push_back(tokenizer.string());
       continue;
     }
     // Anything else is read alone (a folder with all it holds).

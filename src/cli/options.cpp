@@ -94,6 +94,13 @@ void add_input_options(CLI::App& command, InputOptions& options) {
   const std::string group = "Input";
   InputRequest& request = options.request;
   command.add_option("--input", request.input, "token file: whitespace-separated ids, or words with --vocab")->group(group);
+  command.add_option("--text", request.texts,
+                     "a text for the tokenizer (the model folder's tokenizer.json, or --tokenizer); repeat it for a "
+                     "batch")
+      ->group(group);
+  command.add_option("--tokenizer", request.tokenizer,
+                     "a tokenizer.json (or a folder holding one) for --text, and for --input read as text")
+      ->group(group);
   command.add_option("--vocab", request.vocab, "vocabulary: one token per line, the line number (from 0) is its id")
       ->group(group);
   command.add_option("--unk", request.unk, "vocabulary token to use for words the vocabulary lacks")->group(group);

@@ -28,7 +28,7 @@ void print_timings(const nlohmann::json& seconds) {
 
 void run_attention(const AttentionOptions& options) {
   const AttentionRequest& request = options.request;
-  enter_box({{request.model}, {request.input.input, request.input.vocab}, request.list ? nullptr : &options.output, ""},
+  enter_box({{request.model}, {request.input.input, request.input.vocab, request.input.tokenizer}, request.list ? nullptr : &options.output, ""},
             options.safety, options.safety.verbose);
   Progress progress;
   // Progress is for people watching a terminal, on stderr.

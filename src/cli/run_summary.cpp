@@ -7,7 +7,7 @@ namespace pevis::cli {
 
 void run_summary(const SummaryOptions& options) {
   const SummaryRequest& request = options.request;
-  enter_box({{request.model}, {request.input.input, request.input.vocab}, &options.output, ""}, options.safety,
+  enter_box({{request.model}, {request.input.input, request.input.vocab, request.input.tokenizer}, &options.output, ""}, options.safety,
             request.verbose);
   publish(summary_job(request, human_progress(options.output)), options.output);
 }

@@ -9,7 +9,9 @@
 namespace pevis {
 
 struct InputRequest {
-  std::string input;                ///< token file
+  std::string input;                ///< token file (or text, where a tokenizer reads it)
+  std::vector<std::string> texts;   ///< --text: texts for the tokenizer, one input each
+  std::string tokenizer;            ///< --tokenizer: a tokenizer.json (else a folder's own)
   std::string vocab;                ///< vocabulary file: one token per line
   std::string unk;                  ///< the vocabulary's token for unknown words
   bool batch_first = false;         ///< token ids as [1, S] (--layout batch-first), else [S, 1]
@@ -21,7 +23,7 @@ struct InputRequest {
   bool bfloat16 = false;
 
   /// True when the user gave an input (tokens or a shape).
-  bool given() const { return !input.empty() || !shape.empty(); }
+  bool given() const { return !input.empty() || !shape.empty() || !texts.empty(); }
 };
 
 }  // namespace pevis

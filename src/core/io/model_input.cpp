@@ -6,12 +6,14 @@
 #include <ATen/ops/tensor.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <optional>
 #include <sstream>
 
 #include "pevis/base/error.h"
 #include "pevis/io/exported_program.h"
 #include "pevis/io/tokens.h"
+#include "pevis/text/tokenizer.h"
 
 namespace pevis {
 namespace {
@@ -19,25 +21,13 @@ namespace {
 constexpr std::size_t kMaxTextBytes = 64u << 20;
 constexpr std::size_t kMaxBatch = 64;
 
-// Each line one input of a batch, as transformers' tokenizers pad a batch:
-// on the right, with `pad`, and an attention mask of 1 for the real tokens.
-ModelInput padded_batch(const std::vector<std::string>& lines, const std::vector<std::string>& vocab,
-                        const InputRequest& options, std::int64_t pad) {
-  if (lines.size() > kMaxBatch) {
-    throw bad_input(options.input, std::to_string(lines.size()) + " lines: more than " + std::to_string(kMaxBatch) +
-                                       " inputs in one batch",
-                    "give at most " + std::to_string(kMaxBatch) + " lines");
-  }
+// Sequences, one input each of a batch, as transformers' tokenizers pad a
+// batch: on the right, with `pad`, and an attention mask of 1 for the real tokens.
+ModelInput padded_batch(const std::vector<TokenSequence>& sequences, std::int64_t pad) {
   ModelInput input;
-  std::vector<TokenSequence> sequences;
   std::size_t longest = 0;
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    const std::string where = options.input + " line " + std::to_string(i + 1);
-    sequences.push_back(map_tokens(split_tokens(lines[i], where), options.vocab.empty() ? nullptr : &vocab,
-                                   options.unk.empty() ? std::nullopt : std::optional<std::string>(options.unk), where));
-    longest = std::max(longest, sequences.back().ids.size());
-  }
-  const auto b = static_cast<std::int64_t>(lines.size()), s = static_cast<std::int64_t>(longest);
+  for (const auto& sequence : sequences) longest = std::max(longest, sequence.ids.size());
+  const auto b = static_cast<std::int64_t>(sequences.size()), s = static_cast<std::int64_t>(longest);
   std::vector<std::int64_t> ids(static_cast<std::size_t>(b * s), pad), mask(static_cast<std::size_t>(b * s), 0);
   for (std::size_t i = 0; i < sequences.size(); ++i) {
     for (std::size_t j = 0; j < sequences[i].ids.size(); ++j) {
@@ -55,6 +45,61 @@ ModelInput padded_batch(const std::vector<std::string>& lines, const std::vector
   return input;
 }
 
+void check_batch(std::size_t n, const std::string& what) {
+  if (n > kMaxBatch) {
+    throw bad_input(what, std::to_string(n) + " inputs: more than " + std::to_string(kMaxBatch) + " in one batch",
+                    "give at most " + std::to_string(kMaxBatch));
+  }
+}
+
+// The tokenizer.json the input is read with: --tokenizer, else the model
+// folder's own; empty when there is none.
+std::string tokenizer_path(const InputRequest& options, const Model* model) {
+  if (!options.tokenizer.empty()) return options.tokenizer;
+  if (!model || model->config_file.empty()) return "";
+  const std::filesystem::path own = std::filesystem::path(model->config_file).parent_path() / "tokenizer.json";
+  std::error_code error;
+  return std::filesystem::is_regular_file(own, error) ? own.string() : "";
+}
+
+bool only_whole_numbers(const std::string& text) {
+  return text.find_first_not_of("0123456789 \t\r\n\f\v") == std::string::npos &&
+         text.find_first_of("0123456789") != std::string::npos;
+}
+
+// Texts through the tokenizer: each one sequence, with the special tokens its
+// post-processor adds, labelled with the text each token stands for.
+std::vector<TokenSequence> tokenized(const std::vector<std::string>& texts, const std::string& path) {
+  const text::Tokenizer tokenizer = text::Tokenizer::load(path);
+  std::vector<TokenSequence> sequences;
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    const text::Encoding encoding = tokenizer.encode(texts[i], true);
+    TokenSequence sequence;
+    for (const auto& token : encoding.tokens) {
+      sequence.ids.push_back(token.id);
+      sequence.labels.push_back(tokenizer.label(token));
+    }
+    const std::string which = texts.size() > 1 ? "text " + std::to_string(i + 1) : "the text";
+    if (sequence.ids.empty()) throw bad_input(which, "the tokenizer makes no token of it", "give a text that is not empty");
+    if (sequence.ids.size() > kMaxTokens) {
+      throw bad_input(which, std::to_string(sequence.ids.size()) + " tokens: more than the " + std::to_string(kMaxTokens) +
+                                 " pevis feeds a model", "give a shorter text");
+    }
+    sequences.push_back(std::move(sequence));
+  }
+  return sequences;
+}
+
+// One sequence as the model takes it: [1, S] batch-first, else [S, 1].
+ModelInput one_sequence(const TokenSequence& seq, bool batch_first) {
+  ModelInput input;
+  const auto n = static_cast<std::int64_t>(seq.ids.size());
+  at::Tensor ids = at::tensor(seq.ids, at::TensorOptions().dtype(at::kLong));
+  input.values.emplace_back(batch_first ? ids.reshape({1, n}) : ids.reshape({n, 1}));
+  input.labels = seq.labels;
+  return input;
+}
+
 }  // namespace
 
 ModelInput make_input(const InputRequest& options, const Model* model) {
@@ -68,9 +113,27 @@ ModelInput make_input(const InputRequest& options, const Model* model) {
     }
     return input;
   }
-  if (options.input.empty() == options.shape.empty()) {
-    throw Error(ExitCode::kUsage, "input", "give exactly one of --input FILE and --input-shape LIST",
+  if (static_cast<int>(!options.input.empty()) + static_cast<int>(!options.shape.empty()) +
+          static_cast<int>(!options.texts.empty()) != 1) {
+    throw Error(ExitCode::kUsage, "input", "give exactly one of --input FILE, --text TEXT and --input-shape LIST",
                 "for example --input seq.txt");
+  }
+  const bool built = model && !model->built.empty();
+  // A module pevis built takes its ids batch-first, as transformers' models do.
+  const bool batch_first = options.batch_first || built;
+  if (!options.texts.empty()) {
+    const std::string path = tokenizer_path(options, model);
+    if (path.empty()) {
+      throw Error(ExitCode::kUsage, "--text", "there is no tokenizer to read it: the model has no tokenizer.json beside it",
+                  "name one with --tokenizer PATH");
+    }
+    check_batch(options.texts.size(), "--text");
+    if (options.texts.size() > 1 && !built) {
+      throw Error(ExitCode::kUsage, "--text", "several texts are a batch, which only the folders pevis builds take",
+                  "give one --text");
+    }
+    const auto sequences = tokenized(options.texts, path);
+    return sequences.size() > 1 ? padded_batch(sequences, model->built_pad) : one_sequence(sequences[0], batch_first);
   }
   ModelInput input;
   if (!options.shape.empty()) {
@@ -84,25 +147,39 @@ ModelInput make_input(const InputRequest& options, const Model* model) {
   const std::string text = read_text_file(options.input, kMaxTextBytes);
   std::vector<std::string> vocab;
   if (!options.vocab.empty()) vocab = parse_vocab(read_text_file(options.vocab, kMaxTextBytes), options.vocab);
-  if (model && !model->built.empty()) {
-    std::vector<std::string> lines;
+  // A text file where a tokenizer reads it: --tokenizer, or a folder's own
+  // tokenizer.json and a file that is not ids.
+  const std::string tokenizer = options.vocab.empty() ? tokenizer_path(options, model) : "";
+  const bool as_text = !tokenizer.empty() && (!options.tokenizer.empty() || !only_whole_numbers(text));
+  std::vector<std::string> lines;
+  if (built) {  // each non-empty line one input
     std::istringstream in(text);
     for (std::string line; std::getline(in, line);) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
       if (line.find_first_not_of(" \t\r\f\v") != std::string::npos) lines.push_back(line);
     }
-    if (lines.size() > 1) return padded_batch(lines, vocab, options, model->built_pad);
+  }
+  if (as_text) {
+    if (!built) lines = {text};
+    check_batch(lines.size(), options.input);
+    const auto sequences = tokenized(lines, tokenizer);
+    return sequences.size() > 1 ? padded_batch(sequences, model->built_pad) : one_sequence(sequences[0], batch_first);
+  }
+  if (lines.size() > 1) {
+    check_batch(lines.size(), options.input);
+    std::vector<TokenSequence> sequences;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      const std::string where = options.input + " line " + std::to_string(i + 1);
+      sequences.push_back(map_tokens(split_tokens(lines[i], where), options.vocab.empty() ? nullptr : &vocab,
+                                     options.unk.empty() ? std::nullopt : std::optional<std::string>(options.unk), where));
+    }
+    return padded_batch(sequences, model->built_pad);
   }
   const auto tokens = split_tokens(text, options.input);
-  const TokenSequence seq = map_tokens(tokens, options.vocab.empty() ? nullptr : &vocab,
-                                       options.unk.empty() ? std::nullopt : std::optional<std::string>(options.unk),
-                                       options.input);
-  const auto n = static_cast<std::int64_t>(seq.ids.size());
-  at::Tensor ids = at::tensor(seq.ids, at::TensorOptions().dtype(at::kLong));
-  // A module pevis built takes its ids batch-first, as transformers' models do.
-  const bool batch_first = options.batch_first || (model && !model->built.empty());
-  input.values.emplace_back(batch_first ? ids.reshape({1, n}) : ids.reshape({n, 1}));
-  input.labels = seq.labels;
-  return input;
+  return one_sequence(map_tokens(tokens, options.vocab.empty() ? nullptr : &vocab,
+                                 options.unk.empty() ? std::nullopt : std::optional<std::string>(options.unk),
+                                 options.input),
+                      batch_first);
 }
 
 std::string model_details(const std::string& path, const Model& model, bool tensors) {
