@@ -38,8 +38,9 @@ TEST(Oracle, EveryIdAndOffsetEqualsTheRustLibrarys) {
     const text::Tokenizer& t = tokenizers.at(name);
     const text::Encoding full = t.encode(text, true), plain = t.encode(text, false);
     std::vector<std::vector<std::size_t>> offsets;
+    const text::CharacterOffsets characters(text);
     for (const auto& token : full.tokens) {
-      const auto [b, e] = text::character_offsets(text, token.begin, token.end);
+      const auto [b, e] = characters(token.begin, token.end);
       offsets.push_back({b, e});
     }
     const bool same = full.ids() == c["ids"].get<std::vector<std::int64_t>>() &&

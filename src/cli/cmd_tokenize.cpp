@@ -34,10 +34,11 @@ void run(const TokenizeOptions& options) {
   const text::Encoding encoding = tokenizer.encode(text, !options.no_special);
   if (options.json) {
     nlohmann::json ids = nlohmann::json::array(), tokens = nlohmann::json::array(), offsets = nlohmann::json::array();
+    const text::CharacterOffsets characters(text);
     for (const auto& t : encoding.tokens) {
       ids.push_back(t.id);
       tokens.push_back(t.piece);
-      const auto [first, last] = text::character_offsets(text, t.begin, t.end);
+      const auto [first, last] = characters(t.begin, t.end);
       offsets.push_back({first, last});
     }
     const nlohmann::json out = {{"ids", ids}, {"tokens", tokens}, {"offsets", offsets}};

@@ -15,11 +15,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string json = input.substr(0, cut), text = cut == std::string::npos ? "" : input.substr(cut + 1);
   try {
     const auto tokenizer = pevis::text::Tokenizer::parse(json, "fuzz");
+    const pevis::text::CharacterOffsets characters(text);
     for (const bool special : {true, false}) {
       const auto encoding = tokenizer.encode(text, special);
       for (const auto& token : encoding.tokens) {
         (void)tokenizer.label(token);
-        (void)pevis::text::character_offsets(text, token.begin, token.end);
+        (void)characters(token.begin, token.end);
       }
     }
   } catch (const pevis::Error&) {

@@ -59,9 +59,18 @@ class Tokenizer {
   std::shared_ptr<const Impl> impl_;
 };
 
-/// Bytes [begin, end) of `text` as characters, as Python's and Node's
-/// bindings give offsets: a token that covers part of a character (one
-/// byte of it) covers all of it.
-std::pair<std::size_t, std::size_t> character_offsets(std::string_view text, std::size_t begin, std::size_t end);
+/// Byte offsets of a text as character offsets, as Python's and Node's
+/// bindings give them: a token that covers part of a character (one byte of
+/// it) covers all of it. Made once per text; each lookup is constant time.
+class CharacterOffsets {
+ public:
+  explicit CharacterOffsets(std::string_view text);
+  /// Bytes [begin, end) of the text, as characters.
+  std::pair<std::size_t, std::size_t> operator()(std::size_t begin, std::size_t end) const;
+
+ private:
+  std::vector<std::size_t> before_;  ///< per byte offset: characters that start before it
+  std::vector<bool> inside_;         ///< per byte offset: within a character, not at its start
+};
 
 }  // namespace pevis::text

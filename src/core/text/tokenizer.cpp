@@ -246,17 +246,22 @@ std::string Tokenizer::label(const Token& token) const {
 const std::string& Tokenizer::path() const { return impl_->path; }
 std::size_t Tokenizer::vocabulary_size() const { return impl_->size; }
 
-std::pair<std::size_t, std::size_t> character_offsets(std::string_view text, std::size_t begin, std::size_t end) {
-  const auto continues = [&](std::size_t i) { return i < text.size() && is_utf8_continuation(static_cast<unsigned char>(text[i])); };
-  while (begin > 0 && continues(begin)) --begin;
-  while (continues(end)) ++end;
-  std::size_t first = 0, last = 0;
-  for (std::size_t i = 0; i < end && i < text.size(); ++i) {
-    const bool starts = !is_utf8_continuation(static_cast<unsigned char>(text[i]));
-    first += starts && i < begin;
-    last += starts;
+CharacterOffsets::CharacterOffsets(std::string_view text) : before_(text.size() + 1, 0), inside_(text.size() + 1, false) {
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    inside_[i] = is_utf8_continuation(static_cast<unsigned char>(text[i]));
+    before_[i] = count;
+    count += !inside_[i];
   }
-  return {first, last};
+  before_[text.size()] = count;
+}
+
+std::pair<std::size_t, std::size_t> CharacterOffsets::operator()(std::size_t begin, std::size_t end) const {
+  const std::size_t last = before_.size() - 1;
+  begin = std::min(begin, last);
+  end = std::min(end, last);
+  // A character cut at `begin` counts whole; one cut at `end` too (its start is before `end`).
+  return {before_[begin] - (inside_[begin] ? 1 : 0), before_[end]};
 }
 
 }  // namespace pevis::text
