@@ -157,8 +157,8 @@ Decoder replace_decoder(const nlohmann::json& spec, const std::string& where) {
 // `<0xE2>` pieces stand for their byte.
 Decoder byte_fallback(const nlohmann::json&, const std::string&) {
   return [](const std::string& piece) {
-    if (piece.size() == 6 && piece.compare(0, 3, "<0x") == 0 && piece[5] == '>' && std::isxdigit(piece[3]) &&
-        std::isxdigit(piece[4])) {
+    if (piece.size() == 6 && piece.compare(0, 3, "<0x") == 0 && piece[5] == '>' && std::isxdigit(static_cast<unsigned char>(piece[3])) &&
+        std::isxdigit(static_cast<unsigned char>(piece[4]))) {
       return std::string(1, static_cast<char>(std::stoi(piece.substr(3, 2), nullptr, 16)));
     }
     return piece;
