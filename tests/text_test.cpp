@@ -53,7 +53,7 @@ TEST(Oracle, EveryIdAndOffsetEqualsTheRustLibrarys) {
     equal += same;
   }
   std::printf("%d of %d encodings equal the Rust library's\n", equal, cases);
-  EXPECT_GE(cases, 100);
+  EXPECT_GE(cases, 120);
 }
 
 // A tokenizer.json of a tiny byte-level BPE, with `change` applied.

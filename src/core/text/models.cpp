@@ -150,13 +150,81 @@ Model bpe(const nlohmann::json& spec, const std::string& where, std::unordered_m
   return [m](const Span& word) { return m->encode(word); };
 }
 
+// WordPiece: the longest piece of the vocabulary at the start of the word,
+// then the longest `##`-prefixed piece after it, and so on; a word with a
+// part no piece fits, or longer than `max_input_chars_per_word`, is one
+// unknown token.
+Model word_piece(const nlohmann::json& spec, const std::string& where,
+                 std::unordered_map<std::string, std::int64_t>& vocabulary) {
+  struct WordPiece {
+    std::unordered_map<std::string, std::int64_t> vocabulary;
+    std::string unk, prefix;
+    std::size_t longest = 100;
+  };
+  auto m = std::make_shared<WordPiece>();
+  m->unk = word(spec, "unk_token", "[UNK]", where);
+  m->prefix = word(spec, "continuing_subword_prefix", "##", where);
+  if (spec.contains("max_input_chars_per_word") && spec["max_input_chars_per_word"].is_number_unsigned()) {
+    m->longest = spec["max_input_chars_per_word"].get<std::size_t>();
+  }
+  if (!spec.contains("vocab") || !spec["vocab"].is_object()) {
+    throw bad_input(where, "a WordPiece model without a vocabulary", "the file is damaged");
+  }
+  std::unordered_map<std::int64_t, std::string> seen;
+  for (const auto& [piece, id] : spec["vocab"].items()) {
+    if (!id.is_number_integer() || id.get<std::int64_t>() < 0) {
+      throw bad_input(where, "the vocabulary's id of '" + one_line(piece) + "' is not a whole number", "the file is damaged");
+    }
+    if (!seen.emplace(id.get<std::int64_t>(), piece).second) {
+      throw bad_input(where, "the vocabulary gives id " + std::to_string(id.get<std::int64_t>()) + " to two pieces",
+                      "the file is damaged");
+    }
+    m->vocabulary.emplace(piece, id.get<std::int64_t>());
+  }
+  vocabulary = m->vocabulary;
+  return [m](const Span& w) {
+    const auto unknown = [&] {
+      const auto u = m->vocabulary.find(m->unk);
+      if (u == m->vocabulary.end()) {
+        throw bad_input("the text", "a word the WordPiece vocabulary cannot spell, and it has no '" + one_line(m->unk) + "'",
+                        "the tokenizer cannot encode this text");
+      }
+      const auto [b, e] = w.covered(0, w.text.size());
+      return std::vector<Token>{{u->second, m->unk, b, e, false}};
+    };
+    std::size_t characters = 0;
+    for (const char c : w.text) characters += (static_cast<unsigned char>(c) & 0xc0) != 0x80;
+    if (characters > m->longest) return unknown();
+    std::vector<Token> out;
+    for (std::size_t start = 0; start < w.text.size();) {
+      std::size_t end = w.text.size();
+      bool found = false;
+      while (start < end) {
+        const std::string piece = (start > 0 ? m->prefix : "") + w.text.substr(start, end - start);
+        const auto id = m->vocabulary.find(piece);
+        if (id != m->vocabulary.end()) {
+          const auto [b, e] = w.covered(start, end);
+          out.push_back({id->second, piece, b, e, false});
+          found = true;
+          break;
+        }
+        do --end; while (end > start && (static_cast<unsigned char>(w.text[end]) & 0xc0) == 0x80);
+      }
+      if (!found) return unknown();
+      start = end;
+    }
+    return out;
+  };
+}
+
 }  // namespace
 
 Model make_model(const nlohmann::json& spec, const std::string& where,
                  std::unordered_map<std::string, std::int64_t>& vocabulary) {
   const std::string type = spec.is_object() ? word(spec, "type", "BPE", where) : "";
   if (type == "BPE") return bpe(spec, where, vocabulary);
-  throw bad_input(where, "the model '" + one_line(type) + "' is not implemented (pevis runs BPE)", "");
+  if (type == "WordPiece") return word_piece(spec, where, vocabulary);
+  throw bad_input(where, "the model '" + one_line(type) + "' is not implemented (pevis runs BPE and WordPiece)", "");
 }
 
 }  // namespace pevis::text

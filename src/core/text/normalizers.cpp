@@ -130,6 +130,93 @@ Normalizer replace(const nlohmann::json& spec, const std::string& where) {
   };
 }
 
+// Each character of `in` as `map` replaces it (by code point; "" drops it),
+// every byte of the replacement coming from that character.
+Span by_character(const Span& in, const std::function<std::string(utf8proc_int32_t, const std::string&)>& map) {
+  Span out;
+  for (std::size_t i = 0; i < in.text.size();) {
+    utf8proc_int32_t c = 0;
+    const auto n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(in.text.data() + i),
+                                    static_cast<utf8proc_ssize_t>(in.text.size() - i), &c);
+    const std::size_t length = n > 0 ? static_cast<std::size_t>(n) : 1;
+    const std::string original = in.text.substr(i, length);
+    const std::string result = map(c, original);
+    if (result == original) {
+      out.text += original;
+      out.origin.insert(out.origin.end(), in.origin.begin() + static_cast<std::ptrdiff_t>(i),
+                        in.origin.begin() + static_cast<std::ptrdiff_t>(i + length));
+    } else if (!result.empty()) {
+      out.add(result, in.covered(i, i + length));
+    }
+    i += length;
+  }
+  return out;
+}
+
+std::string encoded(utf8proc_int32_t c) {
+  utf8proc_uint8_t bytes[4];
+  const auto n = utf8proc_encode_char(c, bytes);
+  return std::string(reinterpret_cast<char*>(bytes), static_cast<std::size_t>(n));
+}
+
+// Rust's char::to_lowercase: the simple mapping, but for U+0130 (the one
+// character whose full lowercase is two).
+std::string lower(utf8proc_int32_t c, const std::string& original) {
+  if (c == 0x130) return "i\xcc\x87";
+  const utf8proc_int32_t l = utf8proc_tolower(c);
+  return l == c ? original : encoded(l);
+}
+
+bool is_whitespace(utf8proc_int32_t c) {  // Rust's char::is_whitespace (White_Space)
+  return (c >= 0x09 && c <= 0x0d) || c == 0x20 || c == 0x85 || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
+         c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
+}
+
+bool is_chinese(utf8proc_int32_t c) {
+  return (c >= 0x4e00 && c <= 0x9fff) || (c >= 0x3400 && c <= 0x4dbf) || (c >= 0x20000 && c <= 0x2a6df) ||
+         (c >= 0x2a700 && c <= 0x2b73f) || (c >= 0x2b740 && c <= 0x2b81f) || (c >= 0x2b920 && c <= 0x2ceaf) ||
+         (c >= 0xf900 && c <= 0xfaff) || (c >= 0x2f800 && c <= 0x2fa1f);
+}
+
+Normalizer strip_accents(const std::string& where) {
+  const Normalizer nfd = unicode(UTF8PROC_DECOMPOSE, where);
+  return [nfd](const Span& in) {
+    return by_character(nfd(in), [](utf8proc_int32_t c, const std::string& original) {
+      return utf8proc_category(c) == UTF8PROC_CATEGORY_MN ? std::string() : original;
+    });
+  };
+}
+
+// BERT's: control characters dropped and whitespace made a space, spaces
+// around CJK ideographs, accents stripped (NFD, then no Mn), lowercase.
+Normalizer bert(const nlohmann::json& spec, const std::string& where) {
+  const bool clean = flag(spec, "clean_text", true, where), chinese = flag(spec, "handle_chinese_chars", true, where),
+             lowercase = flag(spec, "lowercase", true, where), strip = flag(spec, "strip_accents", lowercase, where);
+  const Normalizer accents = strip_accents(where);
+  return [=](const Span& in) {
+    Span s = in;
+    if (clean) {
+      s = by_character(s, [](utf8proc_int32_t c, const std::string& original) {
+        if (c == '\t' || c == '\n' || c == '\r') return std::string(" ");
+        const auto category = utf8proc_category(c);
+        const bool other = category == UTF8PROC_CATEGORY_CC || category == UTF8PROC_CATEGORY_CF ||
+                           category == UTF8PROC_CATEGORY_CN || category == UTF8PROC_CATEGORY_CO ||
+                           category == UTF8PROC_CATEGORY_CS;
+        if (c == 0 || c == 0xfffd || other) return std::string();
+        return is_whitespace(c) ? std::string(" ") : original;
+      });
+    }
+    if (chinese) {
+      s = by_character(s, [](utf8proc_int32_t c, const std::string& original) {
+        return is_chinese(c) ? " " + original + " " : original;
+      });
+    }
+    if (strip) s = accents(s);
+    if (lowercase) s = by_character(s, &lower);
+    return s;
+  };
+}
+
 using Builder = Normalizer (*)(const nlohmann::json&, const std::string&);
 
 const std::map<std::string, Builder>& registry() {
@@ -141,6 +228,11 @@ const std::map<std::string, Builder>& registry() {
       {"Sequence", &sequence},
       {"Prepend", &prepend},
       {"Replace", &replace},
+      {"BertNormalizer", &bert},
+      {"Lowercase", [](const nlohmann::json&, const std::string&) -> Normalizer {
+         return [](const Span& in) { return by_character(in, &lower); };
+       }},
+      {"StripAccents", [](const nlohmann::json&, const std::string& w) { return strip_accents(w); }},
   };
   return builders;
 }

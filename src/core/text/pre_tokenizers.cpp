@@ -4,6 +4,9 @@
 // match limit so that a pattern that backtracks for ever is stopped.
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <utf8proc.h>
+
+#include <cctype>
 
 #include <memory>
 
@@ -195,11 +198,86 @@ PreTokenizer sequence(const nlohmann::json& spec, const std::string& where) {
   };
 }
 
+// Each character of `s` for which `matches` holds, as a range of its own.
+std::vector<std::pair<std::size_t, std::size_t>> characters(const std::string& s,
+                                                            const std::function<bool(std::int32_t)>& matches) {
+  std::vector<std::pair<std::size_t, std::size_t>> found;
+  for (std::size_t i = 0; i < s.size();) {
+    std::int32_t c = 0;
+    const auto n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(s.data() + i),
+                                    static_cast<utf8proc_ssize_t>(s.size() - i), &c);
+    const std::size_t length = n > 0 ? static_cast<std::size_t>(n) : 1;
+    if (n > 0 && matches(c)) found.emplace_back(i, i + length);
+    i += length;
+  }
+  return found;
+}
+
+bool is_whitespace(std::int32_t c) {  // Rust's char::is_whitespace (White_Space)
+  return (c >= 0x09 && c <= 0x0d) || c == 0x20 || c == 0x85 || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
+         c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
+}
+
+bool is_punctuation(std::int32_t c) {  // ASCII punctuation, or Unicode's P categories
+  if (c < 0x80) return std::ispunct(c) != 0;
+  const auto category = utf8proc_category(c);
+  return category >= UTF8PROC_CATEGORY_PC && category <= UTF8PROC_CATEGORY_PO;
+}
+
+// Splits each span by the characters `matches` picks out, as `behavior` says.
+PreTokenizer by_characters(std::function<bool(std::int32_t)> matches, Behavior behavior) {
+  return [matches, behavior](std::vector<Span> spans) {
+    std::vector<Span> out;
+    for (const auto& s : spans) {
+      for (auto& piece : cut(s, characters(s.text, matches), behavior, false)) out.push_back(std::move(piece));
+    }
+    return out;
+  };
+}
+
+Behavior behavior_of(const nlohmann::json& spec, const std::string& where, const char* fallback) {
+  const std::string name = word(spec, "behavior", fallback, where);
+  const std::map<std::string, Behavior> behaviors = {{"Removed", Behavior::kRemoved},
+                                                     {"Isolated", Behavior::kIsolated},
+                                                     {"MergedWithPrevious", Behavior::kMergedWithPrevious},
+                                                     {"MergedWithNext", Behavior::kMergedWithNext},
+                                                     {"Contiguous", Behavior::kContiguous}};
+  const auto found = behaviors.find(name);
+  if (found == behaviors.end()) throw bad_input(where, "the behavior '" + one_line(name) + "' is not implemented", "");
+  return found->second;
+}
+
+// BERT's: whitespace removed, each punctuation character a piece of its own.
+PreTokenizer bert(const nlohmann::json&, const std::string&) {
+  const PreTokenizer spaces = by_characters(&is_whitespace, Behavior::kRemoved);
+  const PreTokenizer marks = by_characters(&is_punctuation, Behavior::kIsolated);
+  return [spaces, marks](std::vector<Span> spans) { return marks(spaces(std::move(spans))); };
+}
+
+PreTokenizer whitespace_split(const nlohmann::json&, const std::string&) {
+  return by_characters(&is_whitespace, Behavior::kRemoved);
+}
+
+PreTokenizer punctuation(const nlohmann::json& spec, const std::string& where) {
+  return by_characters(&is_punctuation, behavior_of(spec, where, "Isolated"));
+}
+
+PreTokenizer digits(const nlohmann::json& spec, const std::string& where) {
+  const bool each = flag(spec, "individual_digits", false, where);
+  return by_characters([](std::int32_t c) {  // Rust's char::is_numeric: Nd, Nl, No
+                         const auto category = utf8proc_category(c);
+                         return category == UTF8PROC_CATEGORY_ND || category == UTF8PROC_CATEGORY_NL ||
+                                category == UTF8PROC_CATEGORY_NO;
+                       },
+                       each ? Behavior::kIsolated : Behavior::kContiguous);
+}
+
 using Builder = PreTokenizer (*)(const nlohmann::json&, const std::string&);
 
 const std::map<std::string, Builder>& registry() {
   static const std::map<std::string, Builder> builders = {
-      {"Split", &split}, {"ByteLevel", &byte_level}, {"Sequence", &sequence}};
+      {"Split", &split},          {"ByteLevel", &byte_level}, {"Sequence", &sequence},  {"BertPreTokenizer", &bert},
+      {"WhitespaceSplit", &whitespace_split}, {"Punctuation", &punctuation}, {"Digits", &digits}};
   return builders;
 }
 
