@@ -432,19 +432,7 @@ TEST(Architectures, TheCommandLineTakesAFolderOfWeights) {
 // batch; the labels are the text each token stands for.
 TEST(Architectures, TextGoesInThroughATokenizer) {
   test::TempDir dir;
-  const nlohmann::json tokenizer = {
-      {"added_tokens", {{{"id", 6}, {"content", "<s>"}, {"special", true}, {"normalized", false}}}},
-      {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}},
-      {"post_processor",
-       {{"type", "TemplateProcessing"},
-        {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
-        {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {6}}, {"tokens", {"<s>"}}}}}}}},
-      {"decoder", {{"type", "ByteLevel"}}},
-      {"model",
-       {{"type", "BPE"},
-        {"vocab", {{"a", 0}, {"b", 1}, {"ab", 2}, {"\xc4\xa0", 3}, {"\xc4\xa0" "ab", 4}, {"\xc4\xa0" "a", 5}}},
-        {"merges", {"\xc4\xa0 a", "\xc4\xa0" "a b", "a b"}}}}};
-  test::write_file(dir / "tokenizer.json", tokenizer.dump());
+  test::write_file(dir / "tokenizer.json", test::tiny_tokenizer());
   auto r = test::run_in_process({"attention", kDir + "llama", "--tokenizer", "tokenizer.json", "--text", "ab ab a",
                                  "--text", "ab", "--batch-index", "0", "--format", "none", "-o", "out"},
                                 dir.path());

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -180,6 +181,28 @@ inline std::string float_bytes(const std::vector<float>& values) {
 }
 
 /// Number of lines in `text` (a last line without newline counts).
+/// A tokenizer.json of a tiny byte-level BPE (pieces a, b, ab, Ġ, Ġab, Ġa; ids
+/// 0 to 5; `<s>` id 6, added before each text), with `change` applied.
+inline std::string tiny_tokenizer(const std::function<void(nlohmann::json&)>& change = nullptr) {
+  nlohmann::json t = {
+      {"version", "1.0"},
+      {"added_tokens", {{{"id", 6}, {"content", "<s>"}, {"special", true}, {"normalized", false}}}},
+      {"normalizer", nullptr},
+      {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}},
+      {"post_processor",
+       {{"type", "TemplateProcessing"},
+        {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+        {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {6}}, {"tokens", {"<s>"}}}}}}}},
+      {"decoder", {{"type", "ByteLevel"}}},
+      {"model",
+       {{"type", "BPE"},
+        {"vocab", {{"a", 0}, {"b", 1}, {"ab", 2}, {"\xc4\xa0", 3}, {"\xc4\xa0" "ab", 4}, {"\xc4\xa0" "a", 5}}},
+        {"merges", {"\xc4\xa0 a", "\xc4\xa0" "a b", "a b"}}}},
+  };
+  if (change) change(t);
+  return t.dump();
+}
+
 inline int count_lines(const std::string& text) {
   int lines = 0;
   for (char c : text) lines += c == '\n';

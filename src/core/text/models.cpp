@@ -1,8 +1,11 @@
-// Models: tokenizer.json's `model`. BPE: a word is split into characters
+// Models: the registry of tokenizer.json's `model` types. BPE: a word is split into characters
 // (bytes where it falls back to them), then the pair of adjacent pieces
 // with the lowest merge rank is merged, leftmost first, until no pair has a
 // rank; with `ignore_merges` a word the vocabulary holds whole is one token.
+#include <algorithm>
 #include <climits>
+#include <cmath>
+#include <limits>
 #include <list>
 #include <mutex>
 
@@ -217,14 +220,148 @@ Model word_piece(const nlohmann::json& spec, const std::string& where,
   };
 }
 
+// Unigram (SentencePiece's): the split of the word whose pieces' scores
+// sum highest (Viterbi over every piece of the vocabulary that starts at
+// each character; on a tie the split found first stays). A character no
+// piece covers is the unknown piece, scored 10 below the lowest score, and
+// unknown pieces next to each other are one. A piece of the best split the
+// vocabulary lacks (a run of unknown characters) falls back to its bytes'
+// `<0xE2>` pieces where `byte_fallback`, all covering its text.
+Model unigram(const nlohmann::json& spec, const std::string& where, std::unordered_map<std::string, std::int64_t>& vocabulary) {
+  struct Unigram {
+    std::unordered_map<std::string, std::int64_t> ids;
+    std::vector<std::pair<std::string, double>> pieces;
+    std::int64_t unk = -1;
+    bool byte_fallback = false;
+    double lowest = 0;
+    std::vector<std::pair<std::string, std::int64_t>> sorted;  // the pieces in byte order, to walk prefixes
+  };
+  auto m = std::make_shared<Unigram>();
+  if (!spec.contains("vocab") || !spec["vocab"].is_array()) throw bad_input(where, "a Unigram model without a vocabulary", "the file is damaged");
+  m->lowest = std::numeric_limits<double>::infinity();
+  for (const auto& entry : spec["vocab"]) {
+    if (!entry.is_array() || entry.size() != 2 || !entry[0].is_string() || !entry[1].is_number()) {
+      throw bad_input(where, "a Unigram vocabulary entry that is not a piece and its score", "the file is damaged");
+    }
+    const std::string piece = entry[0].get<std::string>();
+    const double score = entry[1].get<double>();
+    if (!std::isfinite(score)) throw bad_input(where, "a Unigram score that is not a number", "the file is damaged");
+    m->ids[piece] = static_cast<std::int64_t>(m->pieces.size());  // a piece given twice: its last id, as the Rust library
+    m->pieces.emplace_back(piece, score);
+    m->lowest = std::min(m->lowest, score);
+  }
+  m->sorted.assign(m->ids.begin(), m->ids.end());
+  std::sort(m->sorted.begin(), m->sorted.end());
+  if (spec.contains("unk_id") && !spec["unk_id"].is_null()) {
+    if (!spec["unk_id"].is_number_unsigned() || spec["unk_id"].get<std::size_t>() >= m->pieces.size()) {
+      throw bad_input(where, "the Unigram unk_id is not a piece of the vocabulary", "the file is damaged");
+    }
+    m->unk = spec["unk_id"].get<std::int64_t>();
+  }
+  m->byte_fallback = flag(spec, "byte_fallback", false, where);
+  if (m->pieces.empty()) throw bad_input(where, "a Unigram model with an empty vocabulary", "the file is damaged");
+  vocabulary.clear();
+  for (std::size_t id = 0; id < m->pieces.size(); ++id) vocabulary.emplace(m->pieces[id].first, static_cast<std::int64_t>(id));
+  return [m](const Span& w) {
+    const std::string& text = w.text;
+    const std::size_t size = text.size();
+    const double unknown_score = m->lowest - 10.0;
+    struct Node {
+      std::int64_t id = -1;
+      double score = 0;
+      std::size_t from = 0;
+      bool reached = false;
+    };
+    std::vector<Node> best(size + 1);
+    best[0].reached = true;
+    for (std::size_t start = 0; start < size;) {
+      const std::size_t character = std::min(utf8_length(static_cast<unsigned char>(text[start])), size - start);
+      const double here = best[start].score;
+      bool single = false;
+      // The pieces that start with text[start, end), narrowed one byte at a time.
+      std::size_t lo = 0, hi = m->sorted.size();
+      for (std::size_t end = start + 1; end <= size && lo < hi; ++end) {
+        const std::size_t depth = end - start - 1;
+        const int c = static_cast<unsigned char>(text[end - 1]);
+        const auto at = [depth](const std::pair<std::string, std::int64_t>& p) {
+          return p.first.size() > depth ? static_cast<unsigned char>(p.first[depth]) : -1;
+        };
+        const auto first = m->sorted.begin() + static_cast<std::ptrdiff_t>(lo), last = m->sorted.begin() + static_cast<std::ptrdiff_t>(hi);
+        lo = static_cast<std::size_t>(std::partition_point(first, last, [&](const auto& p) { return at(p) < c; }) - m->sorted.begin());
+        hi = static_cast<std::size_t>(std::partition_point(first, last, [&](const auto& p) { return at(p) <= c; }) - m->sorted.begin());
+        if (lo >= hi || m->sorted[lo].first.size() != depth + 1) continue;  // no piece is exactly this
+        const std::int64_t id = m->sorted[lo].second;
+        const double score = here + m->pieces[static_cast<std::size_t>(id)].second;
+        Node& target = best[end];
+        if (!target.reached || score > target.score) target = {id, score, start, true};
+        if (end - start == character) single = true;
+      }
+      if (!single) {
+        Node& target = best[start + character];
+        const double score = here + unknown_score;
+        if (!target.reached || score > target.score) {
+          if (m->unk < 0) {
+            throw bad_input("the text", "a character the Unigram vocabulary lacks, and it names no unknown piece",
+                            "the tokenizer cannot encode this text");
+          }
+          target = {m->unk, score, start, true};
+        }
+      }
+      start += character;
+    }
+    // Back from the end; runs of unknown pieces become one.
+    std::vector<std::pair<std::size_t, std::size_t>> parts;
+    bool previous_unknown = false;
+    for (std::size_t end = size; end > 0;) {
+      const Node& node = best[end];
+      const bool unknown = node.id == m->unk;
+      if (unknown && previous_unknown) parts.back().first = node.from;
+      else parts.emplace_back(node.from, end);
+      previous_unknown = unknown;
+      end = node.from;
+    }
+    std::reverse(parts.begin(), parts.end());
+    std::vector<Token> out;
+    for (const auto& [b, e] : parts) {
+      const std::string piece = text.substr(b, e - b);
+      const auto [first, last] = w.covered(b, e);
+      const auto found = m->ids.find(piece);
+      if (found != m->ids.end()) {
+        out.push_back({found->second, piece, first, last, false});
+        continue;
+      }
+      if (m->byte_fallback) {
+        std::vector<Token> bytes;
+        for (const char c : piece) {
+          char name[8];
+          std::snprintf(name, sizeof name, "<0x%02X>", static_cast<unsigned char>(c));
+          const auto id = m->ids.find(name);
+          if (id == m->ids.end()) break;
+          bytes.push_back({id->second, name, first, last, false});
+        }
+        if (bytes.size() == piece.size()) {
+          out.insert(out.end(), bytes.begin(), bytes.end());
+          continue;
+        }
+      }
+      out.push_back({m->unk, m->pieces[static_cast<std::size_t>(m->unk)].first, first, last, false});
+    }
+    return out;
+  };
+}
+
+using Builder = Model (*)(const nlohmann::json&, const std::string&, std::unordered_map<std::string, std::int64_t>&);
+
+const std::map<std::string, Builder>& registry() {
+  static const std::map<std::string, Builder> builders = {{"BPE", &bpe}, {"WordPiece", &word_piece}, {"Unigram", &unigram}};
+  return builders;
+}
+
 }  // namespace
 
 Model make_model(const nlohmann::json& spec, const std::string& where,
                  std::unordered_map<std::string, std::int64_t>& vocabulary) {
-  const std::string type = spec.is_object() ? word(spec, "type", "BPE", where) : "";
-  if (type == "BPE") return bpe(spec, where, vocabulary);
-  if (type == "WordPiece") return word_piece(spec, where, vocabulary);
-  throw bad_input(where, "the model '" + one_line(type) + "' is not implemented (pevis runs BPE and WordPiece)", "");
+  return registered(registry(), spec, "model", where, "BPE")(spec, where, vocabulary);
 }
 
 }  // namespace pevis::text

@@ -107,26 +107,48 @@ Normalizer prepend(const nlohmann::json& spec, const std::string& where) {
   };
 }
 
+// Replace: each match of the pattern (a string, or a regular expression)
+// becomes `content`, which comes from the match's last byte (as the Rust
+// library aligns it).
 Normalizer replace(const nlohmann::json& spec, const std::string& where) {
-  if (!spec.contains("pattern") || !spec["pattern"].is_object() || !spec["pattern"].contains("String")) {
-    throw bad_input(where, "a Replace normalizer with a Regex pattern is not implemented", "");
-  }
-  const std::string from = word(spec["pattern"], "String", "", where), to = word(spec, "content", "", where);
-  if (from.empty()) throw bad_input(where, "a Replace normalizer with an empty pattern", "the file is damaged");
-  return [from, to](const Span& in) {
+  if (!spec.contains("pattern")) throw bad_input(where, "a Replace normalizer without a pattern", "the file is damaged");
+  const Pattern pattern = Pattern::of(spec["pattern"], where);
+  const std::string to = word(spec, "content", "", where);
+  return [pattern, to](const Span& in) {
     Span out;
-    std::size_t i = 0;
-    while (i < in.text.size()) {
-      if (in.text.compare(i, from.size(), from) == 0) {
-        out.add(to, in.covered(i, i + from.size()));
-        i += from.size();
-      } else {
-        out.text += in.text[i];
-        out.origin.push_back(in.origin[i]);
-        ++i;
-      }
+    std::size_t at = 0;
+    for (const auto& [b, e] : pattern.find(in.text)) {
+      out.text.append(in.text, at, b - at);
+      out.origin.insert(out.origin.end(), in.origin.begin() + static_cast<std::ptrdiff_t>(at),
+                        in.origin.begin() + static_cast<std::ptrdiff_t>(b));
+      out.add(to, in.origin[e - 1]);
+      at = e;
     }
+    out.text.append(in.text, at, std::string::npos);
+    out.origin.insert(out.origin.end(), in.origin.begin() + static_cast<std::ptrdiff_t>(at), in.origin.end());
     return out;
+  };
+}
+
+// Strip: whitespace removed from the start, the end, or both.
+Normalizer strip(const nlohmann::json& spec, const std::string& where) {
+  const bool left = flag(spec, "strip_left", true, where), right = flag(spec, "strip_right", true, where);
+  return [left, right](const Span& in) {
+    std::vector<std::size_t> starts;  // of each character, and the end
+    std::vector<bool> space;
+    for (std::size_t i = 0; i < in.text.size();) {
+      utf8proc_int32_t c = 0;
+      const auto n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(in.text.data() + i),
+                                      static_cast<utf8proc_ssize_t>(in.text.size() - i), &c);
+      starts.push_back(i);
+      space.push_back(n > 0 && is_whitespace(c));
+      i += n > 0 ? static_cast<std::size_t>(n) : 1;
+    }
+    starts.push_back(in.text.size());
+    std::size_t first = 0, last = space.size();
+    if (left) while (first < last && space[first]) ++first;
+    if (right) while (last > first && space[last - 1]) --last;
+    return in.part(starts[first], starts[last]);
   };
 }
 
@@ -167,22 +189,20 @@ std::string lower(utf8proc_int32_t c, const std::string& original) {
   return l == c ? original : encoded(l);
 }
 
-bool is_whitespace(utf8proc_int32_t c) {  // Rust's char::is_whitespace (White_Space)
-  return (c >= 0x09 && c <= 0x0d) || c == 0x20 || c == 0x85 || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
-         c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
-}
-
 bool is_chinese(utf8proc_int32_t c) {
   return (c >= 0x4e00 && c <= 0x9fff) || (c >= 0x3400 && c <= 0x4dbf) || (c >= 0x20000 && c <= 0x2a6df) ||
          (c >= 0x2a700 && c <= 0x2b73f) || (c >= 0x2b740 && c <= 0x2b81f) || (c >= 0x2b920 && c <= 0x2ceaf) ||
          (c >= 0xf900 && c <= 0xfaff) || (c >= 0x2f800 && c <= 0x2fa1f);
 }
 
-Normalizer strip_accents(const std::string& where) {
-  const Normalizer nfd = unicode(UTF8PROC_DECOMPOSE, where);
-  return [nfd](const Span& in) {
-    return by_character(nfd(in), [](utf8proc_int32_t c, const std::string& original) {
-      return utf8proc_category(c) == UTF8PROC_CATEGORY_MN ? std::string() : original;
+// StripAccents: every combining mark (Mn, Mc, Me) dropped, as they are
+// (the Rust library does not decompose first; a file that wants it puts NFD before).
+Normalizer strip_accents(const nlohmann::json&, const std::string&) {
+  return [](const Span& in) {
+    return by_character(in, [](utf8proc_int32_t c, const std::string& original) {
+      const auto category = utf8proc_category(c);
+      const bool mark = category == UTF8PROC_CATEGORY_MN || category == UTF8PROC_CATEGORY_MC || category == UTF8PROC_CATEGORY_ME;
+      return mark ? std::string() : original;
     });
   };
 }
@@ -192,7 +212,13 @@ Normalizer strip_accents(const std::string& where) {
 Normalizer bert(const nlohmann::json& spec, const std::string& where) {
   const bool clean = flag(spec, "clean_text", true, where), chinese = flag(spec, "handle_chinese_chars", true, where),
              lowercase = flag(spec, "lowercase", true, where), strip = flag(spec, "strip_accents", lowercase, where);
-  const Normalizer accents = strip_accents(where);
+  // BERT's own accent stripping: NFD, then the non-spacing marks dropped.
+  const Normalizer nfd = unicode(UTF8PROC_DECOMPOSE, where);
+  const Normalizer accents = [nfd](const Span& in) {
+    return by_character(nfd(in), [](utf8proc_int32_t c, const std::string& original) {
+      return utf8proc_category(c) == UTF8PROC_CATEGORY_MN ? std::string() : original;
+    });
+  };
   return [=](const Span& in) {
     Span s = in;
     if (clean) {
@@ -232,7 +258,8 @@ const std::map<std::string, Builder>& registry() {
       {"Lowercase", [](const nlohmann::json&, const std::string&) -> Normalizer {
          return [](const Span& in) { return by_character(in, &lower); };
        }},
-      {"StripAccents", [](const nlohmann::json&, const std::string& w) { return strip_accents(w); }},
+      {"StripAccents", &strip_accents},
+      {"Strip", &strip},
   };
   return builders;
 }
@@ -240,14 +267,7 @@ const std::map<std::string, Builder>& registry() {
 }  // namespace
 
 Normalizer make_normalizer(const nlohmann::json& spec, const std::string& where) {
-  const std::string type = spec.is_object() ? word(spec, "type", "", where) : "";
-  const auto found = registry().find(type);
-  if (found == registry().end()) {
-    std::string known;
-    for (const auto& [name, builder] : registry()) known += (known.empty() ? "" : ", ") + name;
-    throw bad_input(where, "the normalizer '" + one_line(type) + "' is not implemented (pevis runs " + known + ")", "");
-  }
-  return found->second(spec, where);
+  return registered(registry(), spec, "normalizer", where)(spec, where);
 }
 
 }  // namespace pevis::text

@@ -61,6 +61,57 @@ std::size_t utf8_length(unsigned char lead) {
   return lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xe ? 3 : (lead >> 3) == 0x1e ? 4 : 1;
 }
 
+bool is_whitespace(std::int32_t c) {
+  return (c >= 0x09 && c <= 0x0d) || c == 0x20 || c == 0x85 || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
+         c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
+}
+
+std::string lossy_utf8(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size());
+  const auto at = [&](std::size_t i) { return static_cast<unsigned char>(bytes[i]); };
+  for (std::size_t i = 0; i < bytes.size();) {
+    const unsigned char lead = at(i);
+    std::size_t want = 0;
+    unsigned char low = 0x80, high = 0xbf;  // the second byte's range
+    if (lead < 0x80) want = 1;
+    else if (lead >= 0xc2 && lead <= 0xdf) want = 2;
+    else if (lead >= 0xe0 && lead <= 0xef) {
+      want = 3;
+      if (lead == 0xe0) low = 0xa0;
+      if (lead == 0xed) high = 0x9f;
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      want = 4;
+      if (lead == 0xf0) low = 0x90;
+      if (lead == 0xf4) high = 0x8f;
+    }
+    if (want == 0) {  // not a lead byte
+      out += "\xef\xbf\xbd";
+      ++i;
+      continue;
+    }
+    std::size_t n = 1;
+    while (n < want && i + n < bytes.size()) {
+      const unsigned char c = at(i + n);
+      if (n == 1 ? (c < low || c > high) : (c < 0x80 || c > 0xbf)) break;
+      ++n;
+    }
+    if (n == want) out.append(bytes.substr(i, n));
+    else out += "\xef\xbf\xbd";  // the longest start of a character, as one replacement
+    i += n;
+  }
+  return out;
+}
+
+std::string type_of(const nlohmann::json& spec, const std::string& where, const char* fallback) {
+  return spec.is_object() ? word(spec, "type", fallback, where) : "";
+}
+
+void not_implemented(const char* family, const std::string& type, const std::string& known, const std::string& where) {
+  throw bad_input(where, std::string("the ") + family + " '" + one_line(type) + "' is not implemented (pevis runs " + known + ")",
+                  "");
+}
+
 bool flag(const nlohmann::json& spec, const char* key, bool fallback, const std::string& where) {
   if (!spec.contains(key) || spec[key].is_null()) return fallback;
   if (!spec[key].is_boolean()) throw bad_input(where, std::string("'") + key + "' is not true or false", "the file is damaged");

@@ -1,11 +1,8 @@
 // Pre-tokenizers: the registry of tokenizer.json's `pre_tokenizer` types
-// pevis implements. Regular expressions are PCRE2's, in UTF mode with
-// Unicode properties (\p{L}, \p{N}, \s as Unicode defines them), with a
-// match limit so that a pattern that backtracks for ever is stopped.
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
+// pevis implements. Regular expressions are pipeline.h's Pattern (PCRE2).
 #include <utf8proc.h>
 
+#include <algorithm>
 #include <cctype>
 
 #include <memory>
@@ -15,64 +12,6 @@
 
 namespace pevis::text {
 namespace {
-
-// What a pattern may cost per match attempt before it is stopped: far above
-// any tokenizer's pattern on any text (they match in a few steps per byte).
-constexpr std::uint32_t kMatchLimit = 10'000'000;
-
-struct Pattern {
-  std::shared_ptr<pcre2_code> code;
-  std::string source;
-};
-
-Pattern compile(const std::string& source, const std::string& where) {
-  int error = 0;
-  PCRE2_SIZE at = 0;
-  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(source.data()), source.size(),
-                                   PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK, &error, &at, nullptr);
-  if (!code) {
-    PCRE2_UCHAR message[256];
-    pcre2_get_error_message(error, message, sizeof message);
-    throw bad_input(where, "the pattern '" + one_line(source.substr(0, 80)) + "' is not a regular expression pevis reads (" +
-                               reinterpret_cast<const char*>(message) + " at " + std::to_string(at) + ")",
-                    "");
-  }
-  pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // faster where the JIT is there; the same matches
-  return {std::shared_ptr<pcre2_code>(code, &pcre2_code_free), source};
-}
-
-// The matches of `pattern` in `text`, as byte ranges, leftmost first, empty ones skipped.
-std::vector<std::pair<std::size_t, std::size_t>> matches(const Pattern& pattern, const std::string& text) {
-  std::vector<std::pair<std::size_t, std::size_t>> found;
-  std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> data(
-      pcre2_match_data_create_from_pattern(pattern.code.get(), nullptr), &pcre2_match_data_free);
-  std::unique_ptr<pcre2_match_context, decltype(&pcre2_match_context_free)> context(pcre2_match_context_create(nullptr),
-                                                                                   &pcre2_match_context_free);
-  pcre2_set_match_limit(context.get(), kMatchLimit);
-  pcre2_set_depth_limit(context.get(), kMatchLimit);
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const int rc = pcre2_match(pattern.code.get(), reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), start,
-                               PCRE2_NO_UTF_CHECK, data.get(), context.get());
-    if (rc == PCRE2_ERROR_NOMATCH) break;
-    if (rc < 0) {
-      throw bad_input("the pattern '" + one_line(pattern.source.substr(0, 80)) + "'",
-                      rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT || rc == PCRE2_ERROR_JIT_STACKLIMIT
-                          ? "it backtracks without end on this text, so it was stopped"
-                          : "matching failed (PCRE2 error " + std::to_string(rc) + ")",
-                      "the tokenizer's pattern is hostile or damaged");
-    }
-    const PCRE2_SIZE* at = pcre2_get_ovector_pointer(data.get());
-    const std::size_t begin = at[0], end = at[1];
-    if (end > begin) {
-      found.emplace_back(begin, end);
-      start = end;
-    } else {
-      start = begin + (begin < text.size() ? utf8_length(static_cast<unsigned char>(text[begin])) : 1);
-    }
-  }
-  return found;
-}
 
 enum class Behavior { kRemoved, kIsolated, kMergedWithPrevious, kMergedWithNext, kContiguous };
 
@@ -102,9 +41,8 @@ std::vector<Span> cut(const Span& span, const std::vector<std::pair<std::size_t,
         if (match && !kept.empty() && !previous_match) kept.back().second = range.second;
         else kept.push_back(range);
         break;
-      case Behavior::kMergedWithNext:
-        if (!kept.empty() && previous_match) kept.back().second = range.second;
-        else kept.push_back(range);
+      case Behavior::kMergedWithNext:  // done below, from the end
+        kept.push_back(range);
         break;
       case Behavior::kContiguous:
         if (match && previous_match && !kept.empty()) kept.back().second = range.second;
@@ -113,6 +51,18 @@ std::vector<Span> cut(const Span& span, const std::vector<std::pair<std::size_t,
     }
     previous_match = match;
   }
+  if (behavior == Behavior::kMergedWithNext) {
+    // From the end: a match joins the piece after it unless that is a match too.
+    kept.clear();
+    bool next_match = false;
+    for (std::size_t i = pieces.size(); i-- > 0;) {
+      const auto [range, match] = pieces[i];
+      if (match && !next_match && !kept.empty()) kept.back().first = range.first;
+      else kept.push_back(range);
+      next_match = match;
+    }
+    std::reverse(kept.begin(), kept.end());
+  }
   std::vector<Span> out;
   for (const auto& [b, e] : kept) {
     if (e > b) out.push_back(span.part(b, e));
@@ -120,35 +70,29 @@ std::vector<Span> cut(const Span& span, const std::vector<std::pair<std::size_t,
   return out;
 }
 
+Behavior behavior_of(const nlohmann::json& spec, const std::string& where, const char* fallback, const char* owner) {
+  const std::string name = word(spec, "behavior", fallback, where);
+  static const std::map<std::string, Behavior> behaviors = {{"Removed", Behavior::kRemoved},
+                                                            {"Isolated", Behavior::kIsolated},
+                                                            {"MergedWithPrevious", Behavior::kMergedWithPrevious},
+                                                            {"MergedWithNext", Behavior::kMergedWithNext},
+                                                            {"Contiguous", Behavior::kContiguous}};
+  const auto found = behaviors.find(name);
+  if (found == behaviors.end()) {
+    throw bad_input(where, std::string("the ") + owner + " behavior '" + one_line(name) + "' is not implemented", "");
+  }
+  return found->second;
+}
+
 PreTokenizer split(const nlohmann::json& spec, const std::string& where) {
-  if (!spec.contains("pattern") || !spec["pattern"].is_object()) {
-    throw bad_input(where, "a Split pre-tokenizer without a pattern", "the file is damaged");
-  }
-  const nlohmann::json& p = spec["pattern"];
-  std::string source;
-  if (p.contains("Regex")) {
-    source = word(p, "Regex", "", where);
-  } else {
-    // A plain string: its characters, escaped.
-    for (const char c : word(p, "String", "", where)) {
-      if (std::string("\\^$.|?*+()[]{}").find(c) != std::string::npos) source += '\\';
-      source += c;
-    }
-  }
-  const Pattern pattern = compile(source, where);
-  const std::string name = word(spec, "behavior", "Isolated", where);
-  const std::map<std::string, Behavior> behaviors = {{"Removed", Behavior::kRemoved},
-                                                     {"Isolated", Behavior::kIsolated},
-                                                     {"MergedWithPrevious", Behavior::kMergedWithPrevious},
-                                                     {"MergedWithNext", Behavior::kMergedWithNext},
-                                                     {"Contiguous", Behavior::kContiguous}};
-  const auto behavior = behaviors.find(name);
-  if (behavior == behaviors.end()) throw bad_input(where, "the Split behavior '" + one_line(name) + "' is not implemented", "");
+  if (!spec.contains("pattern")) throw bad_input(where, "a Split pre-tokenizer without a pattern", "the file is damaged");
+  const Pattern pattern = Pattern::of(spec["pattern"], where);
+  const Behavior behavior = behavior_of(spec, where, "Isolated", "Split");
   const bool invert = flag(spec, "invert", false, where);
-  return [pattern, b = behavior->second, invert](std::vector<Span> spans) {
+  return [pattern, behavior, invert](std::vector<Span> spans) {
     std::vector<Span> out;
     for (const auto& s : spans) {
-      for (auto& piece : cut(s, matches(pattern, s.text), b, invert)) out.push_back(std::move(piece));
+      for (auto& piece : cut(s, pattern.find(s.text), behavior, invert)) out.push_back(std::move(piece));
     }
     return out;
   };
@@ -159,7 +103,7 @@ const char* const kGpt2Pattern = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?
 
 PreTokenizer byte_level(const nlohmann::json& spec, const std::string& where) {
   const bool prefix = flag(spec, "add_prefix_space", true, where), regex = flag(spec, "use_regex", true, where);
-  const Pattern pattern = compile(kGpt2Pattern, where);
+  const Pattern pattern = Pattern::regex(kGpt2Pattern, where);
   return [prefix, regex, pattern](std::vector<Span> spans) {
     std::vector<Span> pieces;
     for (auto& s : spans) {
@@ -171,7 +115,7 @@ PreTokenizer byte_level(const nlohmann::json& spec, const std::string& where) {
         s = std::move(with);
       }
       if (regex) {
-        for (auto& piece : cut(s, matches(pattern, s.text), Behavior::kIsolated, false)) pieces.push_back(std::move(piece));
+        for (auto& piece : cut(s, pattern.find(s.text), Behavior::kIsolated, false)) pieces.push_back(std::move(piece));
       } else if (!s.text.empty()) {
         pieces.push_back(std::move(s));
       }
@@ -213,11 +157,6 @@ std::vector<std::pair<std::size_t, std::size_t>> characters(const std::string& s
   return found;
 }
 
-bool is_whitespace(std::int32_t c) {  // Rust's char::is_whitespace (White_Space)
-  return (c >= 0x09 && c <= 0x0d) || c == 0x20 || c == 0x85 || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
-         c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
-}
-
 bool is_punctuation(std::int32_t c) {  // ASCII punctuation, or Unicode's P categories
   if (c < 0x80) return std::ispunct(c) != 0;
   const auto category = utf8proc_category(c);
@@ -235,18 +174,6 @@ PreTokenizer by_characters(std::function<bool(std::int32_t)> matches, Behavior b
   };
 }
 
-Behavior behavior_of(const nlohmann::json& spec, const std::string& where, const char* fallback) {
-  const std::string name = word(spec, "behavior", fallback, where);
-  const std::map<std::string, Behavior> behaviors = {{"Removed", Behavior::kRemoved},
-                                                     {"Isolated", Behavior::kIsolated},
-                                                     {"MergedWithPrevious", Behavior::kMergedWithPrevious},
-                                                     {"MergedWithNext", Behavior::kMergedWithNext},
-                                                     {"Contiguous", Behavior::kContiguous}};
-  const auto found = behaviors.find(name);
-  if (found == behaviors.end()) throw bad_input(where, "the behavior '" + one_line(name) + "' is not implemented", "");
-  return found->second;
-}
-
 // BERT's: whitespace removed, each punctuation character a piece of its own.
 PreTokenizer bert(const nlohmann::json&, const std::string&) {
   const PreTokenizer spaces = by_characters(&is_whitespace, Behavior::kRemoved);
@@ -259,7 +186,7 @@ PreTokenizer whitespace_split(const nlohmann::json&, const std::string&) {
 }
 
 PreTokenizer punctuation(const nlohmann::json& spec, const std::string& where) {
-  return by_characters(&is_punctuation, behavior_of(spec, where, "Isolated"));
+  return by_characters(&is_punctuation, behavior_of(spec, where, "Isolated", "Punctuation"));
 }
 
 PreTokenizer digits(const nlohmann::json& spec, const std::string& where) {
@@ -272,26 +199,120 @@ PreTokenizer digits(const nlohmann::json& spec, const std::string& where) {
                        each ? Behavior::kIsolated : Behavior::kContiguous);
 }
 
+// Whitespace: runs of word characters and runs of other characters that
+// are not spaces (the Rust library's `\w+|[^\w\s]+`, with its Unicode
+// `\w`: alphabetic, marks, decimal digits, connector punctuation, joiners).
+bool is_word(std::int32_t c) {
+  if (c < 0x80) return std::isalnum(c) != 0 || c == '_';
+  if (c == 0x200c || c == 0x200d) return true;
+  if ((c >= 0x24b6 && c <= 0x24e9) || (c >= 0x1f130 && c <= 0x1f149) || (c >= 0x1f150 && c <= 0x1f169) ||
+      (c >= 0x1f170 && c <= 0x1f189)) {
+    return true;  // the letters that are symbols (circled, squared): Other_Alphabetic
+  }
+  switch (utf8proc_category(c)) {
+    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT: case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_MN: case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ME: case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_PC:
+      return true;
+    default:
+      return false;
+  }
+}
+
+PreTokenizer whitespace(const nlohmann::json&, const std::string&) {
+  return [](std::vector<Span> spans) {
+    std::vector<Span> out;
+    for (const auto& s : spans) {
+      std::size_t begin = 0;
+      int kind = 0;  // of the run being read: 0 none, 1 word, 2 other
+      for (std::size_t i = 0; i <= s.text.size();) {
+        std::int32_t c = ' ';
+        std::size_t length = 1;
+        if (i < s.text.size()) {
+          const auto n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(s.text.data() + i),
+                                          static_cast<utf8proc_ssize_t>(s.text.size() - i), &c);
+          length = n > 0 ? static_cast<std::size_t>(n) : 1;
+        }
+        const int now = is_whitespace(c) ? 0 : is_word(c) ? 1 : 2;
+        if (now != kind) {
+          if (kind != 0) out.push_back(s.part(begin, i));
+          begin = i;
+          kind = now;
+        }
+        i += length;
+      }
+    }
+    return out;
+  };
+}
+
+// Metaspace (SentencePiece's): spaces become the replacement character
+// (`▁`), which is put before the text too (always, only before the start of
+// the input: "first", or never), and where `split` each `▁` starts a piece.
+PreTokenizer metaspace(const nlohmann::json& spec, const std::string& where) {
+  const std::string replacement = word(spec, "replacement", "\xe2\x96\x81", where);
+  if (replacement.empty() || utf8_length(static_cast<unsigned char>(replacement[0])) != replacement.size()) {
+    throw bad_input(where, "the Metaspace replacement is not one character", "the file is damaged");
+  }
+  std::string scheme = word(spec, "prepend_scheme", "always", where);
+  if (spec.contains("add_prefix_space") && spec["add_prefix_space"] == false) {
+    if (scheme != "never" && spec.contains("prepend_scheme")) {
+      throw bad_input(where, "the Metaspace add_prefix_space does not match its prepend_scheme", "the file is damaged");
+    }
+    scheme = "never";
+  }
+  if (scheme != "always" && scheme != "first" && scheme != "never") {
+    throw bad_input(where, "the Metaspace prepend_scheme '" + one_line(scheme) + "' is not implemented", "");
+  }
+  const bool split = flag(spec, "split", true, where);
+  return [replacement, scheme, split](std::vector<Span> spans) {
+    std::vector<Span> out;
+    for (const auto& s : spans) {
+      Span m;
+      for (std::size_t i = 0; i < s.text.size(); ++i) {
+        if (s.text[i] == ' ') {
+          m.add(replacement, s.origin[i]);
+        } else {
+          m.text += s.text[i];
+          m.origin.push_back(s.origin[i]);
+        }
+      }
+      const bool starts = m.text.rfind(replacement, 0) == 0;
+      if (!m.text.empty() && !starts && (scheme == "always" || (scheme == "first" && m.origin[0].first == 0))) {
+        Span with;
+        with.add(replacement, m.covered(0, utf8_length(static_cast<unsigned char>(m.text[0]))));
+        with.text += m.text;
+        with.origin.insert(with.origin.end(), m.origin.begin(), m.origin.end());
+        m = std::move(with);
+      }
+      if (!split) {
+        if (!m.text.empty()) out.push_back(std::move(m));
+        continue;
+      }
+      std::vector<std::pair<std::size_t, std::size_t>> found;
+      for (std::size_t at = m.text.find(replacement); at != std::string::npos; at = m.text.find(replacement, at + 1)) {
+        found.emplace_back(at, at + replacement.size());
+      }
+      for (auto& piece : cut(m, found, Behavior::kMergedWithNext, false)) out.push_back(std::move(piece));
+    }
+    return out;
+  };
+}
+
 using Builder = PreTokenizer (*)(const nlohmann::json&, const std::string&);
 
 const std::map<std::string, Builder>& registry() {
   static const std::map<std::string, Builder> builders = {
       {"Split", &split},          {"ByteLevel", &byte_level}, {"Sequence", &sequence},  {"BertPreTokenizer", &bert},
-      {"WhitespaceSplit", &whitespace_split}, {"Punctuation", &punctuation}, {"Digits", &digits}};
+      {"WhitespaceSplit", &whitespace_split}, {"Punctuation", &punctuation}, {"Digits", &digits},
+      {"Whitespace", &whitespace}, {"Metaspace", &metaspace}};
   return builders;
 }
 
 }  // namespace
 
 PreTokenizer make_pre_tokenizer(const nlohmann::json& spec, const std::string& where) {
-  const std::string type = spec.is_object() ? word(spec, "type", "", where) : "";
-  const auto found = registry().find(type);
-  if (found == registry().end()) {
-    std::string known;
-    for (const auto& [name, builder] : registry()) known += (known.empty() ? "" : ", ") + name;
-    throw bad_input(where, "the pre-tokenizer '" + one_line(type) + "' is not implemented (pevis runs " + known + ")", "");
-  }
-  return found->second(spec, where);
+  return registered(registry(), spec, "pre-tokenizer", where)(spec, where);
 }
 
 }  // namespace pevis::text

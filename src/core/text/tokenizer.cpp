@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <filesystem>
+#include <mutex>
 
 #include "pevis/base/archive.h"
 #include "pevis/base/error.h"
@@ -34,6 +35,9 @@ struct Tokenizer::Impl {
   std::unordered_map<std::string, std::int64_t> vocabulary;
   std::vector<AddedToken> added;
   std::size_t size = 0;
+  // The piece of each id, made at the first decode.
+  mutable std::once_flag pieces_made;
+  mutable std::unordered_map<std::int64_t, std::string> pieces;
 };
 
 namespace {
@@ -215,7 +219,7 @@ Encoding Tokenizer::encode(std::string_view input, bool add_special) const {
 }
 
 std::string Tokenizer::label(const Token& token) const {
-  const std::string bytes = token.special ? token.piece : impl_->decoder(token.piece);
+  const std::string bytes = token.special ? token.piece : impl_->decoder.piece(token.piece);
   std::string out;
   for (std::size_t i = 0; i < bytes.size();) {
     const std::size_t n = utf8_sequence_length(bytes, i);
@@ -241,6 +245,28 @@ std::string Tokenizer::label(const Token& token) const {
     i += n;
   }
   return out;
+}
+
+std::string Tokenizer::decode(const std::vector<std::int64_t>& ids, bool skip_special) const {
+  const Impl& t = *impl_;
+  std::call_once(t.pieces_made, [&t] {
+    for (const auto& [piece, id] : t.vocabulary) t.pieces.emplace(id, piece);
+    for (const auto& a : t.added) t.pieces[a.id] = a.content;  // an added token's content first, as the Rust library
+  });
+  std::vector<std::string> tokens;
+  for (const std::int64_t id : ids) {
+    const auto found = t.pieces.find(id);
+    if (found == t.pieces.end()) continue;
+    if (skip_special) {
+      bool is_special = false;
+      for (const auto& a : t.added) is_special = is_special || (a.special && a.content == found->second);
+      if (is_special) continue;
+    }
+    tokens.push_back(found->second);
+  }
+  std::string text;
+  for (const auto& part : t.decoder.chain(std::move(tokens))) text += part;
+  return text;
 }
 
 const std::string& Tokenizer::path() const { return impl_->path; }
