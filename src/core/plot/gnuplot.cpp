@@ -203,11 +203,39 @@ std::string fitted(const std::string& text, double most_chars) {
   return out.substr(0, starts[head]) + "\xE2\x80\xA6" + out.substr(starts[starts.size() - tail]);
 }
 
-// Longest label, in characters drawn (UTF-8 continuation bytes do not count).
-std::size_t longest_label(const std::vector<std::string>& labels) {
-  std::size_t longest = 0;
-  for (const auto& label : labels) longest = std::max(longest, display_width(label));
-  return std::min<std::size_t>(longest, kMaxLabelChars);
+// A label's width in average characters of the figure font: capitals,
+// digits and signs such as < > are wider than the lowercase text the
+// average is taken from (a token label "<0xE2><0x98>" is a third wider than
+// its count of characters).
+double label_width(const std::string& label) {
+  double width = 0;
+  for (const unsigned char c : label) {
+    if (is_utf8_continuation(c)) continue;
+    width += (std::isupper(c) || std::isdigit(c) || std::strchr("<>=+~#%&@_mwMW", c)) && c != 0 ? 1.3 : 1.0;
+  }
+  return width;
+}
+
+// Longest label as drawn (shortened to kMaxLabelChars), in average
+// characters (in cells on the text terminal, where every character is one).
+double longest_label(const std::vector<std::string>& labels, bool text) {
+  double longest = 0;
+  for (const auto& label : labels) {
+    const std::string shown = shortened(label);
+    longest = std::max(longest, text ? static_cast<double>(display_width(shown)) : label_width(shown));
+  }
+  return longest;
+}
+
+// How much wider than its count of characters the longest label is: gnuplot
+// places an axis title by the count, so the title moves out by the rest.
+double label_excess(const std::vector<std::string>& labels) {
+  double excess = 0;
+  for (const auto& label : labels) {
+    const std::string shown = shortened(label);
+    excess = std::max(excess, label_width(shown) - static_cast<double>(display_width(shown)));
+  }
+  return excess;
 }
 
 // Where a panel is drawn: its plot area in screen fractions and in pixels (or
@@ -242,14 +270,14 @@ Margins panel_margins(const Panel& panel, bool text) {
   if (heat) {
     m.right = text ? 20 : 140;
     if (heat->label_rows) {
-      m.left = std::max(m.left, 30 + char_w * longest_label(heat->matrix.row_labels));
+      m.left = std::max(m.left, (panel.y_title.empty() || text ? 30 : 75) + char_w * longest_label(heat->matrix.row_labels, text));
     } else if (!text) {
       // Numeric tics: room for the widest number, then the axis title.
       const double digits = digits_of(heat->row_first, heat->row_first + heat->matrix.rows);
       m.left = std::max(m.left, (panel.y_title.empty() ? 30 : 55) + char_w * (digits + 1));
     }
     if (heat->label_cols) {
-      m.bottom = std::max(m.bottom, (panel.x_title.empty() ? 30 : 60) + char_w * longest_label(heat->matrix.col_labels));
+      m.bottom = std::max(m.bottom, (panel.x_title.empty() ? 30 : 60) + char_w * longest_label(heat->matrix.col_labels, text));
     }
   }
   if (has_key(panel)) {
@@ -262,7 +290,7 @@ Margins panel_margins(const Panel& panel, bool text) {
   const auto* box = std::get_if<BoxPlot>(&panel.content);
   const auto* xy = std::get_if<XYPlot>(&panel.content);
   const std::vector<std::string>* x_labels = box ? &box->labels : xy && !xy->x_labels.empty() ? &xy->x_labels : nullptr;
-  if (x_labels) m.bottom = std::max(m.bottom, (panel.x_title.empty() ? 30 : 50) + 0.75 * char_w * longest_label(*x_labels));
+  if (x_labels) m.bottom = std::max(m.bottom, (panel.x_title.empty() ? 30 : 50) + 0.75 * char_w * longest_label(*x_labels, text));
   if (heat && heat->compact) {
     m.left = m.right = m.bottom = text ? 1 : 3;
     m.top = panel.title.empty() ? 3 : (text ? 20 : 18);
@@ -677,8 +705,18 @@ void write_panel(std::ostringstream& out, const Figure& figure, const Plan& plan
     out << "set title " << quote(fitted(panel.title, panel_px / char_px))
         << (heat && heat->compact && !text ? " font ',9' offset 0,-0.6" : "") << "\n";
   }
-  if (!panel.x_title.empty()) out << "set xlabel " << quote(panel.x_title) << "\n";
-  if (!panel.y_title.empty()) out << "set ylabel " << quote(panel.y_title) << "\n";
+  double x_excess = 0, y_excess = 0;
+  if (const auto* heat = std::get_if<Heatmap>(&panel.content); heat && !text) {
+    if (heat->label_cols) x_excess = label_excess(heat->matrix.col_labels);
+    if (heat->label_rows) y_excess = label_excess(heat->matrix.row_labels);
+  }
+  if (!panel.x_title.empty()) {
+    // (Offsets count character heights down the page: about twice a width.)
+    out << "set xlabel " << quote(panel.x_title) << (x_excess > 0 ? " offset 0," + num(-0.45 * x_excess) : "") << "\n";
+  }
+  if (!panel.y_title.empty()) {
+    out << "set ylabel " << quote(panel.y_title) << (y_excess > 0 ? " offset " + num(-y_excess) + ",0" : "") << "\n";
+  }
   if (first) {
     const auto& notes = plan.notes;
     const double h = std::max(figure.size.height, 1), line = text ? 20 : 18;

@@ -25,6 +25,22 @@ struct AddedToken {
   bool special = false, normalized = false, lstrip = false, rstrip = false, single_word = false;
 };
 
+// Added tokens to look for in a text, by their first byte, longest first
+// (Gemma 3 has 6415): made once, when the file is read.
+struct AddedIndex {
+  std::vector<const AddedToken*> tokens;
+  std::array<std::vector<std::size_t>, 256> by_first;
+
+  void add(const AddedToken* token) { tokens.push_back(token); }
+  void finish() {
+    for (std::size_t t = 0; t < tokens.size(); ++t) by_first[static_cast<unsigned char>(tokens[t]->content[0])].push_back(t);
+    for (auto& list : by_first) {
+      std::stable_sort(list.begin(), list.end(),
+                       [&](std::size_t a, std::size_t b) { return tokens[a]->content.size() > tokens[b]->content.size(); });
+    }
+  }
+};
+
 struct Tokenizer::Impl {
   std::string path;
   Normalizer normalizer;  // null: none
@@ -34,6 +50,7 @@ struct Tokenizer::Impl {
   Decoder decoder;
   std::unordered_map<std::string, std::int64_t> vocabulary;
   std::vector<AddedToken> added;
+  AddedIndex raw, normalized;  // the added tokens the normalizer does not see, and those it does
   std::size_t size = 0;
   // The piece of each id, made at the first decode.
   mutable std::once_flag pieces_made;
@@ -47,19 +64,13 @@ constexpr std::uint64_t kMostBytes = 512u << 20;  // far beyond any tokenizer.js
 bool is_word_byte(unsigned char c) { return std::isalnum(c) || c == '_' || c >= 0x80; }
 bool is_space_byte(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
-// The added tokens of `tokens` found in `text`, leftmost-longest, with
-// their flags applied: (begin, end, index in `tokens`).
-std::vector<std::tuple<std::size_t, std::size_t, std::size_t>> find_added(const std::string& text,
-                                                                        const std::vector<const AddedToken*>& tokens) {
+// The added tokens of `index` found in `text`, leftmost-longest, with
+// their flags applied: (begin, end, index in `index.tokens`).
+std::vector<std::tuple<std::size_t, std::size_t, std::size_t>> find_added(const std::string& text, const AddedIndex& index) {
   std::vector<std::tuple<std::size_t, std::size_t, std::size_t>> found;
+  const auto& tokens = index.tokens;
+  const auto& by_first = index.by_first;
   if (tokens.empty()) return found;
-  // The tokens by their first byte, longest first (Gemma 3 has 6415).
-  std::array<std::vector<std::size_t>, 256> by_first;
-  for (std::size_t t = 0; t < tokens.size(); ++t) by_first[static_cast<unsigned char>(tokens[t]->content[0])].push_back(t);
-  for (auto& list : by_first) {
-    std::stable_sort(list.begin(), list.end(),
-                     [&](std::size_t a, std::size_t b) { return tokens[a]->content.size() > tokens[b]->content.size(); });
-  }
   std::size_t searched = 0;
   for (std::size_t i = 0; i < text.size();) {
     std::size_t best = tokens.size(), best_length = 0;
@@ -165,6 +176,9 @@ Tokenizer Tokenizer::parse(const std::string& text, const std::string& path) {
       }
     }
     impl->size = largest;
+    for (const auto& a : impl->added) (a.normalized && impl->normalizer ? impl->normalized : impl->raw).add(&a);
+    impl->raw.finish();
+    impl->normalized.finish();
   } catch (const nlohmann::json::exception& e) {
     throw bad_input(path, std::string("a value of the wrong type: ") + first_line(e.what()), "the file is damaged");
   }
@@ -179,8 +193,6 @@ Encoding Tokenizer::encode(std::string_view input, bool add_special) const {
   if (const auto bad = invalid_utf8(text); bad != std::string::npos) {
     throw bad_input("the text", "byte " + std::to_string(bad) + " is not UTF-8", "give UTF-8 text");
   }
-  std::vector<const AddedToken*> raw, normalized;
-  for (const auto& a : t.added) (a.normalized && t.normalizer ? normalized : raw).push_back(&a);
   const auto added_token = [](const AddedToken& a, std::size_t b, std::size_t e) {
     return Token{a.id, a.content, b, e, a.special};
   };
@@ -198,18 +210,18 @@ Encoding Tokenizer::encode(std::string_view input, bool add_special) const {
         for (auto& token : t.model(piece)) tokens.push_back(std::move(token));
       }
     };
-    for (const auto& [b, e, index] : find_added(span.text, normalized)) {
+    for (const auto& [b, e, index] : find_added(span.text, t.normalized)) {
       words(at, b);
       const auto [first, last] = span.covered(b, e);
-      tokens.push_back(added_token(*normalized[index], first, last));
+      tokens.push_back(added_token(*t.normalized.tokens[index], first, last));
       at = e;
     }
     words(at, span.text.size());
   };
   std::size_t at = 0;
-  for (const auto& [b, e, index] : find_added(text, raw)) {
+  for (const auto& [b, e, index] : find_added(text, t.raw)) {
     part(at, b);
-    tokens.push_back(added_token(*raw[index], b, e));
+    tokens.push_back(added_token(*t.raw.tokens[index], b, e));
     at = e;
   }
   part(at, text.size());
