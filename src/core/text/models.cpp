@@ -22,8 +22,9 @@ struct PairHash {
 };
 
 struct Bpe {
-  std::unordered_map<std::string, std::int64_t> vocabulary;
-  std::unordered_map<std::int64_t, std::string> pieces;
+  explicit Bpe(const std::unordered_map<std::string, std::int64_t>& v) : vocabulary(v) {}
+  const std::unordered_map<std::string, std::int64_t>& vocabulary;  // the tokenizer's, which outlives the model
+  std::unordered_map<std::int64_t, const std::string*> pieces;      // into the vocabulary's keys
   std::unordered_map<std::pair<std::int64_t, std::int64_t>, std::pair<std::int64_t, std::int64_t>, PairHash> merges;  // rank, id
   std::string unk, prefix, suffix;
   bool fuse_unk = false, byte_fallback = false, ignore_merges = false;
@@ -83,7 +84,7 @@ struct Bpe {
     }
     for (const auto& s : symbols) {
       const auto [b, e] = word.covered(s.begin, s.end);
-      out.push_back({s.id, pieces.at(s.id), b, e, false});
+      out.push_back({s.id, *pieces.at(s.id), b, e, false});
     }
     return out;
   }
@@ -118,7 +119,7 @@ Model bpe(const nlohmann::json& spec, const std::string& where, std::unordered_m
   if (spec.contains("dropout") && !spec["dropout"].is_null() && spec["dropout"] != 0.0) {
     throw bad_input(where, "BPE dropout (random merges) is not implemented", "");
   }
-  auto m = std::make_shared<Bpe>();
+  auto m = std::make_shared<Bpe>(vocabulary);
   m->unk = word(spec, "unk_token", "", where);
   m->prefix = word(spec, "continuing_subword_prefix", "", where);
   m->suffix = word(spec, "end_of_word_suffix", "", where);
@@ -126,19 +127,23 @@ Model bpe(const nlohmann::json& spec, const std::string& where, std::unordered_m
   m->byte_fallback = flag(spec, "byte_fallback", false, where);
   m->ignore_merges = flag(spec, "ignore_merges", false, where);
   if (!spec.contains("vocab") || !spec["vocab"].is_object()) throw bad_input(where, "a BPE model without a vocabulary", "the file is damaged");
+  vocabulary.clear();
+  vocabulary.reserve(spec["vocab"].size());
+  m->pieces.reserve(spec["vocab"].size());
   for (const auto& [piece, id] : spec["vocab"].items()) {
     if (!id.is_number_integer() || id.get<std::int64_t>() < 0) {
       throw bad_input(where, "the vocabulary's id of '" + one_line(piece) + "' is not a whole number", "the file is damaged");
     }
     const auto value = id.get<std::int64_t>();
-    if (!m->pieces.emplace(value, piece).second) {
+    const auto entry = vocabulary.emplace(piece, value).first;  // keys are unique in a JSON object
+    if (!m->pieces.emplace(value, &entry->first).second) {
       throw bad_input(where, "the vocabulary gives id " + std::to_string(value) + " to two pieces", "the file is damaged");
     }
-    m->vocabulary.emplace(piece, value);
   }
   const nlohmann::json merges = spec.contains("merges") ? spec["merges"] : nlohmann::json::array();
   if (!merges.is_array()) throw bad_input(where, "the BPE merges are not a list", "the file is damaged");
   std::int64_t rank = 0;
+  m->merges.reserve(merges.size());
   for (const auto& entry : merges) {
     const auto [a, b] = merge_pair(entry, where);
     const auto ia = m->vocabulary.find(a), ib = m->vocabulary.find(b);
@@ -149,7 +154,6 @@ Model bpe(const nlohmann::json& spec, const std::string& where, std::unordered_m
     }
     m->merges.emplace(std::make_pair(ia->second, ib->second), std::make_pair(rank++, ij->second));
   }
-  vocabulary = m->vocabulary;
   return [m](const Span& word) { return m->encode(word); };
 }
 

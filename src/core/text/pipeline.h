@@ -54,6 +54,8 @@ struct Decoder {
 /// naming a type pevis does not implement. `where` names the file.
 Normalizer make_normalizer(const nlohmann::json& spec, const std::string& where);
 PreTokenizer make_pre_tokenizer(const nlohmann::json& spec, const std::string& where);
+/// `vocabulary` is filled with the model's pieces and their ids; the model
+/// may refer to it, so it must outlive the model (both live in the tokenizer).
 Model make_model(const nlohmann::json& spec, const std::string& where,
                  std::unordered_map<std::string, std::int64_t>& vocabulary);
 PostProcessor make_post_processor(const nlohmann::json& spec, const std::string& where,
