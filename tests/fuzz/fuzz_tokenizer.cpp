@@ -1,7 +1,8 @@
 // libFuzzer target: a tokenizer.json and a text to encode with it, split at
 // the first NUL byte: loading (components, vocabulary, merges, added
-// tokens, patterns), encoding (normalisation, patterns, merges, offsets)
-// and labels. Refusals are pevis::Error; nothing else may escape.
+// tokens, patterns), encoding (normalisation, patterns, merges, Viterbi,
+// offsets), labels and decoding. Refusals are pevis::Error; nothing else
+// may escape.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -22,6 +23,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         (void)tokenizer.label(token);
         (void)characters(token.begin, token.end);
       }
+      auto ids = encoding.ids();
+      ids.push_back(static_cast<std::int64_t>(size));  // an id of no piece, most likely
+      (void)tokenizer.decode(ids, special);
     }
   } catch (const pevis::Error&) {
   }
