@@ -169,6 +169,22 @@ TEST(Tokenizer, LabelsShowBytesAndHiddenMarksVisibly) {
   EXPECT_EQ(t.label({0, "\xc4\x8a", 0, 1, false}), "\xe2\x86\xb5");  // a newline: ↵
 }
 
+// A character split across tokens is shown whole in each, with its part;
+// bytes that make no character stay bytes.
+TEST(Tokenizer, ACharacterSplitAcrossTokensIsShownWhole) {
+  test::TempDir dir;
+  const text::Tokenizer fallback = load(dir, tiny([](nlohmann::json& j) { j["decoder"] = {{"type", "ByteFallback"}}; }));
+  const auto token = [](const std::string& piece, bool special = false) { return text::Token{0, piece, 0, 0, special}; };
+  EXPECT_EQ(fallback.labels({token("<0xE2>"), token("<0x98>"), token("<0x95>"), token("a")}),
+            (std::vector<std::string>{"\xe2\x98\x95(1/3)", "\xe2\x98\x95(2/3)", "\xe2\x98\x95(3/3)", "a"}));
+  EXPECT_EQ(fallback.labels({token("<0xE2>"), token("<0x98>"), token("<s>", true), token("<0x95>")}),
+            (std::vector<std::string>{"<0xE2>", "<0x98>", "<s>", "<0x95>"}));  // a special token breaks the run
+  const text::Tokenizer raw = load(dir, tiny([](nlohmann::json& j) { j["decoder"] = nullptr; }));
+  EXPECT_EQ(raw.labels({token("a \xe2\x98"), token("\x95" "b")}),
+            (std::vector<std::string>{"a\xe2\x90\xa3\xe2\x98\x95(1/2)", "\xe2\x98\x95(2/2)b"}));
+  EXPECT_EQ(raw.label(token("a \xe2\x98")), "a\xe2\x90\xa3<0xE2><0x98>");  // alone, its bytes
+}
+
 TEST(Tokenizer, DecodesAsTheDecodersSay) {
   test::TempDir dir;
   const text::Tokenizer t = load(dir, tiny());

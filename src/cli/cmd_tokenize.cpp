@@ -46,11 +46,12 @@ void run(const TokenizeOptions& options) {
     return;
   }
   std::string lines;
+  const std::vector<std::string> labels = tokenizer.labels(encoding.tokens);
   for (std::size_t i = 0; i < encoding.tokens.size(); ++i) {
     const auto& t = encoding.tokens[i];
     char head[48];
     std::snprintf(head, sizeof head, "%6zu %8lld  ", i, static_cast<long long>(t.id));
-    lines += head + tokenizer.label(t) + (t.special ? "  (special)" : "") + "\n";
+    lines += head + labels[i] + (t.special ? "  (special)" : "") + "\n";
   }
   std::cout << lines << encoding.tokens.size() << " tokens\n";
 }

@@ -49,6 +49,11 @@ class Tokenizer {
   /// where they are not valid UTF-8 on their own, and invisible or
   /// bidirectional control characters as `⟨U+202E⟩`.
   std::string label(const Token& token) const;
+  /// The labels of an encoding's tokens: as `label`, but a character whose
+  /// bytes are split across tokens next to each other (a byte-fallback run,
+  /// byte-level pieces of an emoji) is shown whole in each of them, marked
+  /// with the part each holds: `☕(1/3)`, `☕(2/3)`, `☕(3/3)`.
+  std::vector<std::string> labels(const std::vector<Token>& tokens) const;
 
   /// The text `ids` stand for, as the Rust library's `decode` gives it: each
   /// id's piece (an added token's content), through the decoders (joined by

@@ -75,10 +75,8 @@ std::vector<TokenSequence> tokenized(const std::vector<std::string>& texts, cons
   for (std::size_t i = 0; i < texts.size(); ++i) {
     const text::Encoding encoding = tokenizer.encode(texts[i], true);
     TokenSequence sequence;
-    for (const auto& token : encoding.tokens) {
-      sequence.ids.push_back(token.id);
-      sequence.labels.push_back(tokenizer.label(token));
-    }
+    for (const auto& token : encoding.tokens) sequence.ids.push_back(token.id);
+    sequence.labels = tokenizer.labels(encoding.tokens);
     const std::string which = texts.size() > 1 ? "text " + std::to_string(i + 1) : "the text";
     if (sequence.ids.empty()) throw bad_input(which, "the tokenizer makes no token of it", "give a text that is not empty");
     if (sequence.ids.size() > kMaxTokens) {

@@ -230,31 +230,70 @@ Encoding Tokenizer::encode(std::string_view input, bool add_special) const {
   return encoding;
 }
 
-std::string Tokenizer::label(const Token& token) const {
-  const std::string bytes = token.special ? token.piece : impl_->decoder.piece(token.piece);
-  std::string out;
-  for (std::size_t i = 0; i < bytes.size();) {
-    const std::size_t n = utf8_sequence_length(bytes, i);
-    if (n == 0) {
-      char hex[8];
-      std::snprintf(hex, sizeof hex, "<0x%02X>", static_cast<unsigned char>(bytes[i]));
-      out += hex;
-      ++i;
+namespace {
+
+// One character's bytes (or one byte that is not one) as a label shows them.
+std::string visible(const std::string& bytes, std::size_t i, std::size_t n) {
+  if (n == 0) {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "<0x%02X>", static_cast<unsigned char>(bytes[i]));
+    return hex;
+  }
+  std::uint32_t code = static_cast<unsigned char>(bytes[i]) & (n == 1 ? 0x7f : n == 2 ? 0x1f : n == 3 ? 0x0f : 0x07);
+  for (std::size_t k = 1; k < n; ++k) code = (code << 6) | (static_cast<unsigned char>(bytes[i + k]) & 0x3f);
+  if (code == ' ') return "\xe2\x90\xa3";       // ␣
+  if (code == '\n') return "\xe2\x86\xb5";      // ↵
+  if (code == '\t') return "\xe2\x87\xa5";      // ⇥
+  if (code < 0x20 || code == 0x7f || is_hidden_code_point(code)) {
+    char mark[24];
+    std::snprintf(mark, sizeof mark, "\xe2\x9f\xa8U+%04X\xe2\x9f\xa9", code);  // ⟨U+202E⟩
+    return mark;
+  }
+  return bytes.substr(i, n);
+}
+
+}  // namespace
+
+std::string Tokenizer::label(const Token& token) const { return labels({token})[0]; }
+
+std::vector<std::string> Tokenizer::labels(const std::vector<Token>& tokens) const {
+  std::vector<std::string> out(tokens.size());
+  // Runs of tokens that are not special, their bytes joined: a character
+  // split across tokens is shown whole in each, marked with its part.
+  for (std::size_t first = 0; first < tokens.size();) {
+    if (tokens[first].special) {
+      std::string piece = tokens[first].piece;
+      for (std::size_t i = 0; i < piece.size();) {
+        const std::size_t n = utf8_sequence_length(piece, i);
+        out[first] += visible(piece, i, n);
+        i += n ? n : 1;
+      }
+      ++first;
       continue;
     }
-    std::uint32_t code = static_cast<unsigned char>(bytes[i]) & (n == 1 ? 0x7f : n == 2 ? 0x1f : n == 3 ? 0x0f : 0x07);
-    for (std::size_t k = 1; k < n; ++k) code = (code << 6) | (static_cast<unsigned char>(bytes[i + k]) & 0x3f);
-    if (code == ' ') out += "␣";
-    else if (code == '\n') out += "↵";
-    else if (code == '\t') out += "⇥";
-    else if (code < 0x20 || code == 0x7f || is_hidden_code_point(code)) {
-      char mark[24];
-      std::snprintf(mark, sizeof mark, "⟨U+%04X⟩", code);
-      out += mark;
-    } else {
-      out.append(bytes, i, n);
+    std::size_t last = first;
+    std::string bytes;
+    std::vector<std::size_t> owner;  // the token of each byte
+    while (last < tokens.size() && !tokens[last].special) {
+      const std::string b = impl_->decoder.piece(tokens[last].piece);
+      bytes += b;
+      owner.insert(owner.end(), b.size(), last);
+      ++last;
     }
-    i += n;
+    for (std::size_t i = 0; i < bytes.size();) {
+      const std::size_t n = utf8_sequence_length(bytes, i);
+      const std::string shown = visible(bytes, i, n);
+      const std::size_t from = owner[i], to = owner[i + (n ? n : 1) - 1];
+      if (from == to) {
+        out[from] += shown;
+      } else {
+        for (std::size_t k = from; k <= to; ++k) {
+          out[k] += shown + "(" + std::to_string(k - from + 1) + "/" + std::to_string(to - from + 1) + ")";
+        }
+      }
+      i += n ? n : 1;
+    }
+    first = last;
   }
   return out;
 }
