@@ -17,11 +17,13 @@
 #include "pevis/base/archive.h"
 #include <torch/csrc/jit/api/module.h>
 #include "pevis/attention/attention.h"
+#include "pevis/attention/head_stats.h"
 #include "pevis/io/load.h"
 #include "pevis/io/model_input.h"
 #include "test_util.h"
 
 #include <ATen/ops/tensor.h>
+#include <ATen/ops/zeros.h>
 #include <torch/version.h>
 
 namespace pevis {
@@ -452,6 +454,140 @@ TEST(Architectures, TextGoesInThroughATokenizer) {
                            dir.path());
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("--tokenizer"), std::string::npos) << r.err;
+  EXPECT_EQ(test::count_lines(r.err), 1) << r.err;
+}
+
+// Head statistics (heads.csv), from their definitions: on transformers' own
+// weights (expected.json) pevis's numbers equal numpy's (head_stats.json,
+// made by head_stats.py) within 1e-6, each input read as a block repeated
+// (P = T/2) for the induction score; on the weights pevis captures itself
+// (7.6e-6 from transformers' at most), within 1e-5.
+TEST(HeadStatistics, EqualNumpyOnTransformersOwnWeights) {
+  std::ifstream file(kDir + "head_stats.json");
+  const nlohmann::json refs = nlohmann::json::parse(file), all = expected();
+  double worst = 0, captured_worst = 0;
+  int heads = 0;
+  const auto compare = [&](const std::vector<HeadStatistics>& got, const nlohmann::json& want, const std::string& where,
+                           double& into) {
+    ASSERT_EQ(got.size(), want.size()) << where;
+    for (std::size_t h = 0; h < got.size(); ++h) {
+      const HeadStatistics& g = got[h];
+      const std::pair<const char*, double> values[] = {{"entropy", g.entropy}, {"distance", g.distance}, {"sink", g.sink},
+                                                       {"self", g.self},       {"prev", g.prev},         {"induction", g.induction}};
+      for (const auto& [key, value] : values) {
+        if (!want[h].contains(key)) {
+          EXPECT_TRUE(std::isnan(value)) << where << " head " << h << " " << key;
+          continue;
+        }
+        const double d = std::abs(value - want[h][key].get<double>());
+        EXPECT_TRUE(std::isfinite(d)) << where << " head " << h << " " << key;
+        into = std::max(into, d);
+      }
+    }
+  };
+  for (const auto& [name, ref] : refs.items()) {
+    const nlohmann::json& entry = all[name];
+    StatisticsContext context;
+    context.image = ref["image"].get<bool>();
+    for (std::size_t l = 0; l < ref["layers"].size(); ++l) {
+      const nlohmann::json& layer = entry["attentions"][l];
+      const auto h = static_cast<std::int64_t>(layer.size()), t = static_cast<std::int64_t>(layer[0].size());
+      std::vector<double> values;
+      for (const auto& head : layer) {
+        for (const auto& row : head) {
+          for (const auto& v : row) values.push_back(v.get<double>());
+        }
+      }
+      const at::Tensor maps = at::tensor(values, at::kDouble).reshape({1, h, t, -1});
+      context.repeat = t % 2 == 0 ? std::optional<RepeatedBlock>(RepeatedBlock{0, t / 2}) : std::nullopt;
+      compare(head_statistics(maps, context), ref["layers"][l], name + " layer " + std::to_string(l), worst);
+      heads += static_cast<int>(h);
+    }
+  }
+  // The same on pevis's own weights, captured from the folders.
+  for (const std::string name : {"llama", "gpt2", "bert", "vit", "gemma3"}) {
+    const nlohmann::json& entry = all[name];
+    std::vector<c10::IValue> inputs;
+    if (entry.contains("pixels")) {
+      inputs.emplace_back(at::tensor(entry["pixels"].get<std::vector<float>>(), at::kFloat)
+                              .reshape(entry["shape"].get<std::vector<std::int64_t>>()));
+    } else {
+      const auto ids = entry["ids"].get<std::vector<std::int64_t>>();
+      inputs.emplace_back(at::tensor(ids, at::TensorOptions().dtype(at::kLong)).reshape({1, -1}));
+    }
+    const auto sites = capture_attention(with_forward(load_model(kDir + entry["folder"].get<std::string>())), inputs);
+    ASSERT_EQ(sites.size(), refs[name]["layers"].size()) << name;
+    for (std::size_t l = 0; l < sites.size(); ++l) {
+      StatisticsContext context;
+      context.image = entry.contains("pixels");
+      const std::int64_t t = sites[l].weights.size(-1);
+      context.repeat = t % 2 == 0 ? std::optional<RepeatedBlock>(RepeatedBlock{0, t / 2}) : std::nullopt;
+      compare(head_statistics(sites[l].weights, context), refs[name]["layers"][l], name + " captured layer " + std::to_string(l),
+              captured_worst);
+    }
+  }
+  std::printf("%d heads: worst difference from numpy %.2g on transformers' weights, %.2g on pevis's\n", heads, worst,
+              captured_worst);
+  EXPECT_GE(heads, 19 * 2 * 4);
+  EXPECT_LT(worst, 1e-6);
+  EXPECT_LT(captured_worst, 1e-5);
+}
+
+TEST(HeadStatistics, DefinitionsOnMapsWorkedByHand) {
+  // Two queries over two keys: [[1, 0], [0.5, 0.5]].
+  const at::Tensor maps = at::tensor(std::vector<double>{1, 0, 0.5, 0.5}, at::kDouble).reshape({1, 1, 2, 2});
+  const HeadStatistics s = head_statistics(maps, {})[0];
+  EXPECT_NEAR(s.entropy, std::log(2.0) / 2, 1e-12);  // 0 ln 0 counts 0
+  EXPECT_NEAR(s.distance, 0.25, 1e-12);              // (0 + 0.5 * 1) / 2
+  EXPECT_NEAR(s.sink, 0.75, 1e-12);
+  EXPECT_NEAR(s.self, 0.75, 1e-12);
+  EXPECT_NEAR(s.prev, 0.5, 1e-12);
+  EXPECT_TRUE(std::isnan(s.induction));  // no repeated block
+  // A repeated block after a first token: ids 9 1 2 3 1 2 3; P = 3.
+  const auto block = repeated_block({9, 1, 2, 3, 1, 2, 3});
+  ASSERT_TRUE(block);
+  EXPECT_EQ(block->first, 1);
+  EXPECT_EQ(block->period, 3);
+  EXPECT_FALSE(repeated_block({1, 2, 3, 1, 2, 4}));
+  EXPECT_FALSE(repeated_block({1, 1}));  // a block of one token is no block
+  // A head that attends to the token after the previous occurrence: induction 1.
+  at::Tensor induction = at::zeros({1, 1, 7, 7}, at::kDouble);
+  for (std::int64_t q = 0; q < 4; ++q) induction[0][0][q][0] = 1;
+  for (std::int64_t q = 4; q < 7; ++q) induction[0][0][q][q - 3 + 1] = 1;
+  EXPECT_NEAR(head_statistics(induction, {false, *block})[0].induction, 1.0, 1e-12);
+  // On an image of one class token and a 2x2 grid, distances are in patches, the class token left out.
+  at::Tensor image = at::zeros({1, 1, 5, 5}, at::kDouble);
+  for (std::int64_t q = 0; q < 5; ++q) image[0][0][q][4] = 1;  // every query looks at the last patch (1, 1)
+  EXPECT_NEAR(head_statistics(image, {true, std::nullopt})[0].distance, (std::sqrt(2.0) + 1 + 1 + 0) / 4, 1e-12);
+}
+
+TEST(HeadStatistics, TheCommandLineWritesHeadsCsvAndRepeatsARandomBlock) {
+  test::TempDir dir;
+  auto r = test::run_in_process({"attention", kDir + "gpt2", "--repeat-random", "6", "--seed", "5", "--format", "none",
+                                 "-o", "a"},
+                                dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("repeats a block of 6 tokens"), std::string::npos) << r.err;
+  const std::string csv = test::read_file(dir / "a/attention/heads.csv");
+  EXPECT_EQ(csv.substr(0, csv.find('\r')), "site,head,entropy,distance,sink,self,prev,induction") << csv;
+  EXPECT_EQ(test::count_lines(csv), 1 + 2 * 4) << csv;
+  EXPECT_EQ(csv.find(",\r"), std::string::npos) << "an empty induction cell: " << csv;
+  // The same seed is the same block; the labels are its ids, twice.
+  r = test::run_in_process({"attention", kDir + "gpt2", "--repeat-random", "6", "--seed", "5", "--format", "none", "-o", "b"},
+                           dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(test::read_file(dir / "b/attention/heads.csv"), csv);
+  const std::string map = test::read_file(dir / "a/attention/transformer.h.0.attn.head0.csv");
+  const std::string header = map.substr(0, map.find('\r'));
+  const std::string labels = header.substr(header.find(',') + 1);
+  const std::string first = labels.substr(0, labels.find(',', labels.find(',', labels.find(',') + 1) + 1));
+  EXPECT_NE(labels.find(first, first.size()), std::string::npos) << header;
+  // No vocabulary size (a TorchScript program, no --vocab): a usage error.
+  r = test::run_in_process({"attention", std::string(PEVIS_TEST_DATA) + "/attn_encoder_causal.pt", "--repeat-random", "4",
+                            "--format", "none", "--data", "none"},
+                           dir.path());
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--vocab"), std::string::npos) << r.err;
   EXPECT_EQ(test::count_lines(r.err), 1) << r.err;
 }
 

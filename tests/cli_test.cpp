@@ -658,7 +658,7 @@ TEST(Cli, MaxFilesAndMaxBytesBoundARunBeforeItWrites) {
   auto r = pevis(with({"--max-files", "5"}), dir);
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_EQ(test::count_lines(r.err), 1) << r.err;
-  EXPECT_NE(r.err.find("the run would write 13 files, about "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("the run would write 15 files, about "), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("more than --max-files 5 (draw fewer sites"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(dir / "out/attention")) << "a refused run wrote something";
   r = pevis(with({"--max-bytes", "1K", "--format", "none"}), dir);
@@ -671,7 +671,7 @@ TEST(Cli, MaxFilesAndMaxBytesBoundARunBeforeItWrites) {
   }
   r = pevis(with({"--max-files", "0"}), dir);
   EXPECT_EQ(r.exit_code, 2) << r.err;
-  r = pevis(with({"--max-files", "13", "--max-bytes", "20M"}), dir);
+  r = pevis(with({"--max-files", "15", "--max-bytes", "20M"}), dir);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(std::filesystem::exists(dir / "out/attention/overview.png"));
 }

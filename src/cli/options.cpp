@@ -113,7 +113,15 @@ void add_input_options(CLI::App& command, InputOptions& options) {
       ->group(group);
   command.add_option("--input-shape", options.shape, "feed a random float tensor of this shape instead, e.g. 1,3,224,224")
       ->group(group);
-  command.add_option("--seed", request.seed, "seed of the random input")->capture_default_str()->group(group);
+  command
+      .add_option("--repeat-random", request.repeat_random,
+                  "feed P random token ids (from --seed), then the same P again: induction heads show on it, and "
+                  "heads.csv gets their induction score")
+      ->option_text("P")
+      ->group(group);
+  command.add_option("--seed", request.seed, "seed of the random input (--input-shape, --repeat-random)")
+      ->capture_default_str()
+      ->group(group);
   command
       .add_option_function<std::string>(
           "--dtype", [&request](const std::string& name) { request.bfloat16 = name == "bfloat16"; },

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "pevis/attention/attention.h"
+#include "pevis/attention/head_stats.h"
 #include "pevis/output/products.h"
 
 namespace pevis {
@@ -61,6 +62,13 @@ void check_attention_views(const std::vector<AttentionSite>& sites, const Attent
 /// when there is more than one map, and with `rollout` `attention/rollout`.
 /// Each site's weights are released once its products are made.
 std::vector<Product> attention_views(std::vector<AttentionSite>& sites, const AttentionViewOptions& options);
+
+/// `attention/heads`: every site's heads' statistics as a table (site, head,
+/// entropy, distance, sink, self, prev, induction; an empty cell where one
+/// does not apply) and, with `figures`, a scatter of entropy against distance,
+/// one point per head, a colour per site. `patches`: distances are in patches.
+Product head_product(const std::vector<std::string>& sites, const std::vector<std::vector<HeadStatistics>>& stats,
+                     bool patches, bool figures);
 
 /// A site's name made safe for a file name: characters other than letters,
 /// digits, '.', '_' and '-' become '-'; a name over 200 bytes keeps its

@@ -16,14 +16,17 @@ struct InputRequest {
   std::string unk;                  ///< the vocabulary's token for unknown words
   bool batch_first = false;         ///< token ids as [1, S] (--layout batch-first), else [S, 1]
   std::vector<std::int64_t> shape;  ///< a random float input of this shape instead (--input-shape)
-  std::uint64_t seed = 0;           ///< of that random input
+  std::uint64_t seed = 0;           ///< of that random input, or of the random block
+  /// --repeat-random P: P random token ids (from the seed), then the same P
+  /// again: the input on which induction heads show. 0: not asked for.
+  std::int64_t repeat_random = 0;
   /// --dtype bfloat16: a folder pevis builds from config.json computes in
   /// bfloat16, as transformers computes a model loaded in that dtype (else
   /// float32). Programs compute in the dtypes they were saved with.
   bool bfloat16 = false;
 
   /// True when the user gave an input (tokens or a shape).
-  bool given() const { return !input.empty() || !shape.empty() || !texts.empty(); }
+  bool given() const { return !input.empty() || !shape.empty() || !texts.empty() || repeat_random > 0; }
 };
 
 }  // namespace pevis

@@ -9,6 +9,7 @@
 #include "pevis/attention/attention.h"
 #include "pevis/attention/attention_page.h"
 #include "pevis/attention/attention_views.h"
+#include "pevis/attention/head_stats.h"
 #include "pevis/base/error.h"
 #include "pevis/base/pattern.h"
 #include "pevis/capture/cpu_allocator.h"
@@ -100,6 +101,40 @@ void keep_padded_input(std::vector<AttentionSite>& sites, const ModelInput& inpu
                 " and no query sees a padded key\n");
 }
 
+// The token ids of input `index`, as the model read them (its real tokens
+// in a padded batch); empty for other inputs.
+std::vector<std::int64_t> token_ids(const ModelInput& input, std::int64_t index) {
+  if (input.values.empty() || !input.values[0].isTensor()) return {};
+  const at::Tensor ids = input.values[0].toTensor();
+  if (ids.is_floating_point() || ids.dim() != 2) return {};
+  at::Tensor row;
+  if (!input.lengths.empty()) row = ids[index].narrow(0, 0, input.lengths[static_cast<std::size_t>(index)]);
+  else if (ids.size(0) == 1) row = ids[0];
+  else if (ids.size(1) == 1) row = ids.select(1, 0);
+  else return {};
+  row = row.to(at::kLong).contiguous();
+  return std::vector<std::int64_t>(row.data_ptr<std::int64_t>(), row.data_ptr<std::int64_t>() + row.numel());
+}
+
+// Each site's heads' statistics, for the input drawn.
+Product head_statistics_product(const std::vector<AttentionSite>& sites, const ModelInput& input, std::int64_t index,
+                                std::int64_t element, bool figures, const Progress& progress) {
+  StatisticsContext context;
+  context.image = input.image;
+  context.repeat = repeated_block(token_ids(input, index));
+  if (context.repeat) {
+    progress.show("the input repeats a block of " + std::to_string(context.repeat->period) + " tokens" +
+                  (context.repeat->first ? " after its first token" : "") + ": heads.csv has each head's induction score\n");
+  }
+  std::vector<std::string> names;
+  std::vector<std::vector<HeadStatistics>> stats;
+  for (const auto& site : sites) {
+    names.push_back(site.name);
+    stats.push_back(head_statistics(site.weights.narrow(0, element * site.windows, site.windows), context));
+  }
+  return head_product(names, stats, context.image, figures);
+}
+
 AttentionViewOptions view_options(const AttentionRequest& request, const ModelInput& input) {
   AttentionViewOptions view;
   view.mean_only = request.head.mean;
@@ -173,7 +208,11 @@ JobResult attention_job(const AttentionRequest& request, const Progress& progres
     options.budget_bytes = request.page_budget_mb * 1e6;
     page.documents.push_back(attention_page(sites, options));
   }
+  check_attention_views(sites, view);
+  Product heads = head_statistics_product(sites, input, padded ? request.batch_index : 0, view.batch_index,
+                                          request.wanted.figures, progress);
   result.products = attention_views(sites, view);
+  result.products.push_back(std::move(heads));
   if (!page.documents.empty()) result.products.push_back(std::move(page));
   result.summary["batch_index"] = request.batch_index;
   result.summary["tokens"] = view.tokens.size();

@@ -411,6 +411,42 @@ std::vector<Product> attention_views(std::vector<AttentionSite>& sites, const At
   return products;
 }
 
+Product head_product(const std::vector<std::string>& sites, const std::vector<std::vector<HeadStatistics>>& stats,
+                     bool patches, bool figures) {
+  Table table{"attention/heads", {"site", "head", "entropy", "distance", "sink", "self", "prev", "induction"}, {}};
+  const auto cell = [](double v) -> Cell { return std::isfinite(v) ? Cell(v) : Cell(std::string()); };
+  plot::XYPlot dots;
+  dots.style = plot::XYPlot::Style::kPoints;
+  const plot::DistinctNames names = plot::distinct_parts(sites);
+  for (std::size_t i = 0; i < sites.size(); ++i) {
+    plot::Series series;
+    series.title = names.names[i];
+    for (std::size_t h = 0; h < stats[i].size(); ++h) {
+      const HeadStatistics& s = stats[i][h];
+      table.rows.push_back({sites[i], static_cast<std::int64_t>(h), cell(s.entropy), cell(s.distance), cell(s.sink),
+                            cell(s.self), cell(s.prev), cell(s.induction)});
+      if (std::isfinite(s.entropy) && std::isfinite(s.distance)) {
+        series.x.push_back(s.distance);
+        series.y.push_back(s.entropy);
+      }
+    }
+    dots.series.push_back(std::move(series));
+  }
+  Product product;
+  product.tables.push_back(std::move(table));
+  if (figures) {
+    plot::Figure figure;
+    figure.name = "attention/heads";
+    figure.title = "Each head's entropy and mean attention distance (a point per head, a colour per site)";
+    figure.size = {1000, 640};
+    figure.panels.push_back({names.pattern.empty() ? "" : "sites: " + names.pattern,
+                             patches ? "mean attention distance (patches of the grid)" : "mean attention distance (tokens)",
+                             "entropy (nats)", dots});
+    product.figure = std::move(figure);
+  }
+  return product;
+}
+
 std::string sites_text(const std::vector<AttentionSite>& sites) {
   std::size_t width = 4;
   std::vector<std::string> names;  // a model's names: one row each, shown

@@ -8,9 +8,11 @@
 #include <algorithm>
 #include <filesystem>
 #include <optional>
+#include <random>
 #include <sstream>
 
 #include "pevis/base/error.h"
+#include "pevis/base/text.h"
 #include "pevis/io/exported_program.h"
 #include "pevis/io/tokens.h"
 #include "pevis/text/tokenizer.h"
@@ -100,6 +102,42 @@ ModelInput one_sequence(const TokenSequence& seq, bool batch_first) {
 
 }  // namespace
 
+// --repeat-random P: a block of P ids drawn uniformly from the vocabulary
+// (its size from the folder's config.json, or the --vocab file), then the
+// same block again.
+ModelInput repeated_random(const InputRequest& options, const Model* model, bool batch_first) {
+  const std::int64_t period = options.repeat_random;
+  if (period < 2 || 2 * static_cast<std::size_t>(period) > kMaxTokens) {
+    throw bad_input("--repeat-random " + std::to_string(period),
+                    "a block must be 2 to " + std::to_string(kMaxTokens / 2) + " tokens (the input is twice the block)");
+  }
+  std::vector<std::string> vocab;
+  std::int64_t size = 0;
+  if (!options.vocab.empty()) {
+    vocab = parse_vocab(read_text_file(options.vocab, kMaxTextBytes), options.vocab);
+    size = static_cast<std::int64_t>(vocab.size());
+  } else if (model) {
+    for (const auto& [key, value] : model->config) {
+      if (key == "vocab_size") size = whole_number(value).value_or(0);
+    }
+  }
+  if (size < 2) {
+    throw Error(ExitCode::kUsage, "--repeat-random",
+                "the vocabulary's size is not known: it comes from a Hugging Face folder's config.json (vocab_size)",
+                "give the vocabulary with --vocab FILE");
+  }
+  // mt19937_64 is the same generator everywhere (a standard library's
+  // distributions are not), so a seed names the same block on any machine.
+  std::mt19937_64 random(options.seed);
+  TokenSequence sequence;
+  for (std::int64_t i = 0; i < period; ++i) sequence.ids.push_back(static_cast<std::int64_t>(random() % static_cast<std::uint64_t>(size)));
+  sequence.ids.insert(sequence.ids.end(), sequence.ids.begin(), sequence.ids.end());
+  for (const std::int64_t id : sequence.ids) {
+    sequence.labels.push_back(vocab.empty() ? std::to_string(id) : vocab[static_cast<std::size_t>(id)]);
+  }
+  return one_sequence(sequence, batch_first);
+}
+
 ModelInput make_input(const InputRequest& options, const Model* model) {
   if (!options.given() && model && model->program) {
     ModelInput input;  // the example the program was exported with
@@ -112,13 +150,15 @@ ModelInput make_input(const InputRequest& options, const Model* model) {
     return input;
   }
   if (static_cast<int>(!options.input.empty()) + static_cast<int>(!options.shape.empty()) +
-          static_cast<int>(!options.texts.empty()) != 1) {
-    throw Error(ExitCode::kUsage, "input", "give exactly one of --input FILE, --text TEXT and --input-shape LIST",
+          static_cast<int>(!options.texts.empty()) + static_cast<int>(options.repeat_random > 0) != 1) {
+    throw Error(ExitCode::kUsage, "input",
+                "give exactly one of --input FILE, --text TEXT, --input-shape LIST and --repeat-random P",
                 "for example --input seq.txt");
   }
   const bool built = model && !model->built.empty();
   // A module pevis built takes its ids batch-first, as transformers' models do.
   const bool batch_first = options.batch_first || built;
+  if (options.repeat_random > 0) return repeated_random(options, model, batch_first);
   if (!options.texts.empty()) {
     const std::string path = tokenizer_path(options, model);
     if (path.empty()) {
