@@ -11,6 +11,7 @@
 #include "pevis/attention/attention_views.h"
 #include "pevis/attention/head_stats.h"
 #include "pevis/base/error.h"
+#include "pevis/base/parallel.h"
 #include "pevis/base/pattern.h"
 #include "pevis/capture/cpu_allocator.h"
 #include "pevis/capture/forward.h"
@@ -127,11 +128,12 @@ Product head_statistics_product(const std::vector<AttentionSite>& sites, const M
                   (context.repeat->first ? " after its first token" : "") + ": heads.csv has each head's induction score\n");
   }
   std::vector<std::string> names;
-  std::vector<std::vector<HeadStatistics>> stats;
-  for (const auto& site : sites) {
-    names.push_back(site.name);
-    stats.push_back(head_statistics(site.weights.narrow(0, element * site.windows, site.windows), context));
-  }
+  for (const auto& site : sites) names.push_back(site.name);
+  std::vector<std::vector<HeadStatistics>> stats(sites.size());
+  rethrow_first(for_each_index(sites.size(), [&](std::size_t i) {
+    const AttentionSite& site = sites[i];
+    stats[i] = head_statistics(site.weights.narrow(0, element * site.windows, site.windows), context);
+  }));
   return head_product(names, stats, context.image, figures);
 }
 

@@ -37,10 +37,11 @@ std::int64_t grid_side(std::int64_t t, std::int64_t& offset) {
   return 0;
 }
 
-HeadStatistics one_map(const double* a, std::int64_t t, std::int64_t s, const StatisticsContext& context) {
+template <typename T>
+HeadStatistics one_map(const T* a, std::int64_t t, std::int64_t s, const StatisticsContext& context) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   HeadStatistics h;
-  const auto at = [&](std::int64_t q, std::int64_t k) { return a[q * s + k]; };
+  const auto at = [&](std::int64_t q, std::int64_t k) { return static_cast<double>(a[q * s + k]); };
   double entropy = 0, distance = 0, sink = 0;
   for (std::int64_t q = 0; q < t; ++q) {
     double e = 0;
@@ -91,12 +92,10 @@ HeadStatistics one_map(const double* a, std::int64_t t, std::int64_t s, const St
   return h;
 }
 
-}  // namespace
-
-std::vector<HeadStatistics> head_statistics(const at::Tensor& maps, const StatisticsContext& context) {
-  const at::Tensor m = maps.to(at::kDouble).contiguous();
+template <typename T>
+std::vector<HeadStatistics> all_heads(const at::Tensor& m, const StatisticsContext& context) {
   const std::int64_t windows = m.size(0), heads = m.size(1), t = m.size(2), s = m.size(3);
-  const double* data = m.data_ptr<double>();
+  const T* data = m.data_ptr<T>();
   std::vector<HeadStatistics> out(static_cast<std::size_t>(heads));
   for (std::int64_t h = 0; h < heads; ++h) {
     HeadStatistics sum;
@@ -114,6 +113,15 @@ std::vector<HeadStatistics> head_statistics(const at::Tensor& maps, const Statis
                                         sum.self / n,    sum.prev / n,     sum.induction / n};
   }
   return out;
+}
+
+}  // namespace
+
+std::vector<HeadStatistics> head_statistics(const at::Tensor& maps, const StatisticsContext& context) {
+  // Read in place where the weights are float32 or float64 already (a
+  // 2048-token site is 128 MB per head in float32); summed in float64.
+  if (maps.scalar_type() == at::kDouble) return all_heads<double>(maps.contiguous(), context);
+  return all_heads<float>(maps.to(at::kFloat).contiguous(), context);
 }
 
 }  // namespace pevis
