@@ -54,7 +54,8 @@ void setup_attention(CLI::App& app) {
   add_output_options(*command, options->output, /*page=*/true);
   command->footer(
       "Writes, in OUT/attention/: SITE.png (one heatmap per head and their mean; queries down, keys across),\n"
-      "SITE.headK.csv and SITE.mean.csv (the weights), overview.png (every site by every head), and with\n"
+      "SITE.headK.csv and SITE.mean.csv (the weights), overview.png (every site by every head), heads.csv and\n"
+      "heads.png (each head's entropy, distance, sink, self, prev and induction scores), and with\n"
       "--rollout rollout.png and rollout.csv. SITE is the module path, e.g. encoder.layers.0.self_attn.\n"
       "With --format html (or png,html), also OUT/attention.html: one page to explore every site, head and input\n"
       "in a browser, offline (model view, head view, matrix view with exact weights on hover).\n"
@@ -69,6 +70,7 @@ void setup_attention(CLI::App& app) {
       "  pevis attention vit.pt --input-shape 1,3,224,224 --scale max    # colours from 0 to the largest weight\n"
       "  pevis attention model.pt2                  # a torch.export program, on the example it was exported with\n"
       "  pevis attention llama_folder --input ids.txt --dtype bfloat16   # a Hugging Face folder, computed in bfloat16\n"
+      "  pevis attention gpt2_folder --repeat-random 32 --seed 1   # a random block twice: induction heads show\n"
       "  pevis attention model.pt --input seq.txt --vocab vocab.txt --format png,html   # and attention.html");
   command->callback([options] {
     // Usage errors and impossible values are found here, before a job is
