@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 #include <list>
+#include <unordered_set>
 #include <mutex>
 
 #include "pevis/base/error.h"
@@ -54,9 +55,7 @@ struct Bpe {
         bool all = true;
         std::vector<Piece> bytes;
         for (std::size_t k = i; k < i + n; ++k) {
-          char name[8];
-          std::snprintf(name, sizeof name, "<0x%02X>", static_cast<unsigned char>(word.text[k]));
-          const auto b = vocabulary.find(name);
+          const auto b = vocabulary.find(byte_piece(static_cast<unsigned char>(word.text[k])));
           if (b == vocabulary.end()) { all = false; break; }
           bytes.push_back({b->second, k, k + 1});
         }
@@ -164,11 +163,12 @@ Model bpe(const nlohmann::json& spec, const std::string& where, std::unordered_m
 Model word_piece(const nlohmann::json& spec, const std::string& where,
                  std::unordered_map<std::string, std::int64_t>& vocabulary) {
   struct WordPiece {
-    std::unordered_map<std::string, std::int64_t> vocabulary;
+    explicit WordPiece(const std::unordered_map<std::string, std::int64_t>& v) : vocabulary(v) {}
+    const std::unordered_map<std::string, std::int64_t>& vocabulary;  // the tokenizer's, which outlives the model
     std::string unk, prefix;
     std::size_t longest = 100;
   };
-  auto m = std::make_shared<WordPiece>();
+  auto m = std::make_shared<WordPiece>(vocabulary);
   m->unk = word(spec, "unk_token", "[UNK]", where);
   m->prefix = word(spec, "continuing_subword_prefix", "##", where);
   if (spec.contains("max_input_chars_per_word") && spec["max_input_chars_per_word"].is_number_unsigned()) {
@@ -177,18 +177,18 @@ Model word_piece(const nlohmann::json& spec, const std::string& where,
   if (!spec.contains("vocab") || !spec["vocab"].is_object()) {
     throw bad_input(where, "a WordPiece model without a vocabulary", "the file is damaged");
   }
-  std::unordered_map<std::int64_t, std::string> seen;
+  vocabulary.clear();
+  std::unordered_set<std::int64_t> seen;
   for (const auto& [piece, id] : spec["vocab"].items()) {
     if (!id.is_number_integer() || id.get<std::int64_t>() < 0) {
       throw bad_input(where, "the vocabulary's id of '" + one_line(piece) + "' is not a whole number", "the file is damaged");
     }
-    if (!seen.emplace(id.get<std::int64_t>(), piece).second) {
+    if (!seen.insert(id.get<std::int64_t>()).second) {
       throw bad_input(where, "the vocabulary gives id " + std::to_string(id.get<std::int64_t>()) + " to two pieces",
                       "the file is damaged");
     }
-    m->vocabulary.emplace(piece, id.get<std::int64_t>());
+    vocabulary.emplace(piece, id.get<std::int64_t>());
   }
-  vocabulary = m->vocabulary;
   return [m](const Span& w) {
     const auto unknown = [&] {
       const auto u = m->vocabulary.find(m->unk);
@@ -233,14 +233,16 @@ Model word_piece(const nlohmann::json& spec, const std::string& where,
 // `<0xE2>` pieces where `byte_fallback`, all covering its text.
 Model unigram(const nlohmann::json& spec, const std::string& where, std::unordered_map<std::string, std::int64_t>& vocabulary) {
   struct Unigram {
-    std::unordered_map<std::string, std::int64_t> ids;
+    explicit Unigram(const std::unordered_map<std::string, std::int64_t>& v) : ids(v) {}
+    const std::unordered_map<std::string, std::int64_t>& ids;  // the tokenizer's vocabulary, which outlives the model
     std::vector<std::pair<std::string, double>> pieces;
     std::int64_t unk = -1;
     bool byte_fallback = false;
     double lowest = 0;
     std::vector<std::pair<std::string, std::int64_t>> sorted;  // the pieces in byte order, to walk prefixes
   };
-  auto m = std::make_shared<Unigram>();
+  auto m = std::make_shared<Unigram>(vocabulary);
+  vocabulary.clear();
   if (!spec.contains("vocab") || !spec["vocab"].is_array()) throw bad_input(where, "a Unigram model without a vocabulary", "the file is damaged");
   m->lowest = std::numeric_limits<double>::infinity();
   for (const auto& entry : spec["vocab"]) {
@@ -250,7 +252,7 @@ Model unigram(const nlohmann::json& spec, const std::string& where, std::unorder
     const std::string piece = entry[0].get<std::string>();
     const double score = entry[1].get<double>();
     if (!std::isfinite(score)) throw bad_input(where, "a Unigram score that is not a number", "the file is damaged");
-    m->ids[piece] = static_cast<std::int64_t>(m->pieces.size());  // a piece given twice: its last id, as the Rust library
+    vocabulary[piece] = static_cast<std::int64_t>(m->pieces.size());  // a piece given twice: its last id, as the Rust library
     m->pieces.emplace_back(piece, score);
     m->lowest = std::min(m->lowest, score);
   }
@@ -264,8 +266,6 @@ Model unigram(const nlohmann::json& spec, const std::string& where, std::unorder
   }
   m->byte_fallback = flag(spec, "byte_fallback", false, where);
   if (m->pieces.empty()) throw bad_input(where, "a Unigram model with an empty vocabulary", "the file is damaged");
-  vocabulary.clear();
-  for (std::size_t id = 0; id < m->pieces.size(); ++id) vocabulary.emplace(m->pieces[id].first, static_cast<std::int64_t>(id));
   return [m](const Span& w) {
     const std::string& text = w.text;
     const std::size_t size = text.size();
@@ -337,8 +337,7 @@ Model unigram(const nlohmann::json& spec, const std::string& where, std::unorder
       if (m->byte_fallback) {
         std::vector<Token> bytes;
         for (const char c : piece) {
-          char name[8];
-          std::snprintf(name, sizeof name, "<0x%02X>", static_cast<unsigned char>(c));
+          const std::string name = byte_piece(static_cast<unsigned char>(c));
           const auto id = m->ids.find(name);
           if (id == m->ids.end()) break;
           bytes.push_back({id->second, name, first, last, false});

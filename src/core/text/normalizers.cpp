@@ -43,11 +43,10 @@ Span by_segment(const Span& in, const std::function<std::string(const std::strin
   while (begin < in.text.size()) {
     std::size_t end = begin + utf8_length(static_cast<unsigned char>(in.text[begin]));
     while (end < in.text.size()) {
-      utf8proc_int32_t c = 0;
-      const auto n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(in.text.data() + end),
-                                      static_cast<utf8proc_ssize_t>(in.text.size() - end), &c);
-      if (n <= 0 || starts_segment(c)) break;
-      end += static_cast<std::size_t>(n);
+      std::int32_t c = 0;
+      const std::size_t length = code_point(in.text, end, c);
+      if (c < 0 || starts_segment(c)) break;
+      end += length;
     }
     end = std::min(end, in.text.size());
     const std::string segment = in.text.substr(begin, end - begin);
@@ -137,12 +136,11 @@ Normalizer strip(const nlohmann::json& spec, const std::string& where) {
     std::vector<std::size_t> starts;  // of each character, and the end
     std::vector<bool> space;
     for (std::size_t i = 0; i < in.text.size();) {
-      utf8proc_int32_t c = 0;
-      const auto n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(in.text.data() + i),
-                                      static_cast<utf8proc_ssize_t>(in.text.size() - i), &c);
+      std::int32_t c = 0;
+      const std::size_t length = code_point(in.text, i, c);
       starts.push_back(i);
-      space.push_back(n > 0 && is_whitespace(c));
-      i += n > 0 ? static_cast<std::size_t>(n) : 1;
+      space.push_back(is_whitespace(c));
+      i += length;
     }
     starts.push_back(in.text.size());
     std::size_t first = 0, last = space.size();
@@ -157,10 +155,8 @@ Normalizer strip(const nlohmann::json& spec, const std::string& where) {
 Span by_character(const Span& in, const std::function<std::string(utf8proc_int32_t, const std::string&)>& map) {
   Span out;
   for (std::size_t i = 0; i < in.text.size();) {
-    utf8proc_int32_t c = 0;
-    const auto n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(in.text.data() + i),
-                                    static_cast<utf8proc_ssize_t>(in.text.size() - i), &c);
-    const std::size_t length = n > 0 ? static_cast<std::size_t>(n) : 1;
+    std::int32_t c = 0;
+    const std::size_t length = code_point(in.text, i, c);
     const std::string original = in.text.substr(i, length);
     const std::string result = map(c, original);
     if (result == original) {

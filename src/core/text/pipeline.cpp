@@ -1,5 +1,9 @@
 #include "pipeline.h"
 
+#include <utf8proc.h>
+
+#include <cstdio>
+
 #include "pevis/base/error.h"
 
 namespace pevis::text {
@@ -59,6 +63,20 @@ const std::vector<std::string>& byte_characters() {
 
 std::size_t utf8_length(unsigned char lead) {
   return lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xe ? 3 : (lead >> 3) == 0x1e ? 4 : 1;
+}
+
+std::size_t code_point(const std::string& s, std::size_t i, std::int32_t& c) {
+  utf8proc_int32_t value = -1;
+  const auto n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(s.data() + i),
+                                  static_cast<utf8proc_ssize_t>(s.size() - i), &value);
+  c = n > 0 ? value : -1;
+  return n > 0 ? static_cast<std::size_t>(n) : 1;
+}
+
+std::string byte_piece(unsigned char b) {
+  char name[8];
+  std::snprintf(name, sizeof name, "<0x%02X>", b);
+  return name;
 }
 
 bool is_whitespace(std::int32_t c) {

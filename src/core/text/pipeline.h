@@ -85,6 +85,13 @@ class Pattern {
   std::string source_;
 };
 
+/// The code point at byte `i` of `s` into `c` (-1 where the bytes there are
+/// not UTF-8), and its length in bytes (1 for such a byte).
+std::size_t code_point(const std::string& s, std::size_t i, std::int32_t& c);
+
+/// A byte's byte-fallback piece: `<0xE2>`.
+std::string byte_piece(unsigned char b);
+
 /// Rust's char::is_whitespace (Unicode's White_Space).
 bool is_whitespace(std::int32_t c);
 

@@ -148,10 +148,8 @@ std::vector<std::pair<std::size_t, std::size_t>> characters(const std::string& s
   std::vector<std::pair<std::size_t, std::size_t>> found;
   for (std::size_t i = 0; i < s.size();) {
     std::int32_t c = 0;
-    const auto n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(s.data() + i),
-                                    static_cast<utf8proc_ssize_t>(s.size() - i), &c);
-    const std::size_t length = n > 0 ? static_cast<std::size_t>(n) : 1;
-    if (n > 0 && matches(c)) found.emplace_back(i, i + length);
+    const std::size_t length = code_point(s, i, c);
+    if (c >= 0 && matches(c)) found.emplace_back(i, i + length);
     i += length;
   }
   return found;
@@ -220,30 +218,9 @@ bool is_word(std::int32_t c) {
 }
 
 PreTokenizer whitespace(const nlohmann::json&, const std::string&) {
-  return [](std::vector<Span> spans) {
-    std::vector<Span> out;
-    for (const auto& s : spans) {
-      std::size_t begin = 0;
-      int kind = 0;  // of the run being read: 0 none, 1 word, 2 other
-      for (std::size_t i = 0; i <= s.text.size();) {
-        std::int32_t c = ' ';
-        std::size_t length = 1;
-        if (i < s.text.size()) {
-          const auto n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(s.text.data() + i),
-                                          static_cast<utf8proc_ssize_t>(s.text.size() - i), &c);
-          length = n > 0 ? static_cast<std::size_t>(n) : 1;
-        }
-        const int now = is_whitespace(c) ? 0 : is_word(c) ? 1 : 2;
-        if (now != kind) {
-          if (kind != 0) out.push_back(s.part(begin, i));
-          begin = i;
-          kind = now;
-        }
-        i += length;
-      }
-    }
-    return out;
-  };
+  const PreTokenizer spaces = by_characters(&is_whitespace, Behavior::kRemoved);
+  const PreTokenizer words = by_characters(&is_word, Behavior::kContiguous);  // word runs, and the runs between
+  return [spaces, words](std::vector<Span> spans) { return words(spaces(std::move(spans))); };
 }
 
 // Metaspace (SentencePiece's): spaces become the replacement character

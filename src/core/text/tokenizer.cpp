@@ -10,6 +10,7 @@
 #include <array>
 #include <filesystem>
 #include <mutex>
+#include <unordered_set>
 
 #include "pevis/base/archive.h"
 #include "pevis/base/error.h"
@@ -52,9 +53,10 @@ struct Tokenizer::Impl {
   std::vector<AddedToken> added;
   AddedIndex raw, normalized;  // the added tokens the normalizer does not see, and those it does
   std::size_t size = 0;
-  // The piece of each id, made at the first decode.
+  // The piece of each id, and the special tokens' contents, made at the first decode.
   mutable std::once_flag pieces_made;
   mutable std::unordered_map<std::int64_t, std::string> pieces;
+  mutable std::unordered_set<std::string> specials;
 };
 
 namespace {
@@ -234,11 +236,7 @@ namespace {
 
 // One character's bytes (or one byte that is not one) as a label shows them.
 std::string visible(const std::string& bytes, std::size_t i, std::size_t n) {
-  if (n == 0) {
-    char hex[8];
-    std::snprintf(hex, sizeof hex, "<0x%02X>", static_cast<unsigned char>(bytes[i]));
-    return hex;
-  }
+  if (n == 0) return byte_piece(static_cast<unsigned char>(bytes[i]));
   std::uint32_t code = static_cast<unsigned char>(bytes[i]) & (n == 1 ? 0x7f : n == 2 ? 0x1f : n == 3 ? 0x0f : 0x07);
   for (std::size_t k = 1; k < n; ++k) code = (code << 6) | (static_cast<unsigned char>(bytes[i + k]) & 0x3f);
   if (code == ' ') return "\xe2\x90\xa3";       // ␣
@@ -260,26 +258,18 @@ std::vector<std::string> Tokenizer::labels(const std::vector<Token>& tokens) con
   std::vector<std::string> out(tokens.size());
   // Runs of tokens that are not special, their bytes joined: a character
   // split across tokens is shown whole in each, marked with its part.
+  // A special token is a run of its own, shown as it is written.
   for (std::size_t first = 0; first < tokens.size();) {
-    if (tokens[first].special) {
-      std::string piece = tokens[first].piece;
-      for (std::size_t i = 0; i < piece.size();) {
-        const std::size_t n = utf8_sequence_length(piece, i);
-        out[first] += visible(piece, i, n);
-        i += n ? n : 1;
-      }
-      ++first;
-      continue;
-    }
     std::size_t last = first;
     std::string bytes;
     std::vector<std::size_t> owner;  // the token of each byte
-    while (last < tokens.size() && !tokens[last].special) {
-      const std::string b = impl_->decoder.piece(tokens[last].piece);
+    do {
+      const Token& t = tokens[last];
+      const std::string b = t.special ? t.piece : impl_->decoder.piece(t.piece);
       bytes += b;
       owner.insert(owner.end(), b.size(), last);
       ++last;
-    }
+    } while (!tokens[first].special && last < tokens.size() && !tokens[last].special);
     for (std::size_t i = 0; i < bytes.size();) {
       const std::size_t n = utf8_sequence_length(bytes, i);
       const std::string shown = visible(bytes, i, n);
@@ -302,17 +292,16 @@ std::string Tokenizer::decode(const std::vector<std::int64_t>& ids, bool skip_sp
   const Impl& t = *impl_;
   std::call_once(t.pieces_made, [&t] {
     for (const auto& [piece, id] : t.vocabulary) t.pieces.emplace(id, piece);
-    for (const auto& a : t.added) t.pieces[a.id] = a.content;  // an added token's content first, as the Rust library
+    for (const auto& a : t.added) {
+      t.pieces[a.id] = a.content;  // an added token's content first, as the Rust library
+      if (a.special) t.specials.insert(a.content);
+    }
   });
   std::vector<std::string> tokens;
   for (const std::int64_t id : ids) {
     const auto found = t.pieces.find(id);
     if (found == t.pieces.end()) continue;
-    if (skip_special) {
-      bool is_special = false;
-      for (const auto& a : t.added) is_special = is_special || (a.special && a.content == found->second);
-      if (is_special) continue;
-    }
+    if (skip_special && t.specials.count(found->second)) continue;
     tokens.push_back(found->second);
   }
   std::string text;
