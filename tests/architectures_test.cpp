@@ -582,6 +582,13 @@ TEST(HeadStatistics, TheCommandLineWritesHeadsCsvAndRepeatsARandomBlock) {
   const std::string labels = header.substr(header.find(',') + 1);
   const std::string first = labels.substr(0, labels.find(',', labels.find(',', labels.find(',') + 1) + 1));
   EXPECT_NE(labels.find(first, first.size()), std::string::npos) << header;
+  // A block that is not 2 to 4096 tokens (a negative one, one whose double overflows): refused, exit 3.
+  for (const std::string bad : {"-3", "1", "4097", "9000000000000000000"}) {
+    r = test::run_in_process({"attention", kDir + "gpt2", "--repeat-random", bad, "--format", "none", "--data", "none"},
+                             dir.path());
+    EXPECT_EQ(r.exit_code, 3) << bad << ": " << r.err;
+    EXPECT_NE(r.err.find("a block must be 2 to 4096 tokens"), std::string::npos) << r.err;
+  }
   // No vocabulary size (a TorchScript program, no --vocab): a usage error.
   r = test::run_in_process({"attention", std::string(PEVIS_TEST_DATA) + "/attn_encoder_causal.pt", "--repeat-random", "4",
                             "--format", "none", "--data", "none"},

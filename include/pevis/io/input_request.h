@@ -18,7 +18,8 @@ struct InputRequest {
   std::vector<std::int64_t> shape;  ///< a random float input of this shape instead (--input-shape)
   std::uint64_t seed = 0;           ///< of that random input, or of the random block
   /// --repeat-random P: P random token ids (from the seed), then the same P
-  /// again: the input on which induction heads show. 0: not asked for.
+  /// again: the input on which induction heads show. 0: not asked for
+  /// (any other value is asked for, and checked).
   std::int64_t repeat_random = 0;
   /// --dtype bfloat16: a folder pevis builds from config.json computes in
   /// bfloat16, as transformers computes a model loaded in that dtype (else
@@ -26,7 +27,7 @@ struct InputRequest {
   bool bfloat16 = false;
 
   /// True when the user gave an input (tokens or a shape).
-  bool given() const { return !input.empty() || !shape.empty() || !texts.empty() || repeat_random > 0; }
+  bool given() const { return !input.empty() || !shape.empty() || !texts.empty() || repeat_random != 0; }
 };
 
 }  // namespace pevis

@@ -107,7 +107,7 @@ ModelInput one_sequence(const TokenSequence& seq, bool batch_first) {
 // same block again.
 ModelInput repeated_random(const InputRequest& options, const Model* model, bool batch_first) {
   const std::int64_t period = options.repeat_random;
-  if (period < 2 || 2 * static_cast<std::size_t>(period) > kMaxTokens) {
+  if (period < 2 || static_cast<std::size_t>(period) > kMaxTokens / 2) {
     throw bad_input("--repeat-random " + std::to_string(period),
                     "a block must be 2 to " + std::to_string(kMaxTokens / 2) + " tokens (the input is twice the block)");
   }
@@ -129,9 +129,11 @@ ModelInput repeated_random(const InputRequest& options, const Model* model, bool
   // mt19937_64 is the same generator everywhere (a standard library's
   // distributions are not), so a seed names the same block on any machine.
   std::mt19937_64 random(options.seed);
+  std::vector<std::int64_t> block;
+  for (std::int64_t i = 0; i < period; ++i) block.push_back(static_cast<std::int64_t>(random() % static_cast<std::uint64_t>(size)));
   TokenSequence sequence;
-  for (std::int64_t i = 0; i < period; ++i) sequence.ids.push_back(static_cast<std::int64_t>(random() % static_cast<std::uint64_t>(size)));
-  sequence.ids.insert(sequence.ids.end(), sequence.ids.begin(), sequence.ids.end());
+  sequence.ids = block;
+  sequence.ids.insert(sequence.ids.end(), block.begin(), block.end());
   for (const std::int64_t id : sequence.ids) {
     sequence.labels.push_back(vocab.empty() ? std::to_string(id) : vocab[static_cast<std::size_t>(id)]);
   }
@@ -150,7 +152,7 @@ ModelInput make_input(const InputRequest& options, const Model* model) {
     return input;
   }
   if (static_cast<int>(!options.input.empty()) + static_cast<int>(!options.shape.empty()) +
-          static_cast<int>(!options.texts.empty()) + static_cast<int>(options.repeat_random > 0) != 1) {
+          static_cast<int>(!options.texts.empty()) + static_cast<int>(options.repeat_random != 0) != 1) {
     throw Error(ExitCode::kUsage, "input",
                 "give exactly one of --input FILE, --text TEXT, --input-shape LIST and --repeat-random P",
                 "for example --input seq.txt");
@@ -158,7 +160,7 @@ ModelInput make_input(const InputRequest& options, const Model* model) {
   const bool built = model && !model->built.empty();
   // A module pevis built takes its ids batch-first, as transformers' models do.
   const bool batch_first = options.batch_first || built;
-  if (options.repeat_random > 0) return repeated_random(options, model, batch_first);
+  if (options.repeat_random != 0) return repeated_random(options, model, batch_first);
   if (!options.texts.empty()) {
     const std::string path = tokenizer_path(options, model);
     if (path.empty()) {
